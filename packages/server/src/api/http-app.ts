@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Services } from '../app.js';
+import { registerAuth } from './auth-hook.js';
+import { Metrics } from './metrics.js';
+import { errorHandler, problem, sendProblem } from './problem.js';
+import { accessRoutes } from './routes/access.js';
+import { deviceRoutes } from './routes/devices.js';
+import { groupRoutes } from './routes/groups.js';
+import { opsRoutes } from './routes/ops.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+import { validatorCompiler } from './validation.js';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface HttpAppOptions {
+  services: Services;
+  logger: Logger;
+  metrics: Metrics;
+  ready: () => Promise<void>;
+  /** Built dashboard (packages/web/dist); absent means the API runs without it. */
+  webRoot?: string | undefined;
+  secureCookies?: boolean;
+}
+
+export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+    return503OnClosing: true,
+    ajv: { customOptions: { strict: false } },
+  });
+  app.setValidatorCompiler(validatorCompiler());
+  app.setErrorHandler(errorHandler(options.logger));
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+
+  // Bulk import bodies are streams: handed to the route unread, so no body limit applies.
+  app.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl'], (_req, payload: Readable, done) => done(null, payload));
+
+  await app.register(fastifyCookie);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Hangar REST API', version: '1', description: 'Device management: registry, fleet queries, access. Errors are RFC 9457 problem details.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'hangar_session' } } },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  options.metrics.instrument(app);
+  registerAuth(app, options.services.tenancy);
+
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  opsRoutes(app, { metrics: options.metrics, ready: options.ready });
+  accessRoutes(app, options.services, { secureCookies: options.secureCookies ?? false });
+  deviceRoutes(app, options.services);
+  groupRoutes(app, options.services);
+
+  const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;
+  if (webRoot) await app.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: false, index: ['index.html'] });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const isApi = path.startsWith('/api/') || path.startsWith('/device/') || path.startsWith('/pki/');
+    // The dashboard routes in the browser; any other GET of a page gets the app shell.
+    if (!isApi && webRoot && request.method === 'GET' && !/\.[a-z0-9]+$/i.test(path)) return reply.sendFile('index.html');
+    if (!isApi && !webRoot && request.method === 'GET' && path === '/') {
+      return reply.type('text/html').send('<!doctype html><title>Hangar</title><p>Hangar is running. The dashboard is not built: run <code>npm run build</code>. API browser: <a href="/docs">/docs</a>.</p>');
+    }
+    return sendProblem(reply, problem('NOT_FOUND', `no route ${request.method} ${path}`));
+  });
+  return app;
+}

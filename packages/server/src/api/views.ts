@@ -1,0 +1,46 @@
+import type { AuditEntry } from '../core/audit/ports.js';
+import type { DeviceView } from '../core/registry/device-service.js';
+import type { GroupView } from '../core/registry/group-service.js';
+import type { Principal } from '../core/tenancy/principal.js';
+import type { ApiKey, User } from '../core/tenancy/ports.js';
+
+/** Wire shapes of domain records: ISO times, no internal fields. */
+const iso = (ms: number): string => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+
+export function deviceView(d: DeviceView): Record<string, unknown> {
+  return {
+    id: d.id,
+    tenant: d.tenantId,
+    type: d.type,
+    status: d.status,
+    tags: d.tags,
+    attributes: d.attributes,
+    groups: d.groups,
+    online: d.online,
+    lastSeen: isoOrNull(d.lastSeen),
+    firmwareVersion: d.firmwareVersion,
+    createdAt: iso(d.createdAt),
+    updatedAt: iso(d.updatedAt),
+  };
+}
+
+export function groupView(g: GroupView): Record<string, unknown> {
+  return { id: g.id, kind: g.kind, query: g.query, description: g.description, deviceCount: g.deviceCount, createdAt: iso(g.createdAt), updatedAt: iso(g.updatedAt) };
+}
+
+export function apiKeyView(k: ApiKey): Record<string, unknown> {
+  return { id: k.id, name: k.name, role: k.role, prefix: k.prefix, createdAt: iso(k.createdAt), createdBy: k.createdBy, lastUsedAt: isoOrNull(k.lastUsedAt), revokedAt: isoOrNull(k.revokedAt) };
+}
+
+export function userView(u: User): Record<string, unknown> {
+  return { id: u.id, username: u.username, role: u.role, createdAt: iso(u.createdAt), disabledAt: isoOrNull(u.disabledAt) };
+}
+
+export function principalView(p: Principal): Record<string, unknown> {
+  return { tenant: p.tenantId, type: p.type, id: p.id, name: p.name, role: p.role };
+}
+
+export function auditView(e: AuditEntry): Record<string, unknown> {
+  return { id: e.id, at: iso(e.at), actor: e.actor, action: e.action, target: e.target, summary: e.summary, requestId: e.requestId };
+}

@@ -1,0 +1,90 @@
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { buildHttpApp } from './api/http-app.js';
+import { Metrics } from './api/metrics.js';
+import { AuditService } from './core/audit/audit-service.js';
+import { DeviceImportService } from './core/registry/device-import.js';
+import { DeviceService } from './core/registry/device-service.js';
+import { GroupService } from './core/registry/group-service.js';
+import { TenancyService, type BootstrapResult } from './core/tenancy/tenancy-service.js';
+import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
+import { createStores, type Stores } from './store/stores.js';
+
+export interface Services {
+  tenancy: TenancyService;
+  devices: DeviceService;
+  groups: GroupService;
+  imports: DeviceImportService;
+  audit: AuditService;
+}
+
+export interface HangarOptions {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  /** PostgreSQL schema (tests give each run its own). */
+  databaseSchema?: string | undefined;
+  adminToken?: string | undefined;
+  logger?: Logger | undefined;
+  /** Directory of the built dashboard; defaults to packages/web/dist of this checkout. */
+  webRoot?: string | undefined;
+  now?: () => number;
+}
+
+export interface Hangar {
+  readonly services: Services;
+  readonly stores: Stores;
+  readonly store: StoreConnection;
+  readonly http: FastifyInstance;
+  readonly logger: Logger;
+  readonly bootstrap: BootstrapResult;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url));
+
+/**
+ * The composition root: the one place that wires store, services and the HTTP app together.
+ * It binds no socket; `hangar serve` (or a test) decides where to listen.
+ */
+export async function createHangar(options: HangarOptions): Promise<Hangar> {
+  const logger = options.logger ?? pino({ level: process.env.HANGAR_LOG_LEVEL ?? 'info' }, pino.destination(2));
+  const now = options.now ?? Date.now;
+  const metrics = new Metrics();
+  const store = await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, schema: options.databaseSchema, onQuery: metrics.onQuery });
+  try {
+    const applied = await migrateToLatest(store);
+    if (applied.length > 0) logger.info({ applied, store: store.location }, 'schema migrated');
+    const stores = createStores(store);
+    const services: Services = {
+      tenancy: new TenancyService(stores, now),
+      devices: new DeviceService(stores, now),
+      groups: new GroupService(stores, now),
+      imports: new DeviceImportService(stores, now),
+      audit: new AuditService(stores.audit),
+    };
+    const bootstrap = await services.tenancy.bootstrap(options.adminToken);
+    const http = await buildHttpApp({ services, logger, metrics, ready: () => pingStore(store), webRoot: options.webRoot ?? DEFAULT_WEB_ROOT });
+    const sessionSweep = setInterval(() => {
+      services.tenancy.purgeExpiredSessions().catch((err: unknown) => logger.warn({ err }, 'session sweep failed'));
+    }, 60 * 60 * 1000);
+    sessionSweep.unref();
+    return {
+      services,
+      stores,
+      store,
+      http,
+      logger,
+      bootstrap,
+      async close() {
+        clearInterval(sessionSweep);
+        // Fastify stops accepting and waits for in-flight requests (and their writes) first.
+        await http.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,55 @@
+import { Command, Option } from 'commander';
+import { registerApiKeyCommands } from './commands/api-key.js';
+import { registerDeviceCommands } from './commands/device.js';
+import { registerQueryCommand } from './commands/query.js';
+import { registerUserCommands } from './commands/user.js';
+import { serve } from './serve.js';
+import { OptionError, resolveServeOptions } from './serve-options.js';
+
+export function buildProgram(): Command {
+  const program = new Command('hangar').description('Hangar — self-hosted IoT device management').showHelpAfterError(false);
+  program
+    .command('serve')
+    .description('run the Hangar server (dashboard, REST API, device endpoints)')
+    .addOption(new Option('--data-dir <dir>', 'where SQLite, artifacts and keys live [env HANGAR_DATA_DIR] (default ./data)'))
+    .addOption(new Option('--http-port <port>', 'HTTP port, 0 = any free port, off = disabled [env HANGAR_HTTP_PORT] (default 8080)'))
+    .addOption(new Option('--https-port <port>', 'HTTPS port [env HANGAR_HTTPS_PORT] (default 8443)'))
+    .addOption(new Option('--mqtt-port <port>', 'MQTT port [env HANGAR_MQTT_PORT] (default 1883)'))
+    .addOption(new Option('--mqtts-port <port>', 'MQTT over TLS port [env HANGAR_MQTTS_PORT] (default 8883)'))
+    .addOption(new Option('--coap-port <port>', 'CoAP/LwM2M UDP port [env HANGAR_COAP_PORT] (default 5683)'))
+    .addOption(new Option('--database-url <url>', 'postgres:// URL; default SQLite in the data dir [env HANGAR_DATABASE_URL]'))
+    .addOption(new Option('--redis-url <url>', 'redis:// URL for scale-out [env HANGAR_REDIS_URL]'))
+    .addOption(new Option('--node-id <id>', 'this node’s name in a cluster [env HANGAR_NODE_ID]'))
+    .addOption(new Option('--tls-cert <file>', 'TLS certificate for HTTPS/MQTTS [env HANGAR_TLS_CERT]'))
+    .addOption(new Option('--tls-key <file>', 'TLS private key [env HANGAR_TLS_KEY]'))
+    .addOption(new Option('--host <addr>', 'address to bind [env HANGAR_HOST] (default 0.0.0.0)'))
+    .action(async (flags: Record<string, string>) => {
+      const options = resolveServeOptions(flags, process.env);
+      const { stop } = await serve(options);
+      const onSignal = (): void => {
+        stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+    });
+  registerDeviceCommands(program);
+  registerQueryCommand(program);
+  registerApiKeyCommands(program);
+  registerUserCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const message = err instanceof OptionError ? err.message : err instanceof Error ? err.message : String(err);
+    process.stderr.write(`error: ${message}\n`);
+    process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,71 @@
+/** `hangar serve` options: every flag of DESIGN §3, each also read from `HANGAR_<FLAG>`. */
+export type PortSetting = number | 'off';
+
+export interface ServeOptions {
+  dataDir: string;
+  httpPort: PortSetting;
+  httpsPort: PortSetting;
+  mqttPort: PortSetting;
+  mqttsPort: PortSetting;
+  coapPort: PortSetting;
+  databaseUrl?: string | undefined;
+  redisUrl?: string | undefined;
+  nodeId?: string | undefined;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  host: string;
+}
+
+export const PORT_FLAGS = {
+  httpPort: { flag: '--http-port', env: 'HANGAR_HTTP_PORT', default: 8080 },
+  httpsPort: { flag: '--https-port', env: 'HANGAR_HTTPS_PORT', default: 8443 },
+  mqttPort: { flag: '--mqtt-port', env: 'HANGAR_MQTT_PORT', default: 1883 },
+  mqttsPort: { flag: '--mqtts-port', env: 'HANGAR_MQTTS_PORT', default: 8883 },
+  coapPort: { flag: '--coap-port', env: 'HANGAR_COAP_PORT', default: 5683 },
+} as const;
+
+export class OptionError extends Error {}
+
+/** `0` binds a free port, `off` disables the listener. */
+export function parsePort(value: string, flag: string): PortSetting {
+  const v = value.trim().toLowerCase();
+  if (v === 'off') return 'off';
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new OptionError(`${flag} must be a port number 0–65535 or "off", not "${value}"`);
+  return Number(v);
+}
+
+type RawFlags = Partial<Record<keyof ServeOptions, string>>;
+
+export function resolveServeOptions(flags: RawFlags, env: NodeJS.ProcessEnv): ServeOptions {
+  const pick = (key: keyof ServeOptions, envName: string): string | undefined => flags[key] ?? (env[envName] === '' ? undefined : env[envName]);
+  const port = (key: keyof typeof PORT_FLAGS): PortSetting => {
+    const spec = PORT_FLAGS[key];
+    const raw = pick(key, spec.env);
+    return raw === undefined ? spec.default : parsePort(raw, flags[key] !== undefined ? spec.flag : spec.env);
+  };
+  const databaseUrl = pick('databaseUrl', 'HANGAR_DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new OptionError(`--database-url must be a postgres:// URL (SQLite needs no URL: it lives in --data-dir), not "${databaseUrl.replace(/:[^:@/]*@/, ':***@')}"`);
+  }
+  const redisUrl = pick('redisUrl', 'HANGAR_REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new OptionError('--redis-url must be a redis:// or rediss:// URL');
+  const nodeId = pick('nodeId', 'HANGAR_NODE_ID');
+  if (nodeId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) throw new OptionError('--node-id must be 1–64 characters of A–Z a–z 0–9 . _ -');
+  const tlsCert = pick('tlsCert', 'HANGAR_TLS_CERT');
+  const tlsKey = pick('tlsKey', 'HANGAR_TLS_KEY');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new OptionError('--tls-cert and --tls-key go together');
+  return {
+    dataDir: pick('dataDir', 'HANGAR_DATA_DIR') ?? './data',
+    httpPort: port('httpPort'),
+    httpsPort: port('httpsPort'),
+    mqttPort: port('mqttPort'),
+    mqttsPort: port('mqttsPort'),
+    coapPort: port('coapPort'),
+    databaseUrl,
+    redisUrl,
+    nodeId,
+    tlsCert,
+    tlsKey,
+    host: pick('host', 'HANGAR_HOST') ?? '0.0.0.0',
+  };
+}

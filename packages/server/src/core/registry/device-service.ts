@@ -1,0 +1,170 @@
+import { sql, type Expression, type SqlBool } from 'kysely';
+import { HangarError } from '../../errors.js';
+import type { Stores } from '../../store/stores.js';
+import { recordAudit } from '../audit/audit-service.js';
+import type { CallContext } from '../context.js';
+import { decodeCursor, toPage, type Page } from '../pagination.js';
+import { requireRole } from '../tenancy/principal.js';
+import type { Device, DeviceStatus } from './device.js';
+import { checkAttributes, checkDeviceId, checkTags, checkType, mergeFlat, mergePatch } from './device-rules.js';
+import { compileQueryText } from './fleet-query.js';
+
+export interface DeviceView extends Device {
+  groups: string[];
+}
+
+export interface NewDevice {
+  id: string;
+  type?: string | undefined;
+  tags?: Record<string, string> | undefined;
+  attributes?: Record<string, unknown> | undefined;
+  groups?: string[] | undefined;
+}
+
+export interface DevicePatch {
+  type?: string | undefined;
+  tags?: Record<string, string | null> | undefined;
+  attributes?: Record<string, unknown> | undefined;
+  status?: 'active' | 'suspended' | undefined;
+}
+
+export const DEFAULT_DEVICE_TYPE = 'generic';
+
+/** What the audit log keeps of a device: enough to see what changed, not a full copy. */
+export function auditSummary(d: Device): Record<string, unknown> {
+  return { type: d.type, status: d.status, tags: d.tags };
+}
+
+export class DeviceService {
+  constructor(
+    private readonly stores: Stores,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(ctx: CallContext, input: NewDevice): Promise<DeviceView> {
+    requireRole(ctx.principal, 'operator');
+    const tenantId = ctx.principal.tenantId;
+    const now = this.now();
+    const device: Device = {
+      id: checkDeviceId(input.id),
+      tenantId,
+      type: input.type === undefined ? DEFAULT_DEVICE_TYPE : checkType(input.type),
+      status: 'active',
+      tags: (input.tags === undefined ? {} : checkTags(input.tags, false)) as Record<string, string>,
+      attributes: input.attributes === undefined ? {} : checkAttributes(input.attributes),
+      firmwareVersion: null,
+      online: false,
+      lastSeen: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const groups = [...new Set(input.groups ?? [])];
+    await this.stores.transaction(async (tx) => {
+      const existing = (await tx.devices.findOwners([device.id])).get(device.id);
+      if (existing) {
+        // Ids are unique in the installation; say no more than "taken" across tenants.
+        if (existing.tenantId === tenantId && existing.status === 'decommissioned') {
+          throw new HangarError('DEVICE_DECOMMISSIONED', `device "${device.id}" is decommissioned; an operator must recommission it`);
+        }
+        throw new HangarError('DEVICE_EXISTS', `device id "${device.id}" is already taken`);
+      }
+      for (const g of groups) {
+        const group = await tx.groups.get(tenantId, g);
+        if (!group) throw new HangarError('GROUP_NOT_FOUND', `group "${g}" does not exist`);
+        if (group.kind !== 'static') throw new HangarError('VALIDATION_FAILED', `group "${g}" is dynamic: its members come from its query`);
+      }
+      await tx.devices.insert(device);
+      for (const g of groups) await tx.groups.addMembers(tenantId, g, [device.id], now);
+      await recordAudit(tx.audit, ctx, { action: 'device.create', target: { type: 'device', id: device.id }, summary: { after: { ...auditSummary(device), groups } } }, now);
+    });
+    return { ...device, groups: groups.sort() };
+  }
+
+  async get(ctx: CallContext, id: string): Promise<DeviceView> {
+    const tenantId = ctx.principal.tenantId;
+    const device = await this.stores.devices.get(tenantId, id);
+    if (!device) throw new HangarError('DEVICE_NOT_FOUND', `device "${id}" does not exist`);
+    const statics = (await this.stores.groups.staticGroupsOf(tenantId, [id])).get(id) ?? [];
+    return { ...device, groups: [...statics, ...(await this.dynamicGroupsOf(tenantId, id))].sort() };
+  }
+
+  async list(ctx: CallContext, options: { q?: string | undefined; cursor?: string | undefined; limit: number }): Promise<Page<DeviceView>> {
+    const tenantId = ctx.principal.tenantId;
+    const where = compileQueryText(options.q, { dialect: this.stores.dialect, tenantId, now: this.now() });
+    const rows = await this.stores.devices.list({ tenantId, where, afterId: decodeCursor(options.cursor), limit: options.limit + 1 });
+    return this.withStaticGroups(tenantId, toPage(rows, options.limit, (d) => d.id));
+  }
+
+  async count(ctx: CallContext, q: string | undefined): Promise<number> {
+    const tenantId = ctx.principal.tenantId;
+    return this.stores.devices.count(tenantId, compileQueryText(q, { dialect: this.stores.dialect, tenantId, now: this.now() }));
+  }
+
+  async update(ctx: CallContext, id: string, patch: DevicePatch): Promise<DeviceView> {
+    requireRole(ctx.principal, 'operator');
+    const tenantId = ctx.principal.tenantId;
+    const type = patch.type === undefined ? undefined : checkType(patch.type);
+    const tags = patch.tags === undefined ? undefined : checkTags(patch.tags, true);
+    const attributes = patch.attributes === undefined ? undefined : checkAttributes(patch.attributes);
+    await this.stores.transaction(async (tx) => {
+      const before = await tx.devices.get(tenantId, id);
+      if (!before) throw new HangarError('DEVICE_NOT_FOUND', `device "${id}" does not exist`);
+      if (before.status === 'decommissioned') throw new HangarError('DEVICE_DECOMMISSIONED', `device "${id}" is decommissioned and cannot be changed`);
+      const now = this.now();
+      const after: Device = {
+        ...before,
+        type: type ?? before.type,
+        tags: tags ? mergeFlat(before.tags, tags) : before.tags,
+        attributes: attributes ? (mergePatch(before.attributes, attributes) as Record<string, unknown>) : before.attributes,
+        status: (patch.status ?? before.status) as DeviceStatus,
+        updatedAt: now,
+      };
+      if (Object.keys(after.tags).length > 64) throw new HangarError('VALIDATION_FAILED', 'a device has at most 64 tags');
+      checkAttributes(after.attributes);
+      await tx.devices.update(after);
+      await recordAudit(tx.audit, ctx, { action: 'device.update', target: { type: 'device', id }, summary: { before: auditSummary(before), after: auditSummary(after) } }, now);
+    });
+    return this.get(ctx, id);
+  }
+
+  async delete(ctx: CallContext, id: string): Promise<void> {
+    requireRole(ctx.principal, 'operator');
+    const tenantId = ctx.principal.tenantId;
+    await this.stores.transaction(async (tx) => {
+      const before = await tx.devices.get(tenantId, id);
+      if (!before) throw new HangarError('DEVICE_NOT_FOUND', `device "${id}" does not exist`);
+      await tx.devices.delete(tenantId, id);
+      await recordAudit(tx.audit, ctx, { action: 'device.delete', target: { type: 'device', id }, summary: { before: auditSummary(before) } }, this.now());
+    });
+  }
+
+  private async dynamicGroupsOf(tenantId: string, deviceId: string): Promise<string[]> {
+    const matched: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const groups = await this.stores.groups.list(tenantId, after, 500);
+      for (const g of groups) {
+        if (g.kind !== 'dynamic' || g.query === null) continue;
+        const where = compileQueryText(g.query, { dialect: this.stores.dialect, tenantId, now: this.now() });
+        const n = await this.stores.devices.count(tenantId, where ? idIs(where, deviceId) : idOnly(deviceId));
+        if (n > 0) matched.push(g.id);
+      }
+      if (groups.length < 500) return matched;
+      after = groups[groups.length - 1]!.id;
+    }
+  }
+
+  private async withStaticGroups(tenantId: string, page: Page<Device>): Promise<Page<DeviceView>> {
+    const groups = await this.stores.groups.staticGroupsOf(tenantId, page.items.map((d) => d.id));
+    return { items: page.items.map((d) => ({ ...d, groups: groups.get(d.id) ?? [] })), nextCursor: page.nextCursor };
+  }
+}
+
+
+function idIs(where: Expression<SqlBool>, id: string): Expression<SqlBool> {
+  return sql<SqlBool>`(devices.id = ${id} AND ${where})`;
+}
+
+function idOnly(id: string): Expression<SqlBool> {
+  return sql<SqlBool>`devices.id = ${id}`;
+}

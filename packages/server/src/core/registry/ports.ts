@@ -1,0 +1,39 @@
+import type { Expression, SqlBool } from 'kysely';
+import type { Device, Group } from './device.js';
+
+export interface DeviceListOptions {
+  tenantId: string;
+  /** A compiled fleet query (core/query); absent lists every device. */
+  where?: Expression<SqlBool> | undefined;
+  /** Return devices whose id sorts after this one (keyset pagination). */
+  afterId?: string | undefined;
+  limit: number;
+}
+
+/** Devices of the registry. Reads and writes are tenant-scoped except `findOwner`. */
+export interface DeviceStore {
+  insert(device: Device): Promise<void>;
+  insertMany(devices: Device[]): Promise<void>;
+  update(device: Device): Promise<void>;
+  get(tenantId: string, id: string): Promise<Device | undefined>;
+  /** Device ids are unique across the installation: which tenant, if any, holds each id. */
+  findOwners(ids: string[]): Promise<Map<string, Device>>;
+  delete(tenantId: string, id: string): Promise<boolean>;
+  list(options: DeviceListOptions): Promise<Device[]>;
+  count(tenantId: string, where?: Expression<SqlBool>): Promise<number>;
+}
+
+export interface GroupStore {
+  insert(group: Group): Promise<void>;
+  update(group: Group): Promise<void>;
+  get(tenantId: string, id: string): Promise<Group | undefined>;
+  delete(tenantId: string, id: string): Promise<boolean>;
+  list(tenantId: string, afterId: string | undefined, limit: number): Promise<Group[]>;
+  addMembers(tenantId: string, groupId: string, deviceIds: string[], at: number): Promise<number>;
+  removeMember(tenantId: string, groupId: string, deviceId: string): Promise<boolean>;
+  /** Static group ids per device. */
+  staticGroupsOf(tenantId: string, deviceIds: string[]): Promise<Map<string, string[]>>;
+  /** Expression selecting the static members of a group, for device lists. */
+  memberFilter(tenantId: string, groupId: string): Expression<SqlBool>;
+  memberCount(tenantId: string, groupId: string): Promise<number>;
+}

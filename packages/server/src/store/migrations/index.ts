@@ -1,0 +1,17 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import type { Dialect } from '../schema.js';
+import { initialMigration } from './001-initial.js';
+
+/**
+ * Versioned migrations, applied in name order at start. Never edit a released migration:
+ * add the next number.
+ */
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations(): Promise<Record<string, Migration>> {
+      return {
+        '001-initial': initialMigration(dialect),
+      };
+    },
+  };
+}

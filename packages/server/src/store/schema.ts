@@ -1,0 +1,148 @@
+/**
+ * Table shapes shared by the SQLite and PostgreSQL stores. Both dialects hold the same
+ * columns with the same meaning; where a type differs on the wire (PostgreSQL `bigint`
+ * arrives as a string) the connection layer converts it so that code above sees one shape.
+ *
+ * Conventions: times are epoch milliseconds (`bigint`/`integer`), booleans are 0/1 integers
+ * (one representation on both stores), JSON documents are TEXT holding JSON.
+ */
+import type { Generated } from 'kysely';
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  role: string;
+  /** First characters of the token, shown in lists so a key can be recognised. */
+  prefix: string;
+  /** SHA-256 of the whole token (hex). Tokens carry ≥ 192 random bits, so a fast hash is right here. */
+  token_hash: string;
+  created_at: number;
+  created_by: string | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface UsersTable {
+  id: string;
+  tenant_id: string;
+  username: string;
+  /** `scrypt$N$r$p$salt$hash`, see core/tenancy/password.ts */
+  password_hash: string;
+  role: string;
+  created_at: number;
+  updated_at: number;
+  disabled_at: number | null;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the session token (hex). */
+  id: string;
+  tenant_id: string;
+  principal_type: string; // 'user' | 'api_key'
+  principal_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface DevicesTable {
+  id: string;
+  tenant_id: string;
+  type: string;
+  status: string; // 'active' | 'suspended' | 'decommissioned'
+  /** JSON object of string → string; mirrored row by row in device_tags for indexed queries. */
+  tags: string;
+  /** JSON object of arbitrary values. */
+  attributes: string;
+  firmware_version: string | null;
+  /** Sortable encoding of firmware_version (core/query/semver-key.ts); null when not semver. */
+  firmware_version_key: string | null;
+  online: number;
+  last_seen: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DeviceTagsTable {
+  tenant_id: string;
+  device_id: string;
+  key: string;
+  value: string;
+}
+
+export interface GroupsTable {
+  id: string;
+  tenant_id: string;
+  kind: string; // 'static' | 'dynamic'
+  /** Fleet query text of a dynamic group; null for a static group. */
+  query: string | null;
+  description: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface GroupMembersTable {
+  tenant_id: string;
+  group_id: string;
+  device_id: string;
+  added_at: number;
+}
+
+/** Device twin documents; filled by the twin issue, queryable by the fleet query now. */
+export interface DeviceTwinsTable {
+  tenant_id: string;
+  device_id: string;
+  desired: string;
+  reported: string;
+  desired_version: number;
+  reported_version: number;
+  updated_at: number;
+}
+
+/** Latest telemetry value per device and key; filled by the telemetry issue. */
+export interface TelemetryLatestTable {
+  tenant_id: string;
+  device_id: string;
+  key: string;
+  value_num: number | null;
+  value_str: string | null;
+  value_bool: number | null;
+  ts: number;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  tenant_id: string;
+  at: number;
+  actor_type: string;
+  actor_id: string;
+  actor_name: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  /** JSON: `{before?, after?, ...}` — a summary, not necessarily the whole record. */
+  summary: string;
+  request_id: string | null;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  devices: DevicesTable;
+  device_tags: DeviceTagsTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  device_twins: DeviceTwinsTable;
+  telemetry_latest: TelemetryLatestTable;
+  audit_log: AuditLogTable;
+}
+
+export type Dialect = 'sqlite' | 'postgres';

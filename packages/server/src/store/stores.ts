@@ -1,0 +1,42 @@
+import type { Kysely } from 'kysely';
+import type { AuditStore } from '../core/audit/ports.js';
+import type { DeviceStore, GroupStore } from '../core/registry/ports.js';
+import type { TenancyStore } from '../core/tenancy/ports.js';
+import type { StoreConnection } from './database.js';
+import type { Database, Dialect } from './schema.js';
+import { KyselyAuditStore } from './kysely/audit-store.js';
+import { KyselyDeviceStore } from './kysely/device-store.js';
+import { KyselyGroupStore } from './kysely/group-store.js';
+import { KyselyTenancyStore } from './kysely/tenancy-store.js';
+
+/** Every store port, bound to one connection or to one open transaction. */
+export interface StoreSet {
+  readonly dialect: Dialect;
+  readonly devices: DeviceStore;
+  readonly groups: GroupStore;
+  readonly tenancy: TenancyStore;
+  readonly audit: AuditStore;
+}
+
+/** The store as services see it: the ports plus a unit of work spanning them. */
+export interface Stores extends StoreSet {
+  /** Runs `work` in one transaction: all its writes land together or not at all. */
+  transaction<T>(work: (tx: StoreSet) => Promise<T>): Promise<T>;
+}
+
+function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
+  return {
+    dialect,
+    devices: new KyselyDeviceStore(db, dialect),
+    groups: new KyselyGroupStore(db),
+    tenancy: new KyselyTenancyStore(db),
+    audit: new KyselyAuditStore(db),
+  };
+}
+
+export function createStores(conn: StoreConnection): Stores {
+  return {
+    ...bind(conn.db, conn.dialect),
+    transaction: (work) => conn.db.transaction().execute((trx) => work(bind(trx, conn.dialect))),
+  };
+}
