@@ -79,6 +79,8 @@ export class DeviceImportService {
       }
       if (batch.length > 0) await this.applyBatch(ctx, batch, report, fail);
       completed = true;
+      // Row faults are found as rows are read, store faults as batches commit: report in file order.
+      report.errors.sort((a, b) => a.line - b.line);
       return report;
     } finally {
       // The import is one call, so it gets one audit entry — also when the client went away.
