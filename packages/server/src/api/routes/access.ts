@@ -43,7 +43,7 @@ export function accessRoutes(app: FastifyInstance, services: Services, options: 
   r.post('/api/v1/auth/logout', { schema: { tags: ['auth'], summary: 'End the dashboard session', response: { 204: Type.Null() } } }, async (req, reply) => {
     const token = req.cookies[SESSION_COOKIE];
     if (token !== undefined) await services.tenancy.logout(token);
-    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: options.secureCookies });
     return reply.code(204).send(null);
   });
 

@@ -1,0 +1,288 @@
+/**
+ * The dashboard in a real browser against a real Hangar process: sign-in (API key and
+ * password), devices and the fleet query, pagination, a device page, groups, API keys,
+ * sign-out and the audit log. Debian's chromium driven by playwright-core; CI installs it,
+ * elsewhere the suite is skipped with a loud notice.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHangar } from './support/hangar-process.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  console.warn(
+    [
+      '',
+      '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
+      `!!  e2e/dashboard.test.ts SKIPPED: ${CHROMIUM} not found.`,
+      '!!  The dashboard browser tests did NOT run. Install it: apt-get install -y chromium',
+      '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
+      '',
+    ].join('\n'),
+  );
+}
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SCREENSHOT = '/tmp/hangar-dashboard.png';
+const USER = { username: 'ada', password: 'correct-horse-battery', role: 'admin' } as const;
+const DEVICES = [
+  { id: 'berlin-01', type: 'sensor', tags: { site: 'berlin', floor: '1' } },
+  { id: 'berlin-02', type: 'sensor', tags: { site: 'berlin', floor: '2' } },
+  { id: 'berlin-03', type: 'gateway', tags: { site: 'berlin' } },
+  { id: 'paris-01', type: 'sensor', tags: { site: 'paris' } },
+  { id: 'paris-02', type: 'gateway', tags: { site: 'paris' } },
+];
+const BERLIN = DEVICES.filter((d) => d.tags.site === 'berlin').map((d) => d.id);
+const BAD_QUERY = 'tags.site = "berlin" AND %%';
+const GOOD_QUERY = 'tags.site = "berlin"';
+
+interface AuditItem {
+  action: string;
+  target: { type: string; id: string | null } | null;
+}
+
+/** The dashboard is served from packages/web/dist; build it once if nobody has yet. */
+async function ensureDashboardBuilt(): Promise<void> {
+  if (existsSync(join(ROOT, 'packages/web/dist/index.html'))) return;
+  const { build } = await import('vite');
+  await build({ root: join(ROOT, 'packages/web'), configFile: join(ROOT, 'packages/web/vite.config.ts'), logLevel: 'warn' });
+}
+
+describe.skipIf(!hasChromium)('dashboard in a browser', () => {
+  let hangar: Awaited<ReturnType<typeof startHangar>>;
+  let context: BrowserContext;
+  let page: Page;
+  let profileDir: string;
+  let signInKey: string;
+
+  /** Calls the API with the bootstrap admin token, failing loudly on a non-2xx answer. */
+  async function adminApi<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${hangar.url}/api/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${hangar.adminToken}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  async function deviceRowIds(): Promise<string[]> {
+    return page.locator('[data-testid="device-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-device-id') ?? ''));
+  }
+
+  async function signInWithApiKey(key: string): Promise<void> {
+    await page.getByTestId('signin-mode-apikey').click();
+    await page.getByTestId('signin-apikey').fill(key);
+    await page.getByTestId('signin-submit').click();
+    await page.getByTestId('whoami').waitFor();
+  }
+
+  beforeAll(async () => {
+    await ensureDashboardBuilt();
+    hangar = await startHangar();
+    for (const d of DEVICES) await adminApi('POST', '/devices', d);
+    await adminApi('POST', '/users', USER);
+    const key = await adminApi<{ token: string }>('POST', '/api-keys', { name: 'e2e-dashboard', role: 'admin' });
+    signInKey = key.token;
+
+    // A fresh profile per run. playwright-core refuses `--user-data-dir` in launch() args and
+    // wants the directory as launchPersistentContext's first parameter instead.
+    profileDir = mkdtempSync(join(tmpdir(), 'hangar-chromium-'));
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: { width: 1280, height: 860 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(10_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await hangar?.stop();
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  });
+
+  it('shows the server detail when an API key is wrong', async () => {
+    await page.goto(`${hangar.url}/`);
+    await page.getByTestId('signin-mode-apikey').click();
+    await page.getByTestId('signin-apikey').fill('not-a-real-key-000000');
+    await page.getByTestId('signin-submit').click();
+    const error = page.getByTestId('signin-error');
+    await error.waitFor();
+    expect((await error.textContent())?.trim()).not.toBe('');
+  });
+
+  it('signs in with an API key and shows who is signed in', async () => {
+    await signInWithApiKey(signInKey);
+    expect(await page.getByTestId('whoami-name').textContent()).toBe('e2e-dashboard');
+    expect(await page.getByTestId('whoami-role').textContent()).toBe('admin');
+  });
+
+  it('lists the devices in a table', async () => {
+    await page.getByTestId('devices-table').waitFor();
+    await expect.poll(deviceRowIds).toEqual(expect.arrayContaining(DEVICES.map((d) => d.id)));
+    const firstRow = page.locator('[data-testid="device-row"][data-device-id="berlin-01"]');
+    expect(await firstRow.textContent()).toContain('site=berlin');
+  });
+
+  it('marks the position of a fleet-query error under the box', async () => {
+    // What the API itself says about this query is what the page must show.
+    const res = await fetch(`${hangar.url}/api/v1/devices?q=${encodeURIComponent(BAD_QUERY)}`, {
+      headers: { authorization: `Bearer ${hangar.adminToken}` },
+    });
+    expect(res.status).toBe(400);
+    const problem = (await res.json()) as { detail: string; position: number };
+    expect(typeof problem.position).toBe('number');
+
+    await page.getByTestId('fleet-query').fill(BAD_QUERY);
+    await page.getByTestId('fleet-query').press('Enter');
+    await page.getByTestId('query-error').waitFor();
+    expect(await page.getByTestId('query-error-message').textContent()).toContain(problem.detail);
+    const mark = page.getByTestId('query-error-mark');
+    expect(await mark.getAttribute('data-position')).toBe(String(Math.min(problem.position, BAD_QUERY.length)));
+    const echo = (await page.getByTestId('query-error-echo').textContent()) ?? '';
+    expect(echo.split('\n')[1]?.indexOf('^')).toBe(Math.min(problem.position, BAD_QUERY.length));
+    expect(await page.getByTestId('devices-table').count()).toBe(0);
+  });
+
+  it('shows only the devices that match a good query', async () => {
+    await page.getByTestId('fleet-query').fill(GOOD_QUERY);
+    await page.getByTestId('fleet-query').press('Enter');
+    await page.getByTestId('query-error').waitFor({ state: 'detached' });
+    await expect.poll(async () => (await deviceRowIds()).sort()).toEqual(BERLIN);
+    expect(page.url()).toContain('#/devices?q=');
+  });
+
+  it('pages through the matches two at a time with Next and Previous', async () => {
+    await page.getByTestId('page-size').selectOption('2');
+    await expect.poll(async () => (await deviceRowIds()).length).toBe(2);
+    const first = await deviceRowIds();
+    expect(await page.getByTestId('pager-prev').isDisabled()).toBe(true);
+
+    await page.getByTestId('pager-next').click();
+    await expect.poll(() => page.getByTestId('pager-page').textContent()).toBe('Page 2');
+    await expect.poll(async () => (await deviceRowIds()).length).toBe(1);
+    const second = await deviceRowIds();
+    expect([...first, ...second].sort()).toEqual(BERLIN);
+    await expect.poll(() => page.getByTestId('pager-next').isDisabled()).toBe(true);
+
+    await page.getByTestId('pager-prev').click();
+    await expect.poll(deviceRowIds).toEqual(first);
+    expect(await page.getByTestId('pager-page').textContent()).toBe('Page 1');
+  });
+
+  it('opens a device page and adds a tag', async () => {
+    await page.locator('[data-testid="device-row"][data-device-id="berlin-01"] a').click();
+    await page.locator('[data-testid="device-page"][data-device-id="berlin-01"]').waitFor();
+    expect(await page.getByTestId('device-attributes').textContent()).toMatch(/^\{/);
+    await page.getByTestId('tag-key').fill('rack');
+    await page.getByTestId('tag-value').fill('r7');
+    await page.getByTestId('tag-add').click();
+    await page.locator('[data-testid="device-tag"][data-tag-key="rack"]').waitFor();
+    const device = await adminApi<{ tags: Record<string, string> }>('GET', '/devices/berlin-01');
+    expect(device.tags).toMatchObject({ site: 'berlin', rack: 'r7' });
+  });
+
+  it('creates a static group and adds a device to it', async () => {
+    await page.getByTestId('nav-groups').click();
+    await page.getByTestId('new-group-button').click();
+    await page.getByTestId('new-group-id').fill('berlin-pilot');
+    await page.getByTestId('new-group-description').fill('Pilot devices in Berlin');
+    await page.getByTestId('new-group-submit').click();
+    await page.locator('[data-testid="group-page"][data-group-id="berlin-pilot"]').waitFor();
+
+    await page.getByTestId('add-member-ids').fill('berlin-02');
+    await page.getByTestId('add-member-submit').click();
+    await page.locator('[data-testid="device-row"][data-device-id="berlin-02"]').waitFor();
+    const group = await adminApi<{ kind: string }>('GET', '/groups/berlin-pilot');
+    expect(group.kind).toBe('static');
+  });
+
+  it('creates an API key and shows its token exactly once', async () => {
+    await page.getByTestId('nav-api-keys').click();
+    await page.getByTestId('new-api-key-name').fill('ci-reader');
+    await page.getByTestId('new-api-key-role').selectOption('viewer');
+    await page.getByTestId('new-api-key-submit').click();
+    const panel = page.getByTestId('new-token-panel');
+    await panel.waitFor();
+    expect(await panel.textContent()).toContain('you will not see it again');
+    const token = ((await page.getByTestId('new-token').textContent()) ?? '').trim();
+    expect(token.length).toBeGreaterThan(15);
+
+    const me = await fetch(`${hangar.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { role: string }).role).toBe('viewer');
+
+    await page.locator('[data-testid="api-key-row"][data-api-key-name="ci-reader"]').waitFor();
+    await page.getByTestId('dismiss-token').click();
+    await page.reload();
+    await page.getByTestId('api-keys-table').waitFor();
+    expect(await page.content()).not.toContain(token);
+  });
+
+  it('returns to sign-in when the session is gone', async () => {
+    await page.context().clearCookies();
+    await page.getByTestId('nav-devices').click();
+    await page.getByTestId('sign-in-notice').waitFor();
+    await signInWithApiKey(signInKey);
+  });
+
+  it('signs out, then signs in as a user with a password', async () => {
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('sign-in-form').waitFor();
+    const status = await page.evaluate(async () => (await fetch('/api/v1/auth/me', { credentials: 'same-origin' })).status);
+    expect(status).toBe(401);
+
+    await page.getByTestId('signin-mode-password').click();
+    await page.getByTestId('signin-username').fill(USER.username);
+    await page.getByTestId('signin-password').fill(USER.password);
+    await page.getByTestId('signin-submit').click();
+    await page.getByTestId('whoami').waitFor();
+    expect(await page.getByTestId('whoami-name').textContent()).toBe(USER.username);
+    expect(await page.getByTestId('whoami-role').textContent()).toBe(USER.role);
+  });
+
+  it('lists the earlier actions in the audit log, newest first, and filters by action', async () => {
+    const expected = await adminApi<{ items: AuditItem[] }>('GET', '/audit?limit=25');
+    const targets = expected.items.map((e) => e.target?.id);
+    // The API recorded what the browser did: tag edit, group creation, API key creation.
+    expect(targets).toEqual(expect.arrayContaining(['berlin-01', 'berlin-pilot']));
+    expect(expected.items.some((e) => e.target?.type.replace(/[-_]/g, '') === 'apikey')).toBe(true);
+
+    await page.getByTestId('nav-audit').click();
+    await page.getByTestId('audit-table').waitFor();
+    const actions = (): Promise<string[]> =>
+      page.locator('[data-testid="audit-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action') ?? ''));
+    await expect.poll(actions).toEqual(expected.items.map((e) => e.action));
+
+    const groupCreate = expected.items.find((e) => e.target?.id === 'berlin-pilot');
+    const action = groupCreate?.action ?? '';
+    await page.getByTestId('audit-action').fill(action);
+    await page.getByTestId('audit-filter-submit').click();
+    await expect.poll(async () => [...new Set(await actions())]).toEqual([action]);
+    await page.getByTestId('audit-action').fill('');
+    await page.getByTestId('audit-filter-submit').click();
+    await expect.poll(async () => (await actions()).length).toBe(expected.items.length);
+
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  });
+});

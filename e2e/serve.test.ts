@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HANGAR_BIN, startHangar } from './support/hangar-process.js';
+
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [HANGAR_BIN, ...args], { env: { ...process.env, HANGAR_FROM_SOURCE: '1', HANGAR_LOG_LEVEL: 'warn', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('hangar serve', () => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it('prints the listening line, writes endpoints.json, and omits disabled listeners', async () => {
+    const h = await startHangar();
+    try {
+      expect(h.endpoints.event).toBe('listening');
+      expect(typeof h.endpoints.http).toBe('number');
+      expect(h.endpoints).not.toHaveProperty('mqtt');
+      const file = JSON.parse(readFileSync(join(h.dataDir, 'endpoints.json'), 'utf8')) as unknown;
+      expect(file).toEqual(h.endpoints);
+      expect(existsSync(join(h.dataDir, 'hangar.db'))).toBe(true);
+      const res = await fetch(`${h.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${h.adminToken}` } });
+      expect(await res.json()).toMatchObject({ tenant: 'default', role: 'admin' });
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('keeps data across a graceful restart (SIGTERM) and reuses the same admin key', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hangar-restart-'));
+    dirs.push(dataDir);
+    const first = await startHangar({ dataDir });
+    const headers = { authorization: `Bearer ${first.adminToken}`, 'content-type': 'application/json' };
+    expect((await fetch(`${first.url}/api/v1/devices`, { method: 'POST', headers, body: JSON.stringify({ id: 'survivor' }) })).status).toBe(201);
+    await first.stop();
+    expect(first.process.exitCode).toBe(0);
+    const second = await startHangar({ dataDir, env: { HANGAR_ADMIN_TOKEN: first.adminToken } });
+    try {
+      const res = await fetch(`${second.url}/api/v1/devices/survivor`, { headers });
+      expect(res.status).toBe(200);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('generates and prints an admin key once when HANGAR_ADMIN_TOKEN is not set', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hangar-gen-'));
+    dirs.push(dataDir);
+    const child = spawn(process.execPath, [HANGAR_BIN, 'serve', '--data-dir', dataDir, '--http-port', '0', '--host', '127.0.0.1'], {
+      env: { ...process.env, HANGAR_FROM_SOURCE: '1', HANGAR_ADMIN_TOKEN: '', HANGAR_LOG_LEVEL: 'warn' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const line = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    const { http } = JSON.parse(line) as { http: number };
+    const token = /\n\s+(hk_\S+)\n/.exec(stderr)?.[1];
+    expect(token).toBeDefined();
+    const res = await fetch(`http://127.0.0.1:${http}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    expect(readFileSync(join(dataDir, 'hangar.db')).includes(Buffer.from(token!))).toBe(false);
+  });
+
+  it('names the flag when its port is taken', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    const dataDir = mkdtempSync(join(tmpdir(), 'hangar-busy-'));
+    dirs.push(dataDir);
+    try {
+      const res = await run(['serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--http-port', String(port)], { HANGAR_ADMIN_TOKEN: 'x'.repeat(20) });
+      expect(res.code).not.toBe(0);
+      expect(res.stderr).toContain(`port ${port} is already in use`);
+      expect(res.stderr).toContain('--http-port');
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it.each([
+    [['--http-port', 'eighty'], /--http-port must be a port number/],
+    [['--mqtt-port', '70000'], /--mqtt-port must be a port number/],
+    [['--database-url', 'mysql://x'], /postgres:\/\//],
+    [['--tls-cert', 'a.pem'], /--tls-cert and --tls-key go together/],
+  ])('refuses bad options %j with one clear line', async (args, message) => {
+    const res = await run(['serve', '--data-dir', join(tmpdir(), 'never-made'), ...args]);
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    expect(res.stderr).toMatch(message);
+  });
+
+  it('reads flags from HANGAR_* environment variables', async () => {
+    const res = await run(['serve', '--data-dir', join(tmpdir(), 'never-made')], { HANGAR_COAP_PORT: 'nope' });
+    expect(res.stderr).toMatch(/HANGAR_COAP_PORT must be a port number/);
+  });
+
+  it('refuses a too-short HANGAR_ADMIN_TOKEN', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hangar-short-'));
+    dirs.push(dataDir);
+    const res = await run(['serve', '--data-dir', dataDir, '--http-port', '0'], { HANGAR_ADMIN_TOKEN: 'short' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/HANGAR_ADMIN_TOKEN must be at least 16 characters/);
+  });
+});

@@ -1,0 +1,258 @@
+/**
+ * Typed client for Hangar's REST API (`/api/v1`, same origin as the dashboard).
+ * Auth rides on the `hangar_session` cookie set by `POST /auth/login`, so every call uses
+ * `credentials: 'same-origin'` and no token is ever kept in JavaScript memory or storage.
+ * Non-2xx answers (RFC 9457 problem+json) become an `ApiError`.
+ */
+
+export type Role = 'viewer' | 'operator' | 'admin';
+
+export interface Principal {
+  tenant: string;
+  type: 'user' | 'api_key';
+  id: string;
+  name: string;
+  role: Role;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface Device {
+  id: string;
+  tenant: string;
+  type: string | null;
+  status: string;
+  tags: Record<string, string>;
+  attributes: Record<string, unknown>;
+  groups: string[];
+  online: boolean;
+  lastSeen: string | null;
+  firmwareVersion: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewDevice {
+  id: string;
+  type?: string;
+  tags?: Record<string, string>;
+  attributes?: Record<string, unknown>;
+  groups?: string[];
+}
+
+export interface DevicePatch {
+  type?: string;
+  /** JSON merge patch: a `null` value removes the key. */
+  tags?: Record<string, string | null>;
+  attributes?: Record<string, unknown>;
+  status?: 'active' | 'suspended';
+}
+
+export type GroupKind = 'static' | 'dynamic';
+
+export interface Group {
+  id: string;
+  kind: GroupKind;
+  query: string | null;
+  description: string | null;
+  deviceCount?: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewGroup {
+  id: string;
+  kind: GroupKind;
+  query?: string;
+  description?: string;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  createdAt: string;
+  createdBy: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface CreatedApiKey extends ApiKey {
+  /** The secret; the API returns it only in the answer to the create call. */
+  token: string;
+}
+
+export interface AuditEntry {
+  id: string | number;
+  at: string;
+  actor: { type: string; id: string; name?: string | null };
+  action: string;
+  target: { type: string; id: string | null } | null;
+  summary: Record<string, unknown> | null;
+}
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+export interface Problem {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  code?: string;
+  position?: number;
+  length?: number;
+  errors?: ValidationIssue[];
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly detail: string;
+  readonly code: string | undefined;
+  /** 0-based character offset into a fleet query (INVALID_QUERY). */
+  readonly position: number | undefined;
+  /** Length of the offending range in a fleet query. */
+  readonly length: number | undefined;
+  readonly errors: ValidationIssue[];
+
+  constructor(status: number, problem: Problem) {
+    const title = problem.title ?? (status === 0 ? 'Network error' : `HTTP ${status}`);
+    const detail = problem.detail ?? title;
+    super(detail);
+    this.name = 'ApiError';
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    this.code = problem.code;
+    this.position = typeof problem.position === 'number' ? problem.position : undefined;
+    this.length = typeof problem.length === 'number' ? problem.length : undefined;
+    this.errors = Array.isArray(problem.errors) ? problem.errors : [];
+  }
+}
+
+export function isApiError(err: unknown): err is ApiError {
+  return err instanceof ApiError;
+}
+
+type UnauthorizedListener = () => void;
+const unauthorizedListeners = new Set<UnauthorizedListener>();
+
+/** Called whenever an authenticated call answers 401 (expired or revoked session). */
+export function onUnauthorized(listener: UnauthorizedListener): () => void {
+  unauthorizedListeners.add(listener);
+  return () => unauthorizedListeners.delete(listener);
+}
+
+type QueryValue = string | number | undefined | null;
+
+interface RequestOptions {
+  query?: Record<string, QueryValue>;
+  body?: unknown;
+  /** false for the login call: its 401 is an answer for the form, not a lost session. */
+  notifyUnauthorized?: boolean;
+}
+
+const BASE = '/api/v1';
+
+function buildUrl(path: string, query?: Record<string, QueryValue>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
+  }
+  const qs = params.toString();
+  return `${BASE}${path}${qs ? `?${qs}` : ''}`;
+}
+
+async function readProblem(res: Response): Promise<Problem> {
+  const text = await res.text().catch(() => '');
+  if (!text) return { status: res.status, title: res.statusText || undefined };
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object') return parsed as Problem;
+  } catch {
+    // Not JSON (e.g. a proxy's HTML error page): fall through to the raw text.
+  }
+  return { status: res.status, title: res.statusText || undefined, detail: text.slice(0, 500) };
+}
+
+export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  const init: RequestInit = { method, headers, credentials: 'same-origin' };
+  if (options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(options.body);
+  }
+  let res: Response;
+  try {
+    res = await fetch(buildUrl(path, options.query), init);
+  } catch (err) {
+    throw new ApiError(0, { detail: `Could not reach the server: ${String(err)}` });
+  }
+  if (!res.ok) {
+    const problem = await readProblem(res);
+    if (res.status === 401 && options.notifyUnauthorized !== false) {
+      for (const listener of unauthorizedListeners) listener();
+    }
+    throw new ApiError(res.status, problem);
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+const enc = encodeURIComponent;
+
+export interface PageQuery {
+  limit?: number;
+  cursor?: string | null;
+}
+
+export type LoginRequest = { username: string; password: string } | { apiKey: string };
+
+export const api = {
+  login: (body: LoginRequest): Promise<{ principal: Principal }> =>
+    request('POST', '/auth/login', { body, notifyUnauthorized: false }),
+  logout: (): Promise<void> => request('POST', '/auth/logout', { notifyUnauthorized: false }),
+  /** Does not notify listeners: a 401 here just means "not signed in yet". */
+  me: (): Promise<Principal> => request('GET', '/auth/me', { notifyUnauthorized: false }),
+
+  listDevices: (q: { q?: string } & PageQuery): Promise<Page<Device>> =>
+    request('GET', '/devices', { query: { q: q.q, limit: q.limit, cursor: q.cursor } }),
+  getDevice: (id: string): Promise<Device> => request('GET', `/devices/${enc(id)}`),
+  createDevice: (body: NewDevice): Promise<Device> => request('POST', '/devices', { body }),
+  patchDevice: (id: string, body: DevicePatch): Promise<Device> =>
+    request('PATCH', `/devices/${enc(id)}`, { body }),
+  deleteDevice: (id: string): Promise<void> => request('DELETE', `/devices/${enc(id)}`),
+
+  listGroups: (q: PageQuery = {}): Promise<Page<Group>> =>
+    request('GET', '/groups', { query: { limit: q.limit, cursor: q.cursor } }),
+  getGroup: (id: string): Promise<Group> => request('GET', `/groups/${enc(id)}`),
+  createGroup: (body: NewGroup): Promise<Group> => request('POST', '/groups', { body }),
+  patchGroup: (id: string, body: { query?: string; description?: string }): Promise<Group> =>
+    request('PATCH', `/groups/${enc(id)}`, { body }),
+  deleteGroup: (id: string): Promise<void> => request('DELETE', `/groups/${enc(id)}`),
+  listGroupDevices: (id: string, q: PageQuery = {}): Promise<Page<Device>> =>
+    request('GET', `/groups/${enc(id)}/devices`, { query: { limit: q.limit, cursor: q.cursor } }),
+  addGroupDevices: (id: string, deviceIds: string[]): Promise<{ added: number }> =>
+    request('POST', `/groups/${enc(id)}/devices`, { body: { deviceIds } }),
+  removeGroupDevice: (id: string, deviceId: string): Promise<void> =>
+    request('DELETE', `/groups/${enc(id)}/devices/${enc(deviceId)}`),
+
+  listApiKeys: (q: PageQuery = {}): Promise<Page<ApiKey>> =>
+    request('GET', '/api-keys', { query: { limit: q.limit, cursor: q.cursor } }),
+  createApiKey: (body: { name: string; role: Role }): Promise<CreatedApiKey> =>
+    request('POST', '/api-keys', { body }),
+  revokeApiKey: (id: string): Promise<void> => request('DELETE', `/api-keys/${enc(id)}`),
+
+  listAudit: (q: { action?: string; targetId?: string } & PageQuery): Promise<Page<AuditEntry>> =>
+    request('GET', '/audit', {
+      query: { limit: q.limit, cursor: q.cursor, action: q.action, targetId: q.targetId },
+    }),
+};

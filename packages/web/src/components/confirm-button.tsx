@@ -1,0 +1,59 @@
+import { useState, type ReactElement } from 'react';
+import { ErrorMessage } from './error-message.tsx';
+
+/**
+ * A destructive action in two clicks: the first asks, the second does it. Inline rather than
+ * `window.confirm` so the question can name what goes away and tests can drive it.
+ */
+export function ConfirmButton({
+  label,
+  question,
+  confirmLabel = 'Yes, do it',
+  onConfirm,
+  testId,
+}: {
+  label: string;
+  question: string;
+  confirmLabel?: string;
+  onConfirm(): Promise<void>;
+  testId: string;
+}): ReactElement {
+  const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+
+  if (!asking) {
+    return (
+      <span>
+        <button type="button" className="danger" data-testid={testId} onClick={() => setAsking(true)}>
+          {label}
+        </button>
+        <ErrorMessage error={error} />
+      </span>
+    );
+  }
+  const confirm = async (): Promise<void> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await onConfirm();
+      setAsking(false);
+    } catch (err) {
+      setError(err);
+      setAsking(false);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <span className="confirm" role="group" data-testid={`${testId}-confirm-box`}>
+      <span>{question}</span>{' '}
+      <button type="button" className="danger" data-testid={`${testId}-confirm`} disabled={busy} onClick={confirm}>
+        {confirmLabel}
+      </button>{' '}
+      <button type="button" disabled={busy} onClick={() => setAsking(false)}>
+        Cancel
+      </button>
+    </span>
+  );
+}

@@ -1,0 +1,83 @@
+import { useState, type FormEvent, type ReactElement } from 'react';
+import { api, type Device } from '../../api.ts';
+import { ErrorMessage } from '../../components/error-message.tsx';
+
+/** A device's tags; operators add and remove them (PATCH with a JSON merge patch). */
+export function DeviceTags({
+  device,
+  editable,
+  onChanged,
+}: {
+  device: Device;
+  editable: boolean;
+  onChanged(device: Device): void;
+}): ReactElement {
+  const [key, setKey] = useState('');
+  const [value, setValue] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+
+  const patch = async (tags: Record<string, string | null>): Promise<boolean> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      onChanged(await api.patchDevice(device.id, { tags }));
+      return true;
+    } catch (err) {
+      setError(err);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  const add = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    if (await patch({ [key.trim()]: value })) {
+      setKey('');
+      setValue('');
+    }
+  };
+
+  const entries = Object.entries(device.tags ?? {});
+  return (
+    <div className="stack" data-testid="device-tags">
+      {entries.length === 0 ? (
+        <p className="muted">No tags.</p>
+      ) : (
+        <table className="table compact">
+          <tbody>
+            {entries.map(([k, v]) => (
+              <tr key={k} data-testid="device-tag" data-tag-key={k}>
+                <th>{k}</th>
+                <td>{v}</td>
+                {editable ? (
+                  <td className="actions">
+                    <button
+                      type="button"
+                      className="link danger"
+                      data-testid={`remove-tag-${k}`}
+                      disabled={busy}
+                      onClick={() => void patch({ [k]: null })}
+                    >
+                      remove
+                    </button>
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {editable ? (
+        <form className="row" onSubmit={add}>
+          <input data-testid="tag-key" placeholder="key" value={key} onChange={(e) => setKey(e.target.value)} required />
+          <input data-testid="tag-value" placeholder="value" value={value} onChange={(e) => setValue(e.target.value)} />
+          <button type="submit" data-testid="tag-add" disabled={busy}>
+            Add tag
+          </button>
+        </form>
+      ) : null}
+      <ErrorMessage error={error} />
+    </div>
+  );
+}

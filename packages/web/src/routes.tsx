@@ -1,0 +1,55 @@
+/**
+ * The dashboard's extension point: every page is one entry in ROUTES and, if it belongs in the
+ * header, one entry in NAV. A later page (telemetry, OTA, alerts…) adds a folder under
+ * `pages/` and a line in each list; nothing else changes.
+ */
+import type { ReactNode } from 'react';
+import type { Role } from './api.ts';
+import { ApiKeysPage } from './pages/api-keys/api-keys-page.tsx';
+import { AuditPage } from './pages/audit/audit-page.tsx';
+import { DevicePage } from './pages/devices/device-page.tsx';
+import { DevicesPage } from './pages/devices/devices-page.tsx';
+import { GroupPage } from './pages/groups/group-page.tsx';
+import { GroupsPage } from './pages/groups/groups-page.tsx';
+import { matchPath, type HashLocation, type RouteParams } from './router.ts';
+
+export interface RouteDef {
+  /** Hash path pattern; `:name` segments become params. */
+  pattern: string;
+  /** Lowest role that may open the page; others see a "needs role" notice. */
+  minRole?: Role;
+  render(params: RouteParams, location: HashLocation): ReactNode;
+}
+
+export interface NavItem {
+  label: string;
+  path: string;
+  minRole?: Role;
+}
+
+export const DEFAULT_PATH = '/devices';
+
+export const ROUTES: RouteDef[] = [
+  { pattern: '/devices', render: (_p, location) => <DevicesPage location={location} /> },
+  // Keyed by id: moving between two devices starts the page afresh.
+  { pattern: '/devices/:id', render: (p) => <DevicePage key={p['id']} id={p['id'] ?? ''} /> },
+  { pattern: '/groups', render: () => <GroupsPage /> },
+  { pattern: '/groups/:id', render: (p) => <GroupPage key={p['id']} id={p['id'] ?? ''} /> },
+  { pattern: '/api-keys', minRole: 'admin', render: () => <ApiKeysPage /> },
+  { pattern: '/audit', minRole: 'admin', render: (_p, location) => <AuditPage location={location} /> },
+];
+
+export const NAV: NavItem[] = [
+  { label: 'Devices', path: '/devices' },
+  { label: 'Groups', path: '/groups' },
+  { label: 'API keys', path: '/api-keys', minRole: 'admin' },
+  { label: 'Audit', path: '/audit', minRole: 'admin' },
+];
+
+export function resolveRoute(path: string): { route: RouteDef; params: RouteParams } | null {
+  for (const route of ROUTES) {
+    const params = matchPath(route.pattern, path);
+    if (params) return { route, params };
+  }
+  return null;
+}
