@@ -1,10 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import type { CallContext } from '../core/context.js';
+import type { Principal } from '../core/tenancy/principal.js';
 import { HangarError } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    principal?: import('../core/tenancy/principal.js').Principal;
+    principal?: Principal;
   }
 }
 

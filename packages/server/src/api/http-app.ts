@@ -8,7 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { Services } from '../app.js';
 import { registerAuth } from './auth-hook.js';
-import { Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { errorHandler, problem, sendProblem } from './problem.js';
 import { accessRoutes } from './routes/access.js';
 import { deviceRoutes } from './routes/devices.js';

@@ -58,8 +58,8 @@ async function listenOrExplain(hangar: Hangar, port: number, host: string, flag:
     await hangar.http.listen({ port, host });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new Error(`port ${port} is already in use: choose another with ${flag} (0 picks a free one, "off" disables it)`);
-    if (code === 'EACCES') throw new Error(`no permission to bind port ${port}: choose another with ${flag}`);
+    if (code === 'EADDRINUSE') throw new Error(`port ${port} is already in use: choose another with ${flag} (0 picks a free one, "off" disables it)`, { cause: err });
+    if (code === 'EACCES') throw new Error(`no permission to bind port ${port}: choose another with ${flag}`, { cause: err });
     throw err;
   }
 }

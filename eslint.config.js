@@ -1,0 +1,38 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', 'data/**', '.tmp/**', 'packages/server/public/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', fetch: 'readonly', crypto: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-console': 'error',
+    },
+  },
+  {
+    // Library code logs through pino; tests, benchmarks and the dashboard may use the console.
+    files: ['**/*.test.ts', 'e2e/**', 'bench/**', 'packages/web/**', '**/bin/*.js'],
+    rules: { 'no-console': 'off' },
+  },
+  {
+    files: ['**/*.test.ts', '**/testing/**', 'e2e/**'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    // The agent never imports the server (DESIGN §2); core never imports a transport or the API.
+    files: ['packages/agent/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['@hangar/server', '**/server/src/**'] }] },
+  },
+  {
+    files: ['packages/server/src/core/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['**/api/**', '**/transports/**', 'fastify', '@fastify/*'] }] },
+  },
+  {
+    files: ['packages/protocol/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['@hangar/server', '**/server/src/**', 'node:*'] }] },
+  },
+);
