@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHangar, type RunningHangar } from './support/hangar-process.js';
 
@@ -67,7 +68,8 @@ describe('bulk import over a real socket', () => {
     const res = await fetch(`${h.url}/api/v1/devices/import`, {
       method: 'POST',
       headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/x-ndjson' },
-      body: ReadableStream.from(rows()),
+      // undici streams any async iterable as the request body.
+      body: Readable.from(rows()) as unknown as BodyInit,
       duplex: 'half',
     } as RequestInit);
     expect(res.status).toBe(200);
