@@ -284,6 +284,21 @@ describe.each(STORE_KINDS)('REST API on %s', (kind) => {
     });
   });
 
+  describe('sign-in throttling (runs last: it blocks this source)', () => {
+    it('refuses further sign-ins from a source after repeated failures, with Retry-After', async () => {
+      let last = { status: 0, body: {} as any, headers: {} as Record<string, unknown> };
+      for (let i = 0; i < 12 && last.status !== 429; i++) {
+        last = await t.call('POST', '/api/v1/auth/login', { body: { username: `guess-${i}`, password: 'wrong-password' }, token: null });
+      }
+      expect(last.status).toBe(429);
+      expect(last.body.detail).toMatch(/too many failed sign-ins/);
+      expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
+      // Even the right password is refused while the source is throttled.
+      const right = await t.call('POST', '/api/v1/auth/login', { body: { username: 'ada', password: 'lovelace-1815' }, token: null });
+      expect(right.status).toBe(429);
+    });
+  });
+
   describe('operations', () => {
     it('serves OpenAPI, the API browser, health, readiness and Prometheus metrics', async () => {
       const openapi = await t.call('GET', '/api/v1/openapi.json', { token: null });

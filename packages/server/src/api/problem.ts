@@ -66,6 +66,7 @@ export function errorHandler(log: Logger) {
       log.error({ err, reqId: request.id, url: request.url }, 'request failed');
       p = problem('INTERNAL', `an internal error occurred (request ${request.id})`);
     }
+    if (p.code === 'RATE_LIMITED' && typeof p.retryAfter === 'number') reply.header('retry-after', String(p.retryAfter));
     return sendProblem(reply, { ...p, instance: request.url.split('?')[0] });
   };
 }

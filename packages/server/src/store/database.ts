@@ -11,6 +11,8 @@ export interface StoreConnection {
   readonly dialect: Dialect;
   /** Where the data lives, for logs: a file path or a URL without its password. */
   readonly location: string;
+  /** The PostgreSQL schema the tables live in, when not the default. */
+  readonly schema?: string | undefined;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ async function openPostgres(url: string, schema: string | undefined, log: ((e: L
   return {
     db,
     dialect: 'postgres',
+    schema: schemaName,
     location: parsed.toString() + (schemaName ? ` (schema ${schemaName})` : ''),
     async close() {
       await db.destroy();
@@ -97,7 +100,9 @@ async function openPostgres(url: string, schema: string | undefined, log: ((e: L
 }
 
 export async function migrateToLatest(conn: StoreConnection): Promise<string[]> {
-  const migrator = new Migrator({ db: conn.db, provider: migrationProvider(conn.dialect) });
+  // Name the schema explicitly: Kysely looks for its bookkeeping tables by introspection,
+  // which would otherwise find another schema's copy and skip creating ours.
+  const migrator = new Migrator({ db: conn.db, provider: migrationProvider(conn.dialect), ...(conn.schema ? { migrationTableSchema: conn.schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     throw new Error(`schema migration failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });

@@ -28,7 +28,7 @@ export function accessRoutes(app: FastifyInstance, services: Services, options: 
       },
     },
     async (req, reply) => {
-      const { principal, sessionToken, expiresAt } = await services.tenancy.login(req.body, String(req.id));
+      const { principal, sessionToken, expiresAt } = await services.tenancy.login(req.body, { requestId: String(req.id), source: req.ip });
       reply.setCookie(SESSION_COOKIE, sessionToken, {
         path: '/',
         httpOnly: true,

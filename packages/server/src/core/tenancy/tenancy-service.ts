@@ -3,6 +3,7 @@ import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
 import type { Stores } from '../../store/stores.js';
+import { LoginThrottle } from './login-throttle.js';
 import type { ApiKey, Tenant, User } from './ports.js';
 import { DEFAULT_TENANT, requireInstallationAdmin, requireRole, systemPrincipal, type Principal, type Role } from './principal.js';
 import { hashPassword, hashToken, newId, newToken, verifyPassword } from './secrets.js';
@@ -26,10 +27,14 @@ export interface BootstrapResult {
 }
 
 export class TenancyService {
+  private readonly throttle: LoginThrottle;
+
   constructor(
     private readonly stores: Stores,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.throttle = new LoginThrottle({ maxFailures: 10, windowMs: 15 * 60 * 1000, now });
+  }
 
   /**
    * First start: the `default` tenant and its admin key. `HANGAR_ADMIN_TOKEN`, when given, is
@@ -92,7 +97,13 @@ export class TenancyService {
   }
 
   /** Dashboard sign-in: by username and password, or by API key. Returns a session token. */
-  async login(credentials: { username: string; password: string } | { apiKey: string }, requestId?: string): Promise<{ principal: Principal; sessionToken: string; expiresAt: number }> {
+  async login(
+    credentials: { username: string; password: string } | { apiKey: string },
+    meta: { requestId?: string; source?: string } = {},
+  ): Promise<{ principal: Principal; sessionToken: string; expiresAt: number }> {
+    const requestId = meta.requestId;
+    const throttleKeys = [`src:${meta.source ?? 'unknown'}`, ...('username' in credentials ? [`user:${credentials.username}`] : [])];
+    this.throttle.check(throttleKeys);
     let principal: Principal | undefined;
     if ('apiKey' in credentials) {
       principal = await this.authenticateApiKey(credentials.apiKey);
@@ -104,7 +115,12 @@ export class TenancyService {
         principal = { tenantId: found.user.tenantId, type: 'user', id: found.user.id, name: found.user.username, role: found.user.role };
       }
     }
-    if (!principal || principal.type === 'system') throw new HangarError('UNAUTHENTICATED', 'wrong username, password or API key');
+    if (!principal || principal.type === 'system') {
+      this.throttle.fail(throttleKeys);
+      throw new HangarError('UNAUTHENTICATED', 'wrong username, password or API key');
+    }
+    // Only the username's count resets: one good account must not clear a source's record.
+    this.throttle.succeed(throttleKeys.filter((k) => k.startsWith('user:')));
     const sessionToken = newToken('hs');
     const now = this.now();
     const expiresAt = now + SESSION_TTL_MS;

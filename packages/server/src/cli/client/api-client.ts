@@ -1,0 +1,434 @@
+/**
+ * A small typed client of the Hangar REST API (`/api/v1`, .tmp/api-contract.md) over the
+ * global `fetch`. It is the only place where the CLI speaks HTTP. It never imports server
+ * code: the CLI is a client like any other and sees only the wire shapes declared here.
+ *
+ * Failures come out as two error classes:
+ * - `ApiError`: the server answered with an error status (RFC 9457 problem details, with
+ *   Hangar's `code` and, for fleet-query errors, `position`/`length`);
+ * - `HangarUnreachableError`: no answer at all (connection refused, DNS, reset, bad URL).
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Wire shapes (times are ISO 8601 UTC strings on the wire)
+
+export type Role = 'admin' | 'operator' | 'viewer';
+export const ROLES: readonly Role[] = ['admin', 'operator', 'viewer'];
+
+export type DeviceStatus = 'active' | 'suspended' | 'decommissioned';
+
+export interface Device {
+  id: string;
+  tenant: string;
+  type: string;
+  status: DeviceStatus;
+  tags: Record<string, string>;
+  attributes: Record<string, unknown>;
+  groups: string[];
+  online: boolean;
+  lastSeen: string | null;
+  firmwareVersion: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewDevice {
+  id: string;
+  type?: string;
+  tags?: Record<string, string>;
+  attributes?: Record<string, unknown>;
+  groups?: string[];
+}
+
+/** `tags` and `attributes` are JSON merge patches: a `null` value removes the key. */
+export interface DevicePatch {
+  type?: string;
+  tags?: Record<string, string | null>;
+  attributes?: Record<string, unknown>;
+  status?: 'active' | 'suspended';
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface PageParams {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface DeviceListParams extends PageParams {
+  /** Fleet query (DESIGN.md §7). */
+  q?: string;
+}
+
+export interface ImportLineError {
+  line: number;
+  id?: string;
+  reason: string;
+}
+
+export interface ImportResult {
+  created: number;
+  updated: number;
+  unchanged: number;
+  failed: number;
+  errors: ImportLineError[];
+  errorsTruncated: boolean;
+}
+
+export type ImportContentType = 'text/csv' | 'application/x-ndjson';
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  createdAt: string;
+  createdBy: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+/** The answer to a create: the only time the secret is ever sent. */
+export interface CreatedApiKey extends ApiKey {
+  token: string;
+}
+
+export interface User {
+  id: string;
+  username: string;
+  role: Role;
+  createdAt: string;
+  disabledAt: string | null;
+}
+
+export interface NewUser {
+  username: string;
+  password: string;
+  role: Role;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+export interface ProblemFieldError {
+  path: string;
+  message: string;
+}
+
+/** An error answer of the API, decoded from `application/problem+json` when the server sent one. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly detail: string | undefined;
+  /** Hangar's error catalog code (`DEVICE_NOT_FOUND`, `INVALID_QUERY`, …) when present. */
+  readonly code: string | undefined;
+  /** 0-based character offset into the fleet query, for query errors. */
+  readonly position: number | undefined;
+  readonly length: number | undefined;
+  /** Per-field messages of validation errors. */
+  readonly errors: ProblemFieldError[];
+
+  constructor(init: {
+    status: number;
+    title: string;
+    detail?: string | undefined;
+    code?: string | undefined;
+    position?: number | undefined;
+    length?: number | undefined;
+    errors?: ProblemFieldError[] | undefined;
+  }) {
+    super(init.detail ?? init.title);
+    this.name = 'ApiError';
+    this.status = init.status;
+    this.title = init.title;
+    this.detail = init.detail;
+    this.code = init.code;
+    this.position = init.position;
+    this.length = init.length;
+    this.errors = init.errors ?? [];
+  }
+}
+
+/** No HTTP answer at all. `reason` is the system error code when there is one (`ECONNREFUSED`). */
+export class HangarUnreachableError extends Error {
+  readonly baseUrl: string;
+  readonly reason: string;
+
+  constructor(baseUrl: string, reason: string, options?: ErrorOptions) {
+    super(`cannot reach Hangar at ${baseUrl} (${reason})`, options);
+    this.name = 'HangarUnreachableError';
+    this.baseUrl = baseUrl;
+    this.reason = reason;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+export interface ApiClientOptions {
+  /** Where Hangar listens, e.g. `http://localhost:8080` (a path prefix is kept for proxies). */
+  baseUrl: string;
+  /** API key sent as `Authorization: Bearer …`. */
+  token: string;
+  /** Replaceable for tests; the global `fetch` otherwise. */
+  fetch?: typeof fetch;
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | undefined>;
+  /** Sent as JSON. */
+  json?: unknown;
+  /** Sent as is with `duplex: 'half'`, so a large body is streamed rather than buffered. */
+  stream?: { body: AsyncIterable<Uint8Array>; contentType: string };
+}
+
+const API_PREFIX = '/api/v1';
+
+export class ApiClient {
+  /** Normalised base URL, without a trailing slash; used in messages. */
+  readonly baseUrl: string;
+  private readonly apiRoot: string;
+  private readonly token: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(options: ApiClientOptions) {
+    this.baseUrl = normaliseBaseUrl(options.baseUrl);
+    this.apiRoot = this.baseUrl.endsWith(API_PREFIX) ? this.baseUrl : this.baseUrl + API_PREFIX;
+    this.token = options.token;
+    this.fetchImpl = options.fetch ?? globalThis.fetch;
+  }
+
+  // Devices -----------------------------------------------------------------------------------
+
+  listDevices(params: DeviceListParams = {}): Promise<Page<Device>> {
+    return this.request<Page<Device>>('GET', '/devices', {
+      query: { q: params.q, limit: params.limit, cursor: params.cursor },
+    });
+  }
+
+  getDevice(id: string): Promise<Device> {
+    return this.request<Device>('GET', `/devices/${encodeURIComponent(id)}`);
+  }
+
+  createDevice(device: NewDevice): Promise<Device> {
+    return this.request<Device>('POST', '/devices', { json: device });
+  }
+
+  updateDevice(id: string, patch: DevicePatch): Promise<Device> {
+    return this.request<Device>('PATCH', `/devices/${encodeURIComponent(id)}`, { json: patch });
+  }
+
+  async deleteDevice(id: string): Promise<void> {
+    await this.request<undefined>('DELETE', `/devices/${encodeURIComponent(id)}`);
+  }
+
+  /** Streams `body` to the server as it is read; nothing is buffered here. */
+  importDevices(body: AsyncIterable<Uint8Array>, contentType: ImportContentType): Promise<ImportResult> {
+    return this.request<ImportResult>('POST', '/devices/import', { stream: { body, contentType } });
+  }
+
+  // API keys ----------------------------------------------------------------------------------
+
+  listApiKeys(params: PageParams = {}): Promise<Page<ApiKey>> {
+    return this.requestPage<ApiKey>('/api-keys', params);
+  }
+
+  createApiKey(body: { name: string; role: Role }): Promise<CreatedApiKey> {
+    return this.request<CreatedApiKey>('POST', '/api-keys', { json: body });
+  }
+
+  async revokeApiKey(id: string): Promise<void> {
+    await this.request<undefined>('DELETE', `/api-keys/${encodeURIComponent(id)}`);
+  }
+
+  // Users -------------------------------------------------------------------------------------
+
+  listUsers(params: PageParams = {}): Promise<Page<User>> {
+    return this.requestPage<User>('/users', params);
+  }
+
+  createUser(body: NewUser): Promise<User> {
+    return this.request<User>('POST', '/users', { json: body });
+  }
+
+  async disableUser(id: string): Promise<void> {
+    await this.request<undefined>('DELETE', `/users/${encodeURIComponent(id)}`);
+  }
+
+  // Plumbing ----------------------------------------------------------------------------------
+
+  /**
+   * One API call. Resolves with the decoded JSON body (`undefined` for 204), rejects with
+   * `ApiError` for an error status and `HangarUnreachableError` when no answer came.
+   */
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const url = new URL(this.apiRoot + path);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = {
+      accept: 'application/json, application/problem+json',
+      authorization: `Bearer ${this.token}`,
+      'user-agent': 'hangar-cli',
+    };
+    const init: RequestInit = { method, headers };
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(options.json);
+    } else if (options.stream) {
+      headers['content-type'] = options.stream.contentType;
+      init.body = options.stream.body;
+      // Required by fetch for a streamed request body; the answer is read after the upload.
+      init.duplex = 'half';
+    }
+
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, init);
+    } catch (err) {
+      throw new HangarUnreachableError(this.baseUrl, networkReason(err), { cause: err });
+    }
+
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (err) {
+      throw new HangarUnreachableError(this.baseUrl, networkReason(err), { cause: err });
+    }
+    if (!response.ok) throw problemFromResponse(response, text);
+    if (response.status === 204 || text.length === 0) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError({
+        status: response.status,
+        title: 'Unexpected response',
+        detail: `the server answered ${method} ${path} with a body that is not JSON`,
+      });
+    }
+  }
+
+  /** Lists answer `{items, nextCursor}`; a bare array is accepted too and read as one page. */
+  private async requestPage<T>(path: string, params: PageParams): Promise<Page<T>> {
+    const body = await this.request<Page<T> | T[]>('GET', path, {
+      query: { limit: params.limit, cursor: params.cursor },
+    });
+    return Array.isArray(body) ? { items: body, nextCursor: null } : body;
+  }
+}
+
+/** Follows `nextCursor` from `cursor` (or the start) to the last page. */
+export async function* paginate<T>(
+  fetchPage: (cursor: string | undefined) => Promise<Page<T>>,
+  cursor?: string,
+): AsyncGenerator<Page<T>, void, undefined> {
+  let next: string | undefined = cursor;
+  for (;;) {
+    const page = await fetchPage(next);
+    yield page;
+    if (!page.nextCursor) return;
+    next = page.nextCursor;
+  }
+}
+
+/** Every item of every page, in order. */
+export async function collectAll<T>(
+  fetchPage: (cursor: string | undefined) => Promise<Page<T>>,
+  cursor?: string,
+): Promise<T[]> {
+  const items: T[] = [];
+  for await (const page of paginate(fetchPage, cursor)) items.push(...page.items);
+  return items;
+}
+
+/** Validates and normalises a `--url`; throws a plain Error with a readable message. */
+export function normaliseBaseUrl(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new Error(`invalid Hangar URL "${baseUrl}": expected http(s)://host[:port]`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`invalid Hangar URL "${baseUrl}": only http and https are supported`);
+  }
+  url.search = '';
+  url.hash = '';
+  return url.toString().replace(/\/+$/, '');
+}
+
+function problemFromResponse(response: Response, text: string): ApiError {
+  const fallbackTitle = response.statusText || `HTTP ${response.status}`;
+  const contentType = response.headers.get('content-type') ?? '';
+  if (/json/i.test(contentType)) {
+    try {
+      const body: unknown = JSON.parse(text);
+      if (isRecord(body)) {
+        return new ApiError({
+          status: response.status,
+          title: stringOr(body['title'], fallbackTitle),
+          detail: optionalString(body['detail']),
+          code: optionalString(body['code']),
+          position: optionalNumber(body['position']),
+          length: optionalNumber(body['length']),
+          errors: fieldErrors(body['errors']),
+        });
+      }
+    } catch {
+      // Not JSON after all: fall through to the plain-text reading.
+    }
+  }
+  // A proxy or a foreign server: keep a short plain-text body, it usually says what went wrong.
+  const plain = /^text\/plain/i.test(contentType) ? text.trim() : '';
+  return new ApiError({
+    status: response.status,
+    title: fallbackTitle,
+    detail: plain && plain.length <= 200 ? plain : undefined,
+  });
+}
+
+function networkReason(err: unknown): string {
+  // undici wraps the system error: TypeError('fetch failed', { cause: Error{code} | AggregateError })
+  const cause = isRecord(err) && 'cause' in err ? err['cause'] : undefined;
+  for (const candidate of [cause, err]) {
+    if (!isRecord(candidate)) continue;
+    if (typeof candidate['code'] === 'string') return candidate['code'];
+    const inner = candidate['errors'];
+    if (Array.isArray(inner)) {
+      const first: unknown = inner[0];
+      if (isRecord(first) && typeof first['code'] === 'string') return first['code'];
+    }
+  }
+  if (cause instanceof Error && cause.message) return cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function fieldErrors(value: unknown): ProblemFieldError[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const out: ProblemFieldError[] = [];
+  for (const item of value) {
+    if (isRecord(item) && typeof item['message'] === 'string') {
+      out.push({ path: typeof item['path'] === 'string' ? item['path'] : '', message: item['message'] });
+    }
+  }
+  return out;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function stringOr(value: unknown, fallback: string): string {
+  return typeof value === 'string' && value.length > 0 ? value : fallback;
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function optionalNumber(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
