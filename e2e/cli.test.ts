@@ -10,14 +10,18 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HANGAR_BIN, REPO_ROOT, startHangar, type RunningHangar } from './support/hangar-process.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { HANGAR_BIN, REPO_ROOT, startHangar, type RunningHangar } from './support/hangar-process.js';
 
 interface CliResult {
   stdout: string;
   stderr: string;
   code: number | null;
 }
+
+// Every `hangar` child process pays Node + tsx start-up (seconds on a busy two-core runner), and
+// some tests run ten of them.
+vi.setConfig({ testTimeout: 120_000 });
 
 let hangar: RunningHangar;
 let workDir: string;
@@ -272,7 +276,10 @@ describe('connection and credentials', () => {
     expect(result.code).toBe(1);
   });
 
-  it('rejects a wrong token with the server reason', async () => {
+  it('rejects a wrong token with the server reason, also in the middle of an upload', async () => {
     expectOneErrorLine(await cli(['device', 'list', '--token', 'hk_wrong']), /\(401\)$/m);
+    const file = join(workDir, 'unauthorised.csv');
+    writeFileSync(file, `id\n${Array.from({ length: 50_000 }, (_, i) => `nope-${i}`).join('\n')}\n`);
+    expectOneErrorLine(await cli(['device', 'import', file, '--token', 'hk_wrong']), /\(401\)$/m);
   });
 });
