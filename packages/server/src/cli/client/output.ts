@@ -186,9 +186,11 @@ const BORDERLESS = {
 /** An aligned, borderless table (kubectl style); the header is bold only on a colour TTY. */
 export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[], colour = false): string {
   const table = new Table({
-    head: columns.map((c) => c.header),
+    // Bold by hand: cli-table3's styling goes through a colour library that switches itself
+    // off by environment (CI, NO_COLOR), while the caller has already decided about colour.
+    head: columns.map((c) => (colour ? `\u001b[1m${c.header}\u001b[22m` : c.header)),
     chars: BORDERLESS,
-    style: { head: colour ? ['bold'] : [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
   });
   for (const row of rows) table.push(columns.map((c) => sanitize(c.value(row))));
   return `${table
