@@ -3,7 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildHttpApp } from './api/http-app.js';
 import { Metrics } from './api/metrics.js';
+import { InProcessEventBus, type EventBus } from './bus/event-bus.js';
 import { AuditService } from './core/audit/audit-service.js';
+import { CaService } from './core/identity/ca-service.js';
+import { CredentialService } from './core/identity/credential-service.js';
+import { DecommissionService } from './core/identity/decommission-service.js';
+import { EnrollmentService } from './core/identity/enrollment-service.js';
+import { MasterKey } from './core/identity/master-key.js';
 import { DeviceImportService } from './core/registry/device-import.js';
 import { DeviceService } from './core/registry/device-service.js';
 import { GroupService } from './core/registry/group-service.js';
@@ -17,6 +23,10 @@ export interface Services {
   groups: GroupService;
   imports: DeviceImportService;
   audit: AuditService;
+  cas: CaService;
+  credentials: CredentialService;
+  decommission: DecommissionService;
+  enrollment: EnrollmentService;
 }
 
 export interface HangarOptions {
@@ -25,6 +35,8 @@ export interface HangarOptions {
   /** PostgreSQL schema (tests give each run its own). */
   databaseSchema?: string | undefined;
   adminToken?: string | undefined;
+  /** Seals CA and enrollment keys; default: HANGAR_MASTER_KEY or <dataDir>/master.key. */
+  masterKey?: MasterKey | undefined;
   logger?: Logger | undefined;
   /** Directory of the built dashboard; defaults to packages/web/dist of this checkout. */
   webRoot?: string | undefined;
@@ -36,6 +48,7 @@ export interface Hangar {
   readonly stores: Stores;
   readonly store: StoreConnection;
   readonly http: FastifyInstance;
+  readonly bus: EventBus;
   readonly logger: Logger;
   readonly bootstrap: BootstrapResult;
   close(): Promise<void>;
@@ -56,17 +69,28 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const applied = await migrateToLatest(store);
     if (applied.length > 0) logger.info({ applied, store: store.location }, 'schema migrated');
     const stores = createStores(store);
+    const bus = new InProcessEventBus(logger);
+    const masterKey = options.masterKey ?? MasterKey.fromEnvOrFile(process.env.HANGAR_MASTER_KEY, options.dataDir);
+    const cas = new CaService(stores, masterKey, now);
+    const credentials = new CredentialService(stores, cas, bus, now);
     const services: Services = {
-      tenancy: new TenancyService(stores, now),
-      devices: new DeviceService(stores, now),
+      tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId)),
+      devices: new DeviceService(stores, now, credentials),
       groups: new GroupService(stores, now),
       imports: new DeviceImportService(stores, now),
       audit: new AuditService(stores.audit),
+      cas,
+      credentials,
+      decommission: new DecommissionService(stores, credentials, bus, now),
+      enrollment: new EnrollmentService(stores, cas, credentials, masterKey, bus, now),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
+    const madeCas = await cas.ensureEveryTenantHasCa();
+    if (madeCas.length > 0) logger.info({ tenants: madeCas }, 'created tenant certificate authorities');
     const http = await buildHttpApp({ services, logger, metrics, ready: () => pingStore(store), webRoot: options.webRoot ?? DEFAULT_WEB_ROOT });
     const sessionSweep = setInterval(() => {
       services.tenancy.purgeExpiredSessions().catch((err: unknown) => logger.warn({ err }, 'session sweep failed'));
+      services.enrollment.purgeNonces().catch((err: unknown) => logger.warn({ err }, 'nonce sweep failed'));
     }, 60 * 60 * 1000);
     sessionSweep.unref();
     return {
@@ -74,6 +98,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       stores,
       store,
       http,
+      bus,
       logger,
       bootstrap,
       async close() {

@@ -13,6 +13,7 @@ import { errorHandler, problem, sendProblem } from './problem.js';
 import { accessRoutes } from './routes/access.js';
 import { deviceRoutes } from './routes/devices.js';
 import { groupRoutes } from './routes/groups.js';
+import { identityRoutes, pkiAndProvisioningRoutes } from './routes/identity.js';
 import { opsRoutes } from './routes/ops.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { validatorCompiler } from './validation.js';
@@ -67,6 +68,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   accessRoutes(app, options.services, { secureCookies: options.secureCookies ?? false });
   deviceRoutes(app, options.services);
   groupRoutes(app, options.services);
+  identityRoutes(app, options.services);
+  pkiAndProvisioningRoutes(app, options.services);
 
   const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;
   if (webRoot) await app.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: false, index: ['index.html'] });

@@ -116,4 +116,77 @@ export const ImportReport = Type.Object({
   errorsTruncated: Type.Boolean(),
 });
 
-export const SHARED_SCHEMAS = [Problem, Device, Group, ApiKey, User, Principal, AuditEntry];
+const Nullable = (t: TSchema): TSchema => Type.Union([t, Type.Null()]);
+
+export const Credential = Type.Object(
+  {
+    id: Type.String(),
+    deviceId: Type.String(),
+    type: Type.Union([Type.Literal('x509'), Type.Literal('token')]),
+    status: Type.Union([Type.Literal('active'), Type.Literal('revoked')]),
+    source: Type.String(),
+    serial: Nullable(Type.String()),
+    fingerprintSha256: Nullable(Type.String()),
+    keyAlgorithm: Nullable(Type.String()),
+    certificatePem: Nullable(Type.String()),
+    createdAt: IsoTime,
+    expiresAt: IsoTime,
+    revokedAt: Nullable(IsoTime),
+    revocationReason: Nullable(Type.String()),
+  },
+  { $id: 'Credential' },
+);
+
+export const NewCredential = Type.Object(
+  {
+    id: Type.String(),
+    type: Type.Union([Type.Literal('x509'), Type.Literal('token')]),
+    expiresAt: IsoTime,
+    token: Type.Optional(Type.String()),
+    serial: Type.Optional(Nullable(Type.String())),
+    certificatePem: Type.Optional(Nullable(Type.String())),
+    privateKeyPem: Type.Optional(Type.String()),
+    caPem: Type.Optional(Type.String()),
+  },
+  { $id: 'NewCredential' },
+);
+
+export const Ca = Type.Object(
+  {
+    id: Type.String(),
+    kind: Type.Union([Type.Literal('hangar'), Type.Literal('external')]),
+    status: Type.Union([Type.Literal('active'), Type.Literal('pending_verification'), Type.Literal('disabled')]),
+    subject: Type.String(),
+    fingerprintSha256: Type.String(),
+    certificatePem: Type.String(),
+    verificationCode: Nullable(Type.String()),
+    notAfter: IsoTime,
+    createdAt: IsoTime,
+  },
+  { $id: 'Ca' },
+);
+
+export const EnrollmentGroup = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    mechanism: Type.Union([Type.Literal('claim_token'), Type.Literal('symmetric_key'), Type.Literal('ca')]),
+    enabled: Type.Boolean(),
+    caId: Nullable(Type.String()),
+    credentialType: Type.Union([Type.Literal('x509'), Type.Literal('token')]),
+    deviceType: Type.String(),
+    tags: Tags,
+    groups: Type.Array(Type.String()),
+    initialDesired: Type.Record(Type.String(), Type.Unknown()),
+    deviceLimit: Nullable(Type.Integer()),
+    enrolledCount: Type.Integer(),
+    expiresAt: Nullable(IsoTime),
+    createdAt: IsoTime,
+    updatedAt: IsoTime,
+    claimToken: Type.Optional(Type.String({ description: 'only in the answer that creates the group' })),
+    groupKey: Type.Optional(Type.String({ description: 'base64; only in the answer that creates the group' })),
+  },
+  { $id: 'EnrollmentGroup' },
+);
+
+export const SHARED_SCHEMAS = [Problem, Device, Group, ApiKey, User, Principal, AuditEntry, Credential, NewCredential, Ca, EnrollmentGroup];

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { HangarError } from '../../errors.js';
-import { LoginThrottle } from './login-throttle.js';
+import { HangarError } from '../errors.js';
+import { FailureThrottle } from './failure-throttle.js';
 
-describe('login throttle', () => {
+describe('failure throttle', () => {
   it('refuses a key after too many failures and lets it in again once the window passes', () => {
     let now = 0;
-    const t = new LoginThrottle({ maxFailures: 3, windowMs: 1000, now: () => now });
+    const t = new FailureThrottle({ maxFailures: 3, windowMs: 1000, what: 'sign-ins', now: () => now });
     for (let i = 0; i < 3; i++) {
       t.check(['user:ada']);
       t.fail(['user:ada', 'ip:1']);
@@ -18,7 +18,7 @@ describe('login throttle', () => {
   });
 
   it('forgets failures after a success', () => {
-    const t = new LoginThrottle({ maxFailures: 2, windowMs: 1000, now: () => 0 });
+    const t = new FailureThrottle({ maxFailures: 2, windowMs: 1000, now: () => 0 });
     t.fail(['user:ada']);
     t.succeed(['user:ada']);
     t.fail(['user:ada']);

@@ -1,22 +1,25 @@
-import { HangarError } from '../../errors.js';
+import { HangarError } from '../errors.js';
 
-export interface LoginThrottleOptions {
+export interface FailureThrottleOptions {
   /** Failures allowed per key within the window before sign-in is refused. */
   maxFailures: number;
   windowMs: number;
+  /** What is being attempted, for the refusal message ("sign-ins"). */
+  what?: string;
   now?: () => number;
 }
 
 /**
- * Slows password guessing: failed sign-ins are counted per username and per source address,
- * and once either passes the limit, sign-in is refused (429) until the window passes.
- * Kept in memory per node; the scale-out issue moves it to Redis with the other shared state.
+ * Slows guessing: failures (sign-ins, provisioning proofs) are counted per key — a username, a
+ * source address, an enrollment group — and once a key passes the limit, further attempts are
+ * refused (429) until the window passes. Kept in memory per node; the scale-out issue moves it
+ * to Redis with the other shared state.
  */
-export class LoginThrottle {
+export class FailureThrottle {
   private readonly failures = new Map<string, number[]>();
   private readonly now: () => number;
 
-  constructor(private readonly options: LoginThrottleOptions) {
+  constructor(private readonly options: FailureThrottleOptions) {
     this.now = options.now ?? Date.now;
   }
 
@@ -26,7 +29,7 @@ export class LoginThrottle {
       const recent = this.recent(key, now);
       if (recent.length >= this.options.maxFailures) {
         const retryAfter = Math.ceil((recent[0]! + this.options.windowMs - now) / 1000);
-        throw new HangarError('RATE_LIMITED', `too many failed sign-ins; try again in ${retryAfter} s`, { retryAfter });
+        throw new HangarError('RATE_LIMITED', `too many failed ${this.options.what ?? 'attempts'}; try again in ${retryAfter} s`, { retryAfter });
       }
     }
   }

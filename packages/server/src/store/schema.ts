@@ -131,6 +131,75 @@ export interface AuditLogTable {
   request_id: string | null;
 }
 
+export interface CertificateAuthoritiesTable {
+  id: string;
+  tenant_id: string;
+  kind: string;
+  status: string;
+  subject: string;
+  certificate_pem: string;
+  fingerprint_sha256: string;
+  encrypted_key: string | null;
+  verification_code: string | null;
+  not_after: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface CrlsTable {
+  tenant_id: string;
+  ca_id: string;
+  crl_number: number;
+  crl_pem: string;
+  this_update: number;
+  next_update: number;
+}
+
+export interface DeviceCredentialsTable {
+  id: string;
+  tenant_id: string;
+  device_id: string;
+  type: string;
+  status: string;
+  token_hash: string | null;
+  ca_id: string | null;
+  serial_hex: string | null;
+  fingerprint_sha256: string | null;
+  certificate_pem: string | null;
+  key_algorithm: string | null;
+  source: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  revocation_reason: string | null;
+}
+
+export interface EnrollmentGroupsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  mechanism: string;
+  enabled: number;
+  claim_token_hash: string | null;
+  encrypted_group_key: string | null;
+  ca_id: string | null;
+  credential_type: string;
+  device_type: string;
+  tags: string;
+  device_groups: string;
+  initial_desired: string;
+  device_limit: number | null;
+  enrolled_count: number;
+  expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ProvisioningNoncesTable {
+  nonce: string;
+  expires_at: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -143,6 +212,11 @@ export interface Database {
   device_twins: DeviceTwinsTable;
   telemetry_latest: TelemetryLatestTable;
   audit_log: AuditLogTable;
+  certificate_authorities: CertificateAuthoritiesTable;
+  crls: CrlsTable;
+  device_credentials: DeviceCredentialsTable;
+  enrollment_groups: EnrollmentGroupsTable;
+  provisioning_nonces: ProvisioningNoncesTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

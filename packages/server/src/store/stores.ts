@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AuditStore } from '../core/audit/ports.js';
+import type { IdentityStore } from '../core/identity/ports.js';
 import type { DeviceStore, GroupStore } from '../core/registry/ports.js';
 import type { TenancyStore } from '../core/tenancy/ports.js';
 import type { StoreConnection } from './database.js';
@@ -7,6 +8,7 @@ import type { Database, Dialect } from './schema.js';
 import { KyselyAuditStore } from './kysely/audit-store.js';
 import { KyselyDeviceStore } from './kysely/device-store.js';
 import { KyselyGroupStore } from './kysely/group-store.js';
+import { KyselyIdentityStore } from './kysely/identity-store.js';
 import { KyselyTenancyStore } from './kysely/tenancy-store.js';
 
 /** Every store port, bound to one connection or to one open transaction. */
@@ -16,6 +18,7 @@ export interface StoreSet {
   readonly groups: GroupStore;
   readonly tenancy: TenancyStore;
   readonly audit: AuditStore;
+  readonly identity: IdentityStore;
 }
 
 /** The store as services see it: the ports plus a unit of work spanning them. */
@@ -31,6 +34,7 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     groups: new KyselyGroupStore(db),
     tenancy: new KyselyTenancyStore(db),
     audit: new KyselyAuditStore(db),
+    identity: new KyselyIdentityStore(db),
   };
 }
 

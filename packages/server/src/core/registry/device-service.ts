@@ -1,6 +1,7 @@
 import { sql, type Expression, type SqlBool } from 'kysely';
 import { HangarError } from '../../errors.js';
-import type { Stores } from '../../store/stores.js';
+import type { DomainEvent } from '../../bus/events.js';
+import type { StoreSet, Stores } from '../../store/stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
@@ -35,10 +36,17 @@ export function auditSummary(d: Device): Record<string, unknown> {
   return { type: d.type, status: d.status, tags: d.tags };
 }
 
+/** What deleting a device asks of the identity context: revoke its credentials in the same transaction. */
+export interface DeviceDeletionHook {
+  revokeAllOfDevice(tx: StoreSet, tenantId: string, deviceId: string, reason: string): Promise<DomainEvent[]>;
+  publish(events: DomainEvent[]): void;
+}
+
 export class DeviceService {
   constructor(
     private readonly stores: Stores,
     private readonly now: () => number = Date.now,
+    private readonly onDelete?: DeviceDeletionHook,
   ) {}
 
   async create(ctx: CallContext, input: NewDevice): Promise<DeviceView> {
@@ -130,12 +138,16 @@ export class DeviceService {
   async delete(ctx: CallContext, id: string): Promise<void> {
     requireRole(ctx.principal, 'operator');
     const tenantId = ctx.principal.tenantId;
-    await this.stores.transaction(async (tx) => {
+    const events = await this.stores.transaction(async (tx) => {
       const before = await tx.devices.get(tenantId, id);
       if (!before) throw new HangarError('DEVICE_NOT_FOUND', `device "${id}" does not exist`);
+      // Its certificates must stay on the CRL after the device is gone.
+      const revoked = (await this.onDelete?.revokeAllOfDevice(tx, tenantId, id, 'cessationOfOperation')) ?? [];
       await tx.devices.delete(tenantId, id);
-      await recordAudit(tx.audit, ctx, { action: 'device.delete', target: { type: 'device', id }, summary: { before: auditSummary(before) } }, this.now());
+      await recordAudit(tx.audit, ctx, { action: 'device.delete', target: { type: 'device', id }, summary: { before: auditSummary(before), revokedCredentials: revoked.length } }, this.now());
+      return revoked;
     });
+    this.onDelete?.publish([...events, { type: 'device.deleted', tenantId, deviceId: id }]);
   }
 
   private async dynamicGroupsOf(tenantId: string, deviceId: string): Promise<string[]> {

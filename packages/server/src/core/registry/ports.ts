@@ -19,6 +19,10 @@ export interface DeviceStore {
   /** Device ids are unique across the installation: which tenant, if any, holds each id. */
   findOwners(ids: string[]): Promise<Map<string, Device>>;
   delete(tenantId: string, id: string): Promise<boolean>;
+  /** Removes what a device reported (telemetry, logs) but not the device or its history. */
+  purgeData(tenantId: string, id: string): Promise<void>;
+  /** The first desired state of a new device's twin (from its enrollment group). */
+  setInitialDesired(tenantId: string, id: string, desired: Record<string, unknown>, at: number): Promise<void>;
   list(options: DeviceListOptions): Promise<Device[]>;
   count(tenantId: string, where?: Expression<SqlBool>): Promise<number>;
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
-/** An opaque bearer secret: a readable kind prefix plus 192 random bits. */
-export function newToken(kind: 'hk' | 'hs'): string {
+/** An opaque bearer secret: a readable kind prefix (hk API key, hs session, dt device token, ct claim token) plus 192 random bits. */
+export function newToken(kind: 'hk' | 'hs' | 'dt' | 'ct'): string {
   return `${kind}_${randomBytes(24).toString('base64url')}`;
 }
 

@@ -2,8 +2,8 @@ import { HangarError } from '../../errors.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
-import type { Stores } from '../../store/stores.js';
-import { LoginThrottle } from './login-throttle.js';
+import type { StoreSet, Stores } from '../../store/stores.js';
+import { FailureThrottle } from '../failure-throttle.js';
 import type { ApiKey, Tenant, User } from './ports.js';
 import { DEFAULT_TENANT, requireInstallationAdmin, requireRole, systemPrincipal, type Principal, type Role } from './principal.js';
 import { hashPassword, hashToken, newId, newToken, verifyPassword } from './secrets.js';
@@ -27,13 +27,15 @@ export interface BootstrapResult {
 }
 
 export class TenancyService {
-  private readonly throttle: LoginThrottle;
+  private readonly throttle: FailureThrottle;
 
   constructor(
     private readonly stores: Stores,
     private readonly now: () => number = Date.now,
+    /** Runs inside the transaction that creates a tenant (the identity context makes its CA here). */
+    private readonly onTenantCreated?: (tx: StoreSet, tenantId: string) => Promise<unknown>,
   ) {
-    this.throttle = new LoginThrottle({ maxFailures: 10, windowMs: 15 * 60 * 1000, now });
+    this.throttle = new FailureThrottle({ maxFailures: 10, windowMs: 15 * 60 * 1000, what: 'sign-ins', now });
   }
 
   /**
@@ -250,6 +252,7 @@ export class TenancyService {
     await this.stores.transaction(async (tx) => {
       if (await tx.tenancy.getTenant(input.id)) throw new HangarError('TENANT_EXISTS', `tenant "${input.id}" already exists`);
       await tx.tenancy.insertTenant(tenant);
+      await this.onTenantCreated?.(tx, tenant.id);
       await tx.tenancy.insertApiKey(key, hashToken(token));
       await recordAudit(tx.audit, ctx, { action: 'tenant.create', target: { type: 'tenant', id: tenant.id }, summary: { after: { name } } }, now);
       // The new tenant's own log starts with its birth, so its admins can see who made it.

@@ -114,6 +114,18 @@ export class KyselyDeviceStore implements DeviceStore {
     return Number(result.numDeletedRows) > 0;
   }
 
+  async purgeData(tenantId: string, id: string): Promise<void> {
+    // Later issues add their device-reported tables (time series, logs) here.
+    await this.db.deleteFrom('telemetry_latest').where('tenant_id', '=', tenantId).where('device_id', '=', id).execute();
+  }
+
+  async setInitialDesired(tenantId: string, id: string, desired: Record<string, unknown>, at: number): Promise<void> {
+    await this.db
+      .insertInto('device_twins')
+      .values({ tenant_id: tenantId, device_id: id, desired: JSON.stringify(desired), reported: '{}', desired_version: 1, reported_version: 0, updated_at: at })
+      .execute();
+  }
+
   async list(options: DeviceListOptions): Promise<Device[]> {
     let q = this.db.selectFrom('devices').selectAll('devices').where('devices.tenant_id', '=', options.tenantId);
     if (options.where) q = q.where(options.where);

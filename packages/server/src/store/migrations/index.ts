@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../schema.js';
 import { initialMigration } from './001-initial.js';
+import { identityMigration } from './002-identity.js';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration:
@@ -11,6 +12,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     async getMigrations(): Promise<Record<string, Migration>> {
       return {
         '001-initial': initialMigration(dialect),
+        '002-identity': identityMigration(dialect),
       };
     },
   };

@@ -1,0 +1,204 @@
+import { HangarError } from '../../errors.js';
+import type { EventBus } from '../../bus/event-bus.js';
+import type { DomainEvent } from '../../bus/events.js';
+import type { StoreSet, Stores } from '../../store/stores.js';
+import { recordAudit } from '../audit/audit-service.js';
+import type { CallContext } from '../context.js';
+import { requireRole } from '../tenancy/principal.js';
+import { hashToken, newId, newToken } from '../tenancy/secrets.js';
+import type { CaService } from './ca-service.js';
+import { generateEcKeyPair, issueDeviceCertificate, parseCsr } from './pki/index.js';
+import type { CredentialSource, CredentialType, DeviceCredential } from './ports.js';
+
+export const DEFAULT_VALIDITY_DAYS = 365;
+export const MAX_VALIDITY_DAYS = 3650;
+/** A device may hold a few credentials at once, for rotation; more is a leak, not a rotation. */
+export const MAX_ACTIVE_CREDENTIALS = 10;
+
+export interface CredentialRequest {
+  type: CredentialType;
+  /** PKCS#10 CSR: the device keeps its key and Hangar signs its public key. */
+  csr?: string | undefined;
+  validityDays?: number | undefined;
+}
+
+/** A new credential with its secret, answered once and never again. */
+export interface IssuedCredential {
+  credential: DeviceCredential;
+  token?: string;
+  certificatePem?: string;
+  privateKeyPem?: string;
+  caPem?: string;
+}
+
+export class CredentialService {
+  constructor(
+    private readonly stores: Stores,
+    private readonly cas: CaService,
+    private readonly bus: EventBus,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async issue(ctx: CallContext, deviceId: string, request: CredentialRequest): Promise<IssuedCredential> {
+    requireRole(ctx.principal, 'operator');
+    const tenantId = ctx.principal.tenantId;
+    // CSR checks and key generation are CPU work: done before the transaction holds the store.
+    const prepared = await this.prepare(tenantId, deviceId, request);
+    return this.stores.transaction(async (tx) => {
+      const device = await tx.devices.get(tenantId, deviceId);
+      if (!device) throw new HangarError('DEVICE_NOT_FOUND', `device "${deviceId}" does not exist`);
+      if (device.status === 'decommissioned') throw new HangarError('DEVICE_DECOMMISSIONED', `device "${deviceId}" is decommissioned; recommission it first`);
+      const issued = await this.store(tx, prepared, 'api');
+      await recordAudit(
+        tx.audit,
+        ctx,
+        { action: 'credential.create', target: { type: 'device', id: deviceId }, summary: { after: { credentialId: issued.credential.id, type: issued.credential.type, serial: issued.credential.serialHex, expiresAt: issued.credential.expiresAt } } },
+        this.now(),
+      );
+      return issued;
+    });
+  }
+
+  /** Validates a request and makes its key material; nothing is stored yet. */
+  async prepare(tenantId: string, deviceId: string, request: CredentialRequest): Promise<PreparedCredential> {
+    const validityDays = request.validityDays ?? DEFAULT_VALIDITY_DAYS;
+    if (!Number.isInteger(validityDays) || validityDays < 1 || validityDays > MAX_VALIDITY_DAYS) {
+      throw new HangarError('VALIDATION_FAILED', `validityDays must be a whole number of days, 1–${MAX_VALIDITY_DAYS}`);
+    }
+    const now = this.now();
+    if (request.type === 'token') {
+      if (request.csr !== undefined) throw new HangarError('VALIDATION_FAILED', 'a CSR only goes with type "x509"');
+      const token = newToken('dt');
+      return { kind: 'token', tenantId, deviceId, token, expiresAt: now + validityDays * 86_400_000 };
+    }
+    const signer = await this.cas.signer(tenantId);
+    let subjectKey: Parameters<typeof issueDeviceCertificate>[0]['subjectPublicKey'];
+    let privateKeyPem: string | undefined;
+    let keyAlgorithm: string;
+    if (request.csr !== undefined) {
+      const csr = await parseCsr(request.csr);
+      if (csr.commonName !== null && csr.commonName !== deviceId) {
+        throw new HangarError('VALIDATION_FAILED', `the CSR's subject CN "${csr.commonName}" names another device; it must be "${deviceId}" or absent`);
+      }
+      subjectKey = csr.publicKey;
+      keyAlgorithm = csr.keySize ? `${csr.keyAlgorithm}-${csr.keySize}` : csr.keyAlgorithm;
+    } else {
+      const pair = await generateEcKeyPair();
+      subjectKey = pair.keys.publicKey;
+      privateKeyPem = pair.privateKeyPem;
+      keyAlgorithm = 'P-256';
+    }
+    const cert = await issueDeviceCertificate({ ca: signer, subjectPublicKey: subjectKey, deviceId, validityDays, now: new Date(now) });
+    return { kind: 'x509', tenantId, deviceId, caId: signer.ca.id, caPem: signer.certificatePem, cert, privateKeyPem, keyAlgorithm };
+  }
+
+  /** Stores a prepared credential in the caller's transaction (API issue, enrollment). */
+  async store(tx: StoreSet, p: PreparedCredential, source: CredentialSource): Promise<IssuedCredential> {
+    const active = (await tx.identity.listCredentials(p.tenantId, p.deviceId)).filter((c) => c.status === 'active');
+    if (active.length >= MAX_ACTIVE_CREDENTIALS) {
+      throw new HangarError('CONFLICT', `device "${p.deviceId}" already has ${MAX_ACTIVE_CREDENTIALS} active credentials; revoke one first`);
+    }
+    const now = this.now();
+    const base = { id: newId('cred'), tenantId: p.tenantId, deviceId: p.deviceId, status: 'active' as const, source, createdAt: now, revokedAt: null, revocationReason: null };
+    if (p.kind === 'token') {
+      const credential: DeviceCredential = {
+        ...base,
+        type: 'token',
+        tokenHash: hashToken(p.token),
+        caId: null,
+        serialHex: null,
+        fingerprintSha256: null,
+        certificatePem: null,
+        keyAlgorithm: null,
+        expiresAt: p.expiresAt,
+      };
+      await tx.identity.insertCredential(credential);
+      return { credential, token: p.token };
+    }
+    const credential: DeviceCredential = {
+      ...base,
+      type: 'x509',
+      tokenHash: null,
+      caId: p.caId,
+      serialHex: p.cert.serialHex,
+      fingerprintSha256: p.cert.fingerprintSha256,
+      certificatePem: p.cert.certificatePem,
+      keyAlgorithm: p.keyAlgorithm,
+      expiresAt: p.cert.notAfter.getTime(),
+    };
+    await tx.identity.insertCredential(credential);
+    return { credential, certificatePem: p.cert.certificatePem, ...(p.privateKeyPem ? { privateKeyPem: p.privateKeyPem } : {}), caPem: p.caPem };
+  }
+
+  async list(ctx: CallContext, deviceId: string): Promise<DeviceCredential[]> {
+    const tenantId = ctx.principal.tenantId;
+    if (!(await this.stores.devices.get(tenantId, deviceId))) throw new HangarError('DEVICE_NOT_FOUND', `device "${deviceId}" does not exist`);
+    return this.stores.identity.listCredentials(tenantId, deviceId);
+  }
+
+  async revoke(ctx: CallContext, deviceId: string, credentialId: string, reason = 'unspecified'): Promise<DeviceCredential> {
+    requireRole(ctx.principal, 'operator');
+    const tenantId = ctx.principal.tenantId;
+    const { revoked, events } = await this.stores.transaction(async (tx) => {
+      const cred = await tx.identity.getCredential(tenantId, credentialId);
+      if (!cred || cred.deviceId !== deviceId) throw new HangarError('NOT_FOUND', `device "${deviceId}" has no credential "${credentialId}"`);
+      if (cred.status === 'revoked') throw new HangarError('CONFLICT', `credential "${credentialId}" is already revoked`);
+      const result = await this.revokeInTx(tx, [cred], reason);
+      await recordAudit(tx.audit, ctx, { action: 'credential.revoke', target: { type: 'device', id: deviceId }, summary: { credentialId, type: cred.type, serial: cred.serialHex, reason } }, this.now());
+      return { revoked: { ...cred, status: 'revoked' as const, revokedAt: this.now(), revocationReason: reason }, events: result };
+    });
+    this.publish(events);
+    return revoked;
+  }
+
+  /**
+   * Revokes credentials inside the caller's transaction and re-signs the CRL if a certificate
+   * of the tenant CA is among them. Returns the events to publish once the transaction commits.
+   */
+  async revokeInTx(tx: StoreSet, creds: DeviceCredential[], reason: string): Promise<DomainEvent[]> {
+    const now = this.now();
+    const events: DomainEvent[] = [];
+    const crlTenants = new Set<string>();
+    for (const cred of creds) {
+      if (cred.status !== 'active') continue;
+      await tx.identity.revokeCredential(cred.tenantId, cred.id, now, reason);
+      if (cred.type === 'x509' && cred.caId !== null && cred.source !== 'jit') crlTenants.add(cred.tenantId);
+      events.push({ type: 'credential.revoked', tenantId: cred.tenantId, deviceId: cred.deviceId, credentialId: cred.id, credentialType: cred.type, serialHex: cred.serialHex });
+    }
+    for (const tenantId of crlTenants) await this.cas.reissueCrl(tx, tenantId);
+    return events;
+  }
+
+  async revokeAllOfDevice(tx: StoreSet, tenantId: string, deviceId: string, reason: string): Promise<DomainEvent[]> {
+    return this.revokeInTx(tx, await tx.identity.listCredentials(tenantId, deviceId), reason);
+  }
+
+  publish(events: DomainEvent[]): void {
+    for (const e of events) this.bus.publish(e);
+  }
+
+  /**
+   * Device authentication by id and token, for the transports: the credential must be an
+   * active, unexpired token of that very device, and the device must be active.
+   */
+  async authenticateToken(deviceId: string, token: string): Promise<{ tenantId: string; deviceId: string; credentialId: string } | undefined> {
+    const cred = await this.stores.identity.findCredentialByTokenHash(hashToken(token));
+    if (!cred || cred.type !== 'token' || cred.deviceId !== deviceId || cred.status !== 'active' || cred.expiresAt <= this.now()) return undefined;
+    const device = await this.stores.devices.get(cred.tenantId, deviceId);
+    if (!device || device.status !== 'active') return undefined;
+    return { tenantId: cred.tenantId, deviceId, credentialId: cred.id };
+  }
+}
+
+export type PreparedCredential =
+  | { kind: 'token'; tenantId: string; deviceId: string; token: string; expiresAt: number }
+  | {
+      kind: 'x509';
+      tenantId: string;
+      deviceId: string;
+      caId: string;
+      caPem: string;
+      cert: Awaited<ReturnType<typeof issueDeviceCertificate>>;
+      privateKeyPem: string | undefined;
+      keyAlgorithm: string;
+    };

@@ -1,0 +1,31 @@
+/**
+ * Hangar's PKI primitives: pure functions over PEM text and WebCrypto keys (no store, no
+ * clock of their own — pass `now`). Caller mistakes throw HangarError('VALIDATION_FAILED').
+ */
+export { createCa, parseCaCertificate, DEFAULT_CA_VALIDITY_DAYS, type CaMaterial, type CreateCaOptions } from './ca.js';
+export {
+  issueDeviceCertificate,
+  parseCertificate,
+  verifySignedBy,
+  CLOCK_SKEW_MS,
+  DEFAULT_DEVICE_VALIDITY_DAYS,
+  type CaKey,
+  type IssueDeviceCertificateOptions,
+  type IssuedCertificate,
+  type ParsedCertificate,
+} from './certificate.js';
+export { buildCrl, DEFAULT_CRL_VALIDITY_DAYS, type BuildCrlOptions, type BuiltCrl, type CrlEntry, type CrlReason } from './crl.js';
+export { parseCsr, type ParsedCsr } from './csr.js';
+export {
+  exportKeyPairPem,
+  generateEcKeyPair,
+  importPrivateKeyPem,
+  MIN_RSA_BITS,
+  type KeyAlgorithm,
+  type KeyPairPem,
+  type PublicKey,
+  type SubjectPublicKey,
+} from './keys.js';
+export { encodePem, MAX_PEM_BYTES, PEM_LABEL } from './pem.js';
+export type { CryptoKey, CryptoKeyPair } from './x509.js';
+export { verifyCertificateKeySignature } from './proof.js';
