@@ -177,8 +177,9 @@ async function keyMatchesCertificate(privateKey: CryptoKey, cert: x509.X509Certi
  * Signs a device (end-entity) certificate for TLS client authentication: CN=<deviceId>,
  * basicConstraints CA:false, keyUsage digitalSignature (+ keyEncipherment for RSA keys, which
  * TLS 1.2 RSA key exchange needs), extendedKeyUsage clientAuth, SKI and AKI. Valid from
- * CLOCK_SKEW_MS before `now` for `validityDays`, cut at the CA's own notAfter (RFC 5280 §6.1.3
- * does not require nesting, but a certificate outliving its CA is useless and misleading).
+ * CLOCK_SKEW_MS before `now` for `validityDays`, cut at the CA's own notAfter (path validation
+ * checks each certificate's dates on its own, but one that outlives its CA is useless and
+ * misleading). Requested CSR extensions are never copied: Hangar decides what it certifies.
  */
 export async function issueDeviceCertificate(options: IssueDeviceCertificateOptions): Promise<IssuedCertificate> {
   const now = checkNow(options.now);
