@@ -95,6 +95,109 @@ export interface AuditEntry {
   summary: Record<string, unknown> | null;
 }
 
+export type CredentialType = 'x509' | 'token';
+export type CredentialStatus = 'active' | 'revoked';
+export type CredentialSource = 'api' | 'enrollment' | 'jit';
+/** RFC 5280 §5.3.1 reason codes the API accepts when revoking. */
+export type RevocationReason = 'keyCompromise' | 'superseded' | 'cessationOfOperation' | 'unspecified';
+
+/** A device credential as listed: never its secret (token or private key). */
+export interface Credential {
+  id: string;
+  deviceId: string;
+  type: CredentialType;
+  status: CredentialStatus;
+  source: CredentialSource;
+  serial: string | null;
+  fingerprintSha256: string | null;
+  keyAlgorithm: string | null;
+  certificatePem: string | null;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+  revocationReason: string | null;
+}
+
+export interface NewCredentialRequest {
+  type: CredentialType;
+  /** PKCS#10 CSR (PEM): the device keeps its private key. */
+  csr?: string;
+  validityDays?: number;
+}
+
+/** The answer to issuing a credential: the only time its secret is returned. */
+export interface IssuedCredential {
+  id: string;
+  type: CredentialType;
+  expiresAt: string;
+  token?: string;
+  serial?: string | null;
+  certificatePem?: string | null;
+  /** Absent when the certificate was issued for a CSR. */
+  privateKeyPem?: string;
+  caPem?: string;
+}
+
+export type DecommissionedDevice = Device & { revokedCredentials: number };
+
+export type CaKind = 'hangar' | 'external';
+export type CaStatus = 'active' | 'pending_verification' | 'disabled';
+
+export interface Ca {
+  id: string;
+  kind: CaKind;
+  status: CaStatus;
+  subject: string;
+  fingerprintSha256: string;
+  certificatePem: string;
+  /** Set while an external CA waits for its proof of possession. */
+  verificationCode: string | null;
+  notAfter: string;
+  createdAt: string;
+}
+
+export type EnrollmentMechanism = 'claim_token' | 'symmetric_key' | 'ca';
+
+export interface EnrollmentGroup {
+  id: string;
+  name: string;
+  mechanism: EnrollmentMechanism;
+  enabled: boolean;
+  caId: string | null;
+  credentialType: CredentialType;
+  deviceType: string;
+  tags: Record<string, string>;
+  groups: string[];
+  initialDesired: Record<string, unknown>;
+  deviceLimit: number | null;
+  enrolledCount: number;
+  expiresAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The answer to creating a group: its claim token or group key, returned this once only. */
+export interface CreatedEnrollmentGroup extends EnrollmentGroup {
+  claimToken?: string;
+  groupKey?: string;
+}
+
+export interface NewEnrollmentGroup {
+  name: string;
+  mechanism: EnrollmentMechanism;
+  caId?: string;
+  credentialType?: CredentialType;
+  deviceType?: string;
+  tags?: Record<string, string>;
+  groups?: string[];
+  initialDesired?: Record<string, unknown>;
+  deviceLimit?: number | null;
+  expiresAt?: string | null;
+  enabled?: boolean;
+}
+
+export type EnrollmentGroupPatch = Partial<Omit<NewEnrollmentGroup, 'mechanism' | 'caId'>>;
+
 export interface ValidationIssue {
   path: string;
   message: string;
@@ -230,6 +333,30 @@ export const api = {
   patchDevice: (id: string, body: DevicePatch): Promise<Device> =>
     request('PATCH', `/devices/${enc(id)}`, { body }),
   deleteDevice: (id: string): Promise<void> => request('DELETE', `/devices/${enc(id)}`),
+
+  listCredentials: (deviceId: string): Promise<Page<Credential>> => request('GET', `/devices/${enc(deviceId)}/credentials`),
+  issueCredential: (deviceId: string, body: NewCredentialRequest): Promise<IssuedCredential> =>
+    request('POST', `/devices/${enc(deviceId)}/credentials`, { body }),
+  revokeCredential: (deviceId: string, credentialId: string, reason: RevocationReason): Promise<void> =>
+    request('DELETE', `/devices/${enc(deviceId)}/credentials/${enc(credentialId)}`, { query: { reason } }),
+  decommissionDevice: (id: string, body: { purgeData: boolean }): Promise<DecommissionedDevice> =>
+    request('POST', `/devices/${enc(id)}/decommission`, { body }),
+  recommissionDevice: (id: string): Promise<Device> => request('POST', `/devices/${enc(id)}/recommission`),
+
+  listCas: (): Promise<Page<Ca>> => request('GET', '/cas'),
+  getCa: (id: string): Promise<Ca> => request('GET', `/cas/${enc(id)}`),
+  registerCa: (certificatePem: string): Promise<Ca> => request('POST', '/cas', { body: { certificatePem } }),
+  verifyCa: (id: string, verificationCertificatePem: string): Promise<Ca> =>
+    request('POST', `/cas/${enc(id)}/verify`, { body: { verificationCertificatePem } }),
+  setCaEnabled: (id: string, enabled: boolean): Promise<Ca> => request('PATCH', `/cas/${enc(id)}`, { body: { enabled } }),
+
+  listEnrollmentGroups: (): Promise<Page<EnrollmentGroup>> => request('GET', '/enrollment-groups'),
+  getEnrollmentGroup: (id: string): Promise<EnrollmentGroup> => request('GET', `/enrollment-groups/${enc(id)}`),
+  createEnrollmentGroup: (body: NewEnrollmentGroup): Promise<CreatedEnrollmentGroup> =>
+    request('POST', '/enrollment-groups', { body }),
+  patchEnrollmentGroup: (id: string, body: EnrollmentGroupPatch): Promise<EnrollmentGroup> =>
+    request('PATCH', `/enrollment-groups/${enc(id)}`, { body }),
+  deleteEnrollmentGroup: (id: string): Promise<void> => request('DELETE', `/enrollment-groups/${enc(id)}`),
 
   listGroups: (q: PageQuery = {}): Promise<Page<Group>> =>
     request('GET', '/groups', { query: { limit: q.limit, cursor: q.cursor } }),

@@ -32,3 +32,49 @@ export function parseTagLines(text: string): ParsedTags {
   }
   return { ok: true, tags };
 }
+
+export type ParsedObject = { ok: true; value: Record<string, unknown> } | { ok: false; error: string };
+
+/** Parses a JSON textarea that must hold an object; blank means `{}`. */
+export function parseJsonObject(text: string, what = 'JSON'): ParsedObject {
+  if (!text.trim()) return { ok: true, value: {} };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, error: `${what} is not valid JSON: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { ok: false, error: `${what} must be a JSON object ({…}), not ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}` };
+  }
+  return { ok: true, value: parsed as Record<string, unknown> };
+}
+
+/** `<input type="datetime-local">` value (local time) → ISO 8601 in UTC; '' → null. */
+export function localInputToIso(value: string): string | null {
+  if (!value) return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/** ISO 8601 → the local `YYYY-MM-DDTHH:mm` a datetime-local input shows; null → ''. */
+export function isoToLocalInput(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A long hex fingerprint or serial, shortened for a table cell (the full value goes in a title). */
+export function shortHex(hex: string | null | undefined, keep = 16): string {
+  if (!hex) return '—';
+  return hex.length <= keep ? hex : `${hex.slice(0, keep)}…`;
+}
+
+/** True when an ISO time lies in the past. */
+export function isPast(iso: string | null | undefined): boolean {
+  if (!iso) return false;
+  const t = Date.parse(iso);
+  return !Number.isNaN(t) && t < Date.now();
+}

@@ -7,8 +7,11 @@ import type { ReactNode } from 'react';
 import type { Role } from './api.ts';
 import { ApiKeysPage } from './pages/api-keys/api-keys-page.tsx';
 import { AuditPage } from './pages/audit/audit-page.tsx';
+import { CasPage } from './pages/cas/cas-page.tsx';
 import { DevicePage } from './pages/devices/device-page.tsx';
 import { DevicesPage } from './pages/devices/devices-page.tsx';
+import { EnrollmentGroupPage } from './pages/enrollment-groups/enrollment-group-page.tsx';
+import { EnrollmentGroupsPage } from './pages/enrollment-groups/enrollment-groups-page.tsx';
 import { GroupPage } from './pages/groups/group-page.tsx';
 import { GroupsPage } from './pages/groups/groups-page.tsx';
 import { matchPath, type HashLocation, type RouteParams } from './router.ts';
@@ -35,6 +38,12 @@ export const ROUTES: RouteDef[] = [
   { pattern: '/devices/:id', render: (p) => <DevicePage key={p['id']} id={p['id'] ?? ''} /> },
   { pattern: '/groups', render: () => <GroupsPage /> },
   { pattern: '/groups/:id', render: (p) => <GroupPage key={p['id']} id={p['id'] ?? ''} /> },
+  { pattern: '/enrollment-groups', render: () => <EnrollmentGroupsPage /> },
+  {
+    pattern: '/enrollment-groups/:id',
+    render: (p) => <EnrollmentGroupPage key={p['id']} id={p['id'] ?? ''} />,
+  },
+  { pattern: '/cas', minRole: 'admin', render: () => <CasPage /> },
   { pattern: '/api-keys', minRole: 'admin', render: () => <ApiKeysPage /> },
   { pattern: '/audit', minRole: 'admin', render: (_p, location) => <AuditPage location={location} /> },
 ];
@@ -42,6 +51,8 @@ export const ROUTES: RouteDef[] = [
 export const NAV: NavItem[] = [
   { label: 'Devices', path: '/devices' },
   { label: 'Groups', path: '/groups' },
+  { label: 'Enrollment', path: '/enrollment-groups' },
+  { label: 'CAs', path: '/cas', minRole: 'admin' },
   { label: 'API keys', path: '/api-keys', minRole: 'admin' },
   { label: 'Audit', path: '/audit', minRole: 'admin' },
 ];

@@ -72,7 +72,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   pkiAndProvisioningRoutes(app, options.services);
 
   const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;
-  if (webRoot) await app.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: false, index: ['index.html'] });
+  // wildcard: files are looked up per request, so a rebuilt dashboard is served without a restart.
+  if (webRoot) await app.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: true, index: ['index.html'] });
 
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?')[0] ?? '/';

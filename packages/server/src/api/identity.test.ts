@@ -213,6 +213,8 @@ describe.each(STORE_KINDS)('identity on %s', (kind) => {
       expect((await t.call('POST', '/api/v1/devices/old-1/decommission', { body: { purgeData: false } })).status).toBe(409);
       expect((await t.call('PATCH', '/api/v1/devices/old-1', { body: { tags: { a: 'b' } } })).status).toBe(409);
       expect((await t.call('POST', '/api/v1/devices/old-1/decommission', { body: {} })).status).toBe(400);
+      // Deleting would free the id: a decommissioned device is kept until recommissioned.
+      expect((await t.call('DELETE', '/api/v1/devices/old-1')).body.code).toBe('DEVICE_DECOMMISSIONED');
       const back = await t.call('POST', '/api/v1/devices/old-1/recommission');
       expect(back.body.status).toBe('active');
       expect((await t.call('POST', '/api/v1/devices/old-1/recommission')).status).toBe(409);

@@ -1,6 +1,9 @@
 import { Command, Option } from 'commander';
 import { registerApiKeyCommands } from './commands/api-key.js';
+import { registerCaCommands } from './commands/ca.js';
+import { registerDeviceIdentityCommands } from './commands/credentials.js';
 import { registerDeviceCommands } from './commands/device.js';
+import { registerEnrollmentGroupCommands } from './commands/enrollment-group.js';
 import { registerQueryCommand } from './commands/query.js';
 import { registerUserCommands } from './commands/user.js';
 import { OptionError, resolveServeOptions } from './serve-options.js';
@@ -36,7 +39,9 @@ export function buildProgram(): Command {
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
     });
-  registerDeviceCommands(program);
+  registerDeviceIdentityCommands(registerDeviceCommands(program));
+  registerEnrollmentGroupCommands(program);
+  registerCaCommands(program);
   registerQueryCommand(program);
   registerApiKeyCommands(program);
   registerUserCommands(program);

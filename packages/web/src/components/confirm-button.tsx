@@ -11,12 +11,14 @@ export function ConfirmButton({
   confirmLabel = 'Yes, do it',
   onConfirm,
   testId,
+  disabled = false,
 }: {
   label: string;
   question: string;
   confirmLabel?: string;
   onConfirm(): Promise<void>;
   testId: string;
+  disabled?: boolean;
 }): ReactElement {
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -25,7 +27,7 @@ export function ConfirmButton({
   if (!asking) {
     return (
       <span>
-        <button type="button" className="danger" data-testid={testId} onClick={() => setAsking(true)}>
+        <button type="button" className="danger" data-testid={testId} disabled={disabled} onClick={() => setAsking(true)}>
           {label}
         </button>
         <ErrorMessage error={error} />

@@ -1,6 +1,8 @@
 /**
  * `hangar device create|list|show|update|delete|import` — device administration over the
- * REST API (DESIGN.md §3, .tmp/api-contract.md "Devices").
+ * REST API (DESIGN.md §3, .tmp/api-contract.md "Devices"). The identity subcommands
+ * (`credentials`, `decommission`, `recommission`) hang on the same `device` command from
+ * credentials.ts.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -42,9 +44,10 @@ export const MAX_PAGE_SIZE = 1000;
 /** Per-line import errors shown in human mode; `--json` shows them all. */
 export const IMPORT_ERRORS_SHOWN = 20;
 
-export function registerDeviceCommands(program: Command, ioOverrides: Partial<CliIo> = {}): void {
+/** Returns the `device` command, so that other modules can hang their subcommands on it. */
+export function registerDeviceCommands(program: Command, ioOverrides: Partial<CliIo> = {}): Command {
   const io = resolveIo(ioOverrides);
-  const device = program.command('device').description('create, inspect, change and import devices');
+  const device = program.command('device').description('create, inspect, change, import and decommission devices');
 
   addClientOptions(
     device
@@ -177,6 +180,7 @@ export function registerDeviceCommands(program: Command, ioOverrides: Partial<Cl
       await importDevices(file, options, io);
     });
   });
+  return device;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,12 +308,12 @@ function devicePatch(options: UpdateOptions): DevicePatch {
   return patch;
 }
 
-function deviceSubject(id: string): ErrorContext {
+export function deviceSubject(id: string): ErrorContext {
   return { subject: { kind: 'device', id, notFoundCode: 'DEVICE_NOT_FOUND' } };
 }
 
 /** Asks a yes/no question on the terminal; end of input (Ctrl-D) counts as no. */
-async function confirm(io: CliIo, question: string): Promise<boolean> {
+export async function confirm(io: CliIo, question: string): Promise<boolean> {
   const rl = createInterface({ input: io.stdin, terminal: false });
   io.stderr.write(question);
   try {
@@ -443,7 +447,7 @@ function splitPair(value: string): [string, string] {
   return [value.slice(0, eq), value.slice(eq + 1)];
 }
 
-function collectTag(value: string, previous: Record<string, string>): Record<string, string> {
+export function collectTag(value: string, previous: Record<string, string>): Record<string, string> {
   const [key, tagValue] = splitPair(value);
   return { ...previous, [key]: tagValue };
 }
@@ -460,6 +464,6 @@ function collectAttr(value: string, previous: Record<string, unknown>): Record<s
   return { ...previous, [key]: parsed };
 }
 
-function collectString(value: string, previous: string[]): string[] {
+export function collectString(value: string, previous: string[]): string[] {
   return [...previous, value];
 }

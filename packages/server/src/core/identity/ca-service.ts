@@ -179,7 +179,8 @@ export class CaService {
     requireRole(ctx.principal, 'admin');
     return this.stores.transaction(async (tx) => {
       const ca = await tx.identity.getCa(ctx.principal.tenantId, id);
-      if (!ca || ca.kind !== 'external') throw new HangarError('NOT_FOUND', `external CA "${id}" does not exist`);
+      if (!ca) throw new HangarError('NOT_FOUND', `CA "${id}" does not exist`);
+      if (ca.kind !== 'external') throw new HangarError('CONFLICT', `CA "${id}" is the tenant's own CA, which stays enabled; only external CAs can be enabled or disabled`);
       if (ca.status === 'pending_verification') throw new HangarError('CONFLICT', `CA "${id}" must be verified first`);
       const next: CertificateAuthority = { ...ca, status: enabled ? 'active' : 'disabled', updatedAt: this.now() };
       await tx.identity.updateCa(next);

@@ -141,6 +141,8 @@ export class DeviceService {
     const events = await this.stores.transaction(async (tx) => {
       const before = await tx.devices.get(tenantId, id);
       if (!before) throw new HangarError('DEVICE_NOT_FOUND', `device "${id}" does not exist`);
+      // A decommissioned id stays taken (and its record kept) until an operator recommissions it.
+      if (before.status === 'decommissioned') throw new HangarError('DEVICE_DECOMMISSIONED', `device "${id}" is decommissioned and kept; recommission it first to delete it`);
       // Its certificates must stay on the CRL after the device is gone.
       const revoked = (await this.onDelete?.revokeAllOfDevice(tx, tenantId, id, 'cessationOfOperation')) ?? [];
       await tx.devices.delete(tenantId, id);

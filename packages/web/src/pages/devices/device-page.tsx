@@ -1,11 +1,13 @@
 import { useEffect, useState, type ReactElement } from 'react';
-import { api, type Device } from '../../api.ts';
+import { api, type DecommissionedDevice, type Device } from '../../api.ts';
 import { ConfirmButton } from '../../components/confirm-button.tsx';
 import { ErrorMessage } from '../../components/error-message.tsx';
 import { useAsync } from '../../components/use-async.ts';
 import { formatTime } from '../../format.ts';
 import { href, navigate, segment } from '../../router.ts';
 import { useSession } from '../../session.ts';
+import { DecommissionAction, DecommissionedBanner } from './decommission.tsx';
+import { DeviceCredentials } from './device-credentials.tsx';
 import { OnlineBadge, StatusBadge } from './device-table.tsx';
 import { DeviceTags } from './device-tags.tsx';
 
@@ -17,6 +19,7 @@ export function DevicePage({ id }: { id: string }): ReactElement {
   const [device, setDevice] = useState<Device | undefined>(undefined);
   useEffect(() => setDevice(loaded.data), [loaded.data]);
   const [statusError, setStatusError] = useState<unknown>(undefined);
+  const [decommissioned, setDecommissioned] = useState<DecommissionedDevice | undefined>(undefined);
 
   if (loaded.error) {
     return (
@@ -32,6 +35,8 @@ export function DevicePage({ id }: { id: string }): ReactElement {
   if (!device) return <p className="muted">Loading…</p>;
 
   const operator = can('operator');
+  // A decommissioned device is read-only until recommissioned (the API answers 409 to edits).
+  const retired = device.status === 'decommissioned';
   const setStatus = async (status: 'active' | 'suspended'): Promise<void> => {
     setStatusError(undefined);
     try {
@@ -52,6 +57,22 @@ export function DevicePage({ id }: { id: string }): ReactElement {
         </h1>
         <StatusBadge status={device.status} /> <OnlineBadge online={device.online} />
       </div>
+      {retired ? (
+        <DecommissionedBanner
+          device={device}
+          canRecommission={operator}
+          onRecommissioned={(d) => {
+            setDecommissioned(undefined);
+            setDevice(d);
+          }}
+        />
+      ) : null}
+      {decommissioned && retired ? (
+        <p className="notice" role="status" data-testid="decommission-result">
+          Decommissioned: revoked {decommissioned.revokedCredentials} credential
+          {decommissioned.revokedCredentials === 1 ? '' : 's'}.
+        </p>
+      ) : null}
 
       <div className="grid-2">
         <div className="card">
@@ -63,12 +84,12 @@ export function DevicePage({ id }: { id: string }): ReactElement {
             <dd data-testid="device-status">
               {device.status}{' '}
               {operator && device.status === 'active' ? (
-                <button type="button" className="link" onClick={() => void setStatus('suspended')}>
+                <button type="button" className="link" data-testid="suspend-device" onClick={() => void setStatus('suspended')}>
                   suspend
                 </button>
               ) : null}
               {operator && device.status === 'suspended' ? (
-                <button type="button" className="link" onClick={() => void setStatus('active')}>
+                <button type="button" className="link" data-testid="activate-device" onClick={() => void setStatus('active')}>
                   activate
                 </button>
               ) : null}
@@ -91,7 +112,7 @@ export function DevicePage({ id }: { id: string }): ReactElement {
 
         <div className="card">
           <h2>Tags</h2>
-          <DeviceTags device={device} editable={operator} onChanged={setDevice} />
+          <DeviceTags device={device} editable={operator} locked={retired} onChanged={setDevice} />
           <h2>Groups</h2>
           {device.groups.length === 0 ? (
             <p className="muted">In no group.</p>
@@ -114,19 +135,37 @@ export function DevicePage({ id }: { id: string }): ReactElement {
         </pre>
       </div>
 
+      <DeviceCredentials deviceId={device.id} reloadKey={device.status} operator={operator} locked={retired} />
+
       {operator ? (
-        <div className="card danger-zone">
-          <h2>Delete</h2>
-          <ConfirmButton
-            testId="delete-device"
-            label="Delete device"
-            question={`Delete device "${device.id}" and its data? This cannot be undone.`}
-            confirmLabel="Delete"
-            onConfirm={async () => {
-              await api.deleteDevice(device.id);
-              navigate('/devices');
+        <div className="card danger-zone" data-testid="device-danger-zone">
+          <h2>Danger zone</h2>
+          {retired ? <p className="muted">Decommissioned: recommission the device (banner above) before changing it.</p> : null}
+          <DecommissionAction
+            device={device}
+            disabled={retired}
+            onDone={(result) => {
+              setDecommissioned(result);
+              setDevice(result);
             }}
           />
+          <div className="danger-action">
+            <div>
+              <strong>Delete</strong>
+              <p className="muted">Removes the device and its data; the id can be reused.</p>
+            </div>
+            <ConfirmButton
+              testId="delete-device"
+              disabled={retired}
+              label="Delete device"
+              question={`Delete device "${device.id}" and its data? This cannot be undone.`}
+              confirmLabel="Delete"
+              onConfirm={async () => {
+                await api.deleteDevice(device.id);
+                navigate('/devices');
+              }}
+            />
+          </div>
         </div>
       ) : null}
     </section>

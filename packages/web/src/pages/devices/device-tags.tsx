@@ -6,10 +6,13 @@ import { ErrorMessage } from '../../components/error-message.tsx';
 export function DeviceTags({
   device,
   editable,
+  locked = false,
   onChanged,
 }: {
   device: Device;
   editable: boolean;
+  /** Shown but not usable (a decommissioned device cannot be edited). */
+  locked?: boolean;
   onChanged(device: Device): void;
 }): ReactElement {
   const [key, setKey] = useState('');
@@ -56,7 +59,7 @@ export function DeviceTags({
                       type="button"
                       className="link danger"
                       data-testid={`remove-tag-${k}`}
-                      disabled={busy}
+                      disabled={busy || locked}
                       onClick={() => void patch({ [k]: null })}
                     >
                       remove
@@ -70,11 +73,13 @@ export function DeviceTags({
       )}
       {editable ? (
         <form className="row" onSubmit={add}>
-          <input data-testid="tag-key" placeholder="key" value={key} onChange={(e) => setKey(e.target.value)} required />
-          <input data-testid="tag-value" placeholder="value" value={value} onChange={(e) => setValue(e.target.value)} />
-          <button type="submit" data-testid="tag-add" disabled={busy}>
-            Add tag
-          </button>
+          <fieldset className="row" disabled={locked} title={locked ? 'A decommissioned device cannot be edited' : undefined}>
+            <input data-testid="tag-key" placeholder="key" value={key} onChange={(e) => setKey(e.target.value)} required />
+            <input data-testid="tag-value" placeholder="value" value={value} onChange={(e) => setValue(e.target.value)} />
+            <button type="submit" data-testid="tag-add" disabled={busy}>
+              Add tag
+            </button>
+          </fieldset>
         </form>
       ) : null}
       <ErrorMessage error={error} />
