@@ -4,38 +4,21 @@
  * the certificates, keys and CRL they produce. Every spawn costs about a second, so each test
  * spawns only the commands it is about and sets the rest up over the REST API.
  */
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { HANGAR_BIN, REPO_ROOT, startHangar, type RunningHangar } from './support/hangar-process.js';
-
-interface CliResult {
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
+import { runHangarCli, type CliResult } from './support/hangar-cli.js';
+import { startHangar, type RunningHangar } from './support/hangar-process.js';
 
 vi.setConfig({ testTimeout: 120_000 });
 
 let hangar: RunningHangar;
 let workDir: string;
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [HANGAR_BIN, ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, HANGAR_FROM_SOURCE: '1', HANGAR_URL: hangar.url, HANGAR_TOKEN: hangar.adminToken, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end();
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { stdout, stderr, code };
+function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runHangarCli(hangar, args, { env });
 }
 
 /** Runs a program in the work directory; resolves with its exit code and output rather than throwing. */

@@ -3,7 +3,6 @@
  * against a real `hangar serve` process, checking what they print and how they exit, for good
  * and bad input alike.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -11,13 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { HANGAR_BIN, REPO_ROOT, startHangar, type RunningHangar } from './support/hangar-process.js';
-
-interface CliResult {
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
+import { runHangarCli, type CliResult, type CliRunOptions } from './support/hangar-cli.js';
+import { startHangar, type RunningHangar } from './support/hangar-process.js';
 
 // Every `hangar` child process pays Node + tsx start-up (seconds on a busy two-core runner), and
 // some tests run ten of them.
@@ -27,20 +21,8 @@ let hangar: RunningHangar;
 let workDir: string;
 
 /** Runs `hangar ARGS…` with HANGAR_URL/HANGAR_TOKEN pointing at the test server unless `env` overrides them. */
-async function cli(args: string[], options: { env?: Record<string, string | undefined>; input?: string } = {}): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HANGAR_FROM_SOURCE: '1', HANGAR_URL: hangar.url, HANGAR_TOKEN: hangar.adminToken };
-  for (const [name, value] of Object.entries(options.env ?? {})) {
-    if (value === undefined) delete env[name];
-    else env[name] = value;
-  }
-  const child = spawn(process.execPath, [HANGAR_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(options.input ?? '');
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { stdout, stderr, code };
+function cli(args: string[], options: CliRunOptions = {}): Promise<CliResult> {
+  return runHangarCli(hangar, args, options);
 }
 
 function lines(text: string): string[] {

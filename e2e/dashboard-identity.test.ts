@@ -3,35 +3,19 @@
  * token and X.509 credentials (secret shown once, certificate checked with openssl against the
  * tenant CA), revocation reaching the CRL, a claim-token enrollment group a device enrolls
  * through, registering and verifying an external CA made with openssl, and decommissioning.
- * Debian's chromium driven by playwright-core, launched as in dashboard.test.ts; without it the
+ * Debian's chromium driven by playwright-core (e2e/support/browser.ts); without it the
  * suite is skipped with a loud notice.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callAsAdmin, chromiumAvailable, ensureDashboardBuilt, launchBrowser, signInWithApiKey, type Browser } from './support/browser.js';
 import { startHangar } from './support/hangar-process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(
-    [
-      '',
-      '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
-      `!!  e2e/dashboard-identity.test.ts SKIPPED: ${CHROMIUM} not found.`,
-      '!!  The identity dashboard browser tests did NOT run. Install it: apt-get install -y chromium',
-      '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
-      '',
-    ].join('\n'),
-  );
-}
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const WEB = join(ROOT, 'packages/web');
+const hasChromium = chromiumAvailable('e2e/dashboard-identity.test.ts', 'identity dashboard browser tests');
 const DEVICE_ID = 'identity-sensor-01';
 const ENROLLED_ID = 'line-a-0001';
 const SCREENSHOTS = {
@@ -41,55 +25,21 @@ const SCREENSHOTS = {
   cas: '/tmp/hangar-identity-cas.png',
 };
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/**
- * The dashboard is served from packages/web/dist: build it when it is missing or older than
- * the sources (these tests look for elements a stale bundle would not have).
- */
-async function ensureDashboardBuilt(): Promise<void> {
-  const index = join(WEB, 'dist/index.html');
-  if (existsSync(index) && statSync(index).mtimeMs >= newestMtime(join(WEB, 'src'))) return;
-  const { build } = await import('vite');
-  await build({ root: WEB, configFile: join(WEB, 'vite.config.ts'), logLevel: 'warn' });
-}
-
 function openssl(cwd: string, ...args: string[]): string {
   return execFileSync('openssl', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 describe.skipIf(!hasChromium)('device identity in the dashboard', () => {
   let hangar: Awaited<ReturnType<typeof startHangar>>;
-  let context: BrowserContext;
+  let browser: Browser;
   let page: Page;
-  let profileDir: string;
   let work: string;
   let signInKey: string;
   let tokenSecret: string;
   let certificateId: string;
   let certificateSerial: string;
 
-  /** Calls the API with the bootstrap admin token, failing loudly on a non-2xx answer. */
-  async function adminApi<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${hangar.url}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${hangar.adminToken}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
+  const adminApi = <T>(method: string, path: string, body?: unknown): Promise<T> => callAsAdmin<T>(hangar, method, path, body);
 
   async function publicText(path: string): Promise<string> {
     const res = await fetch(`${hangar.url}${path}`);
@@ -108,46 +58,26 @@ describe.skipIf(!hasChromium)('device identity in the dashboard', () => {
   }
 
   beforeAll(async () => {
-    await ensureDashboardBuilt();
+    await ensureDashboardBuilt({ whenStale: true });
     hangar = await startHangar();
     work = mkdtempSync(join(tmpdir(), 'hangar-identity-'));
     await adminApi('POST', '/devices', { id: DEVICE_ID, type: 'sensor', tags: { site: 'berlin' } });
     const key = await adminApi<{ token: string }>('POST', '/api-keys', { name: 'e2e-identity', role: 'admin' });
     signInKey = key.token;
 
-    // A fresh profile per run, as in dashboard.test.ts.
-    profileDir = mkdtempSync(join(tmpdir(), 'hangar-chromium-'));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 860 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(10_000);
+    browser = await launchBrowser();
+    page = browser.page;
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await hangar?.stop();
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('signs in with an admin API key', async () => {
     await page.goto(`${hangar.url}/`);
-    await page.getByTestId('signin-mode-apikey').click();
-    await page.getByTestId('signin-apikey').fill(signInKey);
-    await page.getByTestId('signin-submit').click();
-    await page.getByTestId('whoami').waitFor();
+    await signInWithApiKey(page, signInKey);
     expect(await text('whoami-role')).toBe('admin');
     expect(await page.getByTestId('nav-enrollment-groups').count()).toBe(1);
     expect(await page.getByTestId('nav-cas').count()).toBe(1);

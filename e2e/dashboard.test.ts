@@ -4,30 +4,12 @@
  * sign-out and the audit log. Debian's chromium driven by playwright-core; CI installs it,
  * elsewhere the suite is skipped with a loud notice.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callAsAdmin, chromiumAvailable, ensureDashboardBuilt, launchBrowser, signInWithApiKey, type Browser } from './support/browser.js';
 import { startHangar } from './support/hangar-process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(
-    [
-      '',
-      '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
-      `!!  e2e/dashboard.test.ts SKIPPED: ${CHROMIUM} not found.`,
-      '!!  The dashboard browser tests did NOT run. Install it: apt-get install -y chromium',
-      '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
-      '',
-    ].join('\n'),
-  );
-}
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const hasChromium = chromiumAvailable('e2e/dashboard.test.ts', 'dashboard browser tests');
 const SCREENSHOT = '/tmp/hangar-dashboard.png';
 const USER = { username: 'ada', password: 'correct-horse-battery', role: 'admin' } as const;
 const DEVICES = [
@@ -46,44 +28,16 @@ interface AuditItem {
   target: { type: string; id: string | null } | null;
 }
 
-/** The dashboard is served from packages/web/dist; build it once if nobody has yet. */
-async function ensureDashboardBuilt(): Promise<void> {
-  if (existsSync(join(ROOT, 'packages/web/dist/index.html'))) return;
-  const { build } = await import('vite');
-  await build({ root: join(ROOT, 'packages/web'), configFile: join(ROOT, 'packages/web/vite.config.ts'), logLevel: 'warn' });
-}
-
 describe.skipIf(!hasChromium)('dashboard in a browser', () => {
   let hangar: Awaited<ReturnType<typeof startHangar>>;
-  let context: BrowserContext;
+  let browser: Browser;
   let page: Page;
-  let profileDir: string;
   let signInKey: string;
 
-  /** Calls the API with the bootstrap admin token, failing loudly on a non-2xx answer. */
-  async function adminApi<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${hangar.url}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${hangar.adminToken}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
+  const adminApi = <T>(method: string, path: string, body?: unknown): Promise<T> => callAsAdmin<T>(hangar, method, path, body);
 
   async function deviceRowIds(): Promise<string[]> {
     return page.locator('[data-testid="device-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-device-id') ?? ''));
-  }
-
-  async function signInWithApiKey(key: string): Promise<void> {
-    await page.getByTestId('signin-mode-apikey').click();
-    await page.getByTestId('signin-apikey').fill(key);
-    await page.getByTestId('signin-submit').click();
-    await page.getByTestId('whoami').waitFor();
   }
 
   beforeAll(async () => {
@@ -94,31 +48,13 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     const key = await adminApi<{ token: string }>('POST', '/api-keys', { name: 'e2e-dashboard', role: 'admin' });
     signInKey = key.token;
 
-    // A fresh profile per run. playwright-core refuses `--user-data-dir` in launch() args and
-    // wants the directory as launchPersistentContext's first parameter instead.
-    profileDir = mkdtempSync(join(tmpdir(), 'hangar-chromium-'));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 860 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(10_000);
+    browser = await launchBrowser();
+    page = browser.page;
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await hangar?.stop();
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   });
 
   it('shows the server detail when an API key is wrong', async () => {
@@ -132,7 +68,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
   });
 
   it('signs in with an API key and shows who is signed in', async () => {
-    await signInWithApiKey(signInKey);
+    await signInWithApiKey(page, signInKey);
     expect(await page.getByTestId('whoami-name').textContent()).toBe('e2e-dashboard');
     expect(await page.getByTestId('whoami-role').textContent()).toBe('admin');
   });
@@ -243,7 +179,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     await page.context().clearCookies();
     await page.getByTestId('nav-devices').click();
     await page.getByTestId('sign-in-notice').waitFor();
-    await signInWithApiKey(signInKey);
+    await signInWithApiKey(page, signInKey);
   });
 
   it('signs out, then signs in as a user with a password', async () => {

@@ -3,14 +3,12 @@
  */
 import { Option, type Command } from 'commander';
 import { ROLES, collectAll, type ApiKey, type CreatedApiKey, type Role } from '../client/api-client.js';
+import { printAll, printDone, printRecord, warnShownOnce } from '../client/command-kit.js';
 import {
   addClientOptions,
   clientFor,
   formatTime,
   formatValue,
-  printFields,
-  printJson,
-  printTable,
   resolveIo,
   runAction,
   type CliIo,
@@ -46,12 +44,8 @@ export function registerApiKeyCommands(program: Command, ioOverrides: Partial<Cl
   ).action(async (options: CreateOptions) => {
     await runAction(io, async () => {
       const created = await clientFor(options, io).createApiKey({ name: options.name, role: options.role });
-      if (options.json) {
-        printJson(created, io.stdout);
-        return;
-      }
-      printFields(createdKeyFields(created), io.stdout);
-      io.stderr.write('\nStore this token now: it will not be shown again.\n');
+      printRecord(created, options, io, createdKeyFields);
+      if (!options.json) warnShownOnce(io, 'this token');
     });
   });
 
@@ -60,9 +54,7 @@ export function registerApiKeyCommands(program: Command, ioOverrides: Partial<Cl
       await runAction(io, async () => {
         const client = clientFor(options, io);
         const items = await collectAll((cursor) => client.listApiKeys(cursor !== undefined ? { cursor } : {}));
-        if (options.json) printJson({ items, nextCursor: null }, io.stdout);
-        else if (items.length === 0) io.stderr.write('no API keys found\n');
-        else printTable(items, API_KEY_COLUMNS, io.stdout);
+        printAll(items, options, io, { columns: API_KEY_COLUMNS, empty: 'no API keys found' });
       });
     },
   );
@@ -74,8 +66,7 @@ export function registerApiKeyCommands(program: Command, ioOverrides: Partial<Cl
       io,
       async () => {
         await clientFor(options, io).revokeApiKey(id);
-        if (options.json) printJson({ id, revoked: true }, io.stdout);
-        else io.stdout.write(`revoked API key "${id}"\n`);
+        printDone(options, io, { id, revoked: true }, `revoked API key "${id}"`);
       },
       { subject: { kind: 'API key', id, notFoundCode: 'API_KEY_NOT_FOUND' } },
     );

@@ -6,7 +6,7 @@
  * its CN signed by the CA's key, which proves the operator holds the key.
  */
 import type { Command } from 'commander';
-import { collectAll, type Page } from '../client/api-client.js';
+import { listAll, printAll, printRecord } from '../client/command-kit.js';
 import {
   addClientOptions,
   clientFor,
@@ -14,7 +14,6 @@ import {
   formatValue,
   printFields,
   printJson,
-  printTable,
   resolveIo,
   runAction,
   type CliIo,
@@ -50,11 +49,8 @@ export function registerCaCommands(program: Command, ioOverrides: Partial<CliIo>
 
   addClientOptions(ca.command('list').description('list certificate authorities')).action(async (options: ClientCommandOptions) => {
     await runAction(io, async () => {
-      const client = clientFor(options, io);
-      const items = await collectAll((cursor) => client.request<Page<CertificateAuthority>>('GET', '/cas', { query: { cursor } }));
-      if (options.json) printJson({ items, nextCursor: null }, io.stdout);
-      else if (items.length === 0) io.stderr.write('no certificate authorities found\n');
-      else printTable(items, CA_COLUMNS, io.stdout);
+      const items = await listAll<CertificateAuthority>(clientFor(options, io), '/cas');
+      printAll(items, options, io, { columns: CA_COLUMNS, empty: 'no certificate authorities found' });
     });
   });
 
@@ -63,9 +59,7 @@ export function registerCaCommands(program: Command, ioOverrides: Partial<CliIo>
       await runAction(
         io,
         async () => {
-          const found = await clientFor(options, io).request<CertificateAuthority>('GET', caPath(id));
-          if (options.json) printJson(found, io.stdout);
-          else printFields(caFields(found), io.stdout);
+          printRecord(await clientFor(options, io).request<CertificateAuthority>('GET', caPath(id)), options, io, caFields);
         },
         caSubject(id),
       );
@@ -106,8 +100,7 @@ export function registerCaCommands(program: Command, ioOverrides: Partial<CliIo>
         const verified = await client.request<CertificateAuthority>('POST', `${caPath(id)}/verify`, {
           json: { verificationCertificatePem },
         });
-        if (options.json) printJson(verified, io.stdout);
-        else printFields(caFields(verified), io.stdout);
+        printRecord(verified, options, io, caFields);
       },
       caSubject(id, 'external CA'),
     );
@@ -127,8 +120,7 @@ export function registerCaCommands(program: Command, ioOverrides: Partial<CliIo>
         io,
         async () => {
           const changed = await clientFor(options, io).request<CertificateAuthority>('PATCH', caPath(id), { json: { enabled } });
-          if (options.json) printJson(changed, io.stdout);
-          else printFields(caFields(changed), io.stdout);
+          printRecord(changed, options, io, caFields);
         },
         // Hangar's own CA cannot be switched off: the server does not find it among the external ones.
         caSubject(id, 'external CA'),

@@ -6,21 +6,28 @@
 import { execFileSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable, Writable } from 'node:stream';
-import { once } from 'node:events';
-import { Command, CommanderError } from 'commander';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { CliIo } from '../client/output.js';
+import {
+  FakeServer,
+  TOKEN,
+  json,
+  lines,
+  problem,
+  readJson,
+  runCli,
+  type RecordedRequest,
+  type RunOptions as CliRunOptions,
+  type RunResult,
+} from './cli-fixture.js';
 import { registerApiKeyCommands } from './api-key.js';
 import { registerDeviceCommands } from './device.js';
 import { registerQueryCommand } from './query.js';
 import { registerUserCommands } from './user.js';
-
-const TOKEN = 'test-admin-token';
 
 // ---------------------------------------------------------------------------------------------
 // A fake Hangar that answers like the contract
@@ -40,13 +47,6 @@ interface WireDevice {
   updatedAt: string;
 }
 
-interface RecordedRequest {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  body: unknown;
-}
-
 interface ImportStats {
   chunks: number;
   bytes: number;
@@ -54,7 +54,7 @@ interface ImportStats {
   transferEncoding: string | undefined;
 }
 
-class FakeHangar {
+class FakeHangar extends FakeServer {
   readonly devices = new Map<string, WireDevice>();
   readonly requests: RecordedRequest[] = [];
   imports: ImportStats[] = [];
@@ -62,24 +62,6 @@ class FakeHangar {
   importBytesSoFar = 0;
   apiKeys: Array<Record<string, unknown>> = [];
   users: Array<Record<string, unknown>> = [];
-  private server: Server | undefined;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
-        problem(res, 500, 'INTERNAL', 'Internal error', String(err));
-      });
-    });
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
 
   reset(): void {
     this.devices.clear();
@@ -97,7 +79,7 @@ class FakeHangar {
     }
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname.replace(/^\/api\/v1/, '');
     const method = req.method ?? 'GET';
@@ -262,98 +244,28 @@ function makeDevice(input: Partial<WireDevice>): WireDevice {
   };
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-}
-
-function problem(
-  res: ServerResponse,
-  status: number,
-  code: string,
-  title: string,
-  detail?: string,
-  extra: Record<string, unknown> = {},
-): void {
-  res
-    .writeHead(status, { 'content-type': 'application/problem+json' })
-    .end(JSON.stringify({ type: 'about:blank', title, status, code, ...(detail ? { detail } : {}), ...extra }));
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  let text = '';
-  for await (const chunk of req) text += String(chunk);
-  return text ? (JSON.parse(text) as unknown) : undefined;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Running the CLI in-process
 
-interface RunResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
+let hangar: FakeHangar;
 
-interface RunOptions {
-  /** What stdin holds; a string is written and ended, a stream is used as is. */
-  stdin?: string | Readable;
-  stdinTty?: boolean;
-  stderrTty?: boolean;
+interface RunOptions extends Omit<CliRunOptions, 'connection'> {
   /** Omit `--url`/`--token` (to test the env vars and the missing-token error). */
   bare?: boolean;
 }
 
-class Capture extends Writable {
-  text = '';
-  isTTY: boolean;
-  columns = 100;
-  constructor(tty = false) {
-    super();
-    this.isTTY = tty;
-  }
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
-    this.text += String(chunk);
-    cb();
-  }
-}
-
-let hangar: FakeHangar;
-
-async function run(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  const stdout = new Capture();
-  const stderr = new Capture(options.stderrTty ?? false);
-  let stdin: Readable;
-  if (options.stdin instanceof Readable) {
-    stdin = options.stdin;
-  } else {
-    const pass = new PassThrough();
-    pass.end(options.stdin ?? '');
-    stdin = pass;
-  }
-  if (options.stdinTty) Object.assign(stdin, { isTTY: true, setRawMode: () => stdin });
-  const io: Partial<CliIo> = { stdout, stderr, stdin };
-
-  const program = new Command('hangar')
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => stdout.write(s), writeErr: (s) => stderr.write(s) });
-  registerDeviceCommands(program, io);
-  registerQueryCommand(program, io);
-  registerApiKeyCommands(program, io);
-  registerUserCommands(program, io);
-
+function run(args: string[], options: RunOptions = {}): Promise<RunResult> {
   const connection = options.bare ? [] : ['--url', hangar.url, '--token', TOKEN];
-  process.exitCode = undefined;
-  let exitCode: number;
-  try {
-    await program.parseAsync(['node', 'hangar', ...args, ...connection]);
-    exitCode = typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (err) {
-    if (!(err instanceof CommanderError)) throw err;
-    exitCode = err.exitCode;
-  } finally {
-    process.exitCode = undefined;
-  }
-  return { stdout: stdout.text, stderr: stderr.text, exitCode };
+  return runCli(
+    (program, io) => {
+      registerDeviceCommands(program, io);
+      registerQueryCommand(program, io);
+      registerApiKeyCommands(program, io);
+      registerUserCommands(program, io);
+    },
+    args,
+    { ...options, connection },
+  );
 }
 
 const savedEnv = { url: process.env['HANGAR_URL'], token: process.env['HANGAR_TOKEN'] };
@@ -385,10 +297,6 @@ afterEach(() => {
     else process.env[name] = value;
   }
 });
-
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l.length > 0);
-}
 
 // ---------------------------------------------------------------------------------------------
 

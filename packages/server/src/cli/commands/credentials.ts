@@ -16,17 +16,16 @@ import { randomBytes } from 'node:crypto';
 import { access, chmod, constants, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { collectAll, type ApiClient, type Device, type Page } from '../client/api-client.js';
+import type { Device } from '../client/api-client.js';
+import { confirmOrStop, listAll, printAll, printDone, printRecord, warnShownOnce } from '../client/command-kit.js';
 import {
   CliError,
   addClientOptions,
   clientFor,
   formatTime,
   formatValue,
-  isTty,
   printFields,
   printJson,
-  printTable,
   resolveIo,
   runAction,
   sanitize,
@@ -34,7 +33,7 @@ import {
   type ClientCommandOptions,
   type Column,
 } from '../client/output.js';
-import { confirm, deviceFields, deviceSubject } from './device.js';
+import { deviceFields, deviceSubject } from './device.js';
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes (.tmp/api-identity.md)
@@ -154,11 +153,8 @@ export function registerDeviceIdentityCommands(device: Command, ioOverrides: Par
     await runAction(
       io,
       async () => {
-        const client = clientFor(options, io);
-        const items = await listCredentials(client, id);
-        if (options.json) printJson({ items, nextCursor: null }, io.stdout);
-        else if (items.length === 0) io.stderr.write(`device "${id}" has no credentials\n`);
-        else printTable(items, CREDENTIAL_COLUMNS, io.stdout);
+        const items = await listAll<Credential>(clientFor(options, io), credentialsPath(id));
+        printAll(items, options, io, { columns: CREDENTIAL_COLUMNS, empty: `device "${id}" has no credentials` });
       },
       deviceSubject(id),
     );
@@ -179,8 +175,7 @@ export function registerDeviceIdentityCommands(device: Command, ioOverrides: Par
         await clientFor(options, io).request<undefined>('DELETE', `${credentialsPath(id)}/${encodeURIComponent(credentialId)}`, {
           query: { reason: options.reason },
         });
-        if (options.json) printJson({ deviceId: id, id: credentialId, revoked: true }, io.stdout);
-        else io.stdout.write(`revoked credential "${credentialId}" of device "${id}"\n`);
+        printDone(options, io, { deviceId: id, id: credentialId, revoked: true }, `revoked credential "${credentialId}" of device "${id}"`);
       },
       { subject: { kind: 'credential', id: credentialId, notFoundCode: 'CREDENTIAL_NOT_FOUND' } },
     );
@@ -200,15 +195,12 @@ export function registerDeviceIdentityCommands(device: Command, ioOverrides: Par
       async () => {
         const client = clientFor(options, io);
         const purgeData = options.purgeData === true;
-        if (!options.yes) {
-          if (!isTty(io.stdin) || !isTty(io.stderr)) {
-            throw new CliError(`refusing to decommission device "${id}" without confirmation: pass --yes`);
-          }
-          const what = purgeData ? 'revokes its credentials and purges its data' : 'revokes its credentials, keeps its data';
-          if (!(await confirm(io, `Decommission device "${id}" (${what})? [y/N] `))) {
-            throw new CliError(`aborted: device "${id}" was not decommissioned`);
-          }
-        }
+        await confirmOrStop(io, {
+          yes: options.yes,
+          action: ['decommission', 'decommissioned'],
+          target: `device "${id}"`,
+          consequence: purgeData ? 'revokes its credentials and purges its data' : 'revokes its credentials, keeps its data',
+        });
         const result = await client.request<DecommissionedDevice>('POST', `/devices/${encodeURIComponent(id)}/decommission`, {
           json: { purgeData },
         });
@@ -233,8 +225,7 @@ export function registerDeviceIdentityCommands(device: Command, ioOverrides: Par
       io,
       async () => {
         const result = await clientFor(options, io).request<Device>('POST', `/devices/${encodeURIComponent(id)}/recommission`);
-        if (options.json) printJson(result, io.stdout);
-        else printFields(deviceFields(result), io.stdout);
+        printRecord(result, options, io, deviceFields);
       },
       deviceSubject(id),
     );
@@ -285,7 +276,7 @@ async function issueCredential(deviceId: string, options: IssueOptions, io: CliI
   }
   if (issued.token !== undefined) {
     printFields([...newCredentialFields(issued), ['token', issued.token]], io.stdout);
-    io.stderr.write('\nStore this token now: it will not be shown again.\n');
+    warnShownOnce(io, 'this token');
     return;
   }
   printFields(newCredentialFields(issued), io.stdout);
@@ -298,7 +289,7 @@ async function issueCredential(deviceId: string, options: IssueOptions, io: CliI
     if (pem !== undefined) io.stdout.write(`\n# ${label}\n${pemText(pem)}`);
   }
   if (issued.privateKeyPem !== undefined) {
-    io.stderr.write('\nStore the private key now: it will not be shown again (--out-dir DIR writes it to a file).\n');
+    warnShownOnce(io, 'the private key', ' (--out-dir DIR writes it to a file)');
   }
 }
 
@@ -390,12 +381,6 @@ function pemText(pem: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // list
-
-function listCredentials(client: ApiClient, deviceId: string): Promise<Credential[]> {
-  return collectAll((cursor) =>
-    client.request<Page<Credential>>('GET', credentialsPath(deviceId), { query: { cursor } }),
-  );
-}
 
 const CREDENTIAL_COLUMNS: readonly Column<Credential>[] = [
   { header: 'ID', value: (c) => c.id },

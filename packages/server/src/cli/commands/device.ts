@@ -7,7 +7,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { createInterface } from 'node:readline';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import {
@@ -19,6 +18,7 @@ import {
   type ImportResult,
   type NewDevice,
 } from '../client/api-client.js';
+import { collectAttr, collectString, collectTag, confirmOrStop, printDone, printRecord } from '../client/command-kit.js';
 import {
   CliError,
   addClientOptions,
@@ -28,7 +28,6 @@ import {
   formatTime,
   formatValue,
   isTty,
-  printFields,
   printJson,
   printTable,
   resolveIo,
@@ -69,9 +68,7 @@ export function registerDeviceCommands(program: Command, ioOverrides: Partial<Cl
         if (Object.keys(options.tag).length > 0) body.tags = options.tag;
         if (Object.keys(options.attr).length > 0) body.attributes = options.attr;
         if (options.group.length > 0) body.groups = options.group;
-        const created = await client.createDevice(body);
-        if (options.json) printJson(created, io.stdout);
-        else printFields(deviceFields(created), io.stdout);
+        printRecord(await client.createDevice(body), options, io, deviceFields);
       },
     );
   });
@@ -106,9 +103,7 @@ export function registerDeviceCommands(program: Command, ioOverrides: Partial<Cl
     await runAction(
       io,
       async () => {
-        const found = await clientFor(options, io).getDevice(id);
-        if (options.json) printJson(found, io.stdout);
-        else printFields(deviceFields(found), io.stdout);
+        printRecord(await clientFor(options, io).getDevice(id), options, io, deviceFields);
       },
       deviceSubject(id),
     );
@@ -130,9 +125,7 @@ export function registerDeviceCommands(program: Command, ioOverrides: Partial<Cl
       io,
       async () => {
         const patch = devicePatch(options);
-        const updated = await clientFor(options, io).updateDevice(id, patch);
-        if (options.json) printJson(updated, io.stdout);
-        else printFields(deviceFields(updated), io.stdout);
+        printRecord(await clientFor(options, io).updateDevice(id, patch), options, io, deviceFields);
       },
       deviceSubject(id),
     );
@@ -149,17 +142,9 @@ export function registerDeviceCommands(program: Command, ioOverrides: Partial<Cl
       io,
       async () => {
         const client = clientFor(options, io);
-        if (!options.yes) {
-          if (!isTty(io.stdin) || !isTty(io.stderr)) {
-            throw new CliError(`refusing to delete device "${id}" without confirmation: pass --yes`);
-          }
-          if (!(await confirm(io, `Delete device "${id}"? [y/N] `))) {
-            throw new CliError(`aborted: device "${id}" was not deleted`);
-          }
-        }
+        await confirmOrStop(io, { yes: options.yes, action: ['delete', 'deleted'], target: `device "${id}"` });
         await client.deleteDevice(id);
-        if (options.json) printJson({ id, deleted: true }, io.stdout);
-        else io.stdout.write(`deleted device "${id}"\n`);
+        printDone(options, io, { id, deleted: true }, `deleted device "${id}"`);
       },
       deviceSubject(id),
     );
@@ -312,21 +297,6 @@ export function deviceSubject(id: string): ErrorContext {
   return { subject: { kind: 'device', id, notFoundCode: 'DEVICE_NOT_FOUND' } };
 }
 
-/** Asks a yes/no question on the terminal; end of input (Ctrl-D) counts as no. */
-export async function confirm(io: CliIo, question: string): Promise<boolean> {
-  const rl = createInterface({ input: io.stdin, terminal: false });
-  io.stderr.write(question);
-  try {
-    const answer = await new Promise<string>((resolve) => {
-      rl.once('line', resolve);
-      rl.once('close', () => resolve(''));
-    });
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // import
 
@@ -439,31 +409,4 @@ export function parseLimit(value: string): number {
     throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_PAGE_SIZE}`);
   }
   return n;
-}
-
-function splitPair(value: string): [string, string] {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError('expected KEY=VALUE');
-  return [value.slice(0, eq), value.slice(eq + 1)];
-}
-
-export function collectTag(value: string, previous: Record<string, string>): Record<string, string> {
-  const [key, tagValue] = splitPair(value);
-  return { ...previous, [key]: tagValue };
-}
-
-/** `--attr n=42` is the number 42, `--attr n='"42"'` the string "42", `--attr n=abc` the string abc. */
-function collectAttr(value: string, previous: Record<string, unknown>): Record<string, unknown> {
-  const [key, raw] = splitPair(value);
-  let parsed: unknown = raw;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    // Not JSON: the text itself.
-  }
-  return { ...previous, [key]: parsed };
-}
-
-export function collectString(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }

@@ -5,7 +5,16 @@
  * answered once, by `create`.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { collectAll, type Page } from '../client/api-client.js';
+import {
+  collectString,
+  collectTag,
+  confirmOrStop,
+  listAll,
+  printAll,
+  printDone,
+  printRecord,
+  warnShownOnce,
+} from '../client/command-kit.js';
 import {
   CliError,
   addClientOptions,
@@ -14,10 +23,8 @@ import {
   formatTags,
   formatTime,
   formatValue,
-  isTty,
   printFields,
   printJson,
-  printTable,
   resolveIo,
   runAction,
   type CliIo,
@@ -26,7 +33,6 @@ import {
   type ErrorContext,
 } from '../client/output.js';
 import { CREDENTIAL_TYPES, readInputFile, type CredentialType } from './credentials.js';
-import { collectString, collectTag, confirm } from './device.js';
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes
@@ -163,20 +169,15 @@ export function registerEnrollmentGroupCommands(program: Command, ioOverrides: P
             ? ['group key', created.groupKey]
             : undefined;
       printFields([...groupFields(created), ...(secret ? [secret] : [])], io.stdout);
-      if (secret) io.stderr.write(`\nStore this ${secret[0]} now: it will not be shown again.\n`);
+      if (secret) warnShownOnce(io, `this ${secret[0]}`);
     });
   });
 
   addClientOptions(enrollmentGroup.command('list').description('list enrollment groups')).action(
     async (options: ClientCommandOptions) => {
       await runAction(io, async () => {
-        const client = clientFor(options, io);
-        const items = await collectAll((cursor) =>
-          client.request<Page<EnrollmentGroup>>('GET', BASE_PATH, { query: { cursor } }),
-        );
-        if (options.json) printJson({ items, nextCursor: null }, io.stdout);
-        else if (items.length === 0) io.stderr.write('no enrollment groups found\n');
-        else printTable(items, GROUP_COLUMNS, io.stdout);
+        const items = await listAll<EnrollmentGroup>(clientFor(options, io), BASE_PATH);
+        printAll(items, options, io, { columns: GROUP_COLUMNS, empty: 'no enrollment groups found' });
       });
     },
   );
@@ -187,9 +188,7 @@ export function registerEnrollmentGroupCommands(program: Command, ioOverrides: P
     await runAction(
       io,
       async () => {
-        const found = await clientFor(options, io).request<EnrollmentGroup>('GET', groupPath(id));
-        if (options.json) printJson(found, io.stdout);
-        else printFields(groupFields(found), io.stdout);
+        printRecord(await clientFor(options, io).request<EnrollmentGroup>('GET', groupPath(id)), options, io, groupFields);
       },
       groupSubject(id),
     );
@@ -219,9 +218,7 @@ export function registerEnrollmentGroupCommands(program: Command, ioOverrides: P
       async () => {
         const client = clientFor(options, io);
         const patch = await groupPatch(options);
-        const updated = await client.request<EnrollmentGroup>('PATCH', groupPath(id), { json: patch });
-        if (options.json) printJson(updated, io.stdout);
-        else printFields(groupFields(updated), io.stdout);
+        printRecord(await client.request<EnrollmentGroup>('PATCH', groupPath(id), { json: patch }), options, io, groupFields);
       },
       groupSubject(id),
     );
@@ -238,17 +235,9 @@ export function registerEnrollmentGroupCommands(program: Command, ioOverrides: P
       io,
       async () => {
         const client = clientFor(options, io);
-        if (!options.yes) {
-          if (!isTty(io.stdin) || !isTty(io.stderr)) {
-            throw new CliError(`refusing to delete enrollment group "${id}" without confirmation: pass --yes`);
-          }
-          if (!(await confirm(io, `Delete enrollment group "${id}"? [y/N] `))) {
-            throw new CliError(`aborted: enrollment group "${id}" was not deleted`);
-          }
-        }
+        await confirmOrStop(io, { yes: options.yes, action: ['delete', 'deleted'], target: `enrollment group "${id}"` });
         await client.request<undefined>('DELETE', groupPath(id));
-        if (options.json) printJson({ id, deleted: true }, io.stdout);
-        else io.stdout.write(`deleted enrollment group "${id}"\n`);
+        printDone(options, io, { id, deleted: true }, `deleted enrollment group "${id}"`);
       },
       groupSubject(id),
     );

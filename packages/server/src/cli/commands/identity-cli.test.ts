@@ -3,22 +3,17 @@
  * `enrollment-group`, `ca`), run in-process against a small `node:http` server that answers
  * like .tmp/api-identity.md. The real server's end-to-end run lives in e2e/cli-identity.test.ts.
  */
-import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
-import { Command, CommanderError } from 'commander';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { CliIo } from '../client/output.js';
+import { FakeServer, TOKEN, json, lines, problem, readJson, runCli, type RecordedRequest, type RunResult } from './cli-fixture.js';
 import { registerCaCommands } from './ca.js';
 import { registerDeviceIdentityCommands } from './credentials.js';
 import { registerDeviceCommands } from './device.js';
 import { registerEnrollmentGroupCommands } from './enrollment-group.js';
 
-const TOKEN = 'test-admin-token';
 const VIEWER_TOKEN = 'test-viewer-token';
 const NOW = '2025-01-02T03:04:05.678Z';
 const LATER = '2026-01-02T03:04:05.678Z';
@@ -31,38 +26,15 @@ const CSR_PEM = '-----BEGIN CERTIFICATE REQUEST-----\nMIIBcsr\n-----END CERTIFIC
 // ---------------------------------------------------------------------------------------------
 // A fake Hangar that answers like the identity contract
 
-interface RecordedRequest {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  body: unknown;
-}
-
 type Json = Record<string, unknown>;
 
-class FakeHangar {
+class FakeHangar extends FakeServer {
   readonly devices = new Map<string, Json>();
   readonly credentials: Json[] = [];
   readonly groups: Json[] = [];
   readonly cas: Json[] = [];
   readonly requests: RecordedRequest[] = [];
-  private server: Server | undefined;
   private counter = 0;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => problem(res, 500, 'INTERNAL', 'Internal error', String(err)));
-    });
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
 
   reset(): void {
     this.devices.clear();
@@ -83,7 +55,7 @@ class FakeHangar {
     return `${prefix}${this.counter}`;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname.replace(/^\/api\/v1/, '');
     const method = req.method ?? 'GET';
@@ -236,73 +208,28 @@ function makeCa(input: Json): Json {
   };
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-}
-
-function problem(res: ServerResponse, status: number, code: string, title: string, detail: string): void {
-  res.writeHead(status, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'about:blank', title, status, code, detail }));
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  let text = '';
-  for await (const chunk of req) text += String(chunk);
-  return text ? (JSON.parse(text) as unknown) : undefined;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Running the CLI in-process
-
-interface RunResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
-
-class Capture extends Writable {
-  text = '';
-  isTTY: boolean;
-  constructor(tty = false) {
-    super();
-    this.isTTY = tty;
-  }
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
-    this.text += String(chunk);
-    cb();
-  }
-}
 
 let hangar: FakeHangar;
 let workDir: string;
 
-async function run(args: string[], options: { stdin?: string; tty?: boolean; token?: string } = {}): Promise<RunResult> {
-  const stdout = new Capture();
-  const stderr = new Capture(options.tty ?? false);
-  const stdin = new PassThrough();
-  stdin.end(options.stdin ?? '');
-  if (options.tty) Object.assign(stdin, { isTTY: true });
-  const io: Partial<CliIo> = { stdout, stderr, stdin };
-
-  // Wired as main.ts wires them.
-  const program = new Command('hangar')
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => stdout.write(s), writeErr: (s) => stderr.write(s) });
-  registerDeviceIdentityCommands(registerDeviceCommands(program, io), io);
-  registerEnrollmentGroupCommands(program, io);
-  registerCaCommands(program, io);
-
-  process.exitCode = undefined;
-  let exitCode: number;
-  try {
-    await program.parseAsync(['node', 'hangar', ...args, '--url', hangar.url, '--token', options.token ?? TOKEN]);
-    exitCode = typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (err) {
-    if (!(err instanceof CommanderError)) throw err;
-    exitCode = err.exitCode;
-  } finally {
-    process.exitCode = undefined;
-  }
-  return { stdout: stdout.text, stderr: stderr.text, exitCode };
+function run(args: string[], options: { stdin?: string; tty?: boolean; token?: string } = {}): Promise<RunResult> {
+  return runCli(
+    // Wired as main.ts wires them.
+    (program, io) => {
+      registerDeviceIdentityCommands(registerDeviceCommands(program, io), io);
+      registerEnrollmentGroupCommands(program, io);
+      registerCaCommands(program, io);
+    },
+    args,
+    {
+      ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+      stdinTty: options.tty ?? false,
+      stderrTty: options.tty ?? false,
+      connection: ['--url', hangar.url, '--token', options.token ?? TOKEN],
+    },
+  );
 }
 
 /** The stdout of a command that must succeed; its stderr is the failure message otherwise. */
@@ -314,10 +241,6 @@ async function ok(args: string[]): Promise<string> {
 
 async function mode(path: string): Promise<number> {
   return (await stat(path)).mode & 0o777;
-}
-
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l.length > 0);
 }
 
 beforeAll(async () => {

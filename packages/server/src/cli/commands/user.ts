@@ -6,15 +6,13 @@
 import type { Readable, Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
 import { ROLES, collectAll, type Role, type User } from '../client/api-client.js';
+import { printAll, printDone, printRecord } from '../client/command-kit.js';
 import {
   CliError,
   addClientOptions,
   clientFor,
   formatTime,
   isTty,
-  printFields,
-  printJson,
-  printTable,
   resolveIo,
   runAction,
   type CliIo,
@@ -50,9 +48,7 @@ export function registerUserCommands(program: Command, ioOverrides: Partial<CliI
     await runAction(io, async () => {
       const client = clientFor(options, io);
       const password = await readPassword(io, options.passwordStdin === true);
-      const created = await client.createUser({ username, password, role: options.role });
-      if (options.json) printJson(created, io.stdout);
-      else printFields(userFields(created), io.stdout);
+      printRecord(await client.createUser({ username, password, role: options.role }), options, io, userFields);
     });
   });
 
@@ -60,9 +56,7 @@ export function registerUserCommands(program: Command, ioOverrides: Partial<CliI
     await runAction(io, async () => {
       const client = clientFor(options, io);
       const items = await collectAll((cursor) => client.listUsers(cursor !== undefined ? { cursor } : {}));
-      if (options.json) printJson({ items, nextCursor: null }, io.stdout);
-      else if (items.length === 0) io.stderr.write('no users found\n');
-      else printTable(items, USER_COLUMNS, io.stdout);
+      printAll(items, options, io, { columns: USER_COLUMNS, empty: 'no users found' });
     });
   });
 
@@ -73,8 +67,7 @@ export function registerUserCommands(program: Command, ioOverrides: Partial<CliI
       io,
       async () => {
         await clientFor(options, io).disableUser(id);
-        if (options.json) printJson({ id, disabled: true }, io.stdout);
-        else io.stdout.write(`disabled user "${id}"\n`);
+        printDone(options, io, { id, disabled: true }, `disabled user "${id}"`);
       },
       { subject: { kind: 'user', id, notFoundCode: 'USER_NOT_FOUND' } },
     );

@@ -1,25 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCa, parseCaCertificate } from './ca.js';
 import { CLOCK_SKEW_MS, DAY_MS } from './certificate.js';
 import { encodePem } from './pem.js';
-import { opensslCsr, opensslWorkspace, NEW_KEY, type OpensslWorkspace } from './openssl-fixture.js';
+import { opensslCsr, suiteWorkspace, validationFailure, NEW_KEY } from './openssl-fixture.js';
 
 const NOW = new Date('2026-03-01T12:00:00.250Z');
 
-let ws: OpensslWorkspace;
-beforeAll(async () => {
-  ws = await opensslWorkspace();
-});
-afterAll(() => ws.remove());
-
-async function validationFailure(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toMatchObject({ name: 'HangarError', code: 'VALIDATION_FAILED' });
-  return (err as Error).message;
-}
+const ws = suiteWorkspace();
 
 /** A CA made by `openssl req -x509` with the given extensions (`-addext` values). */
 async function opensslCa(name: string, newKey: readonly string[], extensions: readonly string[], days = 30): Promise<string> {

@@ -1,35 +1,24 @@
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createCa, type CaMaterial } from './ca.js';
 import { CLOCK_SKEW_MS, DAY_MS, issueDeviceCertificate, parseCertificate, verifySignedBy, type CaKey } from './certificate.js';
 import { parseCsr } from './csr.js';
 import { generateEcKeyPair, importPrivateKeyPem } from './keys.js';
 import { encodePem } from './pem.js';
-import { opensslCsr, opensslWorkspace, NEW_KEY, type OpensslWorkspace } from './openssl-fixture.js';
+import { opensslCsr, suiteWorkspace, validationFailure, NEW_KEY } from './openssl-fixture.js';
 import { webcrypto, type CryptoKeyPair } from './x509.js';
 
 const NOW = new Date('2026-03-01T12:00:00.750Z');
 
-let ws: OpensslWorkspace;
+const ws = suiteWorkspace();
 let ca: CaMaterial;
 let signer: CaKey;
 
 beforeAll(async () => {
-  ws = await opensslWorkspace();
   ca = await createCa({ commonName: 'Device CA', now: NOW });
   signer = { certificatePem: ca.certificatePem, privateKey: await importPrivateKeyPem(ca.privateKeyPem) };
   await ws.write('ca.pem', ca.certificatePem);
 });
-afterAll(() => ws.remove());
-
-async function validationFailure(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toMatchObject({ name: 'HangarError', code: 'VALIDATION_FAILED' });
-  return (err as Error).message;
-}
 
 async function issueForNewKey(deviceId: string, options: { ca?: CaKey; now?: Date; validityDays?: number } = {}): Promise<Awaited<ReturnType<typeof issueDeviceCertificate>>> {
   const { keys } = await generateEcKeyPair();

@@ -1,14 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createCa, type CaMaterial } from './ca.js';
 import { DAY_MS, issueDeviceCertificate, type CaKey, type IssuedCertificate } from './certificate.js';
 import { buildCrl, type CrlEntry } from './crl.js';
 import { generateEcKeyPair, importPrivateKeyPem } from './keys.js';
-import { opensslWorkspace, type OpensslWorkspace } from './openssl-fixture.js';
+import { suiteWorkspace, validationFailure } from './openssl-fixture.js';
 
 const NOW = new Date('2026-03-01T12:00:00.500Z');
 const AT_TIME = String(Math.floor(NOW.getTime() / 1000) + 60);
 
-let ws: OpensslWorkspace;
+const ws = suiteWorkspace();
 let ca: CaMaterial;
 let signer: CaKey;
 let revoked: IssuedCertificate;
@@ -20,7 +20,6 @@ async function issue(deviceId: string): Promise<IssuedCertificate> {
 }
 
 beforeAll(async () => {
-  ws = await opensslWorkspace();
   ca = await createCa({ commonName: 'CRL CA', now: NOW });
   signer = { certificatePem: ca.certificatePem, privateKey: await importPrivateKeyPem(ca.privateKeyPem) };
   revoked = await issue('revoked-device');
@@ -29,16 +28,6 @@ beforeAll(async () => {
   await ws.write('revoked.pem', revoked.certificatePem);
   await ws.write('healthy.pem', healthy.certificatePem);
 });
-afterAll(() => ws.remove());
-
-async function validationFailure(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toMatchObject({ name: 'HangarError', code: 'VALIDATION_FAILED' });
-  return (err as Error).message;
-}
 
 /** Writes the CRL and answers `openssl crl -text`, checking the CA's signature on it as well. */
 async function opensslCrlText(name: string, crlPem: string): Promise<string> {

@@ -1,23 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createCa } from './ca.js';
 import { parseCsr } from './csr.js';
 import { encodePem, MAX_PEM_BYTES } from './pem.js';
-import { opensslCsr, opensslWorkspace, NEW_KEY, type OpensslWorkspace } from './openssl-fixture.js';
+import { opensslCsr, suiteWorkspace, validationFailure, NEW_KEY } from './openssl-fixture.js';
 
-let ws: OpensslWorkspace;
-beforeAll(async () => {
-  ws = await opensslWorkspace();
-});
-afterAll(() => ws.remove());
-
-async function validationFailure(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toMatchObject({ name: 'HangarError', code: 'VALIDATION_FAILED' });
-  return (err as Error).message;
-}
+const ws = suiteWorkspace();
 
 function derOf(pem: string): Buffer {
   return Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');

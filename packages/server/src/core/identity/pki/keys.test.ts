@@ -1,23 +1,10 @@
 import { createPublicKey } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkAcceptedKey, describePublicKey, exportKeyPairPem, generateEcKeyPair, importPrivateKeyPem, spkiOf } from './keys.js';
-import { opensslWorkspace, type OpensslWorkspace } from './openssl-fixture.js';
+import { suiteWorkspace, validationFailure } from './openssl-fixture.js';
 import { webcrypto, x509 } from './x509.js';
 
-let ws: OpensslWorkspace;
-beforeAll(async () => {
-  ws = await opensslWorkspace();
-});
-afterAll(() => ws.remove());
-
-async function validationFailure(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toMatchObject({ name: 'HangarError', code: 'VALIDATION_FAILED' });
-  return (err as Error).message;
-}
+const ws = suiteWorkspace();
 
 /** DER SPKI of a key openssl generates with `genpkey`. */
 async function opensslSpki(name: string, args: readonly string[]): Promise<Uint8Array> {

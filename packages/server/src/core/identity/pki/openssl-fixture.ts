@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 /**
  * Test support: the `openssl` command line as the independent checker of what the PKI
@@ -51,6 +52,43 @@ export async function opensslWorkspace(): Promise<OpensslWorkspace> {
     },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * A workspace for the whole suite: made before its first test and removed after its last. The
+ * object can be taken at module level; it answers only once the suite has started.
+ */
+export function suiteWorkspace(): OpensslWorkspace {
+  let current: OpensslWorkspace | undefined;
+  beforeAll(async () => {
+    current = await opensslWorkspace();
+  });
+  afterAll(() => current?.remove());
+  const get = (): OpensslWorkspace => {
+    if (!current) throw new Error('the openssl workspace is made in beforeAll: use it inside a hook or a test');
+    return current;
+  };
+  return {
+    get dir() {
+      return get().dir;
+    },
+    path: (name) => get().path(name),
+    write: (name, content) => get().write(name, content),
+    read: (name) => get().read(name),
+    run: (args) => get().run(args),
+    ok: (args) => get().ok(args),
+    remove: () => get().remove(),
+  };
+}
+
+/** Awaits a promise that must reject with a VALIDATION_FAILED HangarError; answers its message. */
+export async function validationFailure(promise: Promise<unknown>): Promise<string> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toMatchObject({ name: 'HangarError', code: 'VALIDATION_FAILED' });
+  return (err as Error).message;
 }
 
 /** The PEM of a CSR for a fresh key that `openssl req -newkey <spec>` generates (e.g. "ec:…", "rsa:2048", "ed25519"). */
