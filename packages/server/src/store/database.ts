@@ -48,7 +48,7 @@ function openSqlite(dataDir: string, log: ((e: LogEvent) => void) | undefined): 
   native.pragma('busy_timeout = 5000');
   // The fleet query's `~` compiles to LIKE; PostgreSQL's LIKE is case-sensitive, so SQLite's must be too.
   native.pragma('case_sensitive_like = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }), ...(log ? { log } : {}) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(native) }), ...(log ? { log } : {}) });
   return {
     db,
     dialect: 'sqlite',
@@ -57,6 +57,34 @@ function openSqlite(dataDir: string, log: ((e: LogEvent) => void) | undefined): 
       await db.destroy();
     },
   };
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; preparing costs as much as running a
+ * small query. Hangar's statements come from a fixed set of query shapes, so a bounded cache
+ * of prepared statements keyed by SQL text serves nearly every call. (Statements are only run
+ * with all()/run(), never left mid-iteration, so reusing one is safe.)
+ */
+function withStatementCache(native: BetterSqlite3.Database, size = 500): BetterSqlite3.Database {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const prepare = native.prepare.bind(native);
+  return new Proxy(native, {
+    get(target, prop, receiver) {
+      if (prop !== 'prepare') return Reflect.get(target, prop, receiver) as unknown;
+      return (sqlText: string) => {
+        let stmt = cache.get(sqlText);
+        if (stmt) {
+          // Refresh its place: the map's order is the eviction order.
+          cache.delete(sqlText);
+        } else {
+          stmt = prepare(sqlText);
+          if (cache.size >= size) cache.delete(cache.keys().next().value!);
+        }
+        cache.set(sqlText, stmt);
+        return stmt;
+      };
+    },
+  });
 }
 
 async function openPostgres(url: string, schema: string | undefined, log: ((e: LogEvent) => void) | undefined): Promise<StoreConnection> {

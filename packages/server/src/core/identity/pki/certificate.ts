@@ -147,7 +147,22 @@ export interface Issuer {
  * P-256 signing key, and the key is the one the certificate certifies (a trial signature) — so a
  * mismatched pair fails here with a clear message instead of producing unverifiable output.
  */
-export async function openIssuer(ca: CaKey): Promise<Issuer> {
+export function openIssuer(ca: CaKey): Promise<Issuer> {
+  if (ca === null || typeof ca !== 'object') return Promise.reject(invalid('ca must be { certificatePem, privateKey }'));
+  // The checks cost a parse and a trial signature: once per key and certificate, not per issue.
+  const hit = checkedIssuers.get(ca.privateKey);
+  if (hit && hit.certificatePem === ca.certificatePem) return hit.issuer;
+  const issuer = checkIssuer(ca);
+  if (ca.privateKey && typeof ca.privateKey === 'object') {
+    checkedIssuers.set(ca.privateKey, { certificatePem: ca.certificatePem, issuer });
+    issuer.catch(() => checkedIssuers.delete(ca.privateKey));
+  }
+  return issuer;
+}
+
+const checkedIssuers = new WeakMap<CryptoKey, { certificatePem: string; issuer: Promise<Issuer> }>();
+
+async function checkIssuer(ca: CaKey): Promise<Issuer> {
   if (ca === null || typeof ca !== 'object') throw invalid('ca must be { certificatePem, privateKey }');
   const { cert, parsed } = readCertificate(ca.certificatePem, 'CA certificate');
   if (!parsed.isCa) throw invalid('CA certificate is not a CA certificate (basicConstraints cA is not true)');
