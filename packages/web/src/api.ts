@@ -359,7 +359,7 @@ export const api = {
   deleteEnrollmentGroup: (id: string): Promise<void> => request('DELETE', `/enrollment-groups/${enc(id)}`),
 
   listGroups: (q: PageQuery = {}): Promise<Page<Group>> =>
-    request('GET', '/groups', { query: { limit: q.limit, cursor: q.cursor } }),
+    request('GET', '/groups', { query: { limit: q.limit, cursor: q.cursor, counts: 'true' } }),
   getGroup: (id: string): Promise<Group> => request('GET', `/groups/${enc(id)}`),
   createGroup: (body: NewGroup): Promise<Group> => request('POST', '/groups', { body }),
   patchGroup: (id: string, body: { query?: string; description?: string }): Promise<Group> =>

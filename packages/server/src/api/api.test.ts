@@ -197,6 +197,11 @@ describe.each(STORE_KINDS)('REST API on %s', (kind) => {
       expect(device.body.groups).toEqual(['berlin', 'pilot']);
       expect((await t.call('DELETE', '/api/v1/groups/pilot/devices/gw-1')).status).toBe(204);
       expect((await t.call('GET', '/api/v1/groups/pilot')).body.deviceCount).toBe(1);
+      // Lists count only when asked: a dynamic group's count runs its query over the fleet.
+      const plain = await t.call('GET', '/api/v1/groups');
+      expect(plain.body.items.every((g: { deviceCount?: number }) => g.deviceCount === undefined)).toBe(true);
+      const counted = await t.call('GET', '/api/v1/groups?counts=true');
+      expect(counted.body.items.map((g: { id: string; deviceCount: number }) => [g.id, g.deviceCount])).toEqual([['berlin', 3], ['pilot', 1]]);
     });
 
     it('refuses a dynamic group with a bad query, a duplicate id, and members of a dynamic group', async () => {

@@ -63,7 +63,7 @@ export const Group = Type.Object(
     kind: Type.Union([Type.Literal('static'), Type.Literal('dynamic')]),
     query: Type.Union([Type.String(), Type.Null()]),
     description: Type.String(),
-    deviceCount: Type.Integer(),
+    deviceCount: Type.Optional(Type.Integer()),
     createdAt: IsoTime,
     updatedAt: IsoTime,
   },

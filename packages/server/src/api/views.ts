@@ -28,7 +28,7 @@ export function deviceView(d: DeviceView): Record<string, unknown> {
 }
 
 export function groupView(g: GroupView): Record<string, unknown> {
-  return { id: g.id, kind: g.kind, query: g.query, description: g.description, deviceCount: g.deviceCount, createdAt: iso(g.createdAt), updatedAt: iso(g.updatedAt) };
+  return { id: g.id, kind: g.kind, query: g.query, description: g.description, ...(g.deviceCount !== undefined ? { deviceCount: g.deviceCount } : {}), createdAt: iso(g.createdAt), updatedAt: iso(g.updatedAt) };
 }
 
 export function apiKeyView(k: ApiKey): Record<string, unknown> {

@@ -14,9 +14,17 @@ export function groupRoutes(app: FastifyInstance, services: Services): void {
 
   r.get(
     '/api/v1/groups',
-    { schema: { tags, summary: 'List groups', querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageOf(Type.Ref('Group')), ...ErrorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'List groups',
+        description: 'deviceCount is included only with counts=true: counting a dynamic group runs its query over the whole fleet.',
+        querystring: Type.Object({ ...PageQuery, counts: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: { 200: pageOf(Type.Ref('Group')), ...ErrorResponses },
+      },
+    },
     async (req) => {
-      const page = await services.groups.list(ctxOf(req), req.query.cursor, req.query.limit ?? 100);
+      const page = await services.groups.list(ctxOf(req), req.query.cursor, req.query.limit ?? 100, { counts: req.query.counts ?? false });
       return { items: page.items.map(groupView), nextCursor: page.nextCursor };
     },
   );

@@ -10,7 +10,8 @@ import { compileQueryText } from './fleet-query.js';
 import type { DeviceView } from './device-service.js';
 
 export interface GroupView extends Group {
-  deviceCount: number;
+  /** Absent in lists unless asked for: counting a dynamic group runs its query over the fleet. */
+  deviceCount?: number;
 }
 
 const DESCRIPTION_MAX = 1024;
@@ -41,10 +42,13 @@ export class GroupService {
     return this.view(await this.require(ctx.principal.tenantId, id));
   }
 
-  async list(ctx: CallContext, cursor: string | undefined, limit: number): Promise<Page<GroupView>> {
+  async list(ctx: CallContext, cursor: string | undefined, limit: number, options: { counts?: boolean } = {}): Promise<Page<GroupView>> {
     const rows = await this.stores.groups.list(ctx.principal.tenantId, decodeCursor(cursor), limit + 1);
     const page = toPage(rows, limit, (g) => g.id);
-    return { items: await Promise.all(page.items.map((g) => this.view(g))), nextCursor: page.nextCursor };
+    if (!options.counts) return page;
+    const items: GroupView[] = [];
+    for (const g of page.items) items.push(await this.view(g));
+    return { items, nextCursor: page.nextCursor };
   }
 
   async update(ctx: CallContext, id: string, patch: { query?: string | undefined; description?: string | undefined }): Promise<GroupView> {
@@ -138,7 +142,7 @@ export class GroupService {
     return group;
   }
 
-  private async view(group: Group): Promise<GroupView> {
+  private async view(group: Group): Promise<GroupView & { deviceCount: number }> {
     const deviceCount =
       group.kind === 'static'
         ? await this.stores.groups.memberCount(group.tenantId, group.id)

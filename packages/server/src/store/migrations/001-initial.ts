@@ -73,7 +73,13 @@ export function initialMigration(dialect: Dialect): Migration {
       await db.schema.createIndex('devices_tenant_id').on('devices').columns(['tenant_id', 'id']).execute();
       await db.schema.createIndex('devices_tenant_type').on('devices').columns(['tenant_id', 'type', 'id']).execute();
       await db.schema.createIndex('devices_tenant_status').on('devices').columns(['tenant_id', 'status', 'id']).execute();
-      await db.schema.createIndex('devices_tenant_fw').on('devices').columns(['tenant_id', 'firmware_version_key']).execute();
+      if (dialect === 'postgres') {
+        // The fleet query compares version keys with COLLATE "C" (byte order); only an index in
+        // that collation can serve it.
+        await sql`CREATE INDEX devices_tenant_fw ON devices (tenant_id, firmware_version_key COLLATE "C")`.execute(db);
+      } else {
+        await db.schema.createIndex('devices_tenant_fw').on('devices').columns(['tenant_id', 'firmware_version_key']).execute();
+      }
       await db.schema.createIndex('devices_tenant_seen').on('devices').columns(['tenant_id', 'last_seen']).execute();
 
       await db.schema
