@@ -71,6 +71,7 @@ describe.each(STORE_KINDS)('REST API on %s', (kind) => {
   describe('bad input changes nothing', () => {
     const cases: Array<[string, () => Promise<{ status: number; body: any }>, number, RegExp]> = [
       ['invalid JSON', () => t.call('POST', '/api/v1/devices', { payload: '{"id":', headers: { 'content-type': 'application/json' } }), 400, /JSON/],
+      ['an empty JSON body where one is needed', () => t.call('POST', '/api/v1/devices', { payload: '', headers: { 'content-type': 'application/json' } }), 400, /body/],
       ['a wrong type', () => t.call('POST', '/api/v1/devices', { body: { id: 'x1', tags: { a: 1 } } }), 400, /tags/],
       ['a number where a string goes', () => t.call('POST', '/api/v1/devices', { body: { id: 42 } }), 400, /id/],
       ['an unknown field', () => t.call('POST', '/api/v1/devices', { body: { id: 'x2', colour: 'red' } }), 400, /unknown field "colour"/],

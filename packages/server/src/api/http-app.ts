@@ -45,6 +45,15 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   app.setErrorHandler(errorHandler(options.logger));
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
+  // `Content-Type: application/json` with an empty body (many clients send it on a bare POST)
+  // means "no body": routes without one accept it, routes that need one answer a 400 naming it.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') return done(null, undefined);
+    return parseJson(req, body.toString(), done);
+  });
+
   // Bulk import bodies are streams: handed to the route unread, so no body limit applies.
   app.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl'], (_req, payload: Readable, done) => done(null, payload));
 

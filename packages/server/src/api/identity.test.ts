@@ -215,7 +215,7 @@ describe.each(STORE_KINDS)('identity on %s', (kind) => {
       expect((await t.call('POST', '/api/v1/devices/old-1/decommission', { body: {} })).status).toBe(400);
       // Deleting would free the id: a decommissioned device is kept until recommissioned.
       expect((await t.call('DELETE', '/api/v1/devices/old-1')).body.code).toBe('DEVICE_DECOMMISSIONED');
-      const back = await t.call('POST', '/api/v1/devices/old-1/recommission');
+      const back = await t.call('POST', '/api/v1/devices/old-1/recommission', { headers: { 'content-type': 'application/json' }, payload: '' });
       expect(back.body.status).toBe('active');
       expect((await t.call('POST', '/api/v1/devices/old-1/recommission')).status).toBe(409);
       expect((await t.call('GET', '/api/v1/devices/old-1/credentials')).body.items.every((c: { status: string }) => c.status === 'revoked')).toBe(true);

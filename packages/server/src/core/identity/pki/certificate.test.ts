@@ -53,12 +53,12 @@ describe('issuing device certificates', () => {
     const aki = (await ws.ok(['x509', '-in', 'sensor-001.pem', '-noout', '-ext', 'authorityKeyIdentifier'])).split('\n')[1]?.trim();
     expect(aki).toBe(caSki);
 
-    // Valid from five minutes before now (whole seconds) for 365 days.
+    // Valid from five minutes before now (whole seconds) until 365 days after now.
     const notBefore = Math.floor((NOW.getTime() - CLOCK_SKEW_MS) / 1000) * 1000;
     expect(issued.notBefore.getTime()).toBe(notBefore);
-    expect(issued.notAfter.getTime()).toBe(notBefore + 365 * DAY_MS);
+    expect(issued.notAfter.getTime()).toBe(Math.floor(NOW.getTime() / 1000) * 1000 + 365 * DAY_MS);
     const dates = await ws.ok(['x509', '-in', 'sensor-001.pem', '-noout', '-startdate', '-enddate']);
-    expect(dates).toBe('notBefore=Mar  1 11:55:00 2026 GMT\nnotAfter=Mar  1 11:55:00 2027 GMT\n');
+    expect(dates).toBe('notBefore=Mar  1 11:55:00 2026 GMT\nnotAfter=Mar  1 12:00:00 2027 GMT\n');
   });
 
   it('issues certificates Node’s own X.509 reader accepts as issued by the CA', async () => {

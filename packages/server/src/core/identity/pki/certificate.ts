@@ -192,7 +192,7 @@ async function keyMatchesCertificate(privateKey: CryptoKey, cert: x509.X509Certi
  * Signs a device (end-entity) certificate for TLS client authentication: CN=<deviceId>,
  * basicConstraints CA:false, keyUsage digitalSignature (+ keyEncipherment for RSA keys, which
  * TLS 1.2 RSA key exchange needs), extendedKeyUsage clientAuth, SKI and AKI. Valid from
- * CLOCK_SKEW_MS before `now` for `validityDays`, cut at the CA's own notAfter (path validation
+ * CLOCK_SKEW_MS before `now` until `validityDays` after `now`, cut at the CA's own notAfter (path validation
  * checks each certificate's dates on its own, but one that outlives its CA is useless and
  * misleading). Requested CSR extensions are never copied: Hangar decides what it certifies.
  */
@@ -210,7 +210,8 @@ export async function issueDeviceCertificate(options: IssueDeviceCertificateOpti
   const caNotAfter = issuer.cert.notAfter.getTime();
   if (caNotAfter <= now.getTime()) throw invalid(`the CA certificate expired on ${issuer.cert.notAfter.toISOString()}`);
   const notBefore = wholeSeconds(Math.max(now.getTime() - CLOCK_SKEW_MS, issuer.cert.notBefore.getTime()));
-  const notAfter = wholeSeconds(Math.min(notBefore.getTime() + days * DAY_MS, caNotAfter));
+  // The skew allowance widens the start only: a credential asked for N days lasts N days from now.
+  const notAfter = wholeSeconds(Math.min(now.getTime() + days * DAY_MS, caNotAfter));
 
   const publicKey = new x509.PublicKey(spki);
   const usages = x509.KeyUsageFlags.digitalSignature | (key.keyAlgorithm === 'RSA' ? x509.KeyUsageFlags.keyEncipherment : 0);
