@@ -5,214 +5,73 @@
  * Non-2xx answers (RFC 9457 problem+json) become an `ApiError`.
  */
 
-export type Role = 'viewer' | 'operator' | 'admin';
+import type {
+  Role,
+  Principal,
+  Page,
+  DeviceStatus,
+  Device,
+  NewDevice,
+  DevicePatch,
+  GroupKind,
+  Group,
+  NewGroup,
+  ApiKey,
+  CreatedApiKey,
+  AuditEntry,
+  CredentialType,
+  CredentialStatus,
+  CredentialSource,
+  RevocationReason,
+  Credential,
+  NewCredentialRequest,
+  IssuedCredential,
+  DecommissionedDevice,
+  CaKind,
+  CaStatus,
+  Ca,
+  EnrollmentMechanism,
+  EnrollmentGroup,
+  CreatedEnrollmentGroup,
+  NewEnrollmentGroup,
+  EnrollmentGroupPatch,
+  ValidationIssue,
+  Problem,
+} from '@hangar/protocol';
 
-export interface Principal {
-  tenant: string;
-  type: 'user' | 'api_key';
-  id: string;
-  name: string;
-  role: Role;
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
-export interface Device {
-  id: string;
-  tenant: string;
-  type: string | null;
-  status: string;
-  tags: Record<string, string>;
-  attributes: Record<string, unknown>;
-  groups: string[];
-  online: boolean;
-  lastSeen: string | null;
-  firmwareVersion: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface NewDevice {
-  id: string;
-  type?: string;
-  tags?: Record<string, string>;
-  attributes?: Record<string, unknown>;
-  groups?: string[];
-}
-
-export interface DevicePatch {
-  type?: string;
-  /** JSON merge patch: a `null` value removes the key. */
-  tags?: Record<string, string | null>;
-  attributes?: Record<string, unknown>;
-  status?: 'active' | 'suspended';
-}
-
-export type GroupKind = 'static' | 'dynamic';
-
-export interface Group {
-  id: string;
-  kind: GroupKind;
-  query: string | null;
-  description: string | null;
-  deviceCount?: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface NewGroup {
-  id: string;
-  kind: GroupKind;
-  query?: string;
-  description?: string;
-}
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  role: Role;
-  prefix: string;
-  createdAt: string;
-  createdBy: string | null;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
-
-export interface CreatedApiKey extends ApiKey {
-  /** The secret; the API returns it only in the answer to the create call. */
-  token: string;
-}
-
-export interface AuditEntry {
-  id: string | number;
-  at: string;
-  actor: { type: string; id: string; name?: string | null };
-  action: string;
-  target: { type: string; id: string | null } | null;
-  summary: Record<string, unknown> | null;
-}
-
-export type CredentialType = 'x509' | 'token';
-export type CredentialStatus = 'active' | 'revoked';
-export type CredentialSource = 'api' | 'enrollment' | 'jit';
-/** RFC 5280 §5.3.1 reason codes the API accepts when revoking. */
-export type RevocationReason = 'keyCompromise' | 'superseded' | 'cessationOfOperation' | 'unspecified';
-
-/** A device credential as listed: never its secret (token or private key). */
-export interface Credential {
-  id: string;
-  deviceId: string;
-  type: CredentialType;
-  status: CredentialStatus;
-  source: CredentialSource;
-  serial: string | null;
-  fingerprintSha256: string | null;
-  keyAlgorithm: string | null;
-  certificatePem: string | null;
-  createdAt: string;
-  expiresAt: string;
-  revokedAt: string | null;
-  revocationReason: string | null;
-}
-
-export interface NewCredentialRequest {
-  type: CredentialType;
-  /** PKCS#10 CSR (PEM): the device keeps its private key. */
-  csr?: string;
-  validityDays?: number;
-}
-
-/** The answer to issuing a credential: the only time its secret is returned. */
-export interface IssuedCredential {
-  id: string;
-  type: CredentialType;
-  expiresAt: string;
-  token?: string;
-  serial?: string | null;
-  certificatePem?: string | null;
-  /** Absent when the certificate was issued for a CSR. */
-  privateKeyPem?: string;
-  caPem?: string;
-}
-
-export type DecommissionedDevice = Device & { revokedCredentials: number };
-
-export type CaKind = 'hangar' | 'external';
-export type CaStatus = 'active' | 'pending_verification' | 'disabled';
-
-export interface Ca {
-  id: string;
-  kind: CaKind;
-  status: CaStatus;
-  subject: string;
-  fingerprintSha256: string;
-  certificatePem: string;
-  /** Set while an external CA waits for its proof of possession. */
-  verificationCode: string | null;
-  notAfter: string;
-  createdAt: string;
-}
-
-export type EnrollmentMechanism = 'claim_token' | 'symmetric_key' | 'ca';
-
-export interface EnrollmentGroup {
-  id: string;
-  name: string;
-  mechanism: EnrollmentMechanism;
-  enabled: boolean;
-  caId: string | null;
-  credentialType: CredentialType;
-  deviceType: string;
-  tags: Record<string, string>;
-  groups: string[];
-  initialDesired: Record<string, unknown>;
-  deviceLimit: number | null;
-  enrolledCount: number;
-  expiresAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-/** The answer to creating a group: its claim token or group key, returned this once only. */
-export interface CreatedEnrollmentGroup extends EnrollmentGroup {
-  claimToken?: string;
-  groupKey?: string;
-}
-
-export interface NewEnrollmentGroup {
-  name: string;
-  mechanism: EnrollmentMechanism;
-  caId?: string;
-  credentialType?: CredentialType;
-  deviceType?: string;
-  tags?: Record<string, string>;
-  groups?: string[];
-  initialDesired?: Record<string, unknown>;
-  deviceLimit?: number | null;
-  expiresAt?: string | null;
-  enabled?: boolean;
-}
-
-export type EnrollmentGroupPatch = Partial<Omit<NewEnrollmentGroup, 'mechanism' | 'caId'>>;
-
-export interface ValidationIssue {
-  path: string;
-  message: string;
-}
-
-export interface Problem {
-  type?: string;
-  title?: string;
-  status?: number;
-  detail?: string;
-  code?: string;
-  position?: number;
-  length?: number;
-  errors?: ValidationIssue[];
-}
+export type {
+  Role,
+  Principal,
+  Page,
+  DeviceStatus,
+  Device,
+  NewDevice,
+  DevicePatch,
+  GroupKind,
+  Group,
+  NewGroup,
+  ApiKey,
+  CreatedApiKey,
+  AuditEntry,
+  CredentialType,
+  CredentialStatus,
+  CredentialSource,
+  RevocationReason,
+  Credential,
+  NewCredentialRequest,
+  IssuedCredential,
+  DecommissionedDevice,
+  CaKind,
+  CaStatus,
+  Ca,
+  EnrollmentMechanism,
+  EnrollmentGroup,
+  CreatedEnrollmentGroup,
+  NewEnrollmentGroup,
+  EnrollmentGroupPatch,
+  ValidationIssue,
+  Problem,
+};
 
 export class ApiError extends Error {
   readonly status: number;

@@ -1,7 +1,7 @@
 /**
  * A small typed client of the Hangar REST API (`/api/v1`, .tmp/api-contract.md) over the
  * global `fetch`. It is the only place where the CLI speaks HTTP. It never imports server
- * code: the CLI is a client like any other and sees only the wire shapes declared here.
+ * code: the CLI is a client like any other and sees only the wire shapes of `@hangar/protocol`.
  *
  * Failures come out as two error classes:
  * - `ApiError`: the server answered with an error status (RFC 9457 problem details, with
@@ -12,46 +12,11 @@
 // ---------------------------------------------------------------------------------------------
 // Wire shapes (times are ISO 8601 UTC strings on the wire)
 
-export type Role = 'admin' | 'operator' | 'viewer';
+import type { ApiKey, CreatedApiKey, Device, DevicePatch, DeviceStatus, ImportLineError, ImportResult, NewDevice, NewUser, Page, Role, User } from '@hangar/protocol';
+
+export type { ApiKey, CreatedApiKey, Device, DevicePatch, DeviceStatus, ImportLineError, ImportResult, NewDevice, NewUser, Page, Role, User };
+
 export const ROLES: readonly Role[] = ['admin', 'operator', 'viewer'];
-
-export type DeviceStatus = 'active' | 'suspended' | 'decommissioned';
-
-export interface Device {
-  id: string;
-  tenant: string;
-  type: string;
-  status: DeviceStatus;
-  tags: Record<string, string>;
-  attributes: Record<string, unknown>;
-  groups: string[];
-  online: boolean;
-  lastSeen: string | null;
-  firmwareVersion: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface NewDevice {
-  id: string;
-  type?: string;
-  tags?: Record<string, string>;
-  attributes?: Record<string, unknown>;
-  groups?: string[];
-}
-
-/** `tags` and `attributes` are JSON merge patches: a `null` value removes the key. */
-export interface DevicePatch {
-  type?: string;
-  tags?: Record<string, string | null>;
-  attributes?: Record<string, unknown>;
-  status?: 'active' | 'suspended';
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
 
 export interface PageParams {
   limit?: number;
@@ -63,52 +28,7 @@ export interface DeviceListParams extends PageParams {
   q?: string;
 }
 
-export interface ImportLineError {
-  line: number;
-  id?: string;
-  reason: string;
-}
-
-export interface ImportResult {
-  created: number;
-  updated: number;
-  unchanged: number;
-  failed: number;
-  errors: ImportLineError[];
-  errorsTruncated: boolean;
-}
-
 export type ImportContentType = 'text/csv' | 'application/x-ndjson';
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  role: Role;
-  prefix: string;
-  createdAt: string;
-  createdBy: string | null;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
-
-/** The answer to a create: the only time the secret is ever sent. */
-export interface CreatedApiKey extends ApiKey {
-  token: string;
-}
-
-export interface User {
-  id: string;
-  username: string;
-  role: Role;
-  createdAt: string;
-  disabledAt: string | null;
-}
-
-export interface NewUser {
-  username: string;
-  password: string;
-  role: Role;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Errors

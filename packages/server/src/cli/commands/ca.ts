@@ -5,6 +5,7 @@
  * `register` answers a verification code, and `verify` sends a certificate with that code as
  * its CN signed by the CA's key, which proves the operator holds the key.
  */
+import type { Ca } from '@hangar/protocol';
 import type { Command } from 'commander';
 import { listAll, printAll, printRecord } from '../client/command-kit.js';
 import {
@@ -23,18 +24,8 @@ import {
 } from '../client/output.js';
 import { readInputFile } from './credentials.js';
 
-export interface CertificateAuthority {
-  id: string;
-  kind: 'hangar' | 'external';
-  status: 'active' | 'pending_verification' | 'disabled';
-  subject: string;
-  fingerprintSha256: string;
-  certificatePem: string;
-  /** The CN the verification certificate must carry, while the CA awaits verification. */
-  verificationCode: string | null;
-  notAfter: string;
-  createdAt: string;
-}
+
+export type { Ca as CertificateAuthority };
 
 /** Stands for the operator's CA key file in the printed commands; they replace it. */
 export const CA_KEY_PLACEHOLDER = 'CA-PRIVATE-KEY.pem';
@@ -49,7 +40,7 @@ export function registerCaCommands(program: Command, ioOverrides: Partial<CliIo>
 
   addClientOptions(ca.command('list').description('list certificate authorities')).action(async (options: ClientCommandOptions) => {
     await runAction(io, async () => {
-      const items = await listAll<CertificateAuthority>(clientFor(options, io), '/cas');
+      const items = await listAll<Ca>(clientFor(options, io), '/cas');
       printAll(items, options, io, { columns: CA_COLUMNS, empty: 'no certificate authorities found' });
     });
   });
@@ -59,7 +50,7 @@ export function registerCaCommands(program: Command, ioOverrides: Partial<CliIo>
       await runAction(
         io,
         async () => {
-          printRecord(await clientFor(options, io).request<CertificateAuthority>('GET', caPath(id)), options, io, caFields);
+          printRecord(await clientFor(options, io).request<Ca>('GET', caPath(id)), options, io, caFields);
         },
         caSubject(id),
       );
@@ -75,7 +66,7 @@ export function registerCaCommands(program: Command, ioOverrides: Partial<CliIo>
     await runAction(io, async () => {
       const client = clientFor(options, io);
       const certificatePem = await readInputFile(file);
-      const registered = await client.request<CertificateAuthority>('POST', '/cas', { json: { certificatePem } });
+      const registered = await client.request<Ca>('POST', '/cas', { json: { certificatePem } });
       if (options.json) {
         printJson(registered, io.stdout);
         return;
@@ -97,7 +88,7 @@ export function registerCaCommands(program: Command, ioOverrides: Partial<CliIo>
       async () => {
         const client = clientFor(options, io);
         const verificationCertificatePem = await readInputFile(file);
-        const verified = await client.request<CertificateAuthority>('POST', `${caPath(id)}/verify`, {
+        const verified = await client.request<Ca>('POST', `${caPath(id)}/verify`, {
           json: { verificationCertificatePem },
         });
         printRecord(verified, options, io, caFields);
@@ -119,7 +110,7 @@ export function registerCaCommands(program: Command, ioOverrides: Partial<CliIo>
       await runAction(
         io,
         async () => {
-          const changed = await clientFor(options, io).request<CertificateAuthority>('PATCH', caPath(id), { json: { enabled } });
+          const changed = await clientFor(options, io).request<Ca>('PATCH', caPath(id), { json: { enabled } });
           printRecord(changed, options, io, caFields);
         },
         // Hangar's own CA cannot be switched off: the server does not find it among the external ones.
@@ -134,7 +125,7 @@ function caSubject(id: string, kind = 'CA'): ErrorContext {
 }
 
 /** The openssl commands that make the verification certificate, and the command that sends it. */
-function verificationHowTo(ca: CertificateAuthority, caFile: string): string {
+function verificationHowTo(ca: Ca, caFile: string): string {
   const code = shellQuote(`/CN=${ca.verificationCode ?? ''}`);
   return (
     '\nProve that you hold this CA’s private key: sign a certificate whose CN is the verification\n' +
@@ -150,7 +141,7 @@ function shellQuote(text: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-const CA_COLUMNS: readonly Column<CertificateAuthority>[] = [
+const CA_COLUMNS: readonly Column<Ca>[] = [
   { header: 'ID', value: (c) => c.id },
   { header: 'KIND', value: (c) => c.kind },
   { header: 'STATUS', value: (c) => c.status },
@@ -159,7 +150,7 @@ const CA_COLUMNS: readonly Column<CertificateAuthority>[] = [
   { header: 'FINGERPRINT (SHA-256)', value: (c) => shortFingerprint(c.fingerprintSha256) },
 ];
 
-function caFields(ca: CertificateAuthority): Array<[string, string]> {
+function caFields(ca: Ca): Array<[string, string]> {
   return [
     ['id', ca.id],
     ['kind', ca.kind],

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { access, chmod, constants, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { Device } from '../client/api-client.js';
+import type { Credential, CredentialType, DecommissionedDevice, Device, IssuedCredential, NewCredentialRequest, RevocationReason } from '@hangar/protocol';
 import { confirmOrStop, listAll, printAll, printDone, printRecord, warnShownOnce } from '../client/command-kit.js';
 import {
   CliError,
@@ -38,49 +38,15 @@ import { deviceFields, deviceSubject } from './device.js';
 // ---------------------------------------------------------------------------------------------
 // Wire shapes (.tmp/api-identity.md)
 
-export type CredentialType = 'x509' | 'token';
+export type { Credential, CredentialType, IssuedCredential as NewCredential, RevocationReason };
+
 export const CREDENTIAL_TYPES: readonly CredentialType[] = ['x509', 'token'];
 
-export type RevocationReason = 'keyCompromise' | 'superseded' | 'cessationOfOperation' | 'unspecified';
 export const REVOCATION_REASONS: readonly RevocationReason[] = ['keyCompromise', 'superseded', 'cessationOfOperation', 'unspecified'];
 
-/** A credential as listed: never its secret. */
-export interface Credential {
-  id: string;
-  deviceId: string;
-  type: CredentialType;
-  status: 'active' | 'revoked';
-  source: 'api' | 'enrollment' | 'jit';
-  serial: string | null;
-  fingerprintSha256: string | null;
-  keyAlgorithm: string | null;
-  certificatePem: string | null;
-  createdAt: string;
-  expiresAt: string;
-  revokedAt: string | null;
-  revocationReason: string | null;
-}
 
-/** The answer to an issue: the only time the token or the generated private key is sent. */
-export interface NewCredential {
-  id: string;
-  type: CredentialType;
-  expiresAt: string;
-  token?: string;
-  serial?: string;
-  certificatePem?: string;
-  /** Absent when the certificate was made for a CSR: the device kept its key. */
-  privateKeyPem?: string;
-  caPem?: string;
-}
 
-interface IssueRequest {
-  type: CredentialType;
-  csr?: string;
-  validityDays?: number;
-}
 
-type DecommissionedDevice = Device & { revokedCredentials: number };
 
 function credentialsPath(deviceId: string): string {
   return `/devices/${encodeURIComponent(deviceId)}/credentials`;
@@ -250,14 +216,14 @@ async function issueCredential(deviceId: string, options: IssueOptions, io: CliI
   if (options.type === undefined) throw new CliError("required option '--type <type>' not specified (x509 or token)");
   if (options.csr !== undefined && options.type !== 'x509') throw new CliError('--csr only goes with --type x509');
   const client = clientFor(options, io);
-  const body: IssueRequest = { type: options.type };
+  const body: NewCredentialRequest = { type: options.type };
   // The CSR is sent as read: a file that is no CSR is refused by the server, which says why.
   if (options.csr !== undefined) body.csr = await readInputFile(options.csr);
   if (options.validityDays !== undefined) body.validityDays = options.validityDays;
   // Checked before issuing: a secret that cannot be written is lost.
   const outDir = options.outDir !== undefined ? await prepareOutDir(options.outDir) : undefined;
 
-  const issued = await client.request<NewCredential>('POST', credentialsPath(deviceId), { json: body });
+  const issued = await client.request<IssuedCredential>('POST', credentialsPath(deviceId), { json: body });
 
   if (outDir !== undefined) {
     const files = await writeCredentialFiles(outDir, deviceId, issued);
@@ -281,7 +247,7 @@ async function issueCredential(deviceId: string, options: IssueOptions, io: CliI
   }
   printFields(newCredentialFields(issued), io.stdout);
   const blocks: Array<[string, string | undefined]> = [
-    ['device certificate', issued.certificatePem],
+    ['device certificate', issued.certificatePem ?? undefined],
     ['private key', issued.privateKeyPem],
     ['CA certificate', issued.caPem],
   ];
@@ -293,7 +259,7 @@ async function issueCredential(deviceId: string, options: IssueOptions, io: CliI
   }
 }
 
-function newCredentialFields(issued: NewCredential): Array<[string, string]> {
+function newCredentialFields(issued: IssuedCredential): Array<[string, string]> {
   return [
     ['id', issued.id],
     ['type', issued.type],
@@ -330,9 +296,9 @@ async function prepareOutDir(dir: string): Promise<string> {
   return path;
 }
 
-async function writeCredentialFiles(dir: string, deviceId: string, issued: NewCredential): Promise<WrittenFiles> {
+async function writeCredentialFiles(dir: string, deviceId: string, issued: IssuedCredential): Promise<WrittenFiles> {
   const plan: Array<{ key: keyof WrittenFiles; name: string; content: string | undefined; mode: number }> = [
-    { key: 'certificate', name: `${deviceId}.crt.pem`, content: issued.certificatePem, mode: 0o644 },
+    { key: 'certificate', name: `${deviceId}.crt.pem`, content: issued.certificatePem ?? undefined, mode: 0o644 },
     { key: 'privateKey', name: `${deviceId}.key.pem`, content: issued.privateKeyPem, mode: 0o600 },
     { key: 'ca', name: 'ca.pem', content: issued.caPem, mode: 0o644 },
     { key: 'token', name: `${deviceId}.token`, content: issued.token !== undefined ? `${issued.token}\n` : undefined, mode: 0o600 },

@@ -32,53 +32,18 @@ import {
   type Column,
   type ErrorContext,
 } from '../client/output.js';
-import { CREDENTIAL_TYPES, readInputFile, type CredentialType } from './credentials.js';
+import type { CreatedEnrollmentGroup, CredentialType, EnrollmentGroupPatch, EnrollmentMechanism, NewEnrollmentGroup } from '@hangar/protocol';
+import { CREDENTIAL_TYPES, readInputFile } from './credentials.js';
 
 // ---------------------------------------------------------------------------------------------
 // Wire shapes
 
-export type EnrollmentMechanism = 'claim_token' | 'symmetric_key' | 'ca';
+export type { CreatedEnrollmentGroup as EnrollmentGroup, EnrollmentMechanism };
+
 export const ENROLLMENT_MECHANISMS: readonly EnrollmentMechanism[] = ['claim_token', 'symmetric_key', 'ca'];
 
-export interface EnrollmentGroup {
-  id: string;
-  name: string;
-  mechanism: EnrollmentMechanism;
-  enabled: boolean;
-  caId: string | null;
-  credentialType: CredentialType;
-  deviceType: string;
-  tags: Record<string, string>;
-  groups: string[];
-  initialDesired: Record<string, unknown>;
-  deviceLimit: number | null;
-  enrolledCount: number;
-  expiresAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-  /** Only in the answer to a create. */
-  claimToken?: string;
-  /** Only in the answer to a create (base64). */
-  groupKey?: string;
-}
 
-interface EnrollmentGroupFields {
-  name?: string;
-  enabled?: boolean;
-  credentialType?: CredentialType;
-  deviceType?: string;
-  tags?: Record<string, string>;
-  groups?: string[];
-  initialDesired?: Record<string, unknown>;
-  deviceLimit?: number | null;
-  expiresAt?: string | null;
-}
 
-interface NewEnrollmentGroup extends EnrollmentGroupFields {
-  name: string;
-  mechanism: EnrollmentMechanism;
-  caId?: string;
-}
 
 const BASE_PATH = '/enrollment-groups';
 
@@ -157,7 +122,7 @@ export function registerEnrollmentGroupCommands(program: Command, ioOverrides: P
       if (options.limit !== undefined) body.deviceLimit = options.limit;
       if (options.expires !== undefined) body.expiresAt = options.expires;
       if (options.disabled) body.enabled = false;
-      const created = await client.request<EnrollmentGroup>('POST', BASE_PATH, { json: body });
+      const created = await client.request<CreatedEnrollmentGroup>('POST', BASE_PATH, { json: body });
       if (options.json) {
         printJson(created, io.stdout);
         return;
@@ -176,7 +141,7 @@ export function registerEnrollmentGroupCommands(program: Command, ioOverrides: P
   addClientOptions(enrollmentGroup.command('list').description('list enrollment groups')).action(
     async (options: ClientCommandOptions) => {
       await runAction(io, async () => {
-        const items = await listAll<EnrollmentGroup>(clientFor(options, io), BASE_PATH);
+        const items = await listAll<CreatedEnrollmentGroup>(clientFor(options, io), BASE_PATH);
         printAll(items, options, io, { columns: GROUP_COLUMNS, empty: 'no enrollment groups found' });
       });
     },
@@ -188,7 +153,7 @@ export function registerEnrollmentGroupCommands(program: Command, ioOverrides: P
     await runAction(
       io,
       async () => {
-        printRecord(await clientFor(options, io).request<EnrollmentGroup>('GET', groupPath(id)), options, io, groupFields);
+        printRecord(await clientFor(options, io).request<CreatedEnrollmentGroup>('GET', groupPath(id)), options, io, groupFields);
       },
       groupSubject(id),
     );
@@ -218,7 +183,7 @@ export function registerEnrollmentGroupCommands(program: Command, ioOverrides: P
       async () => {
         const client = clientFor(options, io);
         const patch = await groupPatch(options);
-        printRecord(await client.request<EnrollmentGroup>('PATCH', groupPath(id), { json: patch }), options, io, groupFields);
+        printRecord(await client.request<CreatedEnrollmentGroup>('PATCH', groupPath(id), { json: patch }), options, io, groupFields);
       },
       groupSubject(id),
     );
@@ -244,8 +209,8 @@ export function registerEnrollmentGroupCommands(program: Command, ioOverrides: P
   });
 }
 
-async function groupPatch(options: UpdateOptions): Promise<EnrollmentGroupFields> {
-  const patch: EnrollmentGroupFields = {};
+async function groupPatch(options: UpdateOptions): Promise<EnrollmentGroupPatch> {
+  const patch: EnrollmentGroupPatch = {};
   if (options.name !== undefined) patch.name = options.name;
   if (options.enable) patch.enabled = true;
   if (options.disable) patch.enabled = false;
@@ -273,11 +238,11 @@ function groupSubject(id: string): ErrorContext {
 // ---------------------------------------------------------------------------------------------
 // Printing
 
-function formatEnrolled(group: EnrollmentGroup): string {
+function formatEnrolled(group: CreatedEnrollmentGroup): string {
   return group.deviceLimit === null ? String(group.enrolledCount) : `${group.enrolledCount}/${group.deviceLimit}`;
 }
 
-const GROUP_COLUMNS: readonly Column<EnrollmentGroup>[] = [
+const GROUP_COLUMNS: readonly Column<CreatedEnrollmentGroup>[] = [
   { header: 'ID', value: (g) => g.id },
   { header: 'NAME', value: (g) => g.name },
   { header: 'MECHANISM', value: (g) => g.mechanism },
@@ -287,7 +252,7 @@ const GROUP_COLUMNS: readonly Column<EnrollmentGroup>[] = [
   { header: 'EXPIRES', value: (g) => formatTime(g.expiresAt) },
 ];
 
-function groupFields(group: EnrollmentGroup): Array<[string, string]> {
+function groupFields(group: CreatedEnrollmentGroup): Array<[string, string]> {
   return [
     ['id', group.id],
     ['name', group.name],

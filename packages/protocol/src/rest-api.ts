@@ -1,0 +1,247 @@
+/**
+ * Wire shapes of Hangar's REST API (`/api/v1`), as the server answers them (its TypeBox
+ * schemas and `api/views.ts` are the source; `GET /api/v1/openapi.json` describes them).
+ * Shared by the two clients that speak it — the admin CLI and the dashboard — so that a
+ * field changes in one place. Types only: nothing here runs.
+ */
+
+export type Role = 'viewer' | 'operator' | 'admin';
+
+export interface Principal {
+  tenant: string;
+  type: 'user' | 'api_key';
+  id: string;
+  name: string;
+  role: Role;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export type DeviceStatus = 'active' | 'suspended' | 'decommissioned';
+
+export interface Device {
+  id: string;
+  tenant: string;
+  type: string;
+  status: DeviceStatus;
+  tags: Record<string, string>;
+  attributes: Record<string, unknown>;
+  groups: string[];
+  online: boolean;
+  lastSeen: string | null;
+  firmwareVersion: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewDevice {
+  id: string;
+  type?: string;
+  tags?: Record<string, string>;
+  attributes?: Record<string, unknown>;
+  groups?: string[];
+}
+
+export interface DevicePatch {
+  type?: string;
+  /** JSON merge patch: a `null` value removes the key. */
+  tags?: Record<string, string | null>;
+  attributes?: Record<string, unknown>;
+  status?: 'active' | 'suspended';
+}
+
+export type GroupKind = 'static' | 'dynamic';
+
+export interface Group {
+  id: string;
+  kind: GroupKind;
+  query: string | null;
+  description: string | null;
+  deviceCount?: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewGroup {
+  id: string;
+  kind: GroupKind;
+  query?: string;
+  description?: string;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  createdAt: string;
+  createdBy: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface CreatedApiKey extends ApiKey {
+  /** The secret; the API returns it only in the answer to the create call. */
+  token: string;
+}
+
+export interface AuditEntry {
+  id: string | number;
+  at: string;
+  actor: { type: string; id: string; name?: string | null };
+  action: string;
+  target: { type: string; id: string | null } | null;
+  summary: Record<string, unknown> | null;
+}
+
+export type CredentialType = 'x509' | 'token';
+export type CredentialStatus = 'active' | 'revoked';
+export type CredentialSource = 'api' | 'enrollment' | 'jit';
+/** RFC 5280 §5.3.1 reason codes the API accepts when revoking. */
+export type RevocationReason = 'keyCompromise' | 'superseded' | 'cessationOfOperation' | 'unspecified';
+
+/** A device credential as listed: never its secret (token or private key). */
+export interface Credential {
+  id: string;
+  deviceId: string;
+  type: CredentialType;
+  status: CredentialStatus;
+  source: CredentialSource;
+  serial: string | null;
+  fingerprintSha256: string | null;
+  keyAlgorithm: string | null;
+  certificatePem: string | null;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+  revocationReason: string | null;
+}
+
+export interface NewCredentialRequest {
+  type: CredentialType;
+  /** PKCS#10 CSR (PEM): the device keeps its private key. */
+  csr?: string;
+  validityDays?: number;
+}
+
+/** The answer to issuing a credential: the only time its secret is returned. */
+export interface IssuedCredential {
+  id: string;
+  type: CredentialType;
+  expiresAt: string;
+  token?: string;
+  serial?: string | null;
+  certificatePem?: string | null;
+  /** Absent when the certificate was issued for a CSR. */
+  privateKeyPem?: string;
+  caPem?: string;
+}
+
+export type DecommissionedDevice = Device & { revokedCredentials: number };
+
+export type CaKind = 'hangar' | 'external';
+export type CaStatus = 'active' | 'pending_verification' | 'disabled';
+
+export interface Ca {
+  id: string;
+  kind: CaKind;
+  status: CaStatus;
+  subject: string;
+  fingerprintSha256: string;
+  certificatePem: string;
+  /** Set while an external CA waits for its proof of possession. */
+  verificationCode: string | null;
+  notAfter: string;
+  createdAt: string;
+}
+
+export type EnrollmentMechanism = 'claim_token' | 'symmetric_key' | 'ca';
+
+export interface EnrollmentGroup {
+  id: string;
+  name: string;
+  mechanism: EnrollmentMechanism;
+  enabled: boolean;
+  caId: string | null;
+  credentialType: CredentialType;
+  deviceType: string;
+  tags: Record<string, string>;
+  groups: string[];
+  initialDesired: Record<string, unknown>;
+  deviceLimit: number | null;
+  enrolledCount: number;
+  expiresAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The answer to creating a group: its claim token or group key, returned this once only. */
+export interface CreatedEnrollmentGroup extends EnrollmentGroup {
+  claimToken?: string;
+  groupKey?: string;
+}
+
+export interface NewEnrollmentGroup {
+  name: string;
+  mechanism: EnrollmentMechanism;
+  caId?: string;
+  credentialType?: CredentialType;
+  deviceType?: string;
+  tags?: Record<string, string>;
+  groups?: string[];
+  initialDesired?: Record<string, unknown>;
+  deviceLimit?: number | null;
+  expiresAt?: string | null;
+  enabled?: boolean;
+}
+
+export type EnrollmentGroupPatch = Partial<Omit<NewEnrollmentGroup, 'mechanism' | 'caId'>>;
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+export interface Problem {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  code?: string;
+  position?: number;
+  length?: number;
+  errors?: ValidationIssue[];
+}
+
+export interface User {
+  id: string;
+  username: string;
+  role: Role;
+  createdAt: string;
+  disabledAt: string | null;
+}
+
+export interface NewUser {
+  username: string;
+  password: string;
+  role: Role;
+}
+
+export interface ImportLineError {
+  line: number;
+  id?: string;
+  reason: string;
+}
+
+/** The answer to `POST /api/v1/devices/import`. */
+export interface ImportResult {
+  created: number;
+  updated: number;
+  unchanged: number;
+  failed: number;
+  errors: ImportLineError[];
+  errorsTruncated: boolean;
+}
