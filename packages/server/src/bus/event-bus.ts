@@ -7,6 +7,8 @@ export type Unsubscribe = () => void;
 export interface EventBus {
   publish(event: DomainEvent): void;
   subscribe<T extends DomainEventType>(type: T, handler: (event: EventOf<T>) => void | Promise<void>): Unsubscribe;
+  /** Every event, whatever its type (the SSE stream and the webhook outbox). */
+  subscribeAll(handler: (event: DomainEvent) => void | Promise<void>): Unsubscribe;
 }
 
 /**
@@ -15,13 +17,14 @@ export interface EventBus {
  */
 export class InProcessEventBus implements EventBus {
   private readonly handlers = new Map<DomainEventType, Set<(event: DomainEvent) => void | Promise<void>>>();
+  private readonly allHandlers = new Set<(event: DomainEvent) => void | Promise<void>>();
 
   constructor(private readonly logger?: Logger) {}
 
   publish(event: DomainEvent): void {
     const set = this.handlers.get(event.type);
-    if (!set || set.size === 0) return;
-    for (const handler of [...set]) {
+    if ((!set || set.size === 0) && this.allHandlers.size === 0) return;
+    for (const handler of [...(set ?? []), ...this.allHandlers]) {
       queueMicrotask(() => {
         Promise.resolve()
           .then(() => handler(event))
@@ -36,5 +39,10 @@ export class InProcessEventBus implements EventBus {
     set.add(h);
     this.handlers.set(type, set);
     return () => set.delete(h);
+  }
+
+  subscribeAll(handler: (event: DomainEvent) => void | Promise<void>): Unsubscribe {
+    this.allHandlers.add(handler);
+    return () => this.allHandlers.delete(handler);
   }
 }

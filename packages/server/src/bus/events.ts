@@ -2,6 +2,13 @@
  * Domain events: what happened, in the core's words. Transports, the SSE stream, webhooks and
  * background workers subscribe; the core never knows who listens.
  */
+export type TelemetryScalar = number | string | boolean;
+
+/** How a device reached Hangar. */
+export type DeviceProtocol = 'mqtt' | 'http' | 'coap' | 'lwm2m';
+
+export type AlertSeverity = 'critical' | 'major' | 'minor' | 'warning' | 'info';
+
 export type DomainEvent =
   | { type: 'device.created'; tenantId: string; deviceId: string }
   | { type: 'device.deleted'; tenantId: string; deviceId: string }
@@ -9,7 +16,37 @@ export type DomainEvent =
   | { type: 'device.recommissioned'; tenantId: string; deviceId: string }
   /** Transports close every live session that authenticated with this credential. */
   | { type: 'credential.revoked'; tenantId: string; deviceId: string; credentialId: string; credentialType: 'x509' | 'token'; serialHex: string | null }
-  | { type: 'device.enrolled'; tenantId: string; deviceId: string; enrollmentGroupId: string };
+  | { type: 'device.enrolled'; tenantId: string; deviceId: string; enrollmentGroupId: string }
+  /**
+   * Presence. `sessionId` orders sessions of one device: a disconnect of an older session
+   * than the current one changes nothing (reconnect races).
+   */
+  | { type: 'device.connected'; tenantId: string; deviceId: string; protocol: DeviceProtocol; remoteAddress: string | null; sessionId: string; at: number }
+  | { type: 'device.disconnected'; tenantId: string; deviceId: string; protocol: DeviceProtocol; sessionId: string; reason: string; at: number }
+  /** Published once a batch holding the readings is durable; `values` are the newest per key in it. */
+  | { type: 'telemetry.received'; tenantId: string; deviceId: string; ts: number; values: Record<string, TelemetryScalar> }
+  /** The desired half of a twin changed (the twin issue publishes it; transports push it down). */
+  | { type: 'twin.desired.changed'; tenantId: string; deviceId: string; version: number }
+  | { type: 'alert.raised'; tenantId: string; deviceId: string; alertId: string; ruleId: string; ruleName: string; severity: AlertSeverity; message: string }
+  | { type: 'alert.acknowledged'; tenantId: string; deviceId: string; alertId: string; ruleId: string; severity: AlertSeverity; by: string }
+  | { type: 'alert.cleared'; tenantId: string; deviceId: string; alertId: string; ruleId: string; severity: AlertSeverity; by: string };
 
 export type DomainEventType = DomainEvent['type'];
 export type EventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;
+
+/** Every event type, for validation of stream and webhook filters. */
+export const DOMAIN_EVENT_TYPES: readonly DomainEventType[] = [
+  'device.created',
+  'device.deleted',
+  'device.decommissioned',
+  'device.recommissioned',
+  'credential.revoked',
+  'device.enrolled',
+  'device.connected',
+  'device.disconnected',
+  'telemetry.received',
+  'twin.desired.changed',
+  'alert.raised',
+  'alert.acknowledged',
+  'alert.cleared',
+];

@@ -81,6 +81,8 @@ export interface IdentityStore {
   activeHangarCa(tenantId: string): Promise<CertificateAuthority | undefined>;
   findCaByFingerprint(tenantId: string, fingerprint: string): Promise<CertificateAuthority | undefined>;
   tenantsWithoutCa(): Promise<string[]>;
+  /** Every active CA of the installation (own and registered), for device certificate authentication. */
+  listActiveCas(): Promise<CertificateAuthority[]>;
 
   insertCredential(c: DeviceCredential): Promise<void>;
   getCredential(tenantId: string, id: string): Promise<DeviceCredential | undefined>;

@@ -35,6 +35,11 @@ export class KyselyIdentityStore implements IdentityStore {
     return rows.map(toCa);
   }
 
+  async listActiveCas(): Promise<CertificateAuthority[]> {
+    const rows = await this.db.selectFrom('certificate_authorities').selectAll().where('status', '=', 'active').orderBy('created_at').orderBy('id').execute();
+    return rows.map(toCa);
+  }
+
   async activeHangarCa(tenantId: string): Promise<CertificateAuthority | undefined> {
     const r = await this.db
       .selectFrom('certificate_authorities')

@@ -1,0 +1,152 @@
+import { X509Certificate, createHash } from 'node:crypto';
+import { HangarError } from '../../errors.js';
+import type { Stores } from '../../store/stores.js';
+import { FailureThrottle } from '../failure-throttle.js';
+import { hashToken, newId } from '../tenancy/secrets.js';
+import type { CertificateAuthority, DeviceCredential } from './ports.js';
+
+/** Who a device connection is, once authenticated: every transport hands this to the core. */
+export interface DeviceIdentity {
+  tenantId: string;
+  deviceId: string;
+  /** The credential it used, so that revoking that credential ends the session. */
+  credentialId: string;
+}
+
+export type DeviceAuthResult =
+  | { ok: true; identity: DeviceIdentity }
+  /**
+   * `bad_credentials`: unknown device, wrong token, a certificate no CA of Hangar signed;
+   * `not_authorized`: known but refused (revoked, expired, decommissioned, disabled CA);
+   * `rate_limited`: too many failures from this source — refused before checking.
+   */
+  | { ok: false; reason: 'bad_credentials' | 'not_authorized' | 'rate_limited'; detail: string };
+
+/** How long the list of trusted CAs is reused before it is read again. */
+const CA_CACHE_MS = 10_000;
+
+/**
+ * Authenticates devices for every transport (MQTT, HTTP device API, CoAP): by device id and
+ * token, or by a client certificate whose CN is the device id. Certificates are checked here,
+ * not by the TLS stack, because the set of trusted CAs (every tenant's own and every registered
+ * one) changes at run time; the TLS handshake has already proved possession of the key.
+ * Failures are counted per source address and refused with `rate_limited` past a limit.
+ */
+export class DeviceAuthenticator {
+  private readonly throttle: FailureThrottle;
+  private caCache: { at: number; cas: Array<{ ca: CertificateAuthority; cert: X509Certificate }> } | undefined;
+
+  constructor(
+    private readonly stores: Stores,
+    private readonly now: () => number = Date.now,
+    throttle?: FailureThrottle,
+  ) {
+    this.throttle = throttle ?? new FailureThrottle({ maxFailures: 10, windowMs: 60_000, what: 'device authentications', now });
+  }
+
+  async authenticateToken(deviceId: string, token: string, source: string): Promise<DeviceAuthResult> {
+    return this.guarded(source, async () => {
+      const cred = await this.stores.identity.findCredentialByTokenHash(hashToken(token));
+      if (!cred || cred.type !== 'token' || cred.deviceId !== deviceId) return refuse('bad_credentials', 'unknown device or wrong token');
+      return this.checkCredential(cred);
+    });
+  }
+
+  /** `der` is the leaf certificate the client presented in the TLS handshake. */
+  async authenticateCertificate(der: Buffer, source: string): Promise<DeviceAuthResult> {
+    return this.guarded(source, async () => {
+      let cert: X509Certificate;
+      try {
+        cert = new X509Certificate(der);
+      } catch {
+        return refuse('bad_credentials', 'the client certificate cannot be parsed');
+      }
+      const deviceId = commonNameOf(cert);
+      if (!deviceId) return refuse('bad_credentials', 'the client certificate has no CN (it must be the device id)');
+      const now = this.now();
+      if (Date.parse(cert.validFrom) > now || Date.parse(cert.validTo) <= now) return refuse('not_authorized', 'the client certificate is outside its validity period');
+      const fingerprint = createHash('sha256').update(der).digest('hex');
+      const known = (await this.stores.identity.findCredentialsByFingerprint(fingerprint)).filter((c) => c.deviceId === deviceId && c.type === 'x509');
+      const issuer = await this.issuerOf(cert);
+      if (!issuer) return refuse('bad_credentials', 'the client certificate is not signed by a CA Hangar trusts');
+      const revoked = known.find((c) => c.status === 'revoked');
+      if (revoked) return refuse('not_authorized', 'the client certificate was revoked');
+      const cred = known.find((c) => c.tenantId === issuer.tenantId);
+      if (cred) return this.checkCredential(cred);
+      // A certificate from a registered CA that Hangar has not seen: its device must exist in
+      // that CA's tenant; the certificate is then recorded as a credential, so it can be revoked.
+      const device = await this.stores.devices.get(issuer.tenantId, deviceId);
+      if (!device) return refuse('bad_credentials', `no device "${deviceId}" in the tenant of the CA that signed the certificate`);
+      if (device.status !== 'active') return refuse('not_authorized', `device "${deviceId}" is ${device.status}`);
+      const credential: DeviceCredential = {
+        id: newId('cred'),
+        tenantId: issuer.tenantId,
+        deviceId,
+        type: 'x509',
+        status: 'active',
+        tokenHash: null,
+        caId: issuer.id,
+        serialHex: cert.serialNumber.toLowerCase(),
+        fingerprintSha256: fingerprint,
+        certificatePem: cert.toString(),
+        keyAlgorithm: cert.publicKey.asymmetricKeyType ?? null,
+        source: 'jit',
+        createdAt: now,
+        expiresAt: Date.parse(cert.validTo),
+        revokedAt: null,
+        revocationReason: null,
+      };
+      await this.stores.identity.insertCredential(credential);
+      return { ok: true, identity: { tenantId: issuer.tenantId, deviceId, credentialId: credential.id } };
+    });
+  }
+
+  /** Forgets the cached CA list (after a CA is registered, enabled or disabled). */
+  invalidateCas(): void {
+    this.caCache = undefined;
+  }
+
+  private async guarded(source: string, work: () => Promise<DeviceAuthResult>): Promise<DeviceAuthResult> {
+    const keys = [`src:${source}`];
+    try {
+      this.throttle.check(keys);
+    } catch (err) {
+      if (err instanceof HangarError) return refuse('rate_limited', err.message);
+      throw err;
+    }
+    const result = await work();
+    if (!result.ok) this.throttle.fail(keys);
+    return result;
+  }
+
+  private async checkCredential(cred: DeviceCredential): Promise<DeviceAuthResult> {
+    if (cred.status !== 'active') return refuse('not_authorized', 'this credential was revoked');
+    if (cred.expiresAt <= this.now()) return refuse('not_authorized', 'this credential expired');
+    const device = await this.stores.devices.get(cred.tenantId, cred.deviceId);
+    if (!device) return refuse('bad_credentials', 'unknown device or wrong credentials');
+    if (device.status !== 'active') return refuse('not_authorized', `device "${cred.deviceId}" is ${device.status}`);
+    return { ok: true, identity: { tenantId: cred.tenantId, deviceId: cred.deviceId, credentialId: cred.id } };
+  }
+
+  private async issuerOf(cert: X509Certificate): Promise<CertificateAuthority | undefined> {
+    const now = this.now();
+    if (!this.caCache || now - this.caCache.at > CA_CACHE_MS) {
+      const cas = await this.stores.identity.listActiveCas();
+      this.caCache = { at: now, cas: cas.map((ca) => ({ ca, cert: new X509Certificate(ca.certificatePem) })) };
+    }
+    for (const { ca, cert: caCert } of this.caCache.cas) {
+      if (cert.checkIssued(caCert) && cert.verify(caCert.publicKey)) return ca;
+    }
+    return undefined;
+  }
+}
+
+function refuse(reason: 'bad_credentials' | 'not_authorized' | 'rate_limited', detail: string): DeviceAuthResult {
+  return { ok: false, reason, detail };
+}
+
+/** The CN of a certificate's subject (Node prints the subject one `KEY=value` per line). */
+export function commonNameOf(cert: X509Certificate): string | undefined {
+  for (const line of cert.subject.split('\n')) if (line.startsWith('CN=')) return line.slice(3);
+  return undefined;
+}
