@@ -10,6 +10,8 @@ import { CredentialService } from './core/identity/credential-service.js';
 import { DecommissionService } from './core/identity/decommission-service.js';
 import { EnrollmentService } from './core/identity/enrollment-service.js';
 import { MasterKey } from './core/identity/master-key.js';
+import { DeviceAuthenticator } from './core/identity/device-authenticator.js';
+import { loadOrCreateServerTls, type ServerTls } from './core/identity/server-tls.js';
 import { DeviceImportService } from './core/registry/device-import.js';
 import { DeviceService } from './core/registry/device-service.js';
 import { GroupService } from './core/registry/group-service.js';
@@ -41,6 +43,8 @@ export interface HangarOptions {
   /** Directory of the built dashboard; defaults to packages/web/dist of this checkout. */
   webRoot?: string | undefined;
   now?: () => number;
+  /** The TLS listeners' certificate: given (--tls-cert/--tls-key) or made from an installation CA. */
+  tls?: { certFile?: string | undefined; keyFile?: string | undefined; hostnames?: string[] | undefined } | undefined;
 }
 
 export interface Hangar {
@@ -51,6 +55,9 @@ export interface Hangar {
   readonly bus: EventBus;
   readonly logger: Logger;
   readonly bootstrap: BootstrapResult;
+  /** Device authentication for every transport (tokens, client certificates). */
+  readonly authenticator: DeviceAuthenticator;
+  readonly serverTls: ServerTls;
   close(): Promise<void>;
 }
 
@@ -71,6 +78,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const stores = createStores(store);
     const bus = new InProcessEventBus(logger);
     const masterKey = options.masterKey ?? MasterKey.fromEnvOrFile(process.env.HANGAR_MASTER_KEY, options.dataDir);
+    const serverTls = await loadOrCreateServerTls({ dataDir: options.dataDir, masterKey, now, ...options.tls });
+    const authenticator = new DeviceAuthenticator(stores, now);
     const cas = new CaService(stores, masterKey, now);
     const credentials = new CredentialService(stores, cas, bus, now);
     const services: Services = {
@@ -87,7 +96,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
     const madeCas = await cas.ensureEveryTenantHasCa();
     if (madeCas.length > 0) logger.info({ tenants: madeCas }, 'created tenant certificate authorities');
-    const http = await buildHttpApp({ services, logger, metrics, ready: () => pingStore(store), webRoot: options.webRoot ?? DEFAULT_WEB_ROOT });
+    const http = await buildHttpApp({ services, logger, metrics, ready: () => pingStore(store), webRoot: options.webRoot ?? DEFAULT_WEB_ROOT, serverCaPem: serverTls.caPem });
     const sessionSweep = setInterval(() => {
       services.tenancy.purgeExpiredSessions().catch((err: unknown) => logger.warn({ err }, 'session sweep failed'));
       services.enrollment.purgeNonces().catch((err: unknown) => logger.warn({ err }, 'nonce sweep failed'));
@@ -101,6 +110,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       bus,
       logger,
       bootstrap,
+      authenticator,
+      serverTls,
       async close() {
         clearInterval(sessionSweep);
         // Fastify stops accepting and waits for in-flight requests (and their writes) first.

@@ -17,6 +17,7 @@ import { identityRoutes, pkiAndProvisioningRoutes } from './routes/identity.js';
 import { opsRoutes } from './routes/ops.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { validatorCompiler } from './validation.js';
+import { deviceApiRoutes, type DeviceApiDeps } from '../transports/http/device-api.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -28,6 +29,10 @@ export interface HttpAppOptions {
   /** Built dashboard (packages/web/dist); absent means the API runs without it. */
   webRoot?: string | undefined;
   secureCookies?: boolean;
+  /** The HTTP device API (`/device/v1/…` beyond provisioning); absent in tests that don't need it. */
+  deviceApi?: DeviceApiDeps | undefined;
+  /** The installation CA of the TLS listeners, for `GET /pki/server-ca.pem` (null: the operator gave the certificate). */
+  serverCaPem?: string | null | undefined;
 }
 
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
@@ -62,7 +67,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Hangar REST API', version: '1', description: 'Device management: registry, fleet queries, access. Errors are RFC 9457 problem details.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'hangar_session' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'hangar_session' }, deviceBasic: { type: 'http', scheme: 'basic', description: 'device id : device token' }, deviceBearer: { type: 'http', scheme: 'bearer', description: 'device token' } } },
       security: [{ bearer: [] }, { session: [] }],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -79,6 +84,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   groupRoutes(app, options.services);
   identityRoutes(app, options.services);
   pkiAndProvisioningRoutes(app, options.services);
+  serverCaRoute(app, options.serverCaPem);
+  if (options.deviceApi) await deviceApiRoutes(app, options.deviceApi);
 
   const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;
   // wildcard: files are looked up per request, so a rebuilt dashboard is served without a restart.
@@ -95,4 +102,11 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     return sendProblem(reply, problem('NOT_FOUND', `no route ${request.method} ${path}`));
   });
   return app;
+}
+
+function serverCaRoute(app: FastifyInstance, caPem: string | null | undefined): void {
+  app.get('/pki/server-ca.pem', { schema: { tags: ['pki'], summary: 'The installation CA that signed the TLS certificate of the HTTPS and MQTTS listeners (public)', security: [] } }, async (_req, reply) => {
+    if (!caPem) return sendProblem(reply, problem('NOT_FOUND', 'this installation serves an operator-provided TLS certificate (--tls-cert); ask the operator for its CA'));
+    return reply.type('application/x-pem-file').send(caPem);
+  });
 }

@@ -1,6 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo, Server } from 'node:net';
 import pino from 'pino';
 import { createHangar, type Hangar } from '../app.js';
 import type { ServeOptions } from './serve-options.js';
@@ -22,7 +23,13 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const logger = pino({ level: process.env.HANGAR_LOG_LEVEL ?? 'info', base: { node: options.nodeId ?? undefined } }, pino.destination(2));
-  const hangar = await createHangar({ dataDir, databaseUrl: options.databaseUrl, adminToken: process.env.HANGAR_ADMIN_TOKEN || undefined, logger });
+  const hangar = await createHangar({
+    dataDir,
+    databaseUrl: options.databaseUrl,
+    adminToken: process.env.HANGAR_ADMIN_TOKEN || undefined,
+    logger,
+    tls: { certFile: options.tlsCert, keyFile: options.tlsKey, hostnames: (process.env.HANGAR_TLS_HOSTNAMES ?? '').split(',') },
+  });
   if (hangar.bootstrap.generatedAdminToken) {
     // Shown exactly once; only its hash is stored.
     process.stderr.write(
@@ -30,16 +37,34 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
     );
   }
   const endpoints: Endpoints = { event: 'listening' };
+  const extraServers: Server[] = [];
+  const closeExtras = async (): Promise<void> => {
+    await Promise.all(extraServers.map((srv) => new Promise<void>((res) => {
+      srv.close(() => res());
+      (srv as HttpsServer).closeAllConnections?.();
+    })));
+  };
   try {
     if (options.httpPort !== 'off') {
-      await listenOrExplain(hangar, options.httpPort, options.host, '--http-port');
+      await listenOrExplain(() => hangar.http.listen({ port: options.httpPort as number, host: options.host }), options.httpPort, '--http-port');
       endpoints.http = (hangar.http.server.address() as AddressInfo).port;
     }
+    if (options.httpsPort !== 'off') {
+      await hangar.http.ready();
+      // One Fastify app serves both ports: the HTTPS server hands every request to its router.
+      // Client certificates are requested but checked by the device authenticator, not by
+      // OpenSSL: the set of trusted device CAs changes at run time.
+      const https = createHttpsServer({ key: hangar.serverTls.privateKeyPem, cert: hangar.serverTls.certificatePem, requestCert: true, rejectUnauthorized: false }, (req, res) => hangar.http.routing(req, res));
+      extraServers.push(https);
+      await listenOrExplain(() => listenServer(https, options.httpsPort as number, options.host), options.httpsPort, '--https-port');
+      endpoints.https = (https.address() as AddressInfo).port;
+    }
   } catch (err) {
+    await closeExtras();
     await hangar.close();
     throw err;
   }
-  for (const [flag, value] of [['--https-port', options.httpsPort], ['--mqtt-port', options.mqttPort], ['--mqtts-port', options.mqttsPort], ['--coap-port', options.coapPort]] as const) {
+  for (const [flag, value] of [['--mqtt-port', options.mqttPort], ['--mqtts-port', options.mqttsPort], ['--coap-port', options.coapPort]] as const) {
     if (value !== 'off') logger.debug({ flag }, 'listener not built yet; accepted and ignored');
   }
   const file = join(dataDir, 'endpoints.json');
@@ -49,13 +74,23 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
   logger.info({ endpoints, store: hangar.store.location }, 'Hangar is serving');
 
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= hangar.close().then(() => logger.info('stopped')));
+  const stop = (): Promise<void> => (stopping ??= closeExtras().then(() => hangar.close()).then(() => logger.info('stopped')));
   return { hangar, endpoints, stop };
 }
 
-async function listenOrExplain(hangar: Hangar, port: number, host: string, flag: string): Promise<void> {
+function listenServer(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolvePromise();
+    });
+  });
+}
+
+async function listenOrExplain(listen: () => Promise<unknown>, port: number | 'off', flag: string): Promise<void> {
   try {
-    await hangar.http.listen({ port, host });
+    await listen();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new Error(`port ${port} is already in use: choose another with ${flag} (0 picks a free one, "off" disables it)`, { cause: err });

@@ -52,6 +52,15 @@ export class DeviceAuthenticator {
     });
   }
 
+  /** A token alone (HTTP `Authorization: Bearer`): the credential names its device. */
+  async authenticateBearer(token: string, source: string): Promise<DeviceAuthResult> {
+    return this.guarded(source, async () => {
+      const cred = await this.stores.identity.findCredentialByTokenHash(hashToken(token));
+      if (!cred || cred.type !== 'token') return refuse('bad_credentials', 'unknown device token');
+      return this.checkCredential(cred);
+    });
+  }
+
   /** `der` is the leaf certificate the client presented in the TLS handshake. */
   async authenticateCertificate(der: Buffer, source: string): Promise<DeviceAuthResult> {
     return this.guarded(source, async () => {

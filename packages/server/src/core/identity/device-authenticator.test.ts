@@ -1,0 +1,89 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OpensslWorkspace } from '../../testing/openssl.js';
+import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
+import { STORE_KINDS } from '../../testing/test-store.js';
+import { DeviceAuthenticator } from './device-authenticator.js';
+import { FailureThrottle } from '../failure-throttle.js';
+
+function der(pem: string): Buffer {
+  return Buffer.from(new X509Certificate(pem).raw);
+}
+
+describe.each(STORE_KINDS)('device authenticator on %s', (kind) => {
+  let t: TestHangar;
+  let auth: DeviceAuthenticator;
+  const ssl = new OpensslWorkspace();
+  beforeAll(async () => {
+    t = await startTestHangar(kind);
+    // A generous throttle: these tests fail on purpose many times from one source.
+    auth = new DeviceAuthenticator(t.hangar.stores, Date.now, new FailureThrottle({ maxFailures: 1000, windowMs: 60_000 }));
+    for (const id of ['auth-1', 'auth-2', 'ext-1']) expect((await t.call('POST', '/api/v1/devices', { body: { id } })).status).toBe(201);
+  });
+  afterAll(async () => {
+    ssl.cleanup();
+    await t?.close();
+  });
+
+  it('accepts a device id with its own active token, by id or by token alone', async () => {
+    const cred = (await t.call('POST', '/api/v1/devices/auth-1/credentials', { body: { type: 'token' } })).body;
+    expect(await auth.authenticateToken('auth-1', cred.token, 'src')).toEqual({ ok: true, identity: { tenantId: 'default', deviceId: 'auth-1', credentialId: cred.id } });
+    expect(await auth.authenticateBearer(cred.token, 'src')).toEqual({ ok: true, identity: { tenantId: 'default', deviceId: 'auth-1', credentialId: cred.id } });
+  });
+
+  it('refuses a wrong token, another device’s token, a revoked token and a decommissioned device', async () => {
+    const cred = (await t.call('POST', '/api/v1/devices/auth-2/credentials', { body: { type: 'token' } })).body;
+    expect(await auth.authenticateToken('auth-2', 'dt_wrong', 'src')).toMatchObject({ ok: false, reason: 'bad_credentials' });
+    expect(await auth.authenticateToken('auth-1', cred.token, 'src')).toMatchObject({ ok: false, reason: 'bad_credentials' });
+    expect(await auth.authenticateBearer('nonsense', 'src')).toMatchObject({ ok: false, reason: 'bad_credentials' });
+    await t.call('DELETE', `/api/v1/devices/auth-2/credentials/${cred.id}`);
+    expect(await auth.authenticateToken('auth-2', cred.token, 'src')).toMatchObject({ ok: false, reason: 'not_authorized', detail: expect.stringContaining('revoked') });
+    const fresh = (await t.call('POST', '/api/v1/devices/auth-2/credentials', { body: { type: 'token' } })).body;
+    await t.call('POST', '/api/v1/devices/auth-2/decommission', { body: { purgeData: false } });
+    expect(await auth.authenticateToken('auth-2', fresh.token, 'src')).toMatchObject({ ok: false, reason: 'not_authorized' });
+  });
+
+  it('slows guessing: past the limit a source is refused without checking', async () => {
+    const strict = new DeviceAuthenticator(t.hangar.stores, Date.now, new FailureThrottle({ maxFailures: 3, windowMs: 60_000 }));
+    const cred = (await t.call('POST', '/api/v1/devices/auth-1/credentials', { body: { type: 'token' } })).body;
+    for (let i = 0; i < 3; i++) expect((await strict.authenticateToken('auth-1', 'dt_guess', '10.0.0.9')).ok).toBe(false);
+    expect(await strict.authenticateToken('auth-1', cred.token, '10.0.0.9')).toMatchObject({ ok: false, reason: 'rate_limited' });
+    expect((await strict.authenticateToken('auth-1', cred.token, '10.0.0.10')).ok).toBe(true);
+  });
+
+  it('accepts a certificate Hangar issued, and refuses it once revoked', async () => {
+    const cred = (await t.call('POST', '/api/v1/devices/auth-1/credentials', { body: { type: 'x509' } })).body;
+    expect(await auth.authenticateCertificate(der(cred.certificatePem), 'src')).toEqual({ ok: true, identity: { tenantId: 'default', deviceId: 'auth-1', credentialId: cred.id } });
+    await t.call('DELETE', `/api/v1/devices/auth-1/credentials/${cred.id}`);
+    expect(await auth.authenticateCertificate(der(cred.certificatePem), 'src')).toMatchObject({ ok: false, reason: 'not_authorized' });
+  });
+
+  it('refuses a certificate no Hangar CA signed, garbage, and a certificate for an unknown device', async () => {
+    await ssl.ca('rogue-ca');
+    const rogue = await ssl.signedBy('rogue-ca', 'rogue', 'auth-1');
+    expect(await auth.authenticateCertificate(der(rogue.certPem), 'src')).toMatchObject({ ok: false, reason: 'bad_credentials' });
+    expect(await auth.authenticateCertificate(Buffer.from('not a certificate'), 'src')).toMatchObject({ ok: false, reason: 'bad_credentials' });
+  });
+
+  it('trusts a verified external CA for existing devices and records the certificate as a revocable credential', async () => {
+    const ca = await ssl.ca(`vendor-${kind}`);
+    const reg = await t.call('POST', '/api/v1/cas', { body: { certificatePem: ca.certPem } });
+    expect(reg.status).toBe(201);
+    const proof = await ssl.signedBy(`vendor-${kind}`, 'verification', reg.body.verificationCode);
+    expect((await t.call('POST', `/api/v1/cas/${reg.body.id}/verify`, { body: { verificationCertificatePem: proof.certPem } })).status).toBe(200);
+    auth.invalidateCas();
+    const unknown = await ssl.signedBy(`vendor-${kind}`, 'nobody', 'nobody-here');
+    expect(await auth.authenticateCertificate(der(unknown.certPem), 'src')).toMatchObject({ ok: false, reason: 'bad_credentials', detail: expect.stringContaining('nobody-here') });
+    const device = await ssl.signedBy(`vendor-${kind}`, 'ext-1', 'ext-1');
+    const first = await auth.authenticateCertificate(der(device.certPem), 'src');
+    expect(first).toMatchObject({ ok: true, identity: { deviceId: 'ext-1' } });
+    const again = await auth.authenticateCertificate(der(device.certPem), 'src');
+    expect(again).toEqual(first);
+    const listed = (await t.call('GET', '/api/v1/devices/ext-1/credentials')).body.items;
+    const fingerprint = createHash('sha256').update(der(device.certPem)).digest('hex');
+    expect(listed).toEqual([expect.objectContaining({ type: 'x509', source: 'jit' })]);
+    expect((await t.hangar.stores.identity.findCredentialsByFingerprint(fingerprint)).length).toBe(1);
+    await t.call('DELETE', `/api/v1/devices/ext-1/credentials/${listed[0].id}`);
+    expect(await auth.authenticateCertificate(der(device.certPem), 'src')).toMatchObject({ ok: false, reason: 'not_authorized' });
+  });
+});

@@ -1,0 +1,93 @@
+import type { TLSSocket } from 'node:tls';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { DeviceAuthenticator, DeviceAuthResult, DeviceIdentity } from '../../core/identity/device-authenticator.js';
+import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
+import type { TelemetryFormat, TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
+import { HangarError } from '../../errors.js';
+
+export interface DeviceApiDeps {
+  authenticator: Pick<DeviceAuthenticator, 'authenticateToken' | 'authenticateBearer' | 'authenticateCertificate'>;
+  telemetry: TelemetryIngest;
+  presence: PresenceTracker;
+}
+
+/** The telemetry limit of issue 4; the body limit sits a little above it so the core can say which limit was hit. */
+export const TELEMETRY_BODY_LIMIT = 256 * 1024;
+
+const FORMATS: Record<string, TelemetryFormat> = {
+  'application/json': 'json',
+  'application/senml+json': 'senml+json',
+  'application/senml+cbor': 'senml+cbor',
+};
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    device?: DeviceIdentity;
+  }
+}
+
+/**
+ * The HTTP device API (DESIGN §5: `/device/v1/…`), a thin translator into the same core
+ * services the MQTT and CoAP endpoints call. A device authenticates per request with its
+ * client certificate (HTTPS), `Authorization: Basic base64(deviceId:token)`, or
+ * `Authorization: Bearer <token>`. Each authenticated request counts as activity for presence.
+ * Registered in its own Fastify context, so its raw-body parsers don't touch the REST API's.
+ */
+export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps): Promise<void> {
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(Object.keys(FORMATS), { parseAs: 'buffer', bodyLimit: TELEMETRY_BODY_LIMIT + 1024 }, (_req, body, done) => done(null, body));
+
+    scope.addHook('onRequest', async (request) => {
+      const result = await authenticate(deps, request);
+      if (!result.ok) {
+        if (result.reason === 'rate_limited') throw new HangarError('RATE_LIMITED', result.detail);
+        if (result.reason === 'not_authorized') throw new HangarError('FORBIDDEN', result.detail);
+        throw new HangarError('UNAUTHENTICATED', result.detail);
+      }
+      request.device = result.identity;
+      deps.presence.touched(result.identity, 'http', request.ip);
+    });
+
+    scope.post(
+      '/device/v1/telemetry',
+      {
+        schema: {
+          tags: ['device'],
+          summary: 'A device reports telemetry; answered once the readings are durable',
+          description: 'Body: a JSON object of readings, {"ts","values"}, an array of those (application/json), SenML JSON (application/senml+json) or SenML CBOR (application/senml+cbor). See docs/telemetry.md.',
+          security: [{ deviceBasic: [] }, { deviceBearer: [] }],
+        },
+      },
+      async (request, reply) => {
+        const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        const format = FORMATS[type];
+        if (!format) throw new HangarError('UNSUPPORTED_MEDIA_TYPE', `send telemetry as ${Object.keys(FORMATS).join(', ')}; not "${type || 'no content type'}"`);
+        if (!Buffer.isBuffer(request.body) || request.body.length === 0) throw new HangarError('VALIDATION_FAILED', 'the telemetry body is empty');
+        const { accepted } = await deps.telemetry.ingest(request.device!, request.body, format);
+        return reply.code(200).send({ accepted });
+      },
+    );
+  });
+}
+
+async function authenticate(deps: DeviceApiDeps, request: FastifyRequest): Promise<DeviceAuthResult> {
+  const source = request.ip;
+  const socket = request.raw.socket as Partial<TLSSocket>;
+  const header = request.headers.authorization;
+  if (header === undefined && typeof socket.getPeerCertificate === 'function') {
+    const peer = socket.getPeerCertificate(false);
+    if (peer && peer.raw) return deps.authenticator.authenticateCertificate(peer.raw, source);
+  }
+  if (header === undefined) return { ok: false, reason: 'bad_credentials', detail: 'authenticate with a client certificate (HTTPS), "Authorization: Basic base64(deviceId:token)" or "Authorization: Bearer <device token>"' };
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (basic) {
+    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) return { ok: false, reason: 'bad_credentials', detail: 'Basic credentials must be base64("deviceId:token")' };
+    return deps.authenticator.authenticateToken(decoded.slice(0, colon), decoded.slice(colon + 1), source);
+  }
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (bearer) return deps.authenticator.authenticateBearer(bearer[1]!, source);
+  return { ok: false, reason: 'bad_credentials', detail: 'the Authorization header must be "Basic base64(deviceId:token)" or "Bearer <device token>"' };
+}
