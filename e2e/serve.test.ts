@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,33 @@ describe('hangar serve', () => {
     }
   });
 
+  it('serves the same API over HTTPS with a certificate from the installation CA at /pki/server-ca.pem', async () => {
+    const h = await startHangar({ args: ['--https-port', '0'] });
+    try {
+      expect(typeof h.endpoints.https).toBe('number');
+      expect(JSON.parse(readFileSync(join(h.dataDir, 'endpoints.json'), 'utf8'))).toEqual(h.endpoints);
+      const caPem = await (await fetch(`${h.url}/pki/server-ca.pem`)).text();
+      expect(caPem).toContain('BEGIN CERTIFICATE');
+      const get = (ca: string | undefined) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = httpsRequest({ host: '127.0.0.1', port: Number(h.endpoints.https), servername: 'localhost', path: '/api/v1/auth/me', ca, headers: { authorization: `Bearer ${h.adminToken}` } }, (r) => {
+            let body = '';
+            r.on('data', (c: Buffer) => (body += c.toString()));
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      const res = await get(caPem);
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body)).toMatchObject({ tenant: 'default' });
+      // Without the installation CA a client refuses the certificate: it is not a public one.
+      await expect(get(undefined)).rejects.toThrow(/self-signed|unable to verify|certificate/i);
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('keeps data across a graceful restart (SIGTERM) and reuses the same admin key', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'hangar-restart-'));
     dirs.push(dataDir);
@@ -57,7 +85,7 @@ describe('hangar serve', () => {
   it('generates and prints an admin key once when HANGAR_ADMIN_TOKEN is not set', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'hangar-gen-'));
     dirs.push(dataDir);
-    const child = spawn(process.execPath, [HANGAR_BIN, 'serve', '--data-dir', dataDir, '--http-port', '0', '--host', '127.0.0.1'], {
+    const child = spawn(process.execPath, [HANGAR_BIN, 'serve', '--data-dir', dataDir, '--http-port', '0', '--host', '127.0.0.1', '--https-port', 'off', '--mqtt-port', 'off', '--mqtts-port', 'off', '--coap-port', 'off'], {
       env: { ...process.env, HANGAR_FROM_SOURCE: '1', HANGAR_ADMIN_TOKEN: '', HANGAR_LOG_LEVEL: 'warn' },
     });
     let stderr = '';
