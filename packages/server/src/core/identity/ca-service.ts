@@ -6,14 +6,22 @@ import type { CallContext } from '../context.js';
 import { requireRole } from '../tenancy/principal.js';
 import { newId } from '../tenancy/secrets.js';
 import type { MasterKey } from './master-key.js';
-import { buildCrl, createCa, importPrivateKeyPem, parseCaCertificate, parseCertificate, verifySignedBy } from './pki/index.js';
+import { buildCrl, createCa, createDeviceIssuer, importPrivateKeyPem, parseCaCertificate, parseCertificate, readCaPrivateKeyPem, verifySignedBy, type DeviceCertificateIssuer } from './pki/index.js';
 import type { CertificateAuthority } from './ports.js';
 import type { CryptoKey } from './pki/x509.js';
 
 export interface CaSigner {
   ca: CertificateAuthority;
   certificatePem: string;
+  /** For CRLs, which @peculiar/x509 signs through WebCrypto. */
   privateKey: CryptoKey;
+  /** Signs device certificates with the same key as a Node KeyObject: checked once, then one native call per certificate. */
+  issuer: DeviceCertificateIssuer;
+}
+
+interface UnsealedKey {
+  privateKey: CryptoKey;
+  issuer: DeviceCertificateIssuer;
 }
 
 /** CRLs are valid a week and re-issued on every change, or when a day of validity is left. */
@@ -26,7 +34,8 @@ const CRL_REFRESH_MS = 24 * 60 * 60 * 1000;
  * exist in clear only in memory, decrypted from the store with the master key.
  */
 export class CaService {
-  private readonly keys = new Map<string, Promise<CryptoKey>>();
+  /** CA keys unsealed once per process; a CA's key and certificate never change once stored. */
+  private readonly keys = new Map<string, Promise<UnsealedKey>>();
 
   constructor(
     private readonly stores: Stores,
@@ -112,14 +121,20 @@ export class CaService {
     return crl.crlPem;
   }
 
-  private async signerFor(ca: CertificateAuthority): Promise<{ certificatePem: string; privateKey: CryptoKey }> {
+  private async signerFor(ca: CertificateAuthority): Promise<{ certificatePem: string } & UnsealedKey> {
     let key = this.keys.get(ca.id);
     if (!key) {
-      key = importPrivateKeyPem(this.masterKey.decrypt(ca.encryptedKey!, `ca:${ca.id}`));
+      key = this.unseal(ca);
       this.keys.set(ca.id, key);
       key.catch(() => this.keys.delete(ca.id));
     }
-    return { certificatePem: ca.certificatePem, privateKey: await key };
+    return { certificatePem: ca.certificatePem, ...(await key) };
+  }
+
+  private async unseal(ca: CertificateAuthority): Promise<UnsealedKey> {
+    const pem = this.masterKey.decrypt(ca.encryptedKey!, `ca:${ca.id}`);
+    const issuer = createDeviceIssuer({ certificatePem: ca.certificatePem, privateKey: readCaPrivateKeyPem(pem) });
+    return { privateKey: await importPrivateKeyPem(pem), issuer };
   }
 
   // ---- external CAs (bring your own) ----------------------------------------------------

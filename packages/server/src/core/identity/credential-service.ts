@@ -7,7 +7,7 @@ import type { CallContext } from '../context.js';
 import { requireRole } from '../tenancy/principal.js';
 import { hashToken, newId, newToken } from '../tenancy/secrets.js';
 import type { CaService } from './ca-service.js';
-import { generateEcKeyPair, issueDeviceCertificate, parseCsr } from './pki/index.js';
+import { generateEcKeyPair, parseCsr, spkiOf, type IssuedCertificate } from './pki/index.js';
 import type { CredentialSource, CredentialType, DeviceCredential } from './ports.js';
 
 export const DEFAULT_VALIDITY_DAYS = 365;
@@ -72,7 +72,7 @@ export class CredentialService {
       return { kind: 'token', tenantId, deviceId, token, expiresAt: now + validityDays * 86_400_000 };
     }
     const signer = await this.cas.signer(tenantId);
-    let subjectKey: Parameters<typeof issueDeviceCertificate>[0]['subjectPublicKey'];
+    let spki: Uint8Array;
     let privateKeyPem: string | undefined;
     let keyAlgorithm: string;
     if (request.csr !== undefined) {
@@ -80,15 +80,15 @@ export class CredentialService {
       if (csr.commonName !== null && csr.commonName !== deviceId) {
         throw new HangarError('VALIDATION_FAILED', `the CSR's subject CN "${csr.commonName}" names another device; it must be "${deviceId}" or absent`);
       }
-      subjectKey = csr.publicKey;
+      spki = csr.publicKey;
       keyAlgorithm = csr.keySize ? `${csr.keyAlgorithm}-${csr.keySize}` : csr.keyAlgorithm;
     } else {
       const pair = await generateEcKeyPair();
-      subjectKey = pair.keys.publicKey;
+      spki = await spkiOf(pair.keys.publicKey);
       privateKeyPem = pair.privateKeyPem;
       keyAlgorithm = 'P-256';
     }
-    const cert = await issueDeviceCertificate({ ca: signer, subjectPublicKey: subjectKey, deviceId, validityDays, now: new Date(now) });
+    const cert = signer.issuer.issue({ spki, deviceId, validityDays, now: new Date(now) });
     return { kind: 'x509', tenantId, deviceId, caId: signer.ca.id, caPem: signer.certificatePem, cert, privateKeyPem, keyAlgorithm };
   }
 
@@ -198,7 +198,7 @@ export type PreparedCredential =
       deviceId: string;
       caId: string;
       caPem: string;
-      cert: Awaited<ReturnType<typeof issueDeviceCertificate>>;
+      cert: IssuedCertificate;
       privateKeyPem: string | undefined;
       keyAlgorithm: string;
     };

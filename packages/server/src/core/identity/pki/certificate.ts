@@ -1,9 +1,22 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { isValidDeviceId } from '@hangar/protocol';
+import { KeyObject, randomBytes } from 'node:crypto';
 import { HangarError } from '../../../errors.js';
-import { checkAcceptedKey, describePublicKey, spkiOf, type KeyAlgorithm, type SubjectPublicKey } from './keys.js';
+import { describePublicKey, spkiOf, type KeyAlgorithm, type SubjectPublicKey } from './keys.js';
+import { createDeviceIssuer, type DeviceCertificateIssuer, type IssuedCertificate } from './fast-issuer.js';
+import { CA_SIGNING_ALGORITHM, checkNow, sha256Hex } from './issuance-rules.js';
 import { decodeSinglePem, encodePem, PEM_LABEL } from './pem.js';
 import { webcrypto, x509, type CryptoKey } from './x509.js';
+
+export {
+  CA_SIGNING_ALGORITHM,
+  checkNow,
+  checkValidityDays,
+  CLOCK_SKEW_MS,
+  DAY_MS,
+  DEFAULT_DEVICE_VALIDITY_DAYS,
+  randomSerialHex,
+  sha256Hex,
+  wholeSeconds,
+} from './issuance-rules.js';
 
 export interface ParsedCertificate {
   /** The certificate re-encoded canonically (64-character lines, LF, final newline). */
@@ -32,13 +45,7 @@ export interface CaKey {
   privateKey: CryptoKey;
 }
 
-export interface IssuedCertificate {
-  certificatePem: string;
-  serialHex: string;
-  notBefore: Date;
-  notAfter: Date;
-  fingerprintSha256: string;
-}
+export type { IssuedCertificate } from './fast-issuer.js';
 
 export interface IssueDeviceCertificateOptions {
   ca: CaKey;
@@ -50,53 +57,8 @@ export interface IssueDeviceCertificateOptions {
   now?: Date;
 }
 
-/** Certificates start this long before "now" so that devices whose clocks run behind accept them. */
-export const CLOCK_SKEW_MS = 5 * 60 * 1000;
-export const DAY_MS = 24 * 60 * 60 * 1000;
-export const DEFAULT_DEVICE_VALIDITY_DAYS = 365;
-const MAX_VALIDITY_DAYS = 100 * 365;
-// Hangar's CAs are P-256, and ECDSA with SHA-256 is the matching hash (RFC 5758 §3.2).
-export const CA_SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' } as const;
-
 function invalid(message: string, cause?: unknown): HangarError {
   return new HangarError('VALIDATION_FAILED', message, {}, cause === undefined ? undefined : { cause });
-}
-
-export function checkNow(now: unknown): Date {
-  if (now === undefined) return new Date();
-  if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw invalid('now must be a valid Date');
-  return now;
-}
-
-export function checkValidityDays(days: unknown, fallback: number): number {
-  if (days === undefined) return fallback;
-  if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0 || days > MAX_VALIDITY_DAYS) {
-    throw invalid(`validityDays must be a number of days above 0 and at most ${MAX_VALIDITY_DAYS}`);
-  }
-  return days;
-}
-
-/** X.509 times have whole seconds (RFC 5280 §4.1.2.5); round down so returned dates equal the encoded ones. */
-export function wholeSeconds(ms: number): Date {
-  return new Date(Math.floor(ms / 1000) * 1000);
-}
-
-/**
- * A random positive serial of 16 octets (RFC 5280 §4.1.2.2: positive, at most 20 octets; the
- * CA/B Forum asks for at least 64 random bits). The first octet is 0x01–0x7f, so the DER
- * INTEGER needs no 0x00 sign octet and has no leading zero octet: the hex we return is exactly
- * what OpenSSL prints, always 32 digits.
- */
-export function randomSerialHex(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = ((bytes[0] as number) % 0x7f) + 1;
-  return bytes.toString('hex');
-}
-
-export function sha256Hex(der: ArrayBuffer | Uint8Array): string {
-  return createHash('sha256')
-    .update(der instanceof Uint8Array ? der : new Uint8Array(der))
-    .digest('hex');
 }
 
 export interface ReadCertificate {
@@ -189,58 +151,31 @@ async function keyMatchesCertificate(privateKey: CryptoKey, cert: x509.X509Certi
 }
 
 /**
- * Signs a device (end-entity) certificate for TLS client authentication: CN=<deviceId>,
- * basicConstraints CA:false, keyUsage digitalSignature (+ keyEncipherment for RSA keys, which
- * TLS 1.2 RSA key exchange needs), extendedKeyUsage clientAuth, SKI and AKI. Valid from
- * CLOCK_SKEW_MS before `now` until `validityDays` after `now`, cut at the CA's own notAfter (path validation
- * checks each certificate's dates on its own, but one that outlives its CA is useless and
- * misleading). Requested CSR extensions are never copied: Hangar decides what it certifies.
+ * Signs a device (end-entity) certificate for TLS client authentication (see `fast-issuer.ts`
+ * for what it holds). This form takes the CA key as a WebCrypto CryptoKey and checks the CA on
+ * first use per key; services hold a `DeviceCertificateIssuer` instead and skip the lookup.
+ * Requested CSR extensions are never copied: Hangar decides what it certifies.
  */
 export async function issueDeviceCertificate(options: IssueDeviceCertificateOptions): Promise<IssuedCertificate> {
-  const now = checkNow(options.now);
-  const days = checkValidityDays(options.validityDays, DEFAULT_DEVICE_VALIDITY_DAYS);
-  const { deviceId } = options;
-  if (typeof deviceId !== 'string' || !isValidDeviceId(deviceId)) {
-    throw invalid(`device id ${JSON.stringify(deviceId)} is invalid: use 1–128 characters of A–Z a–z 0–9 . _ : -`);
+  const issuer = deviceIssuerFor(options.ca);
+  return issuer.issue({ spki: await spkiOf(options.subjectPublicKey), deviceId: options.deviceId, validityDays: options.validityDays, now: options.now });
+}
+
+const deviceIssuers = new WeakMap<CryptoKey, { certificatePem: string; issuer: DeviceCertificateIssuer }>();
+
+function deviceIssuerFor(ca: CaKey): DeviceCertificateIssuer {
+  if (ca === null || typeof ca !== 'object') throw invalid('ca must be { certificatePem, privateKey }');
+  const key = ca.privateKey;
+  const hit = key && typeof key === 'object' ? deviceIssuers.get(key) : undefined;
+  if (hit && hit.certificatePem === ca.certificatePem) return hit.issuer;
+  const algorithm = key?.algorithm as { name?: string; namedCurve?: string } | undefined;
+  if (!key || key.type !== 'private' || algorithm?.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256' || !key.usages.includes('sign')) {
+    throw invalid('the CA private key must be an ECDSA P-256 signing key (see importPrivateKeyPem)');
   }
-  const issuer = await openIssuer(options.ca);
-  const spki = await spkiOf(options.subjectPublicKey);
-  const key = checkAcceptedKey(spki, 'subject public key');
-
-  const caNotAfter = issuer.cert.notAfter.getTime();
-  if (caNotAfter <= now.getTime()) throw invalid(`the CA certificate expired on ${issuer.cert.notAfter.toISOString()}`);
-  const notBefore = wholeSeconds(Math.max(now.getTime() - CLOCK_SKEW_MS, issuer.cert.notBefore.getTime()));
-  // The skew allowance widens the start only: a credential asked for N days lasts N days from now.
-  const notAfter = wholeSeconds(Math.min(now.getTime() + days * DAY_MS, caNotAfter));
-
-  const publicKey = new x509.PublicKey(spki);
-  const usages = x509.KeyUsageFlags.digitalSignature | (key.keyAlgorithm === 'RSA' ? x509.KeyUsageFlags.keyEncipherment : 0);
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerialHex(),
-    // UTF8String (RFC 5280 §4.1.2.6), and the object form so a value is never read as "#hex".
-    subject: new x509.Name([{ CN: [{ utf8String: deviceId }] }]),
-    issuer: issuer.cert.subjectName,
-    notBefore,
-    notAfter,
-    publicKey,
-    signingKey: issuer.privateKey,
-    signingAlgorithm: CA_SIGNING_ALGORITHM,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(usages, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
-      await x509.SubjectKeyIdentifierExtension.create(publicKey),
-      new x509.AuthorityKeyIdentifierExtension(issuer.keyId, false),
-    ],
-  });
-  const der = new Uint8Array(cert.rawData);
-  return {
-    certificatePem: encodePem(der, PEM_LABEL.certificate),
-    serialHex: cert.serialNumber.toLowerCase(),
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    fingerprintSha256: sha256Hex(der),
-  };
+  // KeyObject.from shares the key material with the CryptoKey; extractability does not matter.
+  const issuer = createDeviceIssuer({ certificatePem: ca.certificatePem, privateKey: KeyObject.from(key) });
+  deviceIssuers.set(key, { certificatePem: ca.certificatePem, issuer });
+  return issuer;
 }
 
 function within(cert: x509.X509Certificate, now: Date): boolean {

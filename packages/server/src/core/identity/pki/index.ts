@@ -16,10 +16,13 @@ export {
 } from './certificate.js';
 export { buildCrl, DEFAULT_CRL_VALIDITY_DAYS, type BuildCrlOptions, type BuiltCrl, type CrlEntry, type CrlReason } from './crl.js';
 export { parseCsr, type ParsedCsr } from './csr.js';
+export { createDeviceIssuer, type DeviceCertificateIssuer, type DeviceCertificateRequest, type DeviceIssuerOptions } from './fast-issuer.js';
 export {
   exportKeyPairPem,
   generateEcKeyPair,
   importPrivateKeyPem,
+  readCaPrivateKeyPem,
+  spkiOf,
   MIN_RSA_BITS,
   type KeyAlgorithm,
   type KeyPairPem,

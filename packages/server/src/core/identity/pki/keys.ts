@@ -13,15 +13,16 @@ export interface KeyPairPem {
   publicKeyPem: string;
 }
 
-/** A subject public key as SubjectPublicKeyInfo: what `parseCsr` returns and issuance takes. */
+/** A subject public key as an @peculiar/x509 object (kept for callers that already hold one). */
 export type PublicKey = x509.PublicKey;
 
 /**
- * What `issueDeviceCertificate` certifies: a WebCrypto public key (from `generateEcKeyPair`)
- * or a `PublicKey` (from `parseCsr`, kept as the exact SPKI bytes the device signed, so keys
- * WebCrypto would need extra parameters to import — RSA, P-384, Ed25519 — pass through as is).
+ * What `issueDeviceCertificate` certifies: a WebCrypto public key (from `generateEcKeyPair`),
+ * the DER SubjectPublicKeyInfo itself (`parseCsr`'s `publicKey`: the exact SPKI the device
+ * signed, so keys WebCrypto would need extra parameters to import — RSA, P-384, Ed25519 — pass
+ * through as they are), or a `PublicKey`.
  */
-export type SubjectPublicKey = CryptoKey | PublicKey;
+export type SubjectPublicKey = CryptoKey | PublicKey | Uint8Array;
 
 export interface PublicKeyInfo {
   keyAlgorithm: KeyAlgorithm | 'other';
@@ -49,12 +50,21 @@ function invalid(message: string, cause?: unknown): HangarError {
 
 /** Classifies a DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) without importing it into WebCrypto. */
 export function describePublicKey(spki: Uint8Array): PublicKeyInfo {
+  return readPublicKey(spki).info;
+}
+
+/** The key of a DER SubjectPublicKeyInfo as Node reads it (undefined when it cannot), and its description. */
+export function readPublicKey(spki: Uint8Array): { key: KeyObject | undefined; info: PublicKeyInfo } {
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    key = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: 'der', type: 'spki' });
   } catch (err) {
-    return { keyAlgorithm: 'other', description: `an unreadable public key (${(err as Error).message})` };
+    return { key: undefined, info: { keyAlgorithm: 'other', description: `an unreadable public key (${(err as Error).message})` } };
   }
+  return { key, info: describeKeyObject(key) };
+}
+
+function describeKeyObject(key: KeyObject): PublicKeyInfo {
   const details = key.asymmetricKeyDetails ?? {};
   switch (key.asymmetricKeyType) {
     case 'rsa':
@@ -80,17 +90,23 @@ export function describePublicKey(spki: Uint8Array): PublicKeyInfo {
 
 /** The acceptance policy for device keys; anything else throws VALIDATION_FAILED naming the key. */
 export function checkAcceptedKey(spki: Uint8Array, what: string): PublicKeyInfo & { keyAlgorithm: KeyAlgorithm } {
-  const info = describePublicKey(spki);
+  return acceptedPublicKey(spki, what).info;
+}
+
+/** `checkAcceptedKey`, also answering the Node key, for callers that go on to verify with it. */
+export function acceptedPublicKey(spki: Uint8Array, what: string): { key: KeyObject; info: PublicKeyInfo & { keyAlgorithm: KeyAlgorithm } } {
+  const { key, info } = readPublicKey(spki);
   if (info.keyAlgorithm === 'RSA') {
     if ((info.keySize ?? 0) < MIN_RSA_BITS) throw invalid(`${what}: ${info.description} keys are too weak: ${ACCEPTED}`);
-    return { ...info, keyAlgorithm: 'RSA' };
+    return { key: key as KeyObject, info: { ...info, keyAlgorithm: 'RSA' } };
   }
   if (info.keyAlgorithm === 'other') throw invalid(`${what}: ${info.description} keys are not accepted: ${ACCEPTED}`);
-  return { ...info, keyAlgorithm: info.keyAlgorithm };
+  return { key: key as KeyObject, info: { ...info, keyAlgorithm: info.keyAlgorithm } };
 }
 
 /** The DER SubjectPublicKeyInfo of a subject key. */
 export async function spkiOf(key: SubjectPublicKey): Promise<Uint8Array> {
+  if (key instanceof Uint8Array) return key;
   if (key instanceof x509.PublicKey) return new Uint8Array(key.rawData);
   if (key.type !== 'public') throw invalid(`the subject key must be a public key, not a ${key.type} key`);
   return new Uint8Array(await webcrypto.subtle.exportKey('spki', key));
@@ -120,6 +136,15 @@ export async function exportKeyPairPem(keys: CryptoKeyPair): Promise<KeyPairPem>
  * extractable: once imported, the key only signs.
  */
 export async function importPrivateKeyPem(pem: string): Promise<CryptoKey> {
+  const pkcs8 = readCaPrivateKeyPem(pem).export({ format: 'der', type: 'pkcs8' });
+  return webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+}
+
+/**
+ * The same CA key as a Node KeyObject, for the device-certificate issuer: signing with it is
+ * one native call, without WebCrypto's promise and copy per signature.
+ */
+export function readCaPrivateKeyPem(pem: string): KeyObject {
   const what = 'private key';
   const der = decodeSinglePem(pem, { what, labels: [PEM_LABEL.privateKey, PEM_LABEL.ecPrivateKey] });
   const sec1 = pem.includes(`-----BEGIN ${PEM_LABEL.ecPrivateKey}-----`);
@@ -134,6 +159,5 @@ export async function importPrivateKeyPem(pem: string): Promise<CryptoKey> {
     const found = key.asymmetricKeyType === 'ec' ? `EC ${CURVE_NAMES[curve ?? ''] ?? curve ?? 'explicit-parameters'}` : (key.asymmetricKeyType ?? 'unknown').toUpperCase();
     throw invalid(`${what} must be an EC P-256 key (found ${found})`);
   }
-  const pkcs8 = key.export({ format: 'der', type: 'pkcs8' });
-  return webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  return key;
 }
