@@ -200,6 +200,39 @@ export interface ProvisioningNoncesTable {
   expires_at: number;
 }
 
+/** Raw telemetry points (migration 003); exactly one value column is non-null. */
+export interface TelemetryPointsTable {
+  device_id: string;
+  key: string;
+  ts: number;
+  value_num: number | null;
+  value_str: string | null;
+  value_bool: number | null;
+}
+
+/** A 1-minute or 1-hour telemetry bucket (migration 003); `bucket` is its start (epoch ms). */
+export interface TelemetryRollupTable {
+  device_id: string;
+  key: string;
+  bucket: number;
+  count: number;
+  num_count: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  last_ts: number;
+  last_num: number | null;
+  last_str: string | null;
+  last_bool: number | null;
+}
+
+/** Per-tenant telemetry settings (migration 003); a tenant without a row has the defaults. */
+export interface TelemetrySettingsTable {
+  tenant_id: string;
+  retention_days: number;
+  updated_at: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -211,6 +244,10 @@ export interface Database {
   group_members: GroupMembersTable;
   device_twins: DeviceTwinsTable;
   telemetry_latest: TelemetryLatestTable;
+  telemetry_points: TelemetryPointsTable;
+  telemetry_rollup_1m: TelemetryRollupTable;
+  telemetry_rollup_1h: TelemetryRollupTable;
+  telemetry_settings: TelemetrySettingsTable;
   audit_log: AuditLogTable;
   certificate_authorities: CertificateAuthoritiesTable;
   crls: CrlsTable;

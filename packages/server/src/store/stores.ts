@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { AuditStore } from '../core/audit/ports.js';
 import type { IdentityStore } from '../core/identity/ports.js';
 import type { DeviceStore, GroupStore } from '../core/registry/ports.js';
+import type { TelemetryStore } from '../core/telemetry/ports.js';
 import type { TenancyStore } from '../core/tenancy/ports.js';
 import type { StoreConnection } from './database.js';
 import type { Database, Dialect } from './schema.js';
@@ -9,6 +10,7 @@ import { KyselyAuditStore } from './kysely/audit-store.js';
 import { KyselyDeviceStore } from './kysely/device-store.js';
 import { KyselyGroupStore } from './kysely/group-store.js';
 import { KyselyIdentityStore } from './kysely/identity-store.js';
+import { KyselyTelemetryStore } from './kysely/telemetry-store.js';
 import { KyselyTenancyStore } from './kysely/tenancy-store.js';
 
 /** Every store port, bound to one connection or to one open transaction. */
@@ -19,6 +21,7 @@ export interface StoreSet {
   readonly tenancy: TenancyStore;
   readonly audit: AuditStore;
   readonly identity: IdentityStore;
+  readonly telemetry: TelemetryStore;
 }
 
 /** The store as services see it: the ports plus a unit of work spanning them. */
@@ -35,6 +38,7 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     tenancy: new KyselyTenancyStore(db),
     audit: new KyselyAuditStore(db),
     identity: new KyselyIdentityStore(db),
+    telemetry: new KyselyTelemetryStore(db, dialect),
   };
 }
 

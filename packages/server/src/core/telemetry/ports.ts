@@ -1,0 +1,86 @@
+import type { TelemetryScalar } from '../../bus/events.js';
+
+/** A reading on its way to the store: whose, which key, when, what. */
+export interface PointToWrite {
+  tenantId: string;
+  deviceId: string;
+  key: string;
+  ts: number;
+  value: TelemetryScalar;
+}
+
+/** A stored reading of one series. */
+export interface SeriesPoint {
+  ts: number;
+  value: TelemetryScalar;
+}
+
+export interface LatestValue {
+  key: string;
+  ts: number;
+  value: TelemetryScalar;
+}
+
+export type Aggregate = 'avg' | 'min' | 'max' | 'sum' | 'count' | 'last';
+/** Where bucketed results are computed from: the raw points or a rollup table. */
+export type AggregateSource = 'raw' | 'rollup_1m' | 'rollup_1h';
+
+export interface RangeQuery {
+  deviceId: string;
+  key: string;
+  /** Inclusive. */
+  from: number;
+  /** Exclusive. */
+  to: number;
+  limit: number;
+}
+
+export interface AggregateQuery extends RangeQuery {
+  agg: Aggregate;
+  intervalMs: number;
+  source: AggregateSource;
+}
+
+/** One bucket of an aggregate: its start and the aggregate's value (null: no number in it, e.g. avg of strings). */
+export interface BucketValue {
+  ts: number;
+  value: TelemetryScalar | null;
+}
+
+export interface SeriesRef {
+  deviceId: string;
+  key: string;
+}
+
+/**
+ * Telemetry history. `writeBatch` is the hot path: it must run inside a transaction (the
+ * writer's group commit) and stores points, rollups and latest values together.
+ */
+export interface TelemetryStore {
+  /**
+   * Stores the points and returns those that were new: a point whose (device, key, ts) is
+   * already stored is a redelivery and is dropped (the first write wins), so rollups count it
+   * once. Updates the 1-minute and 1-hour rollups and `telemetry_latest` (newest ts wins,
+   * whatever the arrival order) from the new points.
+   */
+  writeBatch(points: PointToWrite[]): Promise<PointToWrite[]>;
+  /** Raw points of one series in [from, to), oldest first (or newest first with `desc`). */
+  range(query: RangeQuery & { desc: boolean }): Promise<SeriesPoint[]>;
+  /** Buckets of `intervalMs` aligned to the epoch, oldest first, empty buckets omitted. */
+  aggregate(query: AggregateQuery): Promise<BucketValue[]>;
+  latest(tenantId: string, deviceId: string, keys?: string[]): Promise<LatestValue[]>;
+  /** Keys with a latest value, i.e. every series the device has written (in key order). */
+  keysOf(tenantId: string, deviceId: string): Promise<string[]>;
+  /** One page of a tenant's series (by device, then key), after `after`. */
+  listSeries(tenantId: string, after: SeriesRef | undefined, limit: number): Promise<SeriesRef[]>;
+  /** Deletes at most `limit` of a series' oldest raw points older than `before`; returns how many. */
+  deleteRawBefore(series: SeriesRef, before: number, limit: number): Promise<number>;
+  /** Deletes at most `limit` of a series' rollup buckets that ended at or before `before`. */
+  deleteRollupsBefore(series: SeriesRef, before: number, limit: number): Promise<number>;
+  /** Deletes at most `limit` rows of a device's history (raw and rollups); returns how many. */
+  purgeDeviceChunk(deviceId: string, limit: number): Promise<number>;
+  /** Retention in days of every tenant (null: the tenant has no setting, the default applies). */
+  listRetention(): Promise<Array<{ tenantId: string; retentionDays: number | null }>>;
+  getRetentionDays(tenantId: string): Promise<number | null>;
+  setRetentionDays(tenantId: string, days: number, at: number): Promise<void>;
+}

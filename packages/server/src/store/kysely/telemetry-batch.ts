@@ -1,0 +1,253 @@
+import { CompiledQuery, type Kysely } from 'kysely';
+import type { TelemetryScalar } from '../../bus/events.js';
+import type { PointToWrite } from '../../core/telemetry/ports.js';
+import type { Database, Dialect } from '../schema.js';
+
+/**
+ * The telemetry writer's hot path, in raw SQL per dialect. Kysely's query builder costs more
+ * to compile a multi-row statement than SQLite takes to run it, so this module writes fixed
+ * statement texts (prepared once: the SQLite connection caches statements by text) and binds
+ * arrays of values: multi-row VALUES on SQLite, `unnest($1::text[], …)` on PostgreSQL, where
+ * one statement per table carries the whole batch.
+ */
+
+export const ROLLUPS = [
+  { table: 'telemetry_rollup_1m', bucketMs: 60_000 },
+  { table: 'telemetry_rollup_1h', bucketMs: 3_600_000 },
+] as const;
+
+export type RollupTable = (typeof ROLLUPS)[number]['table'];
+
+interface RollupRow {
+  deviceId: string;
+  key: string;
+  bucket: number;
+  count: number;
+  numCount: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  lastTs: number;
+  last: TelemetryScalar;
+}
+
+interface StoredRow {
+  device_id: string;
+  key: string;
+  ts: number;
+  value_num: number | null;
+  value_str: string | null;
+  value_bool: number | null;
+}
+
+const POINT_COLUMNS = '(device_id, key, ts, value_num, value_str, value_bool)';
+const ROLLUP_COLUMNS = '(device_id, key, bucket, count, num_count, sum, min, max, last_ts, last_num, last_str, last_bool)';
+const LATEST_COLUMNS = '(tenant_id, device_id, key, value_num, value_str, value_bool, ts)';
+
+// Every reference to the existing row is qualified (`r.`), as PostgreSQL requires; SET reads
+// the old row on both stores, so the order of assignments does not matter.
+function rollupConflict(): string {
+  return `ON CONFLICT (device_id, key, bucket) DO UPDATE SET
+    count = r.count + excluded.count,
+    num_count = r.num_count + excluded.num_count,
+    sum = r.sum + excluded.sum,
+    min = CASE WHEN r.min IS NULL OR excluded.min < r.min THEN excluded.min ELSE r.min END,
+    max = CASE WHEN r.max IS NULL OR excluded.max > r.max THEN excluded.max ELSE r.max END,
+    last_ts = CASE WHEN excluded.last_ts > r.last_ts THEN excluded.last_ts ELSE r.last_ts END,
+    last_num = CASE WHEN excluded.last_ts > r.last_ts THEN excluded.last_num ELSE r.last_num END,
+    last_str = CASE WHEN excluded.last_ts > r.last_ts THEN excluded.last_str ELSE r.last_str END,
+    last_bool = CASE WHEN excluded.last_ts > r.last_ts THEN excluded.last_bool ELSE r.last_bool END`;
+}
+
+// Newest ts wins, not the latest arrival: a device replaying its buffer after an outage must
+// not overwrite the current value with old readings. A tie keeps the stored value, as the raw
+// table keeps the first write of a (device, key, ts).
+const LATEST_CONFLICT = `ON CONFLICT (device_id, key) DO UPDATE SET
+    tenant_id = excluded.tenant_id, value_num = excluded.value_num, value_str = excluded.value_str,
+    value_bool = excluded.value_bool, ts = excluded.ts
+  WHERE excluded.ts > l.ts`;
+
+export async function writeTelemetryBatch(db: Kysely<Database>, dialect: Dialect, points: PointToWrite[]): Promise<PointToWrite[]> {
+  if (points.length === 0) return [];
+  const tenantOf = new Map<string, string>();
+  for (const p of points) tenantOf.set(p.deviceId, p.tenantId);
+  const stored = dialect === 'sqlite' ? await insertPointsSqlite(db, points) : await insertPointsPostgres(db, points);
+  if (stored.length === 0) return [];
+  const inserted: PointToWrite[] = stored.map((r) => ({ tenantId: tenantOf.get(r.device_id)!, deviceId: r.device_id, key: r.key, ts: Number(r.ts), value: valueOf(r.value_num, r.value_str, r.value_bool) }));
+  for (const { table, bucketMs } of ROLLUPS) {
+    const rows = rollUp(inserted, bucketMs);
+    if (dialect === 'sqlite') await upsertRollupsSqlite(db, table, rows);
+    else await upsertRollupsPostgres(db, table, rows);
+  }
+  const latest = newestPerSeries(inserted);
+  if (dialect === 'sqlite') await upsertLatestSqlite(db, latest);
+  else await upsertLatestPostgres(db, latest);
+  return inserted;
+}
+
+export function valueOf(num: number | null, str: string | null, bool: number | null): TelemetryScalar {
+  if (num !== null) return num;
+  if (str !== null) return str;
+  return Number(bool) === 1;
+}
+
+function columnsOf(value: TelemetryScalar): [number | null, string | null, number | null] {
+  if (typeof value === 'number') return [value, null, null];
+  if (typeof value === 'string') return [null, value, null];
+  return [null, null, value ? 1 : 0];
+}
+
+/** Numbers count as themselves and booleans as 0/1 in sum, min, max and avg; strings only in count and last. */
+function numericOf(value: TelemetryScalar): number | null {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return null;
+}
+
+/** Sorted by (device, key, bucket) so concurrent PostgreSQL writers lock rows in one order and cannot deadlock. */
+function rollUp(points: PointToWrite[], bucketMs: number): RollupRow[] {
+  const rows = new Map<string, RollupRow>();
+  for (const p of points) {
+    const bucket = p.ts - (p.ts % bucketMs);
+    const id = `${p.deviceId}\n${p.key}\n${bucket}`;
+    const n = numericOf(p.value);
+    let row = rows.get(id);
+    if (!row) {
+      row = { deviceId: p.deviceId, key: p.key, bucket, count: 0, numCount: 0, sum: 0, min: null, max: null, lastTs: p.ts, last: p.value };
+      rows.set(id, row);
+    }
+    row.count += 1;
+    if (n !== null) {
+      row.numCount += 1;
+      row.sum += n;
+      if (row.min === null || n < row.min) row.min = n;
+      if (row.max === null || n > row.max) row.max = n;
+    }
+    if (p.ts > row.lastTs) {
+      row.lastTs = p.ts;
+      row.last = p.value;
+    }
+  }
+  return [...rows.values()].sort(bySeriesThen((r) => r.bucket));
+}
+
+function newestPerSeries(points: PointToWrite[]): PointToWrite[] {
+  const newest = new Map<string, PointToWrite>();
+  for (const p of points) {
+    const id = `${p.deviceId}\n${p.key}`;
+    const seen = newest.get(id);
+    if (!seen || p.ts > seen.ts) newest.set(id, p);
+  }
+  return [...newest.values()].sort(bySeriesThen(() => 0));
+}
+
+function bySeriesThen<T extends { deviceId: string; key: string }>(then: (x: T) => number): (a: T, b: T) => number {
+  return (a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : then(a) - then(b));
+}
+
+// ---- SQLite: multi-row VALUES in a few fixed sizes, so a handful of prepared statements serve every batch.
+
+const SQLITE_CHUNKS = [256, 64, 16, 4, 1];
+const sqliteTexts = new Map<string, string>();
+
+function sqliteText(kind: string, rows: number, build: (values: string) => string, columns: number): string {
+  const id = `${kind}:${rows}`;
+  let text = sqliteTexts.get(id);
+  if (text === undefined) {
+    const tuple = `(${Array.from({ length: columns }, () => '?').join(',')})`;
+    text = build(Array.from({ length: rows }, () => tuple).join(','));
+    sqliteTexts.set(id, text);
+  }
+  return text;
+}
+
+async function inChunks<T>(items: T[], run: (start: number, size: number) => Promise<void>): Promise<void> {
+  let at = 0;
+  for (const size of SQLITE_CHUNKS) {
+    while (items.length - at >= size) {
+      await run(at, size);
+      at += size;
+    }
+  }
+}
+
+async function insertPointsSqlite(db: Kysely<Database>, points: PointToWrite[]): Promise<StoredRow[]> {
+  const stored: StoredRow[] = [];
+  await inChunks(points, async (start, size) => {
+    const text = sqliteText('points', size, (v) => `INSERT INTO telemetry_points ${POINT_COLUMNS} VALUES ${v} ON CONFLICT DO NOTHING RETURNING device_id, key, ts, value_num, value_str, value_bool`, 6);
+    const params: unknown[] = [];
+    for (let i = start; i < start + size; i++) {
+      const p = points[i]!;
+      params.push(p.deviceId, p.key, p.ts, ...columnsOf(p.value));
+    }
+    const result = await db.executeQuery<StoredRow>(CompiledQuery.raw(text, params));
+    for (const row of result.rows) stored.push(row);
+  });
+  return stored;
+}
+
+async function upsertRollupsSqlite(db: Kysely<Database>, table: RollupTable, rows: RollupRow[]): Promise<void> {
+  await inChunks(rows, async (start, size) => {
+    const text = sqliteText(table, size, (v) => `INSERT INTO ${table} AS r ${ROLLUP_COLUMNS} VALUES ${v} ${rollupConflict()}`, 12);
+    const params: unknown[] = [];
+    for (let i = start; i < start + size; i++) {
+      const r = rows[i]!;
+      params.push(r.deviceId, r.key, r.bucket, r.count, r.numCount, r.sum, r.min, r.max, r.lastTs, ...columnsOf(r.last));
+    }
+    await db.executeQuery(CompiledQuery.raw(text, params));
+  });
+}
+
+async function upsertLatestSqlite(db: Kysely<Database>, points: PointToWrite[]): Promise<void> {
+  await inChunks(points, async (start, size) => {
+    const text = sqliteText('latest', size, (v) => `INSERT INTO telemetry_latest AS l ${LATEST_COLUMNS} VALUES ${v} ${LATEST_CONFLICT}`, 7);
+    const params: unknown[] = [];
+    for (let i = start; i < start + size; i++) {
+      const p = points[i]!;
+      params.push(p.tenantId, p.deviceId, p.key, ...columnsOf(p.value), p.ts);
+    }
+    await db.executeQuery(CompiledQuery.raw(text, params));
+  });
+}
+
+// ---- PostgreSQL: one statement per table, the batch bound as one array per column.
+
+const PG_INSERT_POINTS = `INSERT INTO telemetry_points ${POINT_COLUMNS}
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::text[], $6::int[])
+  ON CONFLICT DO NOTHING RETURNING device_id, key, ts, value_num, value_str, value_bool`;
+
+function pgUpsertRollup(table: RollupTable): string {
+  return `INSERT INTO ${table} AS r ${ROLLUP_COLUMNS}
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::float8[], $7::float8[], $8::float8[], $9::bigint[], $10::float8[], $11::text[], $12::int[])
+  ${rollupConflict()}`;
+}
+
+const PG_UPSERT_LATEST = `INSERT INTO telemetry_latest AS l ${LATEST_COLUMNS}
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::int[], $7::bigint[])
+  ${LATEST_CONFLICT}`;
+
+function columnsOfAll<T>(items: T[], width: number, row: (item: T) => unknown[]): unknown[][] {
+  const columns: unknown[][] = Array.from({ length: width }, () => new Array<unknown>(items.length));
+  items.forEach((item, i) => {
+    const values = row(item);
+    for (let c = 0; c < width; c++) columns[c]![i] = values[c];
+  });
+  return columns;
+}
+
+async function insertPointsPostgres(db: Kysely<Database>, points: PointToWrite[]): Promise<StoredRow[]> {
+  const params = columnsOfAll(points, 6, (p) => [p.deviceId, p.key, p.ts, ...columnsOf(p.value)]);
+  return (await db.executeQuery<StoredRow>(CompiledQuery.raw(PG_INSERT_POINTS, params))).rows;
+}
+
+async function upsertRollupsPostgres(db: Kysely<Database>, table: RollupTable, rows: RollupRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const params = columnsOfAll(rows, 12, (r) => [r.deviceId, r.key, r.bucket, r.count, r.numCount, r.sum, r.min, r.max, r.lastTs, ...columnsOf(r.last)]);
+  await db.executeQuery(CompiledQuery.raw(pgUpsertRollup(table), params));
+}
+
+async function upsertLatestPostgres(db: Kysely<Database>, points: PointToWrite[]): Promise<void> {
+  if (points.length === 0) return;
+  const params = columnsOfAll(points, 7, (p) => [p.tenantId, p.deviceId, p.key, ...columnsOf(p.value), p.ts]);
+  await db.executeQuery(CompiledQuery.raw(PG_UPSERT_LATEST, params));
+}

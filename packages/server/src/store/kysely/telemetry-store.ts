@@ -1,0 +1,164 @@
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type {
+  AggregateQuery,
+  BucketValue,
+  LatestValue,
+  PointToWrite,
+  RangeQuery,
+  SeriesPoint,
+  SeriesRef,
+  TelemetryStore,
+} from '../../core/telemetry/ports.js';
+import type { Database, Dialect } from '../schema.js';
+import { ROLLUPS, valueOf, writeTelemetryBatch, type RollupTable } from './telemetry-batch.js';
+
+interface ValueColumns {
+  value_num: number | null;
+  value_str: string | null;
+  value_bool: number | null;
+}
+
+const ROLLUP_OF: Record<'rollup_1m' | 'rollup_1h', RollupTable> = { rollup_1m: 'telemetry_rollup_1m', rollup_1h: 'telemetry_rollup_1h' };
+
+/**
+ * Telemetry history on both stores. Reads are Kysely `sql` templates (every value a bound
+ * parameter); the batch write bypasses the query builder (see telemetry-batch.ts).
+ */
+export class KyselyTelemetryStore implements TelemetryStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  writeBatch(points: PointToWrite[]): Promise<PointToWrite[]> {
+    return writeTelemetryBatch(this.db, this.dialect, points);
+  }
+
+  async range(q: RangeQuery & { desc: boolean }): Promise<SeriesPoint[]> {
+    const order = q.desc ? sql`DESC` : sql`ASC`;
+    const { rows } = await sql<ValueColumns & { ts: number }>`
+      SELECT ts, value_num, value_str, value_bool FROM telemetry_points
+      WHERE device_id = ${q.deviceId} AND key = ${q.key} AND ts >= ${q.from} AND ts < ${q.to}
+      ORDER BY ts ${order} LIMIT ${q.limit}`.execute(this.db);
+    return rows.map((r) => ({ ts: Number(r.ts), value: valueOf(r.value_num, r.value_str, r.value_bool) }));
+  }
+
+  async aggregate(q: AggregateQuery): Promise<BucketValue[]> {
+    const raw = q.source === 'raw';
+    const table = raw ? sql.table('telemetry_points') : sql.table(ROLLUP_OF[q.source]);
+    const time = raw ? sql.ref('ts') : sql.ref('bucket');
+    const where = sql`device_id = ${q.deviceId} AND key = ${q.key} AND ${time} >= ${q.from} AND ${time} < ${q.to}`;
+    if (q.agg === 'last') {
+      const lastTs = raw ? sql.ref('ts') : sql.ref('last_ts');
+      const cols = raw ? sql`value_num, value_str, value_bool` : sql`last_num AS value_num, last_str AS value_str, last_bool AS value_bool`;
+      const { rows } = await sql<ValueColumns & { b: number }>`
+        SELECT b, value_num, value_str, value_bool FROM (
+          SELECT ${time} - (${time} % ${q.intervalMs}) AS b, ${cols},
+            row_number() OVER (PARTITION BY ${time} - (${time} % ${q.intervalMs}) ORDER BY ${lastTs} DESC) AS rn
+          FROM ${table} WHERE ${where}
+        ) AS buckets WHERE rn = 1 ORDER BY b LIMIT ${q.limit}`.execute(this.db);
+      return rows.map((r) => ({ ts: Number(r.b), value: valueOf(r.value_num, r.value_str, r.value_bool) }));
+    }
+    const numeric = sql`coalesce(value_num, value_bool)`;
+    const measure: Record<Exclude<AggregateQuery['agg'], 'last'>, RawBuilder<unknown>> = raw
+      ? { count: sql`count(*)`, sum: sql`sum(${numeric})`, min: sql`min(${numeric})`, max: sql`max(${numeric})`, avg: sql`sum(${numeric})` }
+      : { count: sql`sum(count)`, sum: sql`sum(sum)`, min: sql`min(min)`, max: sql`max(max)`, avg: sql`sum(sum)` };
+    const numCount = raw ? sql`count(${numeric})` : sql`sum(num_count)`;
+    const { rows } = await sql<{ b: number; v: number | string | null; n: number | string }>`
+      SELECT ${time} - (${time} % ${q.intervalMs}) AS b, ${measure[q.agg]} AS v, ${numCount} AS n
+      FROM ${table} WHERE ${where}
+      GROUP BY b ORDER BY b LIMIT ${q.limit}`.execute(this.db);
+    return rows.map((r) => {
+      const n = Number(r.n);
+      // PostgreSQL sums bigint columns as numeric, which arrives as a string.
+      const v = r.v === null ? null : Number(r.v);
+      if (q.agg === 'count') return { ts: Number(r.b), value: v ?? 0 };
+      if (n === 0) return { ts: Number(r.b), value: null };
+      return { ts: Number(r.b), value: q.agg === 'avg' ? (v ?? 0) / n : v };
+    });
+  }
+
+  async latest(tenantId: string, deviceId: string, keys?: string[]): Promise<LatestValue[]> {
+    let query = this.db
+      .selectFrom('telemetry_latest')
+      .select(['key', 'ts', 'value_num', 'value_str', 'value_bool'])
+      .where('tenant_id', '=', tenantId)
+      .where('device_id', '=', deviceId);
+    if (keys) {
+      if (keys.length === 0) return [];
+      query = query.where('key', 'in', keys);
+    }
+    const rows = await query.orderBy('key').execute();
+    return rows.map((r) => ({ key: r.key, ts: Number(r.ts), value: valueOf(r.value_num, r.value_str, r.value_bool) }));
+  }
+
+  async keysOf(tenantId: string, deviceId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('telemetry_latest').select('key').where('tenant_id', '=', tenantId).where('device_id', '=', deviceId).orderBy('key').execute();
+    return rows.map((r) => r.key);
+  }
+
+  async listSeries(tenantId: string, after: SeriesRef | undefined, limit: number): Promise<SeriesRef[]> {
+    const rest = after ? sql`AND (device_id > ${after.deviceId} OR (device_id = ${after.deviceId} AND key > ${after.key}))` : sql``;
+    const { rows } = await sql<{ device_id: string; key: string }>`
+      SELECT device_id, key FROM telemetry_latest WHERE tenant_id = ${tenantId} ${rest}
+      ORDER BY device_id, key LIMIT ${limit}`.execute(this.db);
+    return rows.map((r) => ({ deviceId: r.device_id, key: r.key }));
+  }
+
+  async deleteRawBefore(series: SeriesRef, before: number, limit: number): Promise<number> {
+    // Row values pick the oldest `limit` rows by the primary key on both stores (SQLite has no DELETE … LIMIT by default).
+    const result = await sql`
+      DELETE FROM telemetry_points WHERE (device_id, key, ts) IN (
+        SELECT device_id, key, ts FROM telemetry_points
+        WHERE device_id = ${series.deviceId} AND key = ${series.key} AND ts < ${before} ORDER BY ts LIMIT ${limit})`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0);
+  }
+
+  async deleteRollupsBefore(series: SeriesRef, before: number, limit: number): Promise<number> {
+    let deleted = 0;
+    for (const { table, bucketMs } of ROLLUPS) {
+      // A bucket goes once all of it is older than `before`.
+      const result = await sql`
+        DELETE FROM ${sql.table(table)} WHERE (device_id, key, bucket) IN (
+          SELECT device_id, key, bucket FROM ${sql.table(table)}
+          WHERE device_id = ${series.deviceId} AND key = ${series.key} AND bucket <= ${before - bucketMs} ORDER BY bucket LIMIT ${limit})`.execute(this.db);
+      deleted += Number(result.numAffectedRows ?? 0);
+    }
+    return deleted;
+  }
+
+  async purgeDeviceChunk(deviceId: string, limit: number): Promise<number> {
+    let deleted = 0;
+    for (const [table, time] of [['telemetry_points', 'ts'], ...ROLLUPS.map((r) => [r.table, 'bucket'])] as const) {
+      if (deleted >= limit) break;
+      const result = await sql`
+        DELETE FROM ${sql.table(table)} WHERE (device_id, key, ${sql.ref(time)}) IN (
+          SELECT device_id, key, ${sql.ref(time)} FROM ${sql.table(table)} WHERE device_id = ${deviceId} LIMIT ${limit - deleted})`.execute(this.db);
+      deleted += Number(result.numAffectedRows ?? 0);
+    }
+    return deleted;
+  }
+
+  async listRetention(): Promise<Array<{ tenantId: string; retentionDays: number | null }>> {
+    const rows = await this.db
+      .selectFrom('tenants')
+      .leftJoin('telemetry_settings', 'telemetry_settings.tenant_id', 'tenants.id')
+      .select(['tenants.id', 'telemetry_settings.retention_days'])
+      .orderBy('tenants.id')
+      .execute();
+    return rows.map((r) => ({ tenantId: r.id, retentionDays: r.retention_days === null ? null : Number(r.retention_days) }));
+  }
+
+  async getRetentionDays(tenantId: string): Promise<number | null> {
+    const row = await this.db.selectFrom('telemetry_settings').select('retention_days').where('tenant_id', '=', tenantId).executeTakeFirst();
+    return row ? Number(row.retention_days) : null;
+  }
+
+  async setRetentionDays(tenantId: string, days: number, at: number): Promise<void> {
+    await this.db
+      .insertInto('telemetry_settings')
+      .values({ tenant_id: tenantId, retention_days: days, updated_at: at })
+      .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ retention_days: days, updated_at: at }))
+      .execute();
+  }
+}
