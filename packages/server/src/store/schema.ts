@@ -233,6 +233,34 @@ export interface TelemetrySettingsTable {
   updated_at: number;
 }
 
+/** The current connection period of a device (migration 004); see core/presence. */
+export interface DevicePresenceTable {
+  device_id: string;
+  tenant_id: string;
+  session_id: string | null;
+  kind: string | null;
+  node_id: string | null;
+  protocol: string | null;
+  remote_address: string | null;
+  connected_at: number | null;
+  disconnected_at: number | null;
+  disconnect_reason: string | null;
+}
+
+/** One row per connection period (a session or an activity window), kept per device up to a limit. */
+export interface DeviceConnectionsTable {
+  session_id: string;
+  tenant_id: string;
+  device_id: string;
+  kind: string;
+  node_id: string;
+  protocol: string;
+  remote_address: string | null;
+  connected_at: number;
+  disconnected_at: number | null;
+  reason: string | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -254,6 +282,8 @@ export interface Database {
   device_credentials: DeviceCredentialsTable;
   enrollment_groups: EnrollmentGroupsTable;
   provisioning_nonces: ProvisioningNoncesTable;
+  device_presence: DevicePresenceTable;
+  device_connections: DeviceConnectionsTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AuditStore } from '../core/audit/ports.js';
 import type { IdentityStore } from '../core/identity/ports.js';
+import type { PresenceStore } from '../core/presence/ports.js';
 import type { DeviceStore, GroupStore } from '../core/registry/ports.js';
 import type { TelemetryStore } from '../core/telemetry/ports.js';
 import type { TenancyStore } from '../core/tenancy/ports.js';
@@ -10,6 +11,7 @@ import { KyselyAuditStore } from './kysely/audit-store.js';
 import { KyselyDeviceStore } from './kysely/device-store.js';
 import { KyselyGroupStore } from './kysely/group-store.js';
 import { KyselyIdentityStore } from './kysely/identity-store.js';
+import { KyselyPresenceStore } from './kysely/presence-store.js';
 import { KyselyTelemetryStore } from './kysely/telemetry-store.js';
 import { KyselyTenancyStore } from './kysely/tenancy-store.js';
 
@@ -21,6 +23,7 @@ export interface StoreSet {
   readonly tenancy: TenancyStore;
   readonly audit: AuditStore;
   readonly identity: IdentityStore;
+  readonly presence: PresenceStore;
   readonly telemetry: TelemetryStore;
 }
 
@@ -38,6 +41,7 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     tenancy: new KyselyTenancyStore(db),
     audit: new KyselyAuditStore(db),
     identity: new KyselyIdentityStore(db),
+    presence: new KyselyPresenceStore(db, dialect),
     telemetry: new KyselyTelemetryStore(db, dialect),
   };
 }
