@@ -1,2 +1,3 @@
-// The device agent and fleet simulator arrive with the connectivity and agent issues.
+// The device agent arrives with the agent issue; the fleet simulator is usable as a library.
 export { isValidDeviceId } from '@hangar/protocol';
+export * from './simulator/index.js';

@@ -1,0 +1,152 @@
+/**
+ * `hangar-agent simulate`: flags → simulator options and a credential source, then the run.
+ * Progress goes to stderr once a second, the summary as one JSON document to stdout.
+ */
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import type { PublishMode, SimulateOptions } from './simulator/index.js';
+
+export class UsageError extends Error {}
+
+export type CredentialSource =
+  | { kind: 'file'; file: string }
+  | { kind: 'provision'; api: string; apiToken: string; prefix: string; deviceType: string }
+  | { kind: 'enroll'; api: string; enrollmentGroupId: string; claimToken: string; prefix: string }
+  | { kind: 'anonymous'; prefix: string };
+
+export interface SimulatePlan {
+  devices: number;
+  source: CredentialSource;
+  saveCredentials?: string;
+  options: Omit<SimulateOptions, 'credentials' | 'signal' | 'onProgress' | 'onConnected'>;
+}
+
+export type SimulateFlags = Partial<Record<string, string | boolean>>;
+
+/** Validates the flags together (each problem named by its flag); env supplies HANGAR_URL / HANGAR_TOKEN. */
+export function planSimulation(flags: SimulateFlags, env: NodeJS.ProcessEnv = {}): SimulatePlan {
+  const str = (name: string): string | undefined => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined);
+  const num = (name: string, flag: string, fallback: number, check: (n: number) => boolean, what: string): number => {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (raw.trim() === '' || !check(n)) throw new UsageError(`${flag} must be ${what}, not "${raw}"`);
+    return n;
+  };
+  const whole = (min: number) => (n: number) => Number.isInteger(n) && n >= min;
+  const positive = (n: number): boolean => Number.isFinite(n) && n > 0;
+
+  const devices = num('devices', '--devices', NaN, whole(1), 'a whole number ≥ 1');
+  if (Number.isNaN(devices)) throw new UsageError('--devices N is required');
+  const server = str('server');
+  if (!server) throw new UsageError('--server mqtt://host:port (or mqtts://) is required');
+  if (!/^mqtts?:\/\/[^/:]+(:\d+)?\/?$/.test(server)) throw new UsageError(`--server must be mqtt://host:port or mqtts://host:port, not "${server}"`);
+
+  if (str('rate') !== undefined && flags.max) throw new UsageError('--rate and --max exclude each other: pick one');
+  const inflightDefault = flags.max ? 1 : 100;
+  const inflight = num('inflight', '--inflight', inflightDefault, whole(1), 'a whole number ≥ 1');
+  const mode: PublishMode = flags.max ? { kind: 'max', inflight } : { kind: 'rate', perSecond: num('rate', '--rate', 1, positive, 'a positive number of messages per second per device'), inflight };
+
+  const qosRaw = str('qos') ?? '1';
+  if (qosRaw !== '0' && qosRaw !== '1') throw new UsageError(`--qos must be 0 or 1, not "${qosRaw}"`);
+  const version = str('mqttVersion') ?? '3.1.1';
+  if (version !== '3.1.1' && version !== '5') throw new UsageError(`--mqtt-version must be 3.1.1 or 5, not "${version}"`);
+  const durationRaw = str('duration');
+  const durationSec = durationRaw === undefined ? Infinity : num('duration', '--duration', 0, (n) => Number.isFinite(n) && n >= 0, 'a number of seconds ≥ 0');
+  const caFile = str('ca');
+  let caPem: string | undefined;
+  if (caFile) {
+    try {
+      caPem = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--ca: cannot read ${caFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
+  if (caFile && !server.startsWith('mqtts://')) throw new UsageError('--ca applies to mqtts:// servers only');
+
+  const options: SimulatePlan['options'] = {
+    server,
+    mode,
+    qos: Number(qosRaw) as 0 | 1,
+    mqttVersion: version,
+    durationSec,
+    payloadKeys: num('payloadKeys', '--payload-keys', 2, (n) => whole(1)(n) && n <= 1000, 'a whole number from 1 to 1000'),
+    connectRate: num('connectRate', '--connect-rate', 500, positive, 'a positive number of connections per second'),
+    connectConcurrency: num('connectConcurrency', '--connect-concurrency', 100, whole(1), 'a whole number ≥ 1'),
+    connectTimeoutMs: num('connectTimeout', '--connect-timeout', 10, positive, 'a positive number of seconds') * 1000,
+    keepaliveSec: num('keepalive', '--keepalive', 60, (n) => whole(0)(n) && n <= 65535, 'a whole number of seconds from 0 to 65535'),
+    workers: num('workers', '--workers', 1, whole(1), 'a whole number ≥ 1'),
+    ...(caPem ? { caPem } : {}),
+  };
+
+  const chosen = (['credentials', 'provision', 'enroll', 'anonymous'] as const).filter((k) => flags[k] !== undefined && flags[k] !== false);
+  if (chosen.length === 0) throw new UsageError('say where device credentials come from: --credentials FILE, --provision, --enroll or --anonymous');
+  if (chosen.length > 1) throw new UsageError(`--${chosen[0]} and --${chosen[1]} exclude each other: pick one`);
+  const prefix = str('prefix') ?? 'sim-';
+  const api = (): string => {
+    const url = str('api') ?? env.HANGAR_URL;
+    if (!url) throw new UsageError(`--${chosen[0]} needs --api URL (or HANGAR_URL): Hangar's HTTP address`);
+    return url;
+  };
+  let source: CredentialSource;
+  switch (chosen[0]!) {
+    case 'credentials':
+      source = { kind: 'file', file: str('credentials')! };
+      break;
+    case 'provision': {
+      const apiToken = str('apiToken') ?? env.HANGAR_TOKEN;
+      if (!apiToken) throw new UsageError('--provision needs --api-token T (or HANGAR_TOKEN): an operator or admin API key');
+      source = { kind: 'provision', api: api(), apiToken, prefix, deviceType: str('deviceType') ?? 'simulator' };
+      break;
+    }
+    case 'enroll': {
+      const enrollmentGroupId = str('enrollmentGroup');
+      const claimToken = str('claimToken');
+      if (!enrollmentGroupId || !claimToken) throw new UsageError('--enroll needs --enrollment-group ID and --claim-token T');
+      source = { kind: 'enroll', api: api(), enrollmentGroupId, claimToken, prefix };
+      break;
+    }
+    default:
+      source = { kind: 'anonymous', prefix };
+  }
+  const saveCredentials = str('saveCredentials');
+  if (saveCredentials && (source.kind === 'file' || source.kind === 'anonymous')) throw new UsageError('--save-credentials goes with --provision or --enroll');
+  return { devices, source, options, ...(saveCredentials ? { saveCredentials } : {}) };
+}
+
+export function registerSimulateCommand(program: Command): void {
+  program
+    .command('simulate')
+    .description('simulate a fleet of MQTT devices publishing telemetry; prints a JSON summary')
+    .addOption(new Option('--devices <n>', 'number of simulated devices'))
+    .addOption(new Option('--server <url>', 'mqtt://host:port or mqtts://host:port'))
+    .addOption(new Option('--rate <r>', 'messages per second per device (default 1)'))
+    .addOption(new Option('--max', 'publish as fast as acknowledgements allow'))
+    .addOption(new Option('--inflight <k>', 'unacknowledged messages per device at most (default 1 with --max, 100 with --rate)'))
+    .addOption(new Option('--qos <q>', '0 or 1 (default 1)'))
+    .addOption(new Option('--mqtt-version <v>', '3.1.1 or 5 (default 3.1.1)'))
+    .addOption(new Option('--duration <s>', 'seconds of publishing after all devices connected (default: until Ctrl-C; 0: connect only)'))
+    .addOption(new Option('--payload-keys <k>', 'keys per telemetry message: temp, hum, v3, … (default 2)'))
+    .addOption(new Option('--connect-rate <r>', 'new connections per second at most (default 500)'))
+    .addOption(new Option('--connect-concurrency <c>', 'connection attempts in progress at most (default 100)'))
+    .addOption(new Option('--connect-timeout <s>', 'seconds before one attempt gives up (default 10)'))
+    .addOption(new Option('--keepalive <s>', 'MQTT keepalive in seconds (default 60)'))
+    .addOption(new Option('--workers <w>', 'spread the devices over W processes (default 1)'))
+    .addOption(new Option('--ca <file>', 'CA certificate of an mqtts:// server (Hangar: GET /pki/server-ca.pem)'))
+    .addOption(new Option('--credentials <file>', 'NDJSON: {"deviceId","token"} or {"deviceId","certFile","keyFile"} per line'))
+    .addOption(new Option('--provision', 'create the devices and token credentials through the REST API'))
+    .addOption(new Option('--enroll', 'enroll the devices through an enrollment group (claim token)'))
+    .addOption(new Option('--anonymous', 'connect without credentials (brokers that allow it)'))
+    .addOption(new Option('--api <url>', 'Hangar HTTP URL for --provision/--enroll [env HANGAR_URL]'))
+    .addOption(new Option('--api-token <token>', 'operator API key for --provision [env HANGAR_TOKEN]'))
+    .addOption(new Option('--enrollment-group <id>', 'enrollment group for --enroll'))
+    .addOption(new Option('--claim-token <token>', 'the group’s claim token for --enroll'))
+    .addOption(new Option('--prefix <p>', 'device ids <p>000001… for --provision/--enroll/--anonymous (default sim-)'))
+    .addOption(new Option('--device-type <t>', 'type of devices --provision creates (default simulator)'))
+    .addOption(new Option('--save-credentials <file>', 'write the provisioned credentials for --credentials next time'))
+    .action(async (flags: SimulateFlags) => {
+      const plan = planSimulation(flags, process.env);
+      const { runSimulation } = await import('./simulate-run.js');
+      await runSimulation(plan);
+    });
+}

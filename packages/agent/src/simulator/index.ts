@@ -1,0 +1,6 @@
+export { simulate, fleetConfig, SimulationError, type SimulateOptions, type SimulationSummary, type SimulationProgress } from './simulate.js';
+export type { FleetConfig, PublishMode, MqttVersion } from './config.js';
+export { parseCredentials, readCredentialsFile, writeCredentialsFile, simulatedDeviceIds, CredentialsError, type DeviceCredential } from './credentials.js';
+export { provisionThroughApi, enrollThroughGroup, ProvisioningError, type ProvisionOptions, type EnrollOptions } from './provision.js';
+export { formatProgress } from './progress.js';
+export type { StatsSnapshot } from './stats.js';
