@@ -165,6 +165,8 @@ export function coapClient(args: string[], options: { timeoutMs?: number; input?
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // libcoap stops reading standard input after 20000 bytes; a larger input belongs in a file.
+    child.stdin.on('error', () => undefined);
     if (options.input) child.stdin.end(options.input);
     else child.stdin.end();
   });
