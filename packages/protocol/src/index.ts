@@ -1,6 +1,6 @@
 export { DEVICE_ID_PATTERN, DEVICE_ID_PATTERN_SOURCE, isValidDeviceId } from './device-id.js';
 export { COAP_DEVICE_PATH, COAP_RESOURCES, COAP_QUERY_DEVICE, COAP_QUERY_TOKEN, COAP_CONTENT_FORMAT, coapResourcePath } from './coap.js';
-export { DEVICE_TOPIC_ROOT, deviceTopic } from './topics.js';
+export { DEVICE_TOPIC_ROOT, deviceTopic, ENROLL_USERNAME_PREFIX, enrollUsername, enrollTopic, enrollResultTopic } from './topics.js';
 export type {
   Role,
   Principal,

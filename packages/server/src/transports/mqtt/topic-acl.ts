@@ -1,0 +1,80 @@
+import { DEVICE_TOPIC_ROOT } from '@hangar/protocol';
+import type { TelemetryFormat } from '../../core/telemetry/telemetry-ingest.js';
+
+/**
+ * Where a device's PUBLISH goes, by DESIGN §5: only its own `devices/{id}/…` uplink topics.
+ * There is no routing between devices, so a topic is either one of these or refused.
+ */
+export type PublishRoute =
+  | { kind: 'telemetry'; format: TelemetryFormat }
+  /** twin/reported, commands/{cmdId}/result, ota/status, logs: handed to the `uplink` hook. */
+  | { kind: 'uplink'; subtopic: string }
+  | { kind: 'enroll' }
+  | { kind: 'refused'; why: 'forbidden' | 'invalid' };
+
+/** A device session may publish telemetry and state; an enrollment session only its request. */
+export type SessionMode = 'device' | 'enrollment';
+
+const SENML_CBOR = 'application/senml+cbor';
+
+export function routePublish(deviceId: string, topic: string, mode: SessionMode, contentType?: string): PublishRoute {
+  // [MQTT-3.3.2-2] a topic name carries no wildcard; [MQTT-4.7.3-1] and is not empty.
+  if (!isValidTopicName(topic)) return { kind: 'refused', why: 'invalid' };
+  const prefix = `${DEVICE_TOPIC_ROOT}/${deviceId}/`;
+  if (!topic.startsWith(prefix)) return { kind: 'refused', why: 'forbidden' };
+  const sub = topic.slice(prefix.length);
+  if (mode === 'enrollment') return sub === 'enroll' ? { kind: 'enroll' } : { kind: 'refused', why: 'forbidden' };
+  switch (sub) {
+    case 'telemetry':
+      return { kind: 'telemetry', format: 'json' };
+    case 'telemetry/senml':
+      return { kind: 'telemetry', format: contentType === SENML_CBOR ? 'senml+cbor' : 'senml+json' };
+    case 'twin/reported':
+    case 'ota/status':
+    case 'logs':
+      return { kind: 'uplink', subtopic: sub };
+  }
+  const parts = sub.split('/');
+  if (parts.length === 3 && parts[0] === 'commands' && parts[1] !== '' && parts[2] === 'result') return { kind: 'uplink', subtopic: sub };
+  return { kind: 'refused', why: 'forbidden' };
+}
+
+export type SubscribeVerdict = 'ok' | 'forbidden' | 'invalid' | 'shared';
+
+/** A device may subscribe to any filter under its own `devices/{id}/`, nothing wider. */
+export function checkSubscription(deviceId: string, filter: string, mode: SessionMode): SubscribeVerdict {
+  if (filter.startsWith('$share/')) return 'shared';
+  if (!isValidTopicFilter(filter)) return 'invalid';
+  if (mode === 'enrollment') return filter === `${DEVICE_TOPIC_ROOT}/${deviceId}/enroll/result` ? 'ok' : 'forbidden';
+  return filter.startsWith(`${DEVICE_TOPIC_ROOT}/${deviceId}/`) ? 'ok' : 'forbidden';
+}
+
+export function isValidTopicName(topic: string): boolean {
+  return topic.length > 0 && !topic.includes('+') && !topic.includes('#') && !topic.includes('\u0000');
+}
+
+/** [MQTT-4.7.1-2] `#` alone in the last level; [MQTT-4.7.1-3] `+` alone in its level. */
+export function isValidTopicFilter(filter: string): boolean {
+  if (filter.length === 0 || filter.includes('\u0000')) return false;
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i += 1) {
+    const level = levels[i]!;
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) return false;
+    if (level.includes('+') && level !== '+') return false;
+  }
+  return true;
+}
+
+/** MQTT 3.1.1 §4.7: `#` also matches its parent level (`a/#` matches `a`). */
+export function topicMatches(filter: string, topic: string): boolean {
+  if (filter === topic) return true;
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i += 1) {
+    const level = f[i];
+    if (level === '#') return true;
+    if (i >= t.length) return false;
+    if (level !== '+' && level !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
