@@ -41,9 +41,19 @@ export function coapCodeForStatus(status: number): number {
   }
 }
 
+/** Diagnostics are cut here so that an error answer stays one unfragmented datagram. */
+const MAX_DIAGNOSTIC_BYTES = 512;
+
 /** An error answer with a diagnostic payload (RFC 7252 §5.5.2: UTF-8 text, no Content-Format). */
 export function errorResponse(code: number, diagnostic: string, options: CoapResponse['options'] = []): CoapResponse {
-  return { code, options, payload: Buffer.from(diagnostic, 'utf8') };
+  let payload = Buffer.from(diagnostic, 'utf8');
+  if (payload.length > MAX_DIAGNOSTIC_BYTES) {
+    let end = MAX_DIAGNOSTIC_BYTES - 3;
+    // Never split a UTF-8 sequence: back up to the start of a character.
+    while (end > 0 && (payload[end]! & 0xc0) === 0x80) end -= 1;
+    payload = Buffer.concat([payload.subarray(0, end), Buffer.from('...')]);
+  }
+  return { code, options, payload };
 }
 
 /**

@@ -221,6 +221,19 @@ describe('CoAP messaging (raw peer)', () => {
     expect((await peer.next((m) => m.messageId === req.messageId)).code).toBe(CoapCode.RequestEntityTooLarge);
   });
 
+  it('answers 4.06 for an Accept other than JSON', async () => {
+    const req = request({ path: 'twin/desired', device: dev, options: [{ number: Opt.Accept, value: encodeUint(60) }] });
+    send(req);
+    expect((await peer.next((m) => m.messageId === req.messageId)).code).toBe(CoapCode.NotAcceptable);
+  });
+
+  it('refuses to bind a port already taken, with the errno the CLI explains', async () => {
+    const { CoapDeviceEndpoint } = await import('./device-endpoint.js');
+    const other = new CoapDeviceEndpoint({ authenticator: { authenticateToken: async () => ({ ok: false, reason: 'bad_credentials', detail: '' }) }, telemetry: h.ingest, presence: h.presence, bus: h.t.hangar.bus, logger: h.t.hangar.logger });
+    await expect(other.listen(h.port, '127.0.0.1')).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await other.close();
+  });
+
   it('answers 2.03 Valid when the client already holds the current representation (ETag)', async () => {
     const get = request({ path: 'commands', device: dev });
     send(get);

@@ -108,13 +108,22 @@ export class CoapServer {
 
   /** Binds the socket; resolves with the bound port (useful with port 0). */
   listen(port: number, host = '0.0.0.0'): Promise<number> {
-    if (this.socket) throw new Error('the CoAP server is already listening');
+    if (this.socket) return Promise.reject(new Error('the CoAP server is already listening'));
     const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
     this.socket = socket;
     return new Promise((resolve, reject) => {
-      socket.once('error', reject);
+      const onBindError = (err: Error): void => {
+        this.socket = undefined;
+        try {
+          socket.close();
+        } catch {
+          // never bound: nothing to release
+        }
+        reject(err);
+      };
+      socket.once('error', onBindError);
       socket.bind(port, host, () => {
-        socket.off('error', reject);
+        socket.off('error', onBindError);
         socket.on('error', (err) => this.options.logger.warn({ err }, 'CoAP socket error'));
         socket.on('message', (datagram, rinfo) => this.receive(datagram, rinfo));
         resolve(socket.address().port);
