@@ -4,6 +4,7 @@
  * listener on an ephemeral port, and a raw MQTT client for what MQTT.js will not send.
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import type { TlsOptions } from 'node:tls';
 import { generate, parser as createParser, type Packet } from 'mqtt-packet';
 import type { DeviceProtocol } from '../../bus/events.js';
 import { DeviceAuthenticator, type DeviceIdentity } from '../../core/identity/device-authenticator.js';
@@ -86,6 +87,8 @@ export interface MqttTestbed {
   gateway: MqttGateway;
   listener: MqttListener;
   port: number;
+  /** The MQTTS port when `tls` options were given. */
+  tlsPort: number | undefined;
   url: string;
   telemetry: RecordingTelemetry;
   presence: RecordingPresence;
@@ -100,7 +103,7 @@ export interface MqttTestbed {
 
 export const FAST_LIMITS: Partial<MqttLimits> = { refusalDelayMs: 20, sweepIntervalMs: 50, closeGraceMs: 200 };
 
-export async function startMqttTestbed(options: { limits?: Partial<MqttLimits>; gateway?: Partial<MqttGatewayOptions> } = {}): Promise<MqttTestbed> {
+export async function startMqttTestbed(options: { limits?: Partial<MqttLimits>; gateway?: Partial<MqttGatewayOptions>; tls?: TlsOptions } = {}): Promise<MqttTestbed> {
   const th = await startTestHangar('sqlite');
   const telemetry = new RecordingTelemetry();
   const presence = new RecordingPresence();
@@ -124,11 +127,13 @@ export async function startMqttTestbed(options: { limits?: Partial<MqttLimits>; 
     ...options.gateway,
   });
   const listener = await startMqttListener(gateway, { port: 0, host: '127.0.0.1' });
+  const tlsListener = options.tls ? await startMqttListener(gateway, { port: 0, host: '127.0.0.1', tls: options.tls }) : undefined;
   return {
     th,
     gateway,
     listener,
     port: listener.port,
+    tlsPort: tlsListener?.port,
     url: `mqtt://127.0.0.1:${listener.port}`,
     telemetry,
     presence,
@@ -145,6 +150,7 @@ export async function startMqttTestbed(options: { limits?: Partial<MqttLimits>; 
     async close() {
       await gateway.close();
       await listener.close();
+      await tlsListener?.close();
       live.stop();
       await th.close();
     },
