@@ -9,6 +9,10 @@ import { CaService } from './core/identity/ca-service.js';
 import { CredentialService } from './core/identity/credential-service.js';
 import { DecommissionService } from './core/identity/decommission-service.js';
 import { EnrollmentService } from './core/identity/enrollment-service.js';
+import { EventLog } from './core/events/event-log.js';
+import { EventStreamService } from './core/events/event-stream-service.js';
+import { WebhookRuntime, type WebhookOptions } from './core/webhooks/webhook-runtime.js';
+import { WebhookService } from './core/webhooks/webhook-service.js';
 import { MasterKey } from './core/identity/master-key.js';
 import { DeviceAuthenticator } from './core/identity/device-authenticator.js';
 import { loadOrCreateServerTls, type ServerTls } from './core/identity/server-tls.js';
@@ -29,6 +33,8 @@ export interface Services {
   credentials: CredentialService;
   decommission: DecommissionService;
   enrollment: EnrollmentService;
+  events: EventStreamService;
+  webhooks: WebhookService;
 }
 
 export interface HangarOptions {
@@ -43,6 +49,10 @@ export interface HangarOptions {
   /** Directory of the built dashboard; defaults to packages/web/dist of this checkout. */
   webRoot?: string | undefined;
   now?: () => number;
+  /** Webhook delivery tuning (timeouts, backoff, attempts); tests shorten the delays. */
+  webhooks?: Partial<WebhookOptions> | undefined;
+  /** Recent events a reconnecting SSE client can resume from (default 10,000). */
+  eventLogCapacity?: number | undefined;
   /** The TLS listeners' certificate: given (--tls-cert/--tls-key) or made from an installation CA. */
   tls?: { certFile?: string | undefined; keyFile?: string | undefined; hostnames?: string[] | undefined } | undefined;
 }
@@ -82,6 +92,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const authenticator = new DeviceAuthenticator(stores, now);
     const cas = new CaService(stores, masterKey, now);
     const credentials = new CredentialService(stores, cas, bus, now);
+    const eventLog = new EventLog({ capacity: options.eventLogCapacity, now });
+    const stopEventLog = bus.subscribeAll((event) => void eventLog.append(event));
+    const webhookRuntime = new WebhookRuntime({ store: stores.webhooks, dialect: store.dialect, log: eventLog, masterKey, logger, now }, options.webhooks);
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId)),
       devices: new DeviceService(stores, now, credentials),
@@ -92,6 +105,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       credentials,
       decommission: new DecommissionService(stores, credentials, bus, now),
       enrollment: new EnrollmentService(stores, cas, credentials, masterKey, bus, now),
+      events: new EventStreamService(eventLog, { dialect: store.dialect, lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now }),
+      webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
     const madeCas = await cas.ensureEveryTenantHasCa();
@@ -102,6 +117,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       services.enrollment.purgeNonces().catch((err: unknown) => logger.warn({ err }, 'nonce sweep failed'));
     }, 60 * 60 * 1000);
     sessionSweep.unref();
+    await webhookRuntime.start();
     return {
       services,
       stores,
@@ -114,6 +130,10 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       serverTls,
       async close() {
         clearInterval(sessionSweep);
+        // Before the store closes: buffered outbox rows are written, attempts in flight give their leases back.
+        await webhookRuntime.stop();
+        stopEventLog();
+        services.events.close();
         // Fastify stops accepting and waits for in-flight requests (and their writes) first.
         await http.close();
         await store.close();

@@ -17,6 +17,8 @@ export const ERROR_CATALOG = {
   API_KEY_NOT_FOUND: { status: 404, title: 'API key not found' },
   USER_NOT_FOUND: { status: 404, title: 'User not found' },
   TENANT_NOT_FOUND: { status: 404, title: 'Tenant not found' },
+  WEBHOOK_NOT_FOUND: { status: 404, title: 'Webhook not found' },
+  WEBHOOK_DELIVERY_NOT_FOUND: { status: 404, title: 'Webhook delivery not found' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   DEVICE_EXISTS: { status: 409, title: 'Device already exists' },
   GROUP_EXISTS: { status: 409, title: 'Group already exists' },

@@ -12,9 +12,11 @@ import type { Metrics } from './metrics.js';
 import { errorHandler, problem, sendProblem } from './problem.js';
 import { accessRoutes } from './routes/access.js';
 import { deviceRoutes } from './routes/devices.js';
+import { eventRoutes } from './routes/events.js';
 import { groupRoutes } from './routes/groups.js';
 import { identityRoutes, pkiAndProvisioningRoutes } from './routes/identity.js';
 import { opsRoutes } from './routes/ops.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { validatorCompiler } from './validation.js';
 import { deviceApiRoutes, type DeviceApiDeps } from '../transports/http/device-api.js';
@@ -84,6 +86,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   groupRoutes(app, options.services);
   identityRoutes(app, options.services);
   pkiAndProvisioningRoutes(app, options.services);
+  eventRoutes(app, options.services);
+  webhookRoutes(app, options.services);
   serverCaRoute(app, options.serverCaPem);
   if (options.deviceApi) await deviceApiRoutes(app, options.deviceApi);
 

@@ -261,6 +261,40 @@ export interface DeviceConnectionsTable {
   reason: string | null;
 }
 
+export interface WebhooksTable {
+  id: string;
+  tenant_id: string;
+  url: string;
+  /** JSON array of event type patterns. */
+  event_types: string;
+  query: string | null;
+  enabled: number;
+  description: string;
+  sealed_secret: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The webhook outbox: one row per (event, webhook), tried until delivered or dead. */
+export interface WebhookDeliveriesTable {
+  id: string;
+  tenant_id: string;
+  webhook_id: string;
+  event_type: string;
+  event_id: number | null;
+  payload: string;
+  status: string; // 'pending' | 'delivered' | 'dead'
+  attempts: number;
+  next_attempt_at: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_attempt_at: number | null;
+  /** JSON array of the last attempts. */
+  history: string;
+  created_at: number;
+  delivered_at: number | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -284,6 +318,8 @@ export interface Database {
   provisioning_nonces: ProvisioningNoncesTable;
   device_presence: DevicePresenceTable;
   device_connections: DeviceConnectionsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

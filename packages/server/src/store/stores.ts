@@ -5,6 +5,7 @@ import type { PresenceStore } from '../core/presence/ports.js';
 import type { DeviceStore, GroupStore } from '../core/registry/ports.js';
 import type { TelemetryStore } from '../core/telemetry/ports.js';
 import type { TenancyStore } from '../core/tenancy/ports.js';
+import type { WebhookStore } from '../core/webhooks/ports.js';
 import type { StoreConnection } from './database.js';
 import type { Database, Dialect } from './schema.js';
 import { KyselyAuditStore } from './kysely/audit-store.js';
@@ -14,6 +15,7 @@ import { KyselyIdentityStore } from './kysely/identity-store.js';
 import { KyselyPresenceStore } from './kysely/presence-store.js';
 import { KyselyTelemetryStore } from './kysely/telemetry-store.js';
 import { KyselyTenancyStore } from './kysely/tenancy-store.js';
+import { KyselyWebhookStore } from './kysely/webhook-store.js';
 
 /** Every store port, bound to one connection or to one open transaction. */
 export interface StoreSet {
@@ -23,6 +25,7 @@ export interface StoreSet {
   readonly tenancy: TenancyStore;
   readonly audit: AuditStore;
   readonly identity: IdentityStore;
+  readonly webhooks: WebhookStore;
   readonly presence: PresenceStore;
   readonly telemetry: TelemetryStore;
 }
@@ -41,6 +44,7 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     tenancy: new KyselyTenancyStore(db),
     audit: new KyselyAuditStore(db),
     identity: new KyselyIdentityStore(db),
+    webhooks: new KyselyWebhookStore(db, dialect),
     presence: new KyselyPresenceStore(db, dialect),
     telemetry: new KyselyTelemetryStore(db, dialect),
   };

@@ -1,0 +1,87 @@
+import { isValidDeviceId } from '@hangar/protocol';
+import { HangarError } from '../../errors.js';
+import type { Dialect } from '../../store/schema.js';
+import type { CallContext } from '../context.js';
+import { requireRole } from '../tenancy/principal.js';
+import type { EventLog } from './event-log.js';
+import { EventSubscription } from './event-subscription.js';
+import { FleetMatcher, parseQueryFilter } from './fleet-matcher.js';
+import type { DeviceMatchLookup } from './ports.js';
+import { parseTypeList } from './type-filter.js';
+
+export interface StreamRequest {
+  /** Comma-separated type patterns (`device.connected,alert.*`); absent: every type. */
+  types?: string | undefined;
+  deviceId?: string | undefined;
+  /** Fleet query: only events of devices that match it. */
+  query?: string | undefined;
+  /** Resume after this event id (the SSE Last-Event-ID). */
+  lastEventId?: string | undefined;
+}
+
+export interface EventStreamOptions {
+  /** Events queued for one client before it is dropped as too slow. */
+  maxQueuePerClient?: number;
+  matchTtlMs?: number;
+}
+
+/**
+ * Opens live event subscriptions for API clients: validates the filters (so a bad one is
+ * refused before anything streams), replays what a resuming client missed and keeps track of
+ * every open subscription so that shutdown can end them all.
+ */
+export class EventStreamService {
+  private readonly open = new Set<EventSubscription>();
+  private closed = false;
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly deps: { dialect: Dialect; lookup: DeviceMatchLookup; now?: () => number },
+    private readonly options: EventStreamOptions = {},
+  ) {}
+
+  subscribe(ctx: CallContext, request: StreamRequest): EventSubscription {
+    requireRole(ctx.principal, 'viewer');
+    if (this.closed) throw new HangarError('NOT_READY', 'the server is shutting down');
+    const tenantId = ctx.principal.tenantId;
+    const types = parseTypeList(request.types);
+    if (request.deviceId !== undefined && !isValidDeviceId(request.deviceId)) {
+      throw new HangarError('VALIDATION_FAILED', `device "${request.deviceId.slice(0, 140)}" is not a valid device id`);
+    }
+    let matcher: FleetMatcher | undefined;
+    if (request.query !== undefined && request.query.trim() !== '') {
+      const ast = parseQueryFilter(request.query);
+      matcher = new FleetMatcher(ast, { tenantId, dialect: this.deps.dialect, lookup: this.deps.lookup, ttlMs: this.options.matchTtlMs, now: this.deps.now });
+    }
+    let resumeAfter: number | undefined;
+    if (request.lastEventId !== undefined && request.lastEventId !== '') {
+      if (!/^\d{1,16}$/.test(request.lastEventId)) throw new HangarError('VALIDATION_FAILED', `Last-Event-ID "${request.lastEventId.slice(0, 40)}" is not an event id of this server`);
+      resumeAfter = Number(request.lastEventId);
+    }
+
+    const sub = new EventSubscription({ tenantId, types, deviceId: request.deviceId, matcher }, this.options.maxQueuePerClient ?? 1000);
+    // Replay and listen in one synchronous step, so no event falls between the two.
+    if (resumeAfter !== undefined) {
+      const replay = this.log.since(resumeAfter);
+      if (replay.kind === 'reset') sub.reset(replay.oldestId, replay.latestId);
+      else for (const e of replay.events) sub.offer(e, true);
+    }
+    const stop = this.log.listen((e) => sub.offer(e));
+    this.open.add(sub);
+    sub.onEnded(() => {
+      stop();
+      this.open.delete(sub);
+    });
+    return sub;
+  }
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  /** Ends every open stream (server shutdown) and refuses new ones. */
+  close(): void {
+    this.closed = true;
+    for (const sub of [...this.open]) sub.end('shutdown');
+  }
+}
