@@ -37,4 +37,8 @@ export type {
   NewUser,
   ImportLineError,
   ImportResult,
+  DeviceProtocol,
+  ConnectionKind,
+  DevicePresence,
+  DeviceConnection,
 } from './rest-api.js';

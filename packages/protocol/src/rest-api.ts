@@ -245,3 +245,39 @@ export interface ImportResult {
   errors: ImportLineError[];
   errorsTruncated: boolean;
 }
+
+/** How a device reached Hangar. */
+export type DeviceProtocol = 'mqtt' | 'http' | 'coap' | 'lwm2m';
+
+/** `session`: a connection the transport holds (MQTT); `activity`: HTTP/CoAP requests within the activity window. */
+export type ConnectionKind = 'session' | 'activity';
+
+/** The answer to `GET /api/v1/devices/{id}/presence`. */
+export interface DevicePresence {
+  online: boolean;
+  lastSeen: string | null;
+  /** Of the current connection, or of the last one while offline. */
+  protocol: DeviceProtocol | null;
+  remoteAddress: string | null;
+  /** Start of the current connection; null while offline. */
+  connectedAt: string | null;
+  /** End of the last connection; null while online. */
+  disconnectedAt: string | null;
+  disconnectReason: string | null;
+  /** Present while online. */
+  sessionId?: string;
+  kind?: ConnectionKind;
+}
+
+/** An item of `GET /api/v1/devices/{id}/connections` (newest first). */
+export interface DeviceConnection {
+  sessionId: string;
+  kind: ConnectionKind;
+  protocol: DeviceProtocol;
+  remoteAddress: string | null;
+  connectedAt: string;
+  disconnectedAt: string | null;
+  reason: string | null;
+  /** The server node that held the connection. */
+  node: string;
+}

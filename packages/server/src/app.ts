@@ -9,6 +9,7 @@ import { CaService } from './core/identity/ca-service.js';
 import { CredentialService } from './core/identity/credential-service.js';
 import { DecommissionService } from './core/identity/decommission-service.js';
 import { EnrollmentService } from './core/identity/enrollment-service.js';
+import { PresenceService, type PresenceOptions } from './core/presence/presence-service.js';
 import { EventLog } from './core/events/event-log.js';
 import { EventStreamService } from './core/events/event-stream-service.js';
 import { WebhookRuntime, type WebhookOptions } from './core/webhooks/webhook-runtime.js';
@@ -33,6 +34,7 @@ export interface Services {
   credentials: CredentialService;
   decommission: DecommissionService;
   enrollment: EnrollmentService;
+  presence: PresenceService;
   events: EventStreamService;
   webhooks: WebhookService;
 }
@@ -49,6 +51,10 @@ export interface HangarOptions {
   /** Directory of the built dashboard; defaults to packages/web/dist of this checkout. */
   webRoot?: string | undefined;
   now?: () => number;
+  /** This node's id in presence records (scale-out: each node resets only its own sessions). Default 'local'. */
+  nodeId?: string | undefined;
+  /** Presence tuning: activity window of HTTP/CoAP devices, flush and sweep intervals, history kept. */
+  presence?: Omit<PresenceOptions, 'nodeId' | 'now' | 'logger'> | undefined;
   /** Webhook delivery tuning (timeouts, backoff, attempts); tests shorten the delays. */
   webhooks?: Partial<WebhookOptions> | undefined;
   /** Recent events a reconnecting SSE client can resume from (default 10,000). */
@@ -105,6 +111,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       credentials,
       decommission: new DecommissionService(stores, credentials, bus, now),
       enrollment: new EnrollmentService(stores, cas, credentials, masterKey, bus, now),
+      presence: new PresenceService(stores, bus, { ...options.presence, nodeId: options.nodeId, now, logger: logger.child({ component: 'presence' }) }),
       events: new EventStreamService(eventLog, { dialect: store.dialect, lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
     };
@@ -118,6 +125,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     }, 60 * 60 * 1000);
     sessionSweep.unref();
     await webhookRuntime.start();
+    // After the subscribers above: the periods a previous run left open end with events they should see.
+    await services.presence.start();
     return {
       services,
       stores,
@@ -136,6 +145,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         services.events.close();
         // Fastify stops accepting and waits for in-flight requests (and their writes) first.
         await http.close();
+        // Queued presence changes and the last lastSeen values are written; this node's periods end.
+        await services.presence.stop();
         await store.close();
       },
     };

@@ -16,6 +16,7 @@ import { eventRoutes } from './routes/events.js';
 import { groupRoutes } from './routes/groups.js';
 import { identityRoutes, pkiAndProvisioningRoutes } from './routes/identity.js';
 import { opsRoutes } from './routes/ops.js';
+import { presenceRoutes } from './routes/presence.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { validatorCompiler } from './validation.js';
@@ -84,6 +85,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   accessRoutes(app, options.services, { secureCookies: options.secureCookies ?? false });
   deviceRoutes(app, options.services);
   groupRoutes(app, options.services);
+  presenceRoutes(app, options.services);
   identityRoutes(app, options.services);
   pkiAndProvisioningRoutes(app, options.services);
   eventRoutes(app, options.services);
