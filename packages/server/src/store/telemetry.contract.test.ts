@@ -193,8 +193,11 @@ describe.each(STORE_KINDS)('telemetry store contract on %s', (kind) => {
     await t.stores.devices.insert(device('p1'));
     await t.stores.devices.insert(device('p2'));
     await write([pt('p1', 'a', T0, 1), pt('p1', 'a', T0 + HOUR, 2), pt('p1', 'b', T0, 3), pt('p2', 'a', T0, 4)]);
+    await t.stores.devices.delete('t1', 'p1');
+    expect(await t.stores.telemetry.orphanDevices(10)).toEqual(['p1']);
     let total = 0;
     for (let n = 1; n > 0; total += n) n = await t.stores.telemetry.purgeDeviceChunk('p1', 2);
+    expect(await t.stores.telemetry.orphanDevices(10)).toEqual([]);
     expect(total).toBe(3 + 3 + 3); // raw, 1-minute and 1-hour rows
     expect(await t.stores.telemetry.range({ deviceId: 'p1', key: 'a', from: 0, to: T0 + 2 * HOUR, limit: 10, desc: false })).toEqual([]);
     await t.stores.transaction((tx) => tx.devices.purgeData('t1', 'p2'));

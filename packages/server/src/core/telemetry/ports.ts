@@ -79,6 +79,12 @@ export interface TelemetryStore {
   deleteRollupsBefore(series: SeriesRef, before: number, limit: number): Promise<number>;
   /** Deletes at most `limit` rows of a device's history (raw and rollups); returns how many. */
   purgeDeviceChunk(deviceId: string, limit: number): Promise<number>;
+  /**
+   * Devices that have history but no longer exist (deleted while a purge was cut short). The
+   * hourly rollups name every device with any history, since raw points and minute buckets
+   * expire no later than the hour bucket holding them.
+   */
+  orphanDevices(limit: number): Promise<string[]>;
   /** Retention in days of every tenant (null: the tenant has no setting, the default applies). */
   listRetention(): Promise<Array<{ tenantId: string; retentionDays: number | null }>>;
   getRetentionDays(tenantId: string): Promise<number | null>;

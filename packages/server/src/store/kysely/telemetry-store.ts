@@ -45,7 +45,7 @@ export class KyselyTelemetryStore implements TelemetryStore {
 
   async aggregate(q: AggregateQuery): Promise<BucketValue[]> {
     const raw = q.source === 'raw';
-    const table = raw ? sql.table('telemetry_points') : sql.table(ROLLUP_OF[q.source]);
+    const table = q.source === 'raw' ? sql.table('telemetry_points') : sql.table(ROLLUP_OF[q.source]);
     const time = raw ? sql.ref('ts') : sql.ref('bucket');
     const where = sql`device_id = ${q.deviceId} AND key = ${q.key} AND ${time} >= ${q.from} AND ${time} < ${q.to}`;
     if (q.agg === 'last') {
@@ -137,6 +137,18 @@ export class KyselyTelemetryStore implements TelemetryStore {
       deleted += Number(result.numAffectedRows ?? 0);
     }
     return deleted;
+  }
+
+  async orphanDevices(limit: number): Promise<string[]> {
+    // A loose index scan (one probe per distinct device), which neither store does by itself for DISTINCT.
+    const { rows } = await sql<{ id: string | null }>`
+      WITH RECURSIVE d(id) AS (
+        SELECT min(device_id) FROM telemetry_rollup_1h
+        UNION ALL
+        SELECT (SELECT min(device_id) FROM telemetry_rollup_1h WHERE device_id > d.id) FROM d WHERE d.id IS NOT NULL
+      )
+      SELECT id FROM d WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM devices WHERE devices.id = d.id) LIMIT ${limit}`.execute(this.db);
+    return rows.map((r) => r.id!);
   }
 
   async listRetention(): Promise<Array<{ tenantId: string; retentionDays: number | null }>> {

@@ -1,0 +1,171 @@
+import type { Logger } from 'pino';
+import type { EventBus, Unsubscribe } from '../../bus/event-bus.js';
+import { HangarError } from '../../errors.js';
+import type { Stores } from '../../store/stores.js';
+import { recordAudit } from '../audit/audit-service.js';
+import type { CallContext } from '../context.js';
+import type { DeviceIdentity } from '../identity/device-authenticator.js';
+import { requireRole } from '../tenancy/principal.js';
+import { decodeTelemetry } from './codec.js';
+import type { Aggregate, AggregateSource, BucketValue, LatestValue, SeriesPoint } from './ports.js';
+import { DEFAULT_DEVICE_RATE_LIMIT, TokenBucketLimiter, type RateLimit } from './rate-limiter.js';
+import { RetentionWorker, type RetentionOptions } from './retention-worker.js';
+import { MAX_QUERY_KEYS, planSeriesQuery, type SeriesRequest } from './series-query.js';
+import type { TelemetryFormat, TelemetryIngest } from './telemetry-ingest.js';
+import { DEFAULT_TELEMETRY_LIMITS, checkKey, type TelemetryLimits } from './telemetry-point.js';
+import { TelemetryWriter, type WriterOptions } from './telemetry-writer.js';
+
+export interface TelemetryServiceOptions {
+  limits?: Partial<TelemetryLimits> | undefined;
+  /** Per-device message rate; `false` turns the limit off (benchmarks). */
+  rateLimit?: RateLimit | false | undefined;
+  writer?: Partial<WriterOptions> | undefined;
+  retention?: Partial<RetentionOptions> | undefined;
+  now?: (() => number) | undefined;
+}
+
+export interface SeriesResult {
+  deviceId: string;
+  from: number;
+  to: number;
+  agg: Aggregate | null;
+  interval: string | null;
+  intervalMs: number | null;
+  source: AggregateSource;
+  series: Array<{ key: string; points: Array<SeriesPoint | BucketValue>; truncated: boolean }>;
+}
+
+export interface TelemetrySettings {
+  retentionDays: number;
+}
+
+export const MAX_RETENTION_DAYS = 3650;
+
+/**
+ * Telemetry: ingestion for every transport (decode → rate limit → group commit), queries of
+ * history and latest values for the API, per-tenant retention. Transports see only the
+ * `TelemetryIngest` half.
+ */
+export class TelemetryService implements TelemetryIngest {
+  private readonly limits: TelemetryLimits;
+  private readonly limiter: TokenBucketLimiter | undefined;
+  private readonly writer: TelemetryWriter;
+  private readonly retention: RetentionWorker;
+  private readonly now: () => number;
+  private unsubscribe: Unsubscribe | undefined;
+
+  constructor(
+    private readonly stores: Stores,
+    private readonly bus: EventBus,
+    logger: Logger,
+    options: TelemetryServiceOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.limits = { ...DEFAULT_TELEMETRY_LIMITS, ...options.limits };
+    const rate = options.rateLimit === undefined ? DEFAULT_DEVICE_RATE_LIMIT : options.rateLimit;
+    this.limiter = rate === false ? undefined : new TokenBucketLimiter(rate, this.now);
+    this.writer = new TelemetryWriter(stores, bus, logger, {
+      maxBatchPoints: 5_000,
+      lingerMs: 0,
+      maxInFlight: stores.dialect === 'sqlite' ? 1 : 2,
+      ...options.writer,
+    });
+    this.retention = new RetentionWorker(stores, logger, this.now, options.retention);
+  }
+
+  async ingest(device: DeviceIdentity, payload: Uint8Array, format: TelemetryFormat): Promise<{ accepted: number }> {
+    if (this.limiter) {
+      const waitMs = this.limiter.take(device.deviceId);
+      if (waitMs > 0) throw new HangarError('RATE_LIMITED', `device "${device.deviceId}" sends telemetry faster than allowed; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
+    }
+    const points = decodeTelemetry(payload, format, this.now(), this.limits);
+    await this.writer.write(device.tenantId, device.deviceId, points);
+    return { accepted: points.length };
+  }
+
+  /** Raw points, or bucketed aggregates with `agg` + `interval` (see docs/telemetry.md). */
+  async series(ctx: CallContext, deviceId: string, request: SeriesRequest): Promise<SeriesResult> {
+    requireRole(ctx.principal, 'viewer');
+    const plan = planSeriesQuery(request, this.now());
+    const tenantId = ctx.principal.tenantId;
+    await this.requireDevice(tenantId, deviceId);
+    let keys = plan.keys;
+    if (!keys) {
+      keys = await this.stores.telemetry.keysOf(tenantId, deviceId);
+      if (keys.length > MAX_QUERY_KEYS) throw new HangarError('VALIDATION_FAILED', `device "${deviceId}" has ${keys.length} keys; name up to ${MAX_QUERY_KEYS} with keys=`);
+    }
+    const series: SeriesResult['series'] = [];
+    for (const key of keys) {
+      const base = { deviceId, key, from: plan.from, to: plan.to, limit: plan.limit };
+      const points = plan.bucketed
+        ? await this.stores.telemetry.aggregate({ ...base, agg: plan.bucketed.agg, intervalMs: plan.bucketed.intervalMs, source: plan.bucketed.source })
+        : await this.stores.telemetry.range({ ...base, desc: plan.desc });
+      series.push({ key, points, truncated: points.length >= plan.limit });
+    }
+    return {
+      deviceId,
+      from: plan.from,
+      to: plan.to,
+      agg: plan.bucketed?.agg ?? null,
+      interval: plan.bucketed?.interval ?? null,
+      intervalMs: plan.bucketed?.intervalMs ?? null,
+      source: plan.bucketed?.source ?? 'raw',
+      series,
+    };
+  }
+
+  async latest(ctx: CallContext, deviceId: string, keys?: string[]): Promise<LatestValue[]> {
+    requireRole(ctx.principal, 'viewer');
+    if (keys) {
+      if (keys.length > MAX_QUERY_KEYS) throw new HangarError('VALIDATION_FAILED', `keys names ${keys.length} keys; the limit is ${MAX_QUERY_KEYS}`);
+      for (const k of keys) checkKey(k, 'keys');
+    }
+    await this.requireDevice(ctx.principal.tenantId, deviceId);
+    return this.stores.telemetry.latest(ctx.principal.tenantId, deviceId, keys);
+  }
+
+  async settings(ctx: CallContext): Promise<TelemetrySettings> {
+    requireRole(ctx.principal, 'viewer');
+    return { retentionDays: (await this.stores.telemetry.getRetentionDays(ctx.principal.tenantId)) ?? this.retention.defaultDays };
+  }
+
+  async updateSettings(ctx: CallContext, patch: { retentionDays: number }): Promise<TelemetrySettings> {
+    requireRole(ctx.principal, 'admin');
+    const days = patch.retentionDays;
+    if (!Number.isInteger(days) || days < 1 || days > MAX_RETENTION_DAYS) {
+      throw new HangarError('VALIDATION_FAILED', `retentionDays must be a whole number of days between 1 and ${MAX_RETENTION_DAYS}`);
+    }
+    const tenantId = ctx.principal.tenantId;
+    const now = this.now();
+    await this.stores.transaction(async (tx) => {
+      const before = (await tx.telemetry.getRetentionDays(tenantId)) ?? this.retention.defaultDays;
+      await tx.telemetry.setRetentionDays(tenantId, days, now);
+      await recordAudit(tx.audit, ctx, { action: 'telemetry.settings.update', target: { type: 'tenant', id: tenantId }, summary: { before: { retentionDays: before }, after: { retentionDays: days } } }, now);
+    });
+    return { retentionDays: days };
+  }
+
+  /** Starts the retention timer and the purge of deleted devices' history. */
+  start(): void {
+    this.retention.start();
+    this.unsubscribe ??= this.bus.subscribe('device.deleted', (e) => this.retention.purgeDevice(e.deviceId));
+  }
+
+  /** One retention pass now (tests, and the timer's work). */
+  runRetention(): Promise<{ deleted: number }> {
+    return this.retention.runOnce();
+  }
+
+  /** Stops background work and writes every reading already accepted; call before the store closes. */
+  async close(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    await this.writer.close();
+    await this.retention.stop();
+  }
+
+  private async requireDevice(tenantId: string, deviceId: string): Promise<void> {
+    const device = await this.stores.devices.get(tenantId, deviceId);
+    if (!device) throw new HangarError('DEVICE_NOT_FOUND', `no device "${deviceId}"`);
+  }
+}
