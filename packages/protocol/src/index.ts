@@ -41,4 +41,13 @@ export type {
   ConnectionKind,
   DevicePresence,
   DeviceConnection,
+  AlertSeverity,
+  AlertState,
+  AlertClearReason,
+  AlertConditionKind,
+  AlertRule,
+  NewAlertRule,
+  AlertRulePatch,
+  Alert,
+  FleetStats,
 } from './rest-api.js';

@@ -281,3 +281,78 @@ export interface DeviceConnection {
   /** The server node that held the connection. */
   node: string;
 }
+
+export type AlertSeverity = 'critical' | 'major' | 'minor' | 'warning' | 'info';
+export type AlertState = 'raised' | 'acknowledged' | 'cleared';
+export type AlertClearReason = 'operator' | 'condition' | 'rule_deleted' | 'rule_disabled' | 'device_deleted' | 'device_decommissioned';
+/** What a rule's condition reads: telemetry values, presence (`offline for …`), or other device fields. */
+export type AlertConditionKind = 'telemetry' | 'presence' | 'device';
+
+export interface AlertRule {
+  id: string;
+  name: string;
+  description: string;
+  severity: AlertSeverity;
+  enabled: boolean;
+  /** Fleet query selecting the devices watched; null watches every device. */
+  target: string | null;
+  /** `telemetry.temp > 80 for 5m`, `status = "suspended"`, `offline for 10m` (docs/alerts.md). */
+  condition: string;
+  kind: AlertConditionKind;
+  /** The condition's duration in seconds (`for …` or `offline for …`); null if none. */
+  forSeconds: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewAlertRule {
+  name: string;
+  description?: string;
+  severity: AlertSeverity;
+  enabled?: boolean;
+  target?: string | null;
+  condition: string;
+}
+
+export type AlertRulePatch = Partial<NewAlertRule>;
+
+export interface Alert {
+  id: string;
+  ruleId: string;
+  ruleName: string;
+  deviceId: string;
+  severity: AlertSeverity;
+  state: AlertState;
+  message: string;
+  /** `{condition, values: {"telemetry.temp": 85, …}, readAt?, heldSince?, for?}` */
+  details: Record<string, unknown>;
+  /** 1 when raised, +1 per new device data that still met the condition while open. */
+  count: number;
+  raisedAt: string;
+  lastTriggeredAt: string;
+  lastEvaluatedAt: string;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
+  clearedAt: string | null;
+  /** `"system"` when the condition stopped holding or the device went away. */
+  clearedBy: string | null;
+  clearedReason: AlertClearReason | null;
+}
+
+/** `GET /api/v1/fleet/stats?q=…&firmwareTop=…` */
+export interface FleetStats {
+  total: number;
+  online: number;
+  offline: number;
+  byType: Record<string, number>;
+  typeOther: number;
+  byStatus: Record<string, number>;
+  firmware: Record<string, number>;
+  firmwareOther: number;
+  firmwareUnknown: number;
+  alerts: {
+    open: number;
+    bySeverity: Record<AlertSeverity, number>;
+    byState: { raised: number; acknowledged: number };
+  };
+}

@@ -4,7 +4,10 @@ import pino, { type Logger } from 'pino';
 import { buildHttpApp } from './api/http-app.js';
 import { Metrics } from './api/metrics.js';
 import { InProcessEventBus, type EventBus } from './bus/event-bus.js';
+import { AlertEvaluator, type AlertEvaluatorOptions } from './core/alerts/alert-evaluator.js';
+import { AlertService } from './core/alerts/alert-service.js';
 import { AuditService } from './core/audit/audit-service.js';
+import { FleetStatsService } from './core/fleet/fleet-stats-service.js';
 import { CaService } from './core/identity/ca-service.js';
 import { CredentialService } from './core/identity/credential-service.js';
 import { DecommissionService } from './core/identity/decommission-service.js';
@@ -34,6 +37,8 @@ export interface Services {
   credentials: CredentialService;
   decommission: DecommissionService;
   enrollment: EnrollmentService;
+  alerts: AlertService;
+  fleet: FleetStatsService;
   presence: PresenceService;
   events: EventStreamService;
   webhooks: WebhookService;
@@ -51,6 +56,8 @@ export interface HangarOptions {
   /** Directory of the built dashboard; defaults to packages/web/dist of this checkout. */
   webRoot?: string | undefined;
   now?: () => number;
+  /** Alert evaluation: sweep interval (0: no timer), per-device coalescing, rule cache. */
+  alerts?: AlertEvaluatorOptions | undefined;
   /** This node's id in presence records (scale-out: each node resets only its own sessions). Default 'local'. */
   nodeId?: string | undefined;
   /** Presence tuning: activity window of HTTP/CoAP devices, flush and sweep intervals, history kept. */
@@ -71,6 +78,8 @@ export interface Hangar {
   readonly bus: EventBus;
   readonly logger: Logger;
   readonly bootstrap: BootstrapResult;
+  /** Raises and clears alerts from bus events and a periodic sweep. */
+  readonly alertEvaluator: AlertEvaluator;
   /** Device authentication for every transport (tokens, client certificates). */
   readonly authenticator: DeviceAuthenticator;
   readonly serverTls: ServerTls;
@@ -111,6 +120,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       credentials,
       decommission: new DecommissionService(stores, credentials, bus, now),
       enrollment: new EnrollmentService(stores, cas, credentials, masterKey, bus, now),
+      alerts: new AlertService(stores, bus, now),
+      fleet: new FleetStatsService(stores, now),
       presence: new PresenceService(stores, bus, { ...options.presence, nodeId: options.nodeId, now, logger: logger.child({ component: 'presence' }) }),
       events: new EventStreamService(eventLog, { dialect: store.dialect, lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
@@ -124,6 +135,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       services.enrollment.purgeNonces().catch((err: unknown) => logger.warn({ err }, 'nonce sweep failed'));
     }, 60 * 60 * 1000);
     sessionSweep.unref();
+    const alertEvaluator = new AlertEvaluator(stores, bus, logger.child({ component: 'alerts' }), now, options.alerts);
+    services.alerts.onRuleChange(alertEvaluator);
+    alertEvaluator.start();
     await webhookRuntime.start();
     // After the subscribers above: the periods a previous run left open end with events they should see.
     await services.presence.start();
@@ -135,6 +149,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       bus,
       logger,
       bootstrap,
+      alertEvaluator,
       authenticator,
       serverTls,
       async close() {
@@ -147,6 +162,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         await http.close();
         // Queued presence changes and the last lastSeen values are written; this node's periods end.
         await services.presence.stop();
+        // Evaluations under way finish (and publish) before the store goes away.
+        await alertEvaluator.stop();
         await store.close();
       },
     };

@@ -11,7 +11,9 @@ import { registerAuth } from './auth-hook.js';
 import type { Metrics } from './metrics.js';
 import { errorHandler, problem, sendProblem } from './problem.js';
 import { accessRoutes } from './routes/access.js';
+import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
+import { fleetRoutes } from './routes/fleet.js';
 import { eventRoutes } from './routes/events.js';
 import { groupRoutes } from './routes/groups.js';
 import { identityRoutes, pkiAndProvisioningRoutes } from './routes/identity.js';
@@ -85,6 +87,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   accessRoutes(app, options.services, { secureCookies: options.secureCookies ?? false });
   deviceRoutes(app, options.services);
   groupRoutes(app, options.services);
+  alertRoutes(app, options.services);
+  fleetRoutes(app, options.services);
   presenceRoutes(app, options.services);
   identityRoutes(app, options.services);
   pkiAndProvisioningRoutes(app, options.services);

@@ -295,6 +295,51 @@ export interface WebhookDeliveriesTable {
   delivered_at: number | null;
 }
 
+/** Alert rules (migration 006): a condition over devices, in the fleet query language. */
+export interface AlertRulesTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  description: string;
+  severity: string; // AlertSeverity
+  enabled: number;
+  target: string | null;
+  condition: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Alerts raised by rules; at most one open ('raised' | 'acknowledged') per (rule, device). */
+export interface AlertsTable {
+  id: string;
+  tenant_id: string;
+  rule_id: string;
+  rule_name: string;
+  device_id: string;
+  severity: string;
+  state: string;
+  message: string;
+  /** JSON: the values that triggered the alert. */
+  details: string;
+  count: number;
+  raised_at: number;
+  last_triggered_at: number;
+  last_evaluated_at: number;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+  cleared_at: number | null;
+  cleared_by: string | null;
+  cleared_reason: string | null;
+}
+
+/** Since when a rule's condition has held for a device (rules with `for <duration>`). */
+export interface AlertPendingTable {
+  tenant_id: string;
+  rule_id: string;
+  device_id: string;
+  since: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -320,6 +365,9 @@ export interface Database {
   device_connections: DeviceConnectionsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  alert_rules: AlertRulesTable;
+  alerts: AlertsTable;
+  alert_pending: AlertPendingTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
+import type { AlertStore } from '../core/alerts/ports.js';
 import type { AuditStore } from '../core/audit/ports.js';
+import type { FleetStatsStore } from '../core/fleet/ports.js';
 import type { IdentityStore } from '../core/identity/ports.js';
 import type { PresenceStore } from '../core/presence/ports.js';
 import type { DeviceStore, GroupStore } from '../core/registry/ports.js';
@@ -8,7 +10,9 @@ import type { TenancyStore } from '../core/tenancy/ports.js';
 import type { WebhookStore } from '../core/webhooks/ports.js';
 import type { StoreConnection } from './database.js';
 import type { Database, Dialect } from './schema.js';
+import { KyselyAlertStore } from './kysely/alert-store.js';
 import { KyselyAuditStore } from './kysely/audit-store.js';
+import { KyselyFleetStatsStore } from './kysely/fleet-stats-store.js';
 import { KyselyDeviceStore } from './kysely/device-store.js';
 import { KyselyGroupStore } from './kysely/group-store.js';
 import { KyselyIdentityStore } from './kysely/identity-store.js';
@@ -25,6 +29,8 @@ export interface StoreSet {
   readonly tenancy: TenancyStore;
   readonly audit: AuditStore;
   readonly identity: IdentityStore;
+  readonly alerts: AlertStore;
+  readonly fleetStats: FleetStatsStore;
   readonly webhooks: WebhookStore;
   readonly presence: PresenceStore;
   readonly telemetry: TelemetryStore;
@@ -44,6 +50,8 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     tenancy: new KyselyTenancyStore(db),
     audit: new KyselyAuditStore(db),
     identity: new KyselyIdentityStore(db),
+    alerts: new KyselyAlertStore(db),
+    fleetStats: new KyselyFleetStatsStore(db),
     webhooks: new KyselyWebhookStore(db, dialect),
     presence: new KyselyPresenceStore(db, dialect),
     telemetry: new KyselyTelemetryStore(db, dialect),

@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../schema.js';
 import { initialMigration } from './001-initial.js';
 import { identityMigration } from './002-identity.js';
+import { alertsMigration } from './006-alerts.js';
 import { webhooksMigration } from './005-webhooks.js';
 import { presenceMigration } from './004-presence.js';
 import { telemetryMigration } from './003-telemetry.js';
@@ -19,6 +20,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '005-webhooks': webhooksMigration(dialect),
         '004-presence': presenceMigration(dialect),
         '003-telemetry': telemetryMigration(dialect),
+        '006-alerts': alertsMigration(dialect),
       };
     },
   };
