@@ -1,0 +1,101 @@
+/**
+ * The servers the ingest benchmark measures, as processes whose memory can be read: `hangar
+ * serve` (TypeScript source, one store each) and Debian's mosquitto as the reference broker.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { provisionThroughApi, simulatedDeviceIds, type DeviceCredential } from '../../packages/agent/src/simulator/index.js';
+import { startMosquitto } from '../../packages/agent/src/testing/mosquitto.js';
+import { startHangar } from '../../e2e/support/hangar-process.js';
+import type { Dialect } from '../../packages/server/src/store/schema.js';
+import { progress } from '../support/measure.js';
+import { postgresSchema, track } from '../support/scratch.js';
+
+export interface Broker {
+  name: string;
+  /** null when the server has no MQTT listener (Hangar before its gateway is wired into serve). */
+  url: string | null;
+  pid: number;
+  /** Credentials for `count` devices the broker accepts (created through the API for Hangar). */
+  credentials(count: number, prefix: string): Promise<DeviceCredential[]>;
+  stop(): Promise<void>;
+}
+
+export async function startMosquittoBroker(): Promise<Broker> {
+  const m = await startMosquitto();
+  const stop = track(() => m.stop(), { kind: 'process', pid: m.pid });
+  return {
+    name: 'mosquitto',
+    url: m.url,
+    pid: m.pid,
+    // allow_anonymous, no password file: the same usernames and passwords are sent and not checked.
+    credentials: async (count, prefix) => simulatedDeviceIds(prefix, count).map((deviceId) => ({ deviceId, kind: 'token', token: `dt_unchecked_${deviceId}` })),
+    stop,
+  };
+}
+
+export async function startHangarBroker(store: Dialect): Promise<Broker> {
+  const schema = store === 'postgres' ? postgresSchema() : undefined;
+  const server = await startHangar({ args: ['--mqtt-port', '0', ...(schema ? ['--database-url', schema.url] : [])] });
+  const stopServer = track(() => server.stop(), { kind: 'process', pid: server.process.pid! });
+  const mqtt = server.endpoints.mqtt;
+  return {
+    name: `Hangar (${store})`,
+    url: typeof mqtt === 'number' ? `mqtt://127.0.0.1:${mqtt}` : null,
+    pid: server.process.pid!,
+    async credentials(count, prefix) {
+      progress(`${store}: provisioning ${count.toLocaleString('en-US')} devices and token credentials through the REST API`);
+      return provisionThroughApi({ api: server.url, apiToken: server.adminToken, deviceIds: simulatedDeviceIds(prefix, count), concurrency: 32 });
+    },
+    async stop() {
+      await stopServer();
+      await schema?.drop();
+    },
+  };
+}
+
+/** Resident memory of a process in bytes (Linux /proc). */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (!kb) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(kb[1]) * 1024;
+}
+
+/** This process's open-file limits (children inherit them); Node cannot raise them itself. */
+export function openFileLimits(): { soft: number; hard: number } {
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
+  const [soft, hard] = (line ?? '').split(/\s{2,}/).slice(1, 3).map((v) => (v === 'unlimited' ? Infinity : Number(v)));
+  return { soft: soft ?? NaN, hard: hard ?? NaN };
+}
+
+/**
+ * Raises a process's soft open-file limit to its hard limit with util-linux `prlimit` (Node has
+ * no setrlimit); answers the soft limit in force afterwards.
+ */
+export function raiseOpenFileLimit(pid: number): number {
+  const { soft, hard } = openFileLimits();
+  if (soft < hard && Number.isFinite(hard)) {
+    try {
+      execFileSync('prlimit', ['--pid', String(pid), `--nofile=${hard}:${hard}`], { stdio: 'ignore' });
+      return hard;
+    } catch {
+      return soft;
+    }
+  }
+  return soft;
+}
+
+/** "2.0.11", from the first line of `mosquitto -h` (which exits non-zero by design). */
+export function mosquittoVersion(): string {
+  try {
+    execFileSync('mosquitto', ['-h'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const out = String((err as { stdout?: string }).stdout ?? '');
+    const match = /mosquitto version (\S+)/.exec(out);
+    if (match) return match[1]!;
+  }
+  return 'unknown version';
+}
