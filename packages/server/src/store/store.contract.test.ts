@@ -90,6 +90,14 @@ describe.each(STORE_KINDS)('store contract on %s', (kind) => {
       expect(await t.stores.devices.count('t1', sql`devices.id LIKE 'bulk-%'`)).toBe(5000);
     });
 
+    it('reads the desired twin a device starts with, scoped by tenant', async () => {
+      await t.stores.devices.insert(device('twin-a'));
+      expect(await t.stores.devices.getDesired('t1', 'twin-a')).toBeUndefined();
+      await t.stores.devices.setInitialDesired('t1', 'twin-a', { interval: 30, mode: { eco: true } }, 5);
+      expect(await t.stores.devices.getDesired('t1', 'twin-a')).toEqual({ version: 1, desired: { interval: 30, mode: { eco: true } } });
+      expect(await t.stores.devices.getDesired('t2', 'twin-a')).toBeUndefined();
+    });
+
     it('deletes a device with its tags and memberships', async () => {
       await t.stores.devices.insert(device('gone', { tags: { x: 'y' } }));
       await t.stores.groups.insert({ id: 'g-del', tenantId: 't1', kind: 'static', query: null, description: '', createdAt: 1, updatedAt: 1 });

@@ -23,6 +23,8 @@ export interface DeviceStore {
   purgeData(tenantId: string, id: string): Promise<void>;
   /** The first desired state of a new device's twin (from its enrollment group). */
   setInitialDesired(tenantId: string, id: string, desired: Record<string, unknown>, at: number): Promise<void>;
+  /** The desired half of the device's twin and its version; undefined before the twin has one. */
+  getDesired(tenantId: string, id: string): Promise<{ version: number; desired: Record<string, unknown> } | undefined>;
   list(options: DeviceListOptions): Promise<Device[]>;
   count(tenantId: string, where?: Expression<SqlBool>): Promise<number>;
 }

@@ -131,6 +131,11 @@ export class KyselyDeviceStore implements DeviceStore {
       .execute();
   }
 
+  async getDesired(tenantId: string, id: string): Promise<{ version: number; desired: Record<string, unknown> } | undefined> {
+    const row = await this.db.selectFrom('device_twins').select(['desired', 'desired_version']).where('tenant_id', '=', tenantId).where('device_id', '=', id).executeTakeFirst();
+    return row ? { version: row.desired_version, desired: JSON.parse(row.desired) as Record<string, unknown> } : undefined;
+  }
+
   async list(options: DeviceListOptions): Promise<Device[]> {
     let q = this.db.selectFrom('devices').selectAll('devices').where('devices.tenant_id', '=', options.tenantId);
     if (options.where) q = q.where(options.where);
