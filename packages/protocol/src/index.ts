@@ -50,4 +50,10 @@ export type {
   AlertRulePatch,
   Alert,
   FleetStats,
+  TelemetryValue,
+  TelemetryAggregate,
+  TelemetryPoint,
+  TelemetrySeriesResponse,
+  TelemetryLatestResponse,
+  TelemetrySettings,
 } from './rest-api.js';

@@ -356,3 +356,38 @@ export interface FleetStats {
     byState: { raised: number; acknowledged: number };
   };
 }
+
+/** A telemetry value as devices send it (DESIGN §5). */
+export type TelemetryValue = number | string | boolean;
+export type TelemetryAggregate = 'avg' | 'min' | 'max' | 'sum' | 'count' | 'last';
+
+/** One raw point, or one bucket of an aggregate (`ts` = bucket start; `value` null when the bucket has no number, e.g. avg of strings). */
+export interface TelemetryPoint {
+  /** Epoch milliseconds (UTC). */
+  ts: number;
+  value: TelemetryValue | null;
+}
+
+/** `GET /api/v1/devices/{id}/telemetry?keys=&from=&to=&agg=&interval=&limit=&order=` */
+export interface TelemetrySeriesResponse {
+  deviceId: string;
+  /** The range read; with agg, widened to whole epoch-aligned buckets. */
+  from: string;
+  to: string;
+  agg: TelemetryAggregate | null;
+  interval: string | null;
+  intervalMs: number | null;
+  source: 'raw' | 'rollup_1m' | 'rollup_1h';
+  series: Array<{ key: string; points: TelemetryPoint[]; truncated: boolean }>;
+}
+
+/** `GET /api/v1/devices/{id}/telemetry/latest?keys=` */
+export interface TelemetryLatestResponse {
+  deviceId: string;
+  values: Record<string, { ts: number; value: TelemetryValue }>;
+}
+
+/** `GET|PUT /api/v1/telemetry/settings` */
+export interface TelemetrySettings {
+  retentionDays: number;
+}

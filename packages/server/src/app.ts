@@ -23,6 +23,7 @@ import { loadOrCreateServerTls, type ServerTls } from './core/identity/server-tl
 import { DeviceImportService } from './core/registry/device-import.js';
 import { DeviceService } from './core/registry/device-service.js';
 import { GroupService } from './core/registry/group-service.js';
+import { TelemetryService, type TelemetryServiceOptions } from './core/telemetry/telemetry-service.js';
 import { TenancyService, type BootstrapResult } from './core/tenancy/tenancy-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import { createStores, type Stores } from './store/stores.js';
@@ -37,6 +38,7 @@ export interface Services {
   credentials: CredentialService;
   decommission: DecommissionService;
   enrollment: EnrollmentService;
+  telemetry: TelemetryService;
   alerts: AlertService;
   fleet: FleetStatsService;
   presence: PresenceService;
@@ -56,6 +58,8 @@ export interface HangarOptions {
   /** Directory of the built dashboard; defaults to packages/web/dist of this checkout. */
   webRoot?: string | undefined;
   now?: () => number;
+  /** Telemetry limits, per-device rate limit, writer batching, retention (docs/telemetry.md). */
+  telemetry?: Omit<TelemetryServiceOptions, 'now'> | undefined;
   /** Alert evaluation: sweep interval (0: no timer), per-device coalescing, rule cache. */
   alerts?: AlertEvaluatorOptions | undefined;
   /** This node's id in presence records (scale-out: each node resets only its own sessions). Default 'local'. */
@@ -120,6 +124,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       credentials,
       decommission: new DecommissionService(stores, credentials, bus, now),
       enrollment: new EnrollmentService(stores, cas, credentials, masterKey, bus, now),
+      telemetry: new TelemetryService(stores, bus, logger.child({ component: 'telemetry' }), { ...options.telemetry, now }),
       alerts: new AlertService(stores, bus, now),
       fleet: new FleetStatsService(stores, now),
       presence: new PresenceService(stores, bus, { ...options.presence, nodeId: options.nodeId, now, logger: logger.child({ component: 'presence' }) }),
@@ -135,6 +140,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       services.enrollment.purgeNonces().catch((err: unknown) => logger.warn({ err }, 'nonce sweep failed'));
     }, 60 * 60 * 1000);
     sessionSweep.unref();
+    services.telemetry.start();
     const alertEvaluator = new AlertEvaluator(stores, bus, logger.child({ component: 'alerts' }), now, options.alerts);
     services.alerts.onRuleChange(alertEvaluator);
     alertEvaluator.start();
@@ -160,6 +166,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         services.events.close();
         // Fastify stops accepting and waits for in-flight requests (and their writes) first.
         await http.close();
+        // Readings already accepted are committed (and their senders acknowledged) before the store closes.
+        await services.telemetry.close();
         // Queued presence changes and the last lastSeen values are written; this node's periods end.
         await services.presence.stop();
         // Evaluations under way finish (and publish) before the store goes away.

@@ -18,6 +18,7 @@ import { eventRoutes } from './routes/events.js';
 import { groupRoutes } from './routes/groups.js';
 import { identityRoutes, pkiAndProvisioningRoutes } from './routes/identity.js';
 import { opsRoutes } from './routes/ops.js';
+import { telemetryRoutes } from './routes/telemetry.js';
 import { presenceRoutes } from './routes/presence.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { SHARED_SCHEMAS } from './schemas.js';
@@ -86,6 +87,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   opsRoutes(app, { metrics: options.metrics, ready: options.ready });
   accessRoutes(app, options.services, { secureCookies: options.secureCookies ?? false });
   deviceRoutes(app, options.services);
+  telemetryRoutes(app, options.services);
   groupRoutes(app, options.services);
   alertRoutes(app, options.services);
   fleetRoutes(app, options.services);
