@@ -124,8 +124,12 @@ describe('hangar-agent simulate', () => {
     const summary = summaryOf(run);
     expect(summary).toMatchObject({ devices: 20, connect: { connected: 20 }, connectedAtEnd: 20, errors: { total: 0 } });
     expect(summary.publish.acked).toBeGreaterThan(0);
-    // Acknowledged means stored: the latest values are there.
-    const device = await api('GET', '/api/v1/devices/e2e-mqtt-000001/telemetry?keys=temp');
-    expect(JSON.stringify(device)).toContain('temp');
+    // Acknowledged means stored: every device's latest values are there, in the walk's ranges.
+    for (const id of ['e2e-mqtt-000001', 'e2e-mqtt-000020']) {
+      const latest = await api('GET', `/api/v1/devices/${id}/telemetry/latest`);
+      expect(Object.keys(latest.values).sort()).toEqual(['hum', 'temp']);
+      expect(latest.values.temp.value).toBeGreaterThanOrEqual(-10);
+      expect(latest.values.hum.value).toBeLessThanOrEqual(100);
+    }
   });
 });

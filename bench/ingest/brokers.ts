@@ -4,6 +4,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { provisionThroughApi, simulatedDeviceIds, type DeviceCredential } from '../../packages/agent/src/simulator/index.js';
 import { startMosquitto } from '../../packages/agent/src/testing/mosquitto.js';
 import { startHangar } from '../../e2e/support/hangar-process.js';
@@ -18,6 +21,8 @@ export interface Broker {
   pid: number;
   /** Credentials for `count` devices the broker accepts (created through the API for Hangar). */
   credentials(count: number, prefix: string): Promise<DeviceCredential[]>;
+  /** Raw telemetry points stored so far (Hangar), to check that acknowledged means stored; null for a broker that stores nothing. */
+  storedPoints(): Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -30,6 +35,7 @@ export async function startMosquittoBroker(): Promise<Broker> {
     pid: m.pid,
     // allow_anonymous, no password file: the same usernames and passwords are sent and not checked.
     credentials: async (count, prefix) => simulatedDeviceIds(prefix, count).map((deviceId) => ({ deviceId, kind: 'token', token: `dt_unchecked_${deviceId}` })),
+    storedPoints: async () => null,
     stop,
   };
 }
@@ -46,6 +52,25 @@ export async function startHangarBroker(store: Dialect): Promise<Broker> {
     async credentials(count, prefix) {
       progress(`${store}: provisioning ${count.toLocaleString('en-US')} devices and token credentials through the REST API`);
       return provisionThroughApi({ api: server.url, apiToken: server.adminToken, deviceIds: simulatedDeviceIds(prefix, count), concurrency: 32 });
+    },
+    async storedPoints() {
+      if (schema) {
+        const client = new pg.Client({ connectionString: schema.baseUrl });
+        await client.connect();
+        try {
+          const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema.schema}".telemetry_points`);
+          return Number(rows[0]!.n);
+        } finally {
+          await client.end();
+        }
+      }
+      // WAL: a second connection reads the committed state while the server keeps writing.
+      const db = new BetterSqlite3(join(server.dataDir, 'hangar.db'), { readonly: true, fileMustExist: true });
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM telemetry_points').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
     },
     async stop() {
       await stopServer();

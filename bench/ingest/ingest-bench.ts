@@ -66,24 +66,25 @@ export async function runIngestBench(ctx: BenchContext): Promise<BenchResult> {
 
   // --- durable ingest -------------------------------------------------------------------------
   noteLoad('before the ingest runs');
-  const before = await ingestOn(() => startMosquittoBroker(), s, 'ref-');
-  const hangarIngest: Array<{ store: string; summary: SimulationSummary | null }> = [];
-  for (const store of ctx.stores) hangarIngest.push({ store, summary: await ingestOn(() => startHangarBroker(store), s, 'bench-ingest-') });
-  const after = await ingestOn(() => startMosquittoBroker(), s, 'ref-');
+  const before = (await ingestOn(() => startMosquittoBroker(), s, 'ref-'))!.summary;
+  const hangarIngest: Array<{ store: string; run: IngestRun | null }> = [];
+  for (const store of ctx.stores) hangarIngest.push({ store, run: await ingestOn(() => startHangarBroker(store), s, 'bench-ingest-') });
+  const after = (await ingestOn(() => startMosquittoBroker(), s, 'ref-'))!.summary;
   noteLoad('after the ingest runs');
-  const refRate = (before!.publish.ackedPerSecond + after!.publish.ackedPerSecond) / 2;
-  const refText = `mosquitto ${formatNumber(refRate)} msg/s (mean of ${formatNumber(before!.publish.ackedPerSecond)} before and ${formatNumber(after!.publish.ackedPerSecond)} after), ${latencyText(after!)}`;
+  const refRate = (before.publish.ackedPerSecond + after.publish.ackedPerSecond) / 2;
+  const refText = `mosquitto ${formatNumber(refRate)} msg/s (mean of ${formatNumber(before.publish.ackedPerSecond)} before and ${formatNumber(after.publish.ackedPerSecond)} after), ${latencyText(after)}`;
   const ingestName = `Durable ingest: ${formatNumber(s.ingestDevices)} devices, QoS 1, 1 in flight each, ${s.measureSec} s`;
-  for (const { store, summary } of hangarIngest) {
-    if (!summary) {
+  for (const { store, run } of hangarIngest) {
+    if (!run) {
       figures.push({ name: ingestName, store, result: NO_MQTT, reference: refText });
       continue;
     }
+    const { summary, stored } = run;
     const rate = summary.publish.ackedPerSecond;
     figures.push({
       name: ingestName,
       store,
-      result: `${formatNumber(rate)} msg/s acked, ${latencyText(summary)}${problems(summary)}`,
+      result: `${formatNumber(rate)} msg/s acked, ${latencyText(summary)}${problems(summary)}; ${formatNumber(stored ?? 0)} points stored for ${formatNumber(summary.publish.acked)} acked × 2 keys`,
       reference: `${refText}; Hangar/mosquitto ${ratio(rate, refRate)}`,
       ...(store === 'sqlite' ? { target: checkTarget(rate, TARGETS.durableSqlite) } : {}),
     });
@@ -124,8 +125,14 @@ export async function runIngestBench(ctx: BenchContext): Promise<BenchResult> {
   return { title: 'Ingest: MQTT telemetry and connections', figures, notes };
 }
 
+interface IngestRun {
+  summary: SimulationSummary;
+  /** Raw points the server stored during the measured run (null for mosquitto, which stores nothing). */
+  stored: number | null;
+}
+
 /** Warm-up and measured runs of the durable-ingest load against a fresh server; null without MQTT. */
-async function ingestOn(start: () => Promise<Broker>, s: Sizes, prefix: string): Promise<SimulationSummary | null> {
+async function ingestOn(start: () => Promise<Broker>, s: Sizes, prefix: string): Promise<IngestRun | null> {
   const broker = await start();
   try {
     if (!broker.url) return null;
@@ -134,10 +141,12 @@ async function ingestOn(start: () => Promise<Broker>, s: Sizes, prefix: string):
       simulate({ server: broker.url!, credentials, mode: { kind: 'max', inflight: 1 }, qos: 1, durationSec, workers: s.ingestWorkers, connectRate: 5000, connectConcurrency: 200 });
     progress(`ingest/${broker.name}: ${s.warmupSec} s warm-up with ${formatNumber(s.ingestDevices)} devices`);
     await run(s.warmupSec);
+    const storedBefore = await broker.storedPoints();
     progress(`ingest/${broker.name}: measuring ${s.measureSec} s`);
     const summary = await run(s.measureSec);
     progress(`ingest/${broker.name}: ${formatNumber(summary.publish.ackedPerSecond)} msg/s acked, ${latencyText(summary)}`);
-    return summary;
+    const storedAfter = await broker.storedPoints();
+    return { summary, stored: storedBefore === null || storedAfter === null ? null : storedAfter - storedBefore };
   } finally {
     await broker.stop();
   }
