@@ -5,9 +5,10 @@ import type { Database, DeviceConnectionsTable, Dialect } from '../schema.js';
 import { chunk } from './chunk.js';
 
 /**
- * Presence on Kysely. The write that runs per message batch (`markSeen`) is one
- * `UPDATE … FROM (VALUES …)` per chunk on both dialects (SQLite has UPDATE FROM since 3.33),
- * so a flush of thousands of devices costs a handful of statements, not one per device.
+ * Presence on Kysely. The write that runs per flush (`markSeen`) bypasses the query builder:
+ * one `UPDATE … FROM unnest(arrays)` on PostgreSQL, one `UPDATE … FROM (VALUES …)` per 2,000
+ * devices on SQLite (UPDATE FROM since 3.33), so a flush of thousands of devices costs a
+ * handful of statements, not one per device.
  */
 export class KyselyPresenceStore implements PresenceStore {
   constructor(
@@ -15,10 +16,8 @@ export class KyselyPresenceStore implements PresenceStore {
     private readonly dialect: Dialect,
   ) {}
 
-  // A mark binds 3 parameters; SQLite allows 32,766 per statement, PostgreSQL 65,535.
-  private get marksPerStatement(): number {
-    return this.dialect === 'sqlite' ? 2000 : 5000;
-  }
+  // A mark binds 3 parameters on SQLite, which allows 32,766 per statement.
+  private readonly marksPerStatement = 2000;
 
   async get(tenantId: string, deviceId: string, options: { forUpdate?: boolean } = {}): Promise<DevicePresence | undefined> {
     let q = this.db
@@ -143,6 +142,17 @@ export class KyselyPresenceStore implements PresenceStore {
   }
 
   async markSeen(marks: readonly SeenMark[]): Promise<void> {
+    if (this.dialect === 'postgres') {
+      // Three array parameters whatever the batch size: PostgreSQL plans one small statement
+      // instead of parsing thousands of VALUES rows.
+      for (const part of chunk(marks, 20_000)) {
+        await sql`UPDATE devices SET last_seen = v.at
+          FROM unnest(${part.map((m) => m.tenantId)}::text[], ${part.map((m) => m.deviceId)}::text[], ${part.map((m) => m.at)}::bigint[]) AS v(tenant_id, id, at)
+          WHERE devices.tenant_id = v.tenant_id AND devices.id = v.id
+            AND (devices.last_seen IS NULL OR devices.last_seen < v.at)`.execute(this.db);
+      }
+      return;
+    }
     for (const part of chunk(marks, this.marksPerStatement)) {
       // VALUES columns are named column1… on both dialects; the cast types the PostgreSQL column.
       const rows = sql.join(part.map((m) => sql`(${m.tenantId}, ${m.deviceId}, CAST(${m.at} AS bigint))`));
