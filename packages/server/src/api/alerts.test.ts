@@ -480,6 +480,43 @@ describe.each(STORE_KINDS)('alerts on %s', (kind) => {
     });
   });
 
+  describe('with the real telemetry and presence writers', () => {
+    it('raises from telemetry a device sends and clears when it cools down', async () => {
+      h.clock.now = T0 + 60 * MIN;
+      await rule('Boiler', 'telemetry.boiler >= 100', 'writers');
+      await device('wr-1', 'writers');
+      const identity = { tenantId: 'default', deviceId: 'wr-1', credentialId: 'test' };
+      await h.hangar.services.telemetry.ingest(identity, new TextEncoder().encode('{"boiler": 120, "other": 1}'), 'json');
+      await h.hangar.alertEvaluator.idle();
+      expect((await alertsOf('wr-1'))[0]).toMatchObject({ state: 'raised', details: { values: { 'telemetry.boiler': 120 } } });
+      h.clock.now += 1000;
+      await h.hangar.services.telemetry.ingest(identity, new TextEncoder().encode('{"boiler": 80}'), 'json');
+      await h.hangar.alertEvaluator.idle();
+      expect((await alertsOf('wr-1'))[0]).toMatchObject({ state: 'cleared', clearedReason: 'condition' });
+    });
+
+    it('raises a presence alert for a device the presence service saw leave', async () => {
+      h.clock.now = T0 + 60 * MIN;
+      await rule('Left', 'offline for 5m', 'writers-presence');
+      await device('wr-2', 'writers-presence');
+      const identity = { tenantId: 'default', deviceId: 'wr-2', credentialId: 'test' };
+      const session = await h.hangar.services.presence.connected(identity, 'mqtt', '127.0.0.1');
+      h.clock.now = T0 + 61 * MIN;
+      await h.hangar.services.presence.disconnected(identity, session, 'closed');
+      await h.hangar.services.presence.settled();
+      const seen = Date.parse((await h.call('GET', '/api/v1/devices/wr-2')).body.lastSeen);
+      expect(seen).toBeGreaterThanOrEqual(T0 + 60 * MIN);
+      await sweepAt(seen + 5 * MIN - 1);
+      expect(await alertsOf('wr-2')).toEqual([]);
+      await sweepAt(seen + 5 * MIN);
+      expect((await alertsOf('wr-2'))[0]).toMatchObject({ state: 'raised', details: { values: { online: false } } });
+      await h.hangar.services.presence.connected(identity, 'mqtt', '127.0.0.1');
+      await h.hangar.services.presence.settled();
+      await h.hangar.alertEvaluator.idle();
+      expect((await alertsOf('wr-2'))[0]).toMatchObject({ state: 'cleared', clearedBy: 'system' });
+    });
+  });
+
   describe('tenants', () => {
     it('keeps rules and alerts apart between tenants', async () => {
       const created = await h.call('POST', '/api/v1/tenants', { body: { id: 'acme', name: 'Acme' } });
