@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -131,5 +131,14 @@ describe('hangar-agent simulate', () => {
       expect(latest.values.temp.value).toBeGreaterThanOrEqual(-10);
       expect(latest.values.hum.value).toBeLessThanOrEqual(100);
     }
+  });
+
+  it('reports Hangar refusing a device with a wrong token', async (ctx) => {
+    if (hangar.endpoints.mqtt === undefined) return ctx.skip('hangar serve has no MQTT listener yet');
+    const file = join(workDir, 'wrong.ndjson');
+    writeFileSync(file, JSON.stringify({ deviceId: 'e2e-mqtt-000001', token: 'dt_not_the_token' }) + '\n');
+    const run = await agent(['simulate', '--devices', '1', '--server', `mqtt://127.0.0.1:${hangar.endpoints.mqtt}`, '--credentials', file, '--duration', '1', '--connect-timeout', '3']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error: no device could connect to mqtt:\/\/127\.0\.0\.1:\d+: connect: .*(not authorized|bad user name or password)/im);
   });
 });
