@@ -7,6 +7,7 @@ import type { CallContext } from '../context.js';
 import { requireRole } from '../tenancy/principal.js';
 import { hashToken, newId, newToken } from '../tenancy/secrets.js';
 import type { CaService } from './ca-service.js';
+import { GroupCommit } from './group-commit.js';
 import { generateEcKeyPair, parseCsr, spkiOf, type IssuedCertificate } from './pki/index.js';
 import type { CredentialSource, CredentialType, DeviceCredential } from './ports.js';
 
@@ -32,19 +33,24 @@ export interface IssuedCredential {
 }
 
 export class CredentialService {
+  /** Issues commit in groups: under load, one transaction carries every issue that arrived meanwhile. */
+  private readonly commits: GroupCommit;
+
   constructor(
     private readonly stores: Stores,
     private readonly cas: CaService,
     private readonly bus: EventBus,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.commits = new GroupCommit(stores);
+  }
 
   async issue(ctx: CallContext, deviceId: string, request: CredentialRequest): Promise<IssuedCredential> {
     requireRole(ctx.principal, 'operator');
     const tenantId = ctx.principal.tenantId;
     // CSR checks and key generation are CPU work: done before the transaction holds the store.
     const prepared = await this.prepare(tenantId, deviceId, request);
-    return this.stores.transaction(async (tx) => {
+    return this.commits.run(async (tx) => {
       const device = await tx.devices.get(tenantId, deviceId);
       if (!device) throw new HangarError('DEVICE_NOT_FOUND', `device "${deviceId}" does not exist`);
       if (device.status === 'decommissioned') throw new HangarError('DEVICE_DECOMMISSIONED', `device "${deviceId}" is decommissioned; recommission it first`);

@@ -11,6 +11,7 @@ import { requireRole, systemPrincipal } from '../tenancy/principal.js';
 import { hashToken, newId, newToken } from '../tenancy/secrets.js';
 import type { CaService } from './ca-service.js';
 import type { CredentialService, IssuedCredential, PreparedCredential } from './credential-service.js';
+import { GroupCommit } from './group-commit.js';
 import type { MasterKey } from './master-key.js';
 import { parseCertificate, verifyCertificateKeySignature, verifySignedBy } from './pki/index.js';
 import type { CredentialType, DeviceCredential, EnrollmentGroup, EnrollmentMechanism } from './ports.js';
@@ -62,6 +63,8 @@ export function deriveDeviceKey(groupKey: Buffer, deviceId: string): Buffer {
 
 export class EnrollmentService {
   private readonly throttle: FailureThrottle;
+  /** Enrollments commit in groups: under load, one transaction carries every enrollment that arrived meanwhile. */
+  private readonly commits: GroupCommit;
 
   constructor(
     private readonly stores: Stores,
@@ -72,6 +75,7 @@ export class EnrollmentService {
     private readonly now: () => number = Date.now,
   ) {
     this.throttle = new FailureThrottle({ maxFailures: 20, windowMs: 10 * 60 * 1000, what: 'provisioning attempts', now });
+    this.commits = new GroupCommit(stores);
   }
 
   // ---- administration --------------------------------------------------------------------
@@ -234,7 +238,7 @@ export class EnrollmentService {
       ? undefined
       : await this.credentials.prepare(group.tenantId, deviceId, { type: request.csr !== undefined ? 'x509' : (request.credentialType ?? group.credentialType), csr: request.csr });
 
-    const issued = await this.stores.transaction(async (tx) => {
+    const issued = await this.commits.run(async (tx) => {
       await this.checkIdFree(group.tenantId, deviceId, tx);
       if (!(await tx.identity.claimEnrollmentSlot(group.id, now))) throw new HangarError('FORBIDDEN', `enrollment group "${group.name}" has reached its limit of ${group.deviceLimit} devices`);
       const device: Device = {
@@ -250,7 +254,14 @@ export class EnrollmentService {
         createdAt: now,
         updatedAt: now,
       };
-      await tx.devices.insert(device);
+      try {
+        await tx.devices.insert(device);
+      } catch (err) {
+        // On PostgreSQL a concurrent enrollment of the same id (in another transaction) passes the
+        // check above and loses here, on the primary key: the same answer as the check's.
+        if (isUniqueViolation(err)) throw new HangarError('DEVICE_EXISTS', `device id "${deviceId}" is already registered`, {}, { cause: err });
+        throw err;
+      }
       const existingGroups: string[] = [];
       for (const g of group.deviceGroups) if ((await tx.groups.get(group.tenantId, g))?.kind === 'static') existingGroups.push(g);
       for (const g of existingGroups) await tx.groups.addMembers(group.tenantId, g, [deviceId], now);
@@ -330,6 +341,11 @@ export class EnrollmentService {
     }
     return unique;
   }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 function sameHash(a: string, b: string | null): boolean {

@@ -94,3 +94,54 @@ describe('refusing bad CSRs', () => {
     expect(await validationFailure(parseCsr(await ws.read('dsa.csr')))).toMatch(/DSA 1024-bit keys are not accepted/);
   });
 });
+
+describe('reading CSRs over DER', () => {
+  it.each([
+    ['P-384 with SHA-384', NEW_KEY['P-384'], ['-sha384'], 'P-384'],
+    ['P-256 with SHA-512', NEW_KEY['P-256'], ['-sha512'], 'P-256'],
+    ['RSA-2048 with SHA-384', NEW_KEY['RSA-2048'], ['-sha384'], 'RSA'],
+    // RSA-PSS is not in the native table: it goes through @peculiar/x509, as before.
+    ['RSA-2048 with RSA-PSS', NEW_KEY['RSA-2048'], ['-sigopt', 'rsa_padding_mode:pss', '-sha256'], 'RSA'],
+  ] as const)('verifies %s', async (name, newKey, digest, keyAlgorithm) => {
+    const file = name.replace(/\W+/g, '-');
+    await ws.ok(['req', '-new', ...newKey, ...digest, '-nodes', '-keyout', `${file}.key`, '-subj', `/CN=${file}`, '-out', `${file}.csr`]);
+    const pem = await ws.read(`${file}.csr`);
+    expect(await parseCsr(pem)).toMatchObject({ commonName: file, keyAlgorithm });
+    const der = derOf(pem);
+    der[der.length - 1] = (der[der.length - 1] as number) ^ 0x01;
+    expect(await validationFailure(parseCsr(encodePem(der, 'CERTIFICATE REQUEST')))).toMatch(/its signature does not verify/);
+  });
+
+  it('refuses a P-384 CSR with a flipped signature byte, and one whose key was swapped', async () => {
+    const der = derOf(await opensslCsr(ws, 'flip-384', NEW_KEY['P-384']));
+    const flipped = Buffer.from(der);
+    flipped[flipped.length - 5] = (flipped[flipped.length - 5] as number) ^ 0x80;
+    expect(await validationFailure(parseCsr(encodePem(flipped, 'CERTIFICATE REQUEST')))).toMatch(/its signature does not verify/);
+    // Another valid P-384 key in place of the signer's: the signature cannot verify under it.
+    const other = derOf(await opensslCsr(ws, 'other-384', NEW_KEY['P-384']));
+    const spkiAt = (d: Buffer): number => d.indexOf(Buffer.from('06052b81040022', 'hex')) + 7; // after the secp384r1 OID
+    const swapped = Buffer.from(der);
+    other.copy(swapped, spkiAt(swapped), spkiAt(other), spkiAt(other) + 100); // BIT STRING header 03 62 00 + 97-octet point
+    expect(await validationFailure(parseCsr(encodePem(swapped, 'CERTIFICATE REQUEST')))).toMatch(/its signature does not verify/);
+  });
+
+  it('reads a subject of several names in DER order, escaped as RFC 4514 asks', async () => {
+    await ws.ok(['req', '-new', ...NEW_KEY['P-256'], '-nodes', '-keyout', 'multi.key', '-utf8', '-subj', '/C=DE/O=Acme, Inc./OU=Line\\+1/CN=sensor-ä', '-out', 'multi.csr']);
+    const csr = await parseCsr(await ws.read('multi.csr'));
+    expect(csr.subject).toBe('C=DE, O=Acme\\, Inc., OU=Line\\+1, CN=sensor-ä');
+    expect(csr.commonName).toBe('sensor-ä');
+  });
+
+  it('names the structural fault of a request that is DER but not PKCS#10', async () => {
+    const der = derOf(await opensslCsr(ws, 'shape', NEW_KEY['P-256']));
+    // The version INTEGER (first octets of certificationRequestInfo) set to 1.
+    const info = 2 + (der[1] === 0x81 ? 1 : der[1] === 0x82 ? 2 : 0);
+    const versionAt = info + 2 + (der[info + 1] === 0x81 ? 1 : der[info + 1] === 0x82 ? 2 : 0) + 2;
+    const v2 = Buffer.from(der);
+    v2[versionAt] = 1;
+    expect(await validationFailure(parseCsr(encodePem(v2, 'CERTIFICATE REQUEST')))).toMatch(/does not hold a valid PKCS#10 request \(version is not 0 \(v1\)\)/);
+    const signatureAsOctets = Buffer.from(der);
+    signatureAsOctets[signatureAsOctets.lastIndexOf(0x03, signatureAsOctets.length - 70)] = 0x04;
+    expect(await validationFailure(parseCsr(encodePem(signatureAsOctets, 'CERTIFICATE REQUEST')))).toMatch(/does not hold a valid PKCS#10 request/);
+  });
+});

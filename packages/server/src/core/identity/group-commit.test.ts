@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STORE_KINDS, openTestStore, type TestStore } from '../../testing/test-store.js';
+import type { Stores } from '../../store/stores.js';
+import type { Device } from '../registry/device.js';
+import { GroupCommit } from './group-commit.js';
+
+function device(id: string): Device {
+  return { id, tenantId: 't1', type: 'sensor', status: 'active', tags: { site: 'a' }, attributes: {}, firmwareVersion: null, online: false, lastSeen: null, createdAt: 1, updatedAt: 1 };
+}
+
+describe.each(STORE_KINDS)('group commit on %s', (kind) => {
+  let t: TestStore;
+
+  beforeAll(async () => {
+    t = await openTestStore(kind);
+    await t.stores.tenancy.insertTenant({ id: 't1', name: 'One', createdAt: 1 });
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('commits concurrent units together in fewer transactions, each answering its own value', async () => {
+    let transactions = 0;
+    const counting: Stores = { ...t.stores, transactionBatch: (units) => (transactions++, t.stores.transactionBatch(units)) };
+    const commits = new GroupCommit(counting);
+    const ids = Array.from({ length: 40 }, (_, i) => `gc-${i}`);
+    const answers = await Promise.all(ids.map((id) => commits.run(async (tx) => (await tx.devices.insert(device(id)), id.toUpperCase()))));
+    expect(answers).toEqual(ids.map((id) => id.toUpperCase()));
+    expect(transactions).toBeGreaterThan(0);
+    expect(transactions).toBeLessThan(ids.length);
+    expect((await t.stores.devices.findOwners(ids)).size).toBe(ids.length);
+  });
+
+  it('undoes only the writes of a unit that throws, and the others still commit', async () => {
+    const commits = new GroupCommit(t.stores);
+    const results = await Promise.allSettled([
+      commits.run((tx) => tx.devices.insert(device('keep-1'))),
+      commits.run(async (tx) => {
+        await tx.devices.insert(device('undone-1'));
+        throw new Error('changed my mind');
+      }),
+      // A constraint violation: on PostgreSQL it would abort the whole transaction without the savepoint.
+      commits.run(async (tx) => {
+        await tx.devices.insert(device('undone-2'));
+        await tx.devices.insert(device('keep-1'));
+      }),
+      commits.run((tx) => tx.devices.insert(device('keep-2'))),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ message: 'changed my mind' });
+    const owners = await t.stores.devices.findOwners(['keep-1', 'keep-2', 'undone-1', 'undone-2']);
+    expect([...owners.keys()].sort()).toEqual(['keep-1', 'keep-2']);
+    // The undone device left no tag rows behind either.
+    expect(await t.stores.devices.get('t1', 'undone-2')).toBeUndefined();
+  });
+
+  it('settles a unit only once its writes are committed and visible to everyone', async () => {
+    const commits = new GroupCommit(t.stores);
+    const seen = await Promise.all(
+      ['vis-1', 'vis-2', 'vis-3'].map(async (id) => {
+        await commits.run((tx) => tx.devices.insert(device(id)));
+        return (await t.stores.devices.get('t1', id))?.id;
+      }),
+    );
+    expect(seen).toEqual(['vis-1', 'vis-2', 'vis-3']);
+  });
+});
+
+describe('group commit when the commit fails', () => {
+  it('rejects every unit of the batch with the failure, and goes on with the next batch', async () => {
+    let fail = true;
+    const units: string[] = [];
+    const fake = {
+      dialect: 'sqlite',
+      transactionBatch: async (work: ReadonlyArray<(tx: never) => Promise<unknown>>) => {
+        const outcomes = [];
+        for (const w of work) outcomes.push({ ok: true as const, value: await w({} as never) });
+        if (fail) {
+          fail = false;
+          throw new Error('disk full');
+        }
+        return outcomes;
+      },
+    } as unknown as Stores;
+    const commits = new GroupCommit(fake);
+    const first = commits.run(async () => units.push('a'));
+    const second = commits.run(async () => units.push('b'));
+    await expect(first).rejects.toThrow('disk full');
+    // 'b' queued behind the failing batch of one and committed in the next.
+    await expect(second).resolves.toBe(2);
+    expect(units).toEqual(['a', 'b']);
+  });
+});
