@@ -10,6 +10,7 @@ import type { TenancyStore } from '../core/tenancy/ports.js';
 import type { WebhookStore } from '../core/webhooks/ports.js';
 import type { StoreConnection } from './database.js';
 import type { Database, Dialect } from './schema.js';
+import { runInSavepoints, type UnitOutcome } from './savepoint-batch.js';
 import { KyselyAlertStore } from './kysely/alert-store.js';
 import { KyselyAuditStore } from './kysely/audit-store.js';
 import { KyselyFleetStatsStore } from './kysely/fleet-stats-store.js';
@@ -40,6 +41,12 @@ export interface StoreSet {
 export interface Stores extends StoreSet {
   /** Runs `work` in one transaction: all its writes land together or not at all. */
   transaction<T>(work: (tx: StoreSet) => Promise<T>): Promise<T>;
+  /**
+   * Runs `units` one after another in ONE transaction, each in its own savepoint: a unit that
+   * throws has only its own writes undone and its error answered; the rest commit together.
+   * For group commit of concurrent requests (see core/identity/group-commit.ts).
+   */
+  transactionBatch<T>(units: ReadonlyArray<(tx: StoreSet) => Promise<T>>): Promise<Array<UnitOutcome<T>>>;
 }
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
@@ -62,5 +69,6 @@ export function createStores(conn: StoreConnection): Stores {
   return {
     ...bind(conn.db, conn.dialect),
     transaction: (work) => conn.db.transaction().execute((trx) => work(bind(trx, conn.dialect))),
+    transactionBatch: (units) => conn.db.transaction().execute((trx) => runInSavepoints(trx, bind(trx, conn.dialect), units)),
   };
 }
