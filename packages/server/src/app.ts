@@ -20,6 +20,9 @@ import { WebhookService } from './core/webhooks/webhook-service.js';
 import { MasterKey } from './core/identity/master-key.js';
 import { DeviceAuthenticator } from './core/identity/device-authenticator.js';
 import { loadOrCreateServerTls, type ServerTls } from './core/identity/server-tls.js';
+import { CoapDeviceEndpoint } from './transports/coap/index.js';
+import { LiveSessions } from './transports/live-sessions.js';
+import { MqttGateway } from './transports/mqtt/mqtt-gateway.js';
 import { DeviceImportService } from './core/registry/device-import.js';
 import { DeviceService } from './core/registry/device-service.js';
 import { GroupService } from './core/registry/group-service.js';
@@ -39,9 +42,9 @@ export interface Services {
   decommission: DecommissionService;
   enrollment: EnrollmentService;
   telemetry: TelemetryService;
+  presence: PresenceService;
   alerts: AlertService;
   fleet: FleetStatsService;
-  presence: PresenceService;
   events: EventStreamService;
   webhooks: WebhookService;
 }
@@ -60,12 +63,12 @@ export interface HangarOptions {
   now?: () => number;
   /** Telemetry limits, per-device rate limit, writer batching, retention (docs/telemetry.md). */
   telemetry?: Omit<TelemetryServiceOptions, 'now'> | undefined;
-  /** Alert evaluation: sweep interval (0: no timer), per-device coalescing, rule cache. */
-  alerts?: AlertEvaluatorOptions | undefined;
   /** This node's id in presence records (scale-out: each node resets only its own sessions). Default 'local'. */
   nodeId?: string | undefined;
   /** Presence tuning: activity window of HTTP/CoAP devices, flush and sweep intervals, history kept. */
   presence?: Omit<PresenceOptions, 'nodeId' | 'now' | 'logger'> | undefined;
+  /** Alert evaluation: sweep interval (0: no timer), per-device coalescing, rule cache. */
+  alerts?: AlertEvaluatorOptions | undefined;
   /** Webhook delivery tuning (timeouts, backoff, attempts); tests shorten the delays. */
   webhooks?: Partial<WebhookOptions> | undefined;
   /** Recent events a reconnecting SSE client can resume from (default 10,000). */
@@ -87,6 +90,10 @@ export interface Hangar {
   /** Device authentication for every transport (tokens, client certificates). */
   readonly authenticator: DeviceAuthenticator;
   readonly serverTls: ServerTls;
+  /** The device transports, built here and bound to sockets by `hangar serve` (or a test). */
+  readonly mqtt: MqttGateway;
+  readonly coap: CoapDeviceEndpoint;
+  readonly liveSessions: LiveSessions;
   close(): Promise<void>;
 }
 
@@ -125,16 +132,38 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       decommission: new DecommissionService(stores, credentials, bus, now),
       enrollment: new EnrollmentService(stores, cas, credentials, masterKey, bus, now),
       telemetry: new TelemetryService(stores, bus, logger.child({ component: 'telemetry' }), { ...options.telemetry, now }),
+      presence: new PresenceService(stores, bus, { ...options.presence, nodeId: options.nodeId, now, logger: logger.child({ component: 'presence' }) }),
       alerts: new AlertService(stores, bus, now),
       fleet: new FleetStatsService(stores, now),
-      presence: new PresenceService(stores, bus, { ...options.presence, nodeId: options.nodeId, now, logger: logger.child({ component: 'presence' }) }),
       events: new EventStreamService(eventLog, { dialect: store.dialect, lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
     const madeCas = await cas.ensureEveryTenantHasCa();
     if (madeCas.length > 0) logger.info({ tenants: madeCas }, 'created tenant certificate authorities');
-    const http = await buildHttpApp({ services, logger, metrics, ready: () => pingStore(store), webRoot: options.webRoot ?? DEFAULT_WEB_ROOT, serverCaPem: serverTls.caPem });
+    const twinReader = { readDesired: (tenantId: string, deviceId: string) => stores.devices.getDesired(tenantId, deviceId) };
+    const http = await buildHttpApp({
+      services,
+      logger,
+      metrics,
+      ready: () => pingStore(store),
+      webRoot: options.webRoot ?? DEFAULT_WEB_ROOT,
+      serverCaPem: serverTls.caPem,
+      deviceApi: { authenticator, telemetry: services.telemetry, presence: services.presence },
+    });
+    const liveSessions = new LiveSessions(bus);
+    const mqtt = new MqttGateway({
+      authenticator,
+      telemetry: services.telemetry,
+      presence: services.presence,
+      liveSessions,
+      bus,
+      enrollment: services.enrollment,
+      count: (counter, n) => metrics.deviceTransport.inc({ transport: 'mqtt', counter }, n),
+      logger: logger.child({ component: 'mqtt' }),
+      now,
+    });
+    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader });
     const sessionSweep = setInterval(() => {
       services.tenancy.purgeExpiredSessions().catch((err: unknown) => logger.warn({ err }, 'session sweep failed'));
       services.enrollment.purgeNonces().catch((err: unknown) => logger.warn({ err }, 'nonce sweep failed'));
@@ -158,8 +187,16 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       alertEvaluator,
       authenticator,
       serverTls,
+      mqtt,
+      coap,
+      liveSessions,
       async close() {
         clearInterval(sessionSweep);
+        // Devices first: their last messages are still acknowledged (telemetry is flushed below)
+        // and their sessions end in presence before it stops.
+        await coap.close();
+        await mqtt.close();
+        liveSessions.stop();
         // Before the store closes: buffered outbox rows are written, attempts in flight give their leases back.
         await webhookRuntime.stop();
         stopEventLog();

@@ -22,6 +22,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Device transports' counters (MQTT refusals, takeovers, malformed packets…), by transport and name. */
+  readonly deviceTransport = new Counter({ name: 'hangar_device_transport_events_total', help: 'Device transport events by transport and counter', labelNames: ['transport', 'counter'], registers: [this.registry] });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hangar_' });
   }

@@ -4,6 +4,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Server } from 'node:net';
 import pino from 'pino';
 import { createHangar, type Hangar } from '../app.js';
+import { startMqttListener, type MqttListener } from '../transports/mqtt/listeners.js';
 import type { ServeOptions } from './serve-options.js';
 
 export interface Endpoints {
@@ -16,8 +17,8 @@ export interface Endpoints {
 }
 
 /**
- * Starts Hangar and its listeners. Listeners that later issues build (HTTPS, MQTT, MQTTS,
- * CoAP) accept their flags already and are absent from the endpoints until they exist.
+ * Starts Hangar and binds its listeners: HTTP and HTTPS (one Fastify app), MQTT and MQTTS (one
+ * gateway), CoAP over UDP. A disabled listener is absent from the endpoints.
  */
 export async function serve(options: ServeOptions, out: NodeJS.WritableStream = process.stdout): Promise<{ hangar: Hangar; endpoints: Endpoints; stop: () => Promise<void> }> {
   const dataDir = resolve(options.dataDir);
@@ -28,6 +29,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
     databaseUrl: options.databaseUrl,
     adminToken: process.env.HANGAR_ADMIN_TOKEN || undefined,
     logger,
+    nodeId: options.nodeId,
     tls: { certFile: options.tlsCert, keyFile: options.tlsKey, hostnames: (process.env.HANGAR_TLS_HOSTNAMES ?? '').split(',') },
   });
   if (hangar.bootstrap.generatedAdminToken) {
@@ -38,7 +40,10 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
   }
   const endpoints: Endpoints = { event: 'listening' };
   const extraServers: Server[] = [];
+  const mqttListeners: MqttListener[] = [];
   const closeExtras = async (): Promise<void> => {
+    // Stop accepting devices first; the gateway and CoAP endpoint end their sessions in hangar.close().
+    await Promise.all(mqttListeners.map((l) => l.close()));
     await Promise.all(extraServers.map((srv) => new Promise<void>((res) => {
       srv.close(() => res());
       (srv as HttpsServer).closeAllConnections?.();
@@ -59,13 +64,25 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
       await listenOrExplain(() => listenServer(https, options.httpsPort as number, options.host), options.httpsPort, '--https-port');
       endpoints.https = (https.address() as AddressInfo).port;
     }
+    if (options.mqttPort !== 'off') {
+      const port = options.mqttPort;
+      await listenOrExplain(async () => mqttListeners.push(await startMqttListener(hangar.mqtt, { port, host: options.host })), port, '--mqtt-port');
+      endpoints.mqtt = mqttListeners.at(-1)!.port;
+    }
+    if (options.mqttsPort !== 'off') {
+      const port = options.mqttsPort;
+      const tls = { key: hangar.serverTls.privateKeyPem, cert: hangar.serverTls.certificatePem };
+      await listenOrExplain(async () => mqttListeners.push(await startMqttListener(hangar.mqtt, { port, host: options.host, tls })), port, '--mqtts-port');
+      endpoints.mqtts = mqttListeners.at(-1)!.port;
+    }
+    if (options.coapPort !== 'off') {
+      const port = options.coapPort;
+      await listenOrExplain(async () => (endpoints.coap = await hangar.coap.listen(port, options.host)), port, '--coap-port');
+    }
   } catch (err) {
     await closeExtras();
     await hangar.close();
     throw err;
-  }
-  for (const [flag, value] of [['--mqtt-port', options.mqttPort], ['--mqtts-port', options.mqttsPort], ['--coap-port', options.coapPort]] as const) {
-    if (value !== 'off') logger.debug({ flag }, 'listener not built yet; accepted and ignored');
   }
   const file = join(dataDir, 'endpoints.json');
   writeFileSync(`${file}.tmp`, JSON.stringify(endpoints) + '\n');
