@@ -56,4 +56,11 @@ export type {
   TelemetrySeriesResponse,
   TelemetryLatestResponse,
   TelemetrySettings,
+  Webhook,
+  NewWebhook,
+  WebhookPatch,
+  WebhookDeliveryStatus,
+  WebhookDeliveryAttempt,
+  WebhookDelivery,
+  StreamEvent,
 } from './rest-api.js';

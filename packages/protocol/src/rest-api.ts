@@ -213,6 +213,8 @@ export interface Problem {
   code?: string;
   position?: number;
   length?: number;
+  /** Which request field `position`/`length` point into (e.g. an alert rule's `condition` or `target`). */
+  field?: string;
   errors?: ValidationIssue[];
 }
 
@@ -390,4 +392,70 @@ export interface TelemetryLatestResponse {
 /** `GET|PUT /api/v1/telemetry/settings` */
 export interface TelemetrySettings {
   retentionDays: number;
+}
+
+/** `GET /api/v1/webhooks/{id}`; `secret` only in the answers to create and rotate-secret. */
+export interface Webhook {
+  id: string;
+  url: string;
+  /** Event types, prefixes (`alert.*`) or `*`. */
+  eventTypes: string[];
+  /** Fleet query: only events of matching devices; null: all. */
+  query: string | null;
+  enabled: boolean;
+  description: string;
+  createdAt: string;
+  updatedAt: string;
+  secret?: string;
+}
+
+export interface NewWebhook {
+  url: string;
+  eventTypes: string[];
+  query?: string | null;
+  enabled?: boolean;
+  description?: string;
+  /** At least 16 characters; generated when absent. */
+  secret?: string;
+}
+
+export type WebhookPatch = Partial<Omit<NewWebhook, 'secret'>>;
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'dead';
+
+export interface WebhookDeliveryAttempt {
+  at: string;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+/** An item of `GET /api/v1/webhooks/{id}/deliveries` (newest first); `history` and `payload` only in the single-delivery answer. */
+export interface WebhookDelivery {
+  id: string;
+  webhookId: string;
+  eventType: string;
+  eventId: number | null;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  lastAttemptAt: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+  history?: WebhookDeliveryAttempt[];
+  payload?: unknown;
+}
+
+/** One event of `GET /api/v1/events/stream` (SSE `data:`) and the body of a webhook delivery. */
+export interface StreamEvent {
+  /** Orders the events of one node; an SSE client resumes after it with Last-Event-ID. */
+  id: number;
+  type: string;
+  tenant: string;
+  deviceId?: string;
+  at: string;
+  /** The event's own fields (e.g. `values` of telemetry.received, `alertId` of alert.*). */
+  data: Record<string, unknown>;
 }

@@ -37,6 +37,31 @@ import type {
   EnrollmentGroupPatch,
   ValidationIssue,
   Problem,
+  DeviceProtocol,
+  ConnectionKind,
+  DevicePresence,
+  DeviceConnection,
+  AlertSeverity,
+  AlertState,
+  AlertClearReason,
+  AlertConditionKind,
+  AlertRule,
+  NewAlertRule,
+  AlertRulePatch,
+  Alert,
+  FleetStats,
+  TelemetryValue,
+  TelemetryAggregate,
+  TelemetryPoint,
+  TelemetrySeriesResponse,
+  TelemetryLatestResponse,
+  Webhook,
+  NewWebhook,
+  WebhookPatch,
+  WebhookDeliveryStatus,
+  WebhookDeliveryAttempt,
+  WebhookDelivery,
+  StreamEvent,
 } from '@hangar/protocol';
 
 export type {
@@ -71,6 +96,31 @@ export type {
   EnrollmentGroupPatch,
   ValidationIssue,
   Problem,
+  DeviceProtocol,
+  ConnectionKind,
+  DevicePresence,
+  DeviceConnection,
+  AlertSeverity,
+  AlertState,
+  AlertClearReason,
+  AlertConditionKind,
+  AlertRule,
+  NewAlertRule,
+  AlertRulePatch,
+  Alert,
+  FleetStats,
+  TelemetryValue,
+  TelemetryAggregate,
+  TelemetryPoint,
+  TelemetrySeriesResponse,
+  TelemetryLatestResponse,
+  Webhook,
+  NewWebhook,
+  WebhookPatch,
+  WebhookDeliveryStatus,
+  WebhookDeliveryAttempt,
+  WebhookDelivery,
+  StreamEvent,
 };
 
 export class ApiError extends Error {
@@ -82,6 +132,8 @@ export class ApiError extends Error {
   readonly position: number | undefined;
   /** Length of the offending range in a fleet query. */
   readonly length: number | undefined;
+  /** The request field `position` points into (an alert rule's `condition` or `target`). */
+  readonly field: string | undefined;
   readonly errors: ValidationIssue[];
 
   constructor(status: number, problem: Problem) {
@@ -95,6 +147,7 @@ export class ApiError extends Error {
     this.code = problem.code;
     this.position = typeof problem.position === 'number' ? problem.position : undefined;
     this.length = typeof problem.length === 'number' ? problem.length : undefined;
+    this.field = typeof problem.field === 'string' ? problem.field : undefined;
     this.errors = Array.isArray(problem.errors) ? problem.errors : [];
   }
 }
@@ -241,4 +294,54 @@ export const api = {
     request('GET', '/audit', {
       query: { limit: q.limit, cursor: q.cursor, action: q.action, targetId: q.targetId },
     }),
+
+  fleetStats: (q: { q?: string; firmwareTop?: number } = {}): Promise<FleetStats> =>
+    request('GET', '/fleet/stats', { query: { q: q.q, firmwareTop: q.firmwareTop } }),
+
+  getPresence: (deviceId: string): Promise<DevicePresence> => request('GET', `/devices/${enc(deviceId)}/presence`),
+  listConnections: (deviceId: string, q: PageQuery = {}): Promise<Page<DeviceConnection>> =>
+    request('GET', `/devices/${enc(deviceId)}/connections`, { query: { limit: q.limit, cursor: q.cursor } }),
+
+  telemetrySeries: (deviceId: string, q: TelemetrySeriesQuery): Promise<TelemetrySeriesResponse> =>
+    request('GET', `/devices/${enc(deviceId)}/telemetry`, {
+      query: { keys: q.keys?.join(','), from: q.from, to: q.to, agg: q.agg, interval: q.interval, limit: q.limit, order: q.order },
+    }),
+  telemetryLatest: (deviceId: string): Promise<TelemetryLatestResponse> => request('GET', `/devices/${enc(deviceId)}/telemetry/latest`),
+
+  listAlerts: (q: { state?: AlertState; severity?: AlertSeverity; device?: string; ruleId?: string } & PageQuery): Promise<Page<Alert>> =>
+    request('GET', '/alerts', { query: { state: q.state, severity: q.severity, device: q.device, ruleId: q.ruleId, limit: q.limit, cursor: q.cursor } }),
+  acknowledgeAlert: (id: string): Promise<Alert> => request('POST', `/alerts/${enc(id)}/acknowledge`),
+  clearAlert: (id: string): Promise<Alert> => request('POST', `/alerts/${enc(id)}/clear`),
+
+  listAlertRules: (q: PageQuery = {}): Promise<Page<AlertRule>> =>
+    request('GET', '/alert-rules', { query: { limit: q.limit, cursor: q.cursor } }),
+  createAlertRule: (body: NewAlertRule): Promise<AlertRule> => request('POST', '/alert-rules', { body }),
+  patchAlertRule: (id: string, body: AlertRulePatch): Promise<AlertRule> => request('PATCH', `/alert-rules/${enc(id)}`, { body }),
+  deleteAlertRule: (id: string): Promise<void> => request('DELETE', `/alert-rules/${enc(id)}`),
+
+  listWebhooks: (q: PageQuery = {}): Promise<Page<Webhook>> => request('GET', '/webhooks', { query: { limit: q.limit, cursor: q.cursor } }),
+  getWebhook: (id: string): Promise<Webhook> => request('GET', `/webhooks/${enc(id)}`),
+  createWebhook: (body: NewWebhook): Promise<Webhook> => request('POST', '/webhooks', { body }),
+  patchWebhook: (id: string, body: WebhookPatch): Promise<Webhook> => request('PATCH', `/webhooks/${enc(id)}`, { body }),
+  deleteWebhook: (id: string): Promise<void> => request('DELETE', `/webhooks/${enc(id)}`),
+  rotateWebhookSecret: (id: string): Promise<Webhook> => request('POST', `/webhooks/${enc(id)}/rotate-secret`, { body: {} }),
+  testWebhook: (id: string): Promise<WebhookDelivery> => request('POST', `/webhooks/${enc(id)}/test`),
+  listWebhookDeliveries: (id: string, q: { status?: WebhookDeliveryStatus } & PageQuery = {}): Promise<Page<WebhookDelivery>> =>
+    request('GET', `/webhooks/${enc(id)}/deliveries`, { query: { status: q.status, limit: q.limit, cursor: q.cursor } }),
+  getWebhookDelivery: (id: string, deliveryId: string): Promise<WebhookDelivery> =>
+    request('GET', `/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}`),
+  retryWebhookDelivery: (id: string, deliveryId: string): Promise<WebhookDelivery> =>
+    request('POST', `/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/retry`),
 };
+
+export interface TelemetrySeriesQuery {
+  keys?: string[];
+  /** Epoch ms. */
+  from: number;
+  to: number;
+  agg?: TelemetryAggregate;
+  interval?: string;
+  limit?: number;
+  /** Raw points only: `desc` reads the newest first (so a limit keeps the newest). */
+  order?: 'asc' | 'desc';
+}

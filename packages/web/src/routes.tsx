@@ -5,6 +5,8 @@
  */
 import type { ReactNode } from 'react';
 import type { Role } from './api.ts';
+import { AlertRulesPage } from './pages/alert-rules/alert-rules-page.tsx';
+import { AlertsPage } from './pages/alerts/alerts-page.tsx';
 import { ApiKeysPage } from './pages/api-keys/api-keys-page.tsx';
 import { AuditPage } from './pages/audit/audit-page.tsx';
 import { CasPage } from './pages/cas/cas-page.tsx';
@@ -14,6 +16,9 @@ import { EnrollmentGroupPage } from './pages/enrollment-groups/enrollment-group-
 import { EnrollmentGroupsPage } from './pages/enrollment-groups/enrollment-groups-page.tsx';
 import { GroupPage } from './pages/groups/group-page.tsx';
 import { GroupsPage } from './pages/groups/groups-page.tsx';
+import { OverviewPage } from './pages/overview/overview-page.tsx';
+import { WebhookPage } from './pages/webhooks/webhook-page.tsx';
+import { WebhooksPage } from './pages/webhooks/webhooks-page.tsx';
 import { matchPath, type HashLocation, type RouteParams } from './router.ts';
 
 export interface RouteDef {
@@ -30,9 +35,11 @@ export interface NavItem {
   minRole?: Role;
 }
 
-export const DEFAULT_PATH = '/devices';
+/** Where sign-in and `#/` land: the fleet at a glance. */
+export const DEFAULT_PATH = '/overview';
 
 export const ROUTES: RouteDef[] = [
+  { pattern: '/overview', render: (_p, location) => <OverviewPage location={location} /> },
   { pattern: '/devices', render: (_p, location) => <DevicesPage location={location} /> },
   // Keyed by id: moving between two devices starts the page afresh.
   { pattern: '/devices/:id', render: (p) => <DevicePage key={p['id']} id={p['id'] ?? ''} /> },
@@ -43,15 +50,23 @@ export const ROUTES: RouteDef[] = [
     pattern: '/enrollment-groups/:id',
     render: (p) => <EnrollmentGroupPage key={p['id']} id={p['id'] ?? ''} />,
   },
+  { pattern: '/alerts', render: (_p, location) => <AlertsPage location={location} /> },
+  { pattern: '/alert-rules', render: () => <AlertRulesPage /> },
+  { pattern: '/webhooks', render: () => <WebhooksPage /> },
+  { pattern: '/webhooks/:id', render: (p) => <WebhookPage key={p['id']} id={p['id'] ?? ''} /> },
   { pattern: '/cas', minRole: 'admin', render: () => <CasPage /> },
   { pattern: '/api-keys', minRole: 'admin', render: () => <ApiKeysPage /> },
   { pattern: '/audit', minRole: 'admin', render: (_p, location) => <AuditPage location={location} /> },
 ];
 
 export const NAV: NavItem[] = [
+  { label: 'Overview', path: '/overview' },
   { label: 'Devices', path: '/devices' },
   { label: 'Groups', path: '/groups' },
   { label: 'Enrollment', path: '/enrollment-groups' },
+  { label: 'Alerts', path: '/alerts' },
+  { label: 'Alert rules', path: '/alert-rules' },
+  { label: 'Webhooks', path: '/webhooks' },
   { label: 'CAs', path: '/cas', minRole: 'admin' },
   { label: 'API keys', path: '/api-keys', minRole: 'admin' },
   { label: 'Audit', path: '/audit', minRole: 'admin' },

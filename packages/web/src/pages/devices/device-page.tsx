@@ -1,15 +1,21 @@
 import { useEffect, useState, type ReactElement } from 'react';
-import { api, type DecommissionedDevice, type Device } from '../../api.ts';
+import { api, type DecommissionedDevice, type Device, type DevicePresence } from '../../api.ts';
 import { ConfirmButton } from '../../components/confirm-button.tsx';
 import { ErrorMessage } from '../../components/error-message.tsx';
 import { useAsync } from '../../components/use-async.ts';
 import { formatTime } from '../../format.ts';
+import { LiveBadge } from '../../components/live-badge.tsx';
+import { useEventStream } from '../../live-events.ts';
 import { href, navigate, segment } from '../../router.ts';
 import { useSession } from '../../session.ts';
 import { DecommissionAction, DecommissionedBanner } from './decommission.tsx';
 import { DeviceCredentials } from './device-credentials.tsx';
 import { OnlineBadge, StatusBadge } from './device-table.tsx';
 import { DeviceTags } from './device-tags.tsx';
+import { DeviceAlerts } from './device-alerts.tsx';
+import { LatestValues } from './latest-values.tsx';
+import { PresencePanel } from './presence-panel.tsx';
+import { TelemetryPanel } from './telemetry-panel.tsx';
 
 /** `#/devices/:id` */
 export function DevicePage({ id }: { id: string }): ReactElement {
@@ -20,6 +26,9 @@ export function DevicePage({ id }: { id: string }): ReactElement {
   useEffect(() => setDevice(loaded.data), [loaded.data]);
   const [statusError, setStatusError] = useState<unknown>(undefined);
   const [decommissioned, setDecommissioned] = useState<DecommissionedDevice | undefined>(undefined);
+  // One stream for the whole page (browsers cap open connections per origin); panels listen to it.
+  const stream = useEventStream({ device: id });
+  const [presence, setPresence] = useState<DevicePresence | undefined>(undefined);
 
   if (loaded.error) {
     return (
@@ -55,7 +64,8 @@ export function DevicePage({ id }: { id: string }): ReactElement {
         <h1>
           Device <code>{device.id}</code>
         </h1>
-        <StatusBadge status={device.status} /> <OnlineBadge online={device.online} />
+        <StatusBadge status={device.status} /> <OnlineBadge online={presence?.online ?? device.online} />
+        <LiveBadge status={stream.status} />
       </div>
       {retired ? (
         <DecommissionedBanner
@@ -95,9 +105,9 @@ export function DevicePage({ id }: { id: string }): ReactElement {
               ) : null}
             </dd>
             <dt>Online</dt>
-            <dd>{device.online ? 'yes' : 'no'}</dd>
+            <dd data-testid="device-online">{(presence?.online ?? device.online) ? 'yes' : 'no'}</dd>
             <dt>Last seen</dt>
-            <dd>{formatTime(device.lastSeen)}</dd>
+            <dd>{formatTime(presence?.lastSeen ?? device.lastSeen)}</dd>
             <dt>Firmware</dt>
             <dd>{device.firmwareVersion ?? '—'}</dd>
             <dt>Created</dt>
@@ -127,6 +137,16 @@ export function DevicePage({ id }: { id: string }): ReactElement {
           )}
         </div>
       </div>
+
+      <div className="grid-2">
+        <PresencePanel deviceId={device.id} stream={stream} onPresence={setPresence} />
+        <div className="stack-col">
+          <LatestValues deviceId={device.id} stream={stream} />
+          <DeviceAlerts deviceId={device.id} stream={stream} />
+        </div>
+      </div>
+
+      <TelemetryPanel deviceId={device.id} stream={stream} />
 
       <div className="card">
         <h2>Attributes</h2>
