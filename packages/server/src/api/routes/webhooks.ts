@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import type { Services } from '../../app.js';
 import type { Webhook as WebhookRecord, WebhookDelivery as DeliveryRecord } from '../../core/webhooks/webhook.js';
+import { HangarError } from '../../errors.js';
 import { ctxOf } from '../context.js';
 import { ErrorResponses, IsoTime, PageQuery, pageOf } from '../schemas.js';
 
@@ -84,6 +85,18 @@ function deliveryView(d: DeliveryRecord, full = false): Record<string, unknown> 
   };
 }
 
+/** The optional body of rotate-secret: absent (generate one) or `{secret}`. A schema cannot say "no body or this object". */
+function givenSecret(body: unknown): string | undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === 'object' && !Array.isArray(body)) {
+    const extra = Object.keys(body).filter((k) => k !== 'secret');
+    if (extra.length > 0) throw new HangarError('VALIDATION_FAILED', `body: unknown field "${extra[0]!.slice(0, 40)}"`);
+    const secret = (body as { secret?: unknown }).secret;
+    if (secret === undefined || typeof secret === 'string') return secret;
+  }
+  throw new HangarError('VALIDATION_FAILED', 'body must be absent or {"secret": "<16–256 characters>"}');
+}
+
 /** `/api/v1/webhooks`: subscriptions, secrets, delivery history and retries. */
 export function webhookRoutes(app: FastifyInstance, services: Services): void {
   app.addSchema(Webhook);
@@ -161,13 +174,12 @@ export function webhookRoutes(app: FastifyInstance, services: Services): void {
         tags,
         summary: 'Replace the signing secret (every delivery sent from now on uses the new one); the secret is in this answer only',
         params: IdParams,
-        body: Type.Optional(Type.Object({ secret: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })) }, { additionalProperties: false })),
+        description: 'Optional body `{"secret": "…"}` (16–256 characters) to set a secret instead of generating one.',
         response: { 200: Type.Ref('Webhook'), ...ErrorResponses },
       },
     },
     async (req) => {
-      const body = req.body as { secret?: string } | undefined;
-      const { webhook, secret } = await services.webhooks.rotateSecret(ctxOf(req), req.params.id, body?.secret);
+      const { webhook, secret } = await services.webhooks.rotateSecret(ctxOf(req), req.params.id, givenSecret(req.body));
       return webhookView(webhook, secret);
     },
   );

@@ -70,6 +70,7 @@ export class DeliveryWorker {
     this.stopped = true;
     clearTimeout(this.pollTimer);
     this.shutdown.abort();
+    if (this.inFlight.size > 0) this.deps.logger.info({ inFlight: this.inFlight.size }, 'webhook delivery stopping: attempts in flight are aborted and retried after restart');
     await this.ticking; // a scan under way may still start attempts (they see the abort)
     await Promise.allSettled([...this.inFlight.values()]);
     this.agents.http.destroy();

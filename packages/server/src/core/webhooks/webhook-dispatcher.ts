@@ -43,7 +43,7 @@ export class WebhookDispatcher {
   private unlisten: (() => void) | undefined;
   private dropped = 0;
   private droppedLoggedAt = 0;
-  private reloadQueued = false;
+  private reloadQueued: Promise<void> | undefined;
 
   constructor(
     private readonly deps: { store: WebhookStore; dialect: Dialect; log: EventLog; logger: Logger; now: () => number; onQueued: () => void },
@@ -53,18 +53,20 @@ export class WebhookDispatcher {
   async start(): Promise<void> {
     await this.reload();
     this.unlisten = this.deps.log.listen((e) => this.onEvent(e));
-    this.reloadTimer = setInterval(() => this.changed(), this.options.reloadMs);
+    this.reloadTimer = setInterval(() => void this.changed(), this.options.reloadMs);
     this.reloadTimer.unref();
   }
 
-  /** Webhooks changed: reload their filters (soon, once, however many changes arrive). */
-  changed(): void {
-    if (this.reloadQueued) return;
-    this.reloadQueued = true;
-    queueMicrotask(() => {
-      this.reloadQueued = false;
-      this.reload().catch((err: unknown) => this.deps.logger.error({ err }, 'webhook reload failed'));
+  /**
+   * Webhooks changed: reload their filters. Concurrent calls share one reload that starts after
+   * the latest call, so every caller's change is in the list it waits for.
+   */
+  changed(): Promise<void> {
+    this.reloadQueued ??= Promise.resolve().then(() => {
+      this.reloadQueued = undefined;
+      return this.reload().catch((err: unknown) => this.deps.logger.error({ err }, 'webhook reload failed'));
     });
+    return this.reloadQueued;
   }
 
   async stop(): Promise<void> {

@@ -55,8 +55,8 @@ export class WebhookRuntime implements WebhookRuntimeHooks {
     await this.worker.stop();
   }
 
-  webhooksChanged(): void {
-    this.dispatcher.changed();
+  webhooksChanged(): Promise<void> {
+    return this.dispatcher.changed();
   }
 
   deliveriesQueued(): void {

@@ -29,8 +29,8 @@ export interface WebhookPatch {
 
 /** What the service tells the delivery machinery (core/webhooks/webhook-delivery.ts). */
 export interface WebhookRuntimeHooks {
-  /** Webhooks changed: the dispatcher reloads its filters. */
-  webhooksChanged(): void;
+  /** Webhooks changed: the dispatcher reloads its filters (resolved once it has them). */
+  webhooksChanged(): Promise<void>;
   /** Deliveries were queued outside the dispatcher: the worker looks now rather than at its next poll. */
   deliveriesQueued(): void;
   /** A fresh event id for a test ping. */
@@ -64,7 +64,8 @@ export class WebhookService {
       await tx.webhooks.insert(webhook);
       await recordAudit(tx.audit, ctx, { action: 'webhook.create', target: { type: 'webhook', id }, summary: { after: summary(webhook) } }, now);
     });
-    this.hooks.webhooksChanged();
+    // Awaited: once the caller has its answer, events it causes next are matched against the change.
+    await this.hooks.webhooksChanged();
     return { webhook, secret };
   }
 
@@ -104,7 +105,7 @@ export class WebhookService {
       await recordAudit(tx.audit, ctx, { action: 'webhook.update', target: { type: 'webhook', id }, summary: { before: summary(before), after: summary(next) } }, now);
       return next;
     });
-    this.hooks.webhooksChanged();
+    await this.hooks.webhooksChanged();
     return after;
   }
 
@@ -117,7 +118,7 @@ export class WebhookService {
       await tx.webhooks.delete(tenantId, id);
       await recordAudit(tx.audit, ctx, { action: 'webhook.delete', target: { type: 'webhook', id }, summary: { before: summary(before) } }, this.now());
     });
-    this.hooks.webhooksChanged();
+    await this.hooks.webhooksChanged();
   }
 
   /** A new signing secret, effective for every delivery sent from now on (pending ones too). */
