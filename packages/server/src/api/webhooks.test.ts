@@ -283,4 +283,17 @@ describe.each(STORE_KINDS)('webhooks on %s', (kind) => {
     expect(d).toMatchObject({ id: `dlv_orphan${now}`, attempts: 2, lastStatusCode: 200 });
     expect(rx.on('/orphan')).toHaveLength(1);
   });
+
+  it('queues telemetry bursts only for webhooks subscribed to telemetry, and delivers every event', async () => {
+    const bulk = await create({ url: `${rx.base}/bulk`, eventTypes: ['telemetry.received'], query: 'tags.site = "berlin"' });
+    const alerts = await create({ url: `${rx.base}/alerts-only`, eventTypes: ['alert.*'] });
+    for (let i = 0; i < 600; i++) publish(telemetry(i % 3 === 0 ? 'p-1' : 'b-1', i));
+    await eventually('400 deliveries', async () => rx.on('/bulk').length >= 400);
+    const temps = rx.on('/bulk').map((r) => JSON.parse(r.body).data.values.temp as number);
+    expect(new Set(temps).size).toBe(400);
+    expect(temps.every((t) => t % 3 !== 0)).toBe(true);
+    expect(await deliveries(alerts.id)).toEqual([]);
+    expect(rx.on('/alerts-only')).toEqual([]);
+    await eventually('all recorded as delivered', async () => (await deliveries(bulk.id, 'pending')).length === 0);
+  });
 });

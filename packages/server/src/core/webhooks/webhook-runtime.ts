@@ -13,7 +13,7 @@ export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
   concurrency: 8,
   timeoutMs: 10_000,
   maxAttempts: 10,
-  // 10 s, 20 s, 40 s … capped at 1 h: ten attempts span about 2.8 hours.
+  // 10 s, 20 s, 40 s … capped at 1 h: ten attempts span about 1.4 hours.
   baseDelayMs: 10_000,
   maxDelayMs: 60 * 60_000,
   jitter: 0.2,
