@@ -110,10 +110,10 @@ export function AlertRuleForm({ rule, onSaved, onCancel }: { rule?: AlertRule; o
           required
         />
       </label>
-      {conditionError ? <QueryError query={submitted.condition.trim()} error={conditionError} /> : null}
       <p className="muted hint">
         A fleet query about one device, optionally held with <code>for 5m</code>; or <code>offline for 10m</code>.
       </p>
+      {conditionError ? <QueryError query={submitted.condition.trim()} error={conditionError} /> : null}
       <label>
         Target (fleet query; empty: every device)
         <input

@@ -198,7 +198,7 @@ function AlertRow({ alert: a, operator, onChanged }: { alert: Alert; operator: b
       <td>
         <a href={href(`/devices/${segment(a.deviceId)}`)}>{a.deviceId}</a>
       </td>
-      <td>
+      <td className="nowrap">
         <a href={href('/alerts', { rule: a.ruleId })} title="Alerts of this rule">
           {a.ruleName}
         </a>
@@ -210,6 +210,7 @@ function AlertRow({ alert: a, operator, onChanged }: { alert: Alert; operator: b
       <td className="nowrap">{formatTime(a.raisedAt)}</td>
       <td className="nowrap">{formatTime(a.lastTriggeredAt)}</td>
       <td className="muted">
+        {!a.acknowledgedAt && !a.clearedAt ? '—' : null}
         {a.acknowledgedAt ? (
           <div>
             ack {formatTime(a.acknowledgedAt)} by {a.acknowledgedBy ?? '—'}
