@@ -200,6 +200,17 @@ export interface ProvisioningNoncesTable {
   expires_at: number;
 }
 
+/** Acknowledged readings not yet moved into telemetry_points and the rollups (migration 003). */
+export interface TelemetryInboxTable {
+  seq: Generated<number>;
+  device_id: string;
+  key: string;
+  ts: number;
+  value_num: number | null;
+  value_str: string | null;
+  value_bool: number | null;
+}
+
 /** Raw telemetry points (migration 003); exactly one value column is non-null. */
 export interface TelemetryPointsTable {
   device_id: string;
@@ -351,6 +362,7 @@ export interface Database {
   group_members: GroupMembersTable;
   device_twins: DeviceTwinsTable;
   telemetry_latest: TelemetryLatestTable;
+  telemetry_inbox: TelemetryInboxTable;
   telemetry_points: TelemetryPointsTable;
   telemetry_rollup_1m: TelemetryRollupTable;
   telemetry_rollup_1h: TelemetryRollupTable;

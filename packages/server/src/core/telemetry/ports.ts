@@ -53,17 +53,24 @@ export interface SeriesRef {
 }
 
 /**
- * Telemetry history. `writeBatch` is the hot path: it must run inside a transaction (the
- * writer's group commit) and stores points, rollups and latest values together.
+ * Telemetry history. Writing has two steps: `writeBatch`, the acknowledged write (run by the
+ * writer's group commit inside a transaction), makes readings durable in an inbox and updates
+ * the latest values; `compactInbox` moves inbox readings into the raw points and rollups.
+ * History reads see what has been compacted.
  */
 export interface TelemetryStore {
   /**
-   * Stores the points and returns those that were new: a point whose (device, key, ts) is
-   * already stored is a redelivery and is dropped (the first write wins), so rollups count it
-   * once. Updates the 1-minute and 1-hour rollups and `telemetry_latest` (newest ts wins,
-   * whatever the arrival order) from the new points.
+   * Makes the readings durable (the inbox) and updates `telemetry_latest`: per (device, key)
+   * the newest ts wins, whatever the arrival order; a tie keeps the stored value.
    */
-  writeBatch(points: PointToWrite[]): Promise<PointToWrite[]>;
+  writeBatch(points: PointToWrite[]): Promise<void>;
+  /**
+   * Moves up to `limit` of the oldest inbox readings into the raw points and the 1-minute and
+   * 1-hour rollups; run it inside a transaction. A reading whose (device, key, ts) is already
+   * stored is a redelivery (MQTT QoS 1 resends): dropped — the first write wins — and not
+   * counted in the rollups. Returns how many inbox readings were taken.
+   */
+  compactInbox(limit: number): Promise<number>;
   /** Raw points of one series in [from, to), oldest first (or newest first with `desc`). */
   range(query: RangeQuery & { desc: boolean }): Promise<SeriesPoint[]>;
   /** Buckets of `intervalMs` aligned to the epoch, oldest first, empty buckets omitted. */
@@ -77,7 +84,7 @@ export interface TelemetryStore {
   deleteRawBefore(series: SeriesRef, before: number, limit: number): Promise<number>;
   /** Deletes at most `limit` of a series' rollup buckets that ended at or before `before`. */
   deleteRollupsBefore(series: SeriesRef, before: number, limit: number): Promise<number>;
-  /** Deletes at most `limit` rows of a device's history (raw and rollups); returns how many. */
+  /** Deletes at most `limit` rows of a device's history (inbox, raw and rollups); returns how many. */
   purgeDeviceChunk(deviceId: string, limit: number): Promise<number>;
   /**
    * Devices that have history but no longer exist (deleted while a purge was cut short). The

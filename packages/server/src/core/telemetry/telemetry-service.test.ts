@@ -174,6 +174,7 @@ describe.each(STORE_KINDS)('telemetry service on %s', (kind) => {
     await t.stores.devices.insert(device('del-2'));
     await svc.ingest(ident('del-2'), json({ a: 1 }), 'json');
     await t.stores.devices.delete('t1', 'del-2');
+    await svc.compactNow();
     expect(await t.stores.telemetry.orphanDevices(10)).toEqual(['del-2']);
     await svc.runRetention();
     expect(await t.stores.telemetry.orphanDevices(10)).toEqual([]);

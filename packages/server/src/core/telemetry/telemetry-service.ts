@@ -7,6 +7,7 @@ import type { CallContext } from '../context.js';
 import type { DeviceIdentity } from '../identity/device-authenticator.js';
 import { requireRole } from '../tenancy/principal.js';
 import { decodeTelemetry } from './codec.js';
+import { InboxCompactor, type CompactorOptions } from './inbox-compactor.js';
 import type { Aggregate, AggregateSource, BucketValue, LatestValue, SeriesPoint } from './ports.js';
 import { DEFAULT_DEVICE_RATE_LIMIT, TokenBucketLimiter, type RateLimit } from './rate-limiter.js';
 import { RetentionWorker, type RetentionOptions } from './retention-worker.js';
@@ -20,6 +21,7 @@ export interface TelemetryServiceOptions {
   /** Per-device message rate; `false` turns the limit off (benchmarks). */
   rateLimit?: RateLimit | false | undefined;
   writer?: Partial<WriterOptions> | undefined;
+  compactor?: Partial<CompactorOptions> | undefined;
   retention?: Partial<RetentionOptions> | undefined;
   now?: (() => number) | undefined;
 }
@@ -50,6 +52,7 @@ export class TelemetryService implements TelemetryIngest {
   private readonly limits: TelemetryLimits;
   private readonly limiter: TokenBucketLimiter | undefined;
   private readonly writer: TelemetryWriter;
+  private readonly compactor: InboxCompactor;
   private readonly retention: RetentionWorker;
   private readonly now: () => number;
   private unsubscribe: Unsubscribe | undefined;
@@ -64,12 +67,14 @@ export class TelemetryService implements TelemetryIngest {
     this.limits = { ...DEFAULT_TELEMETRY_LIMITS, ...options.limits };
     const rate = options.rateLimit === undefined ? DEFAULT_DEVICE_RATE_LIMIT : options.rateLimit;
     this.limiter = rate === false ? undefined : new TokenBucketLimiter(rate, this.now);
-    this.writer = new TelemetryWriter(stores, bus, logger, {
-      maxBatchPoints: 5_000,
-      lingerMs: 0,
-      maxInFlight: stores.dialect === 'sqlite' ? 1 : 2,
-      ...options.writer,
-    });
+    this.compactor = new InboxCompactor(stores, logger, options.compactor);
+    this.writer = new TelemetryWriter(
+      stores,
+      bus,
+      logger,
+      { maxBatchPoints: 5_000, lingerMs: 0, maxInFlight: stores.dialect === 'sqlite' ? 1 : 2, ...options.writer },
+      (points) => this.compactor.notify(points),
+    );
     this.retention = new RetentionWorker(stores, logger, this.now, options.retention);
   }
 
@@ -89,6 +94,8 @@ export class TelemetryService implements TelemetryIngest {
     const plan = planSeriesQuery(request, this.now());
     const tenantId = ctx.principal.tenantId;
     await this.requireDevice(tenantId, deviceId);
+    // Read what was acknowledged before this request, even if not compacted yet.
+    await this.compactor.flush();
     let keys = plan.keys;
     if (!keys) {
       keys = await this.stores.telemetry.keysOf(tenantId, deviceId);
@@ -145,15 +152,22 @@ export class TelemetryService implements TelemetryIngest {
     return { retentionDays: days };
   }
 
-  /** Starts the retention timer and the purge of deleted devices' history. */
+  /** Starts the inbox compaction, the retention timer and the purge of deleted devices' history. */
   start(): void {
+    this.compactor.start();
     this.retention.start();
     this.unsubscribe ??= this.bus.subscribe('device.deleted', (e) => this.retention.purgeDevice(e.deviceId));
   }
 
   /** One retention pass now (tests, and the timer's work). */
-  runRetention(): Promise<{ deleted: number }> {
+  async runRetention(): Promise<{ deleted: number }> {
+    await this.compactor.flush();
     return this.retention.runOnce();
+  }
+
+  /** Moves every acknowledged reading into the history tables now (tests, benchmarks). */
+  compactNow(): Promise<void> {
+    return this.compactor.flush();
   }
 
   /** Stops background work and writes every reading already accepted; call before the store closes. */
@@ -162,6 +176,9 @@ export class TelemetryService implements TelemetryIngest {
     this.unsubscribe = undefined;
     await this.writer.close();
     await this.retention.stop();
+    // What the inbox holds is durable either way; compacting it now leaves the history complete.
+    await this.compactor.flush();
+    await this.compactor.stop();
   }
 
   private async requireDevice(tenantId: string, deviceId: string): Promise<void> {

@@ -47,6 +47,8 @@ export class TelemetryWriter {
     private readonly bus: EventBus,
     private readonly logger: Logger,
     private readonly options: WriterOptions,
+    /** Told how many readings each commit made durable (the inbox compactor counts them). */
+    private readonly onCommitted: (points: number) => void = () => undefined,
   ) {}
 
   /** Resolves once the readings are committed; rejects if their transaction failed. */
@@ -115,9 +117,10 @@ export class TelemetryWriter {
 
   private async commit(batch: Entry[]): Promise<void> {
     try {
-      const inserted = await this.writeEntries(batch);
+      const points = await this.writeEntries(batch);
       for (const e of batch) e.resolve();
-      this.publish(inserted);
+      this.onCommitted(points.length);
+      this.publish(points);
     } catch (err) {
       if (batch.length === 1 || new Set(batch.map((e) => e.deviceId)).size === 1) {
         const reason = explain(err, batch[0]!.deviceId);
@@ -132,16 +135,20 @@ export class TelemetryWriter {
     }
   }
 
-  private writeEntries(batch: Entry[]): Promise<PointToWrite[]> {
+  private async writeEntries(batch: Entry[]): Promise<PointToWrite[]> {
     const points: PointToWrite[] = [];
     for (const e of batch) for (const p of e.points) points.push({ tenantId: e.tenantId, deviceId: e.deviceId, key: p.key, ts: p.ts, value: p.value });
-    return this.stores.transaction((tx) => tx.telemetry.writeBatch(points));
+    await this.stores.transaction((tx) => tx.telemetry.writeBatch(points));
+    return points;
   }
 
-  /** One event per device of the batch, with its newest value per key (of the readings that were new). */
-  private publish(inserted: PointToWrite[]): void {
+  /**
+   * One event per device of the batch, with its newest value per key. A redelivered reading
+   * is announced again (events are at least once, like the MQTT QoS 1 that carried it).
+   */
+  private publish(points: PointToWrite[]): void {
     const byDevice = new Map<string, { tenantId: string; ts: number; newest: Map<string, PointToWrite> }>();
-    for (const p of inserted) {
+    for (const p of points) {
       let d = byDevice.get(p.deviceId);
       if (!d) {
         d = { tenantId: p.tenantId, ts: p.ts, newest: new Map() };

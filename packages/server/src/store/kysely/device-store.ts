@@ -119,7 +119,7 @@ export class KyselyDeviceStore implements DeviceStore {
     await this.db.deleteFrom('telemetry_latest').where('tenant_id', '=', tenantId).where('device_id', '=', id).execute();
     // Telemetry history has no tenant column (device ids are unique in the installation); the
     // caller has checked that the device is this tenant's.
-    for (const table of ['telemetry_points', 'telemetry_rollup_1m', 'telemetry_rollup_1h'] as const) {
+    for (const table of ['telemetry_inbox', 'telemetry_points', 'telemetry_rollup_1m', 'telemetry_rollup_1h'] as const) {
       await this.db.deleteFrom(table).where('device_id', '=', id).execute();
     }
   }

@@ -10,7 +10,7 @@ import type {
   TelemetryStore,
 } from '../../core/telemetry/ports.js';
 import type { Database, Dialect } from '../schema.js';
-import { ROLLUPS, valueOf, writeTelemetryBatch, type RollupTable } from './telemetry-batch.js';
+import { ROLLUPS, compactTelemetryInbox, valueOf, writeTelemetryBatch, type RollupTable } from './telemetry-batch.js';
 
 interface ValueColumns {
   value_num: number | null;
@@ -30,8 +30,12 @@ export class KyselyTelemetryStore implements TelemetryStore {
     private readonly dialect: Dialect,
   ) {}
 
-  writeBatch(points: PointToWrite[]): Promise<PointToWrite[]> {
+  writeBatch(points: PointToWrite[]): Promise<void> {
     return writeTelemetryBatch(this.db, this.dialect, points);
+  }
+
+  compactInbox(limit: number): Promise<number> {
+    return compactTelemetryInbox(this.db, this.dialect, limit);
   }
 
   async range(q: RangeQuery & { desc: boolean }): Promise<SeriesPoint[]> {
@@ -128,7 +132,9 @@ export class KyselyTelemetryStore implements TelemetryStore {
   }
 
   async purgeDeviceChunk(deviceId: string, limit: number): Promise<number> {
-    let deleted = 0;
+    // The inbox is small and in arrival order: its rows of the device are found by a scan.
+    const inbox = await this.db.deleteFrom('telemetry_inbox').where('device_id', '=', deviceId).executeTakeFirst();
+    let deleted = Number(inbox.numDeletedRows);
     for (const [table, time] of [['telemetry_points', 'ts'], ...ROLLUPS.map((r) => [r.table, 'bucket'])] as const) {
       if (deleted >= limit) break;
       const result = await sql`

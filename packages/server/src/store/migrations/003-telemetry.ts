@@ -5,8 +5,10 @@ import type { Dialect } from '../schema.js';
 const ROLLUP_TABLES = ['telemetry_rollup_1m', 'telemetry_rollup_1h'] as const;
 
 /**
- * Telemetry history (see docs/telemetry.md): raw points, 1-minute and 1-hour rollups, and a
- * per-tenant retention setting. The raw and rollup tables are keyed by (device_id, key, time),
+ * Telemetry history (see docs/telemetry.md): an inbox of acknowledged readings, raw points,
+ * 1-minute and 1-hour rollups, and a per-tenant retention setting. The inbox is in arrival
+ * order, so the acknowledged write appends to a few pages; a compaction moves its rows into
+ * the series-ordered tables in bulk (store/kysely/telemetry-batch.ts says why). The raw and rollup tables are keyed by (device_id, key, time),
  * which is both the order range queries read in and the uniqueness that makes a redelivered
  * reading (MQTT QoS 1 resends) a no-op. On SQLite they are WITHOUT ROWID tables: the rows live
  * in the key's b-tree, so a point costs one b-tree insert instead of a row plus an index entry.
@@ -19,6 +21,17 @@ export function telemetryMigration(dialect: Dialect): Migration {
   const withoutRowid = dialect === 'sqlite' ? sql` WITHOUT ROWID` : sql``;
   return {
     async up(db: Kysely<unknown>): Promise<void> {
+      const seq = dialect === 'postgres' ? sql`seq bigserial PRIMARY KEY` : sql`seq integer PRIMARY KEY`;
+      await sql`CREATE TABLE telemetry_inbox (
+        ${seq},
+        device_id text NOT NULL,
+        key text NOT NULL,
+        ts ${sql.raw(bigint)} NOT NULL,
+        value_num double precision,
+        value_str text,
+        value_bool integer
+      )`.execute(db);
+
       // One value column per type, as in telemetry_latest: exactly one is non-null. Booleans are 0/1.
       await sql`CREATE TABLE telemetry_points (
         device_id text NOT NULL,
@@ -61,6 +74,7 @@ export function telemetryMigration(dialect: Dialect): Migration {
       await db.schema.dropTable('telemetry_settings').execute();
       for (const table of ROLLUP_TABLES) await db.schema.dropTable(table).execute();
       await db.schema.dropTable('telemetry_points').execute();
+      await db.schema.dropTable('telemetry_inbox').execute();
     },
   };
 }

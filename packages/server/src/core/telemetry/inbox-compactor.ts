@@ -1,0 +1,85 @@
+import type { Logger } from 'pino';
+import type { Stores } from '../../store/stores.js';
+
+export interface CompactorOptions {
+  /** Time between compactions when fewer than `chunk` readings arrived. */
+  everyMs: number;
+  /** Readings moved per transaction; also how many new readings trigger a compaction at once. */
+  chunk: number;
+}
+
+export const DEFAULT_COMPACTOR: CompactorOptions = { everyMs: 1_000, chunk: 20_000 };
+
+/**
+ * Moves acknowledged readings from the inbox into the raw points and rollups, many seconds'
+ * worth at a time, so that each page of those series-ordered tables is written once for many
+ * readings (see store/kysely/telemetry-batch.ts). Runs on a timer and as soon as a chunk's
+ * worth has arrived; `flush()` lets a reader see everything acknowledged before it asked.
+ */
+export class InboxCompactor {
+  private readonly options: CompactorOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private sinceLast = 0;
+  private started = false;
+
+  constructor(
+    private readonly stores: Stores,
+    private readonly logger: Logger,
+    options: Partial<CompactorOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_COMPACTOR, ...options };
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.arm();
+  }
+
+  /** The writer committed `count` readings to the inbox. */
+  notify(count: number): void {
+    this.sinceLast += count;
+    if (this.started && this.sinceLast >= this.options.chunk && !this.running) void this.runPass();
+  }
+
+  /** Compacts everything in the inbox now, after any pass under way. */
+  async flush(): Promise<void> {
+    if (this.running) await this.running;
+    await this.runPass();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.running) await this.running;
+  }
+
+  private arm(): void {
+    if (!this.started) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.runPass(), this.options.everyMs);
+    this.timer.unref();
+  }
+
+  private runPass(): Promise<void> {
+    this.running ??= this.pass()
+      .catch((err: unknown) => this.logger.error({ err }, 'telemetry inbox compaction failed; the readings stay in the inbox'))
+      .finally(() => {
+        this.running = undefined;
+        this.arm();
+      });
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
+    this.sinceLast = 0;
+    for (;;) {
+      const moved = await this.stores.transaction((tx) => tx.telemetry.compactInbox(this.options.chunk));
+      if (moved < this.options.chunk) return;
+      // Give acknowledged writes (and everything else) a turn between chunks.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}
