@@ -13,6 +13,7 @@ import { cleanupAll } from './support/scratch.js';
 const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   registry: async () => (await import('./registry/registry-bench.js')).runRegistryBench,
   identity: async () => (await import('./identity/identity-bench.js')).runIdentityBench,
+  'telemetry-store': async () => (await import('./telemetry/telemetry-bench.js')).runTelemetryBench,
   'mqtt-broker': async () => (await import('./mqtt/broker-choice.js')).runMqttBrokerBench,
   ingest: async () => (await import('./ingest/ingest-bench.js')).runIngestBench,
 };
