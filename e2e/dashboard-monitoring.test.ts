@@ -301,10 +301,15 @@ describe.skipIf(!hasChromium)('monitoring dashboard in a browser', () => {
     expect(event!.headers['x-hangar-signature']).toBe(`sha256=${signature}`);
     expect(JSON.parse(event!.body)).toMatchObject({ type: 'telemetry.received', deviceId: SENSOR });
 
-    const deliveryId = await delivered.first().getAttribute('data-delivery-id');
+    const deliveryId = (await delivered.first().getAttribute('data-delivery-id')) ?? '';
     await page.getByTestId(`delivery-details-${deliveryId}`).click();
     await page.getByTestId('delivery-attempt').first().waitFor();
     expect(await page.getByTestId('delivery-details').innerText()).toContain('telemetry.received');
+
+    // Sending a settled delivery again queues it with a fresh budget: the receiver gets it twice.
+    await page.getByTestId(`retry-delivery-${deliveryId}`).click();
+    await expect.poll(() => receiver.received.filter((r) => r.headers['x-hangar-delivery'] === deliveryId).length, { timeout: 15_000 }).toBe(2);
+    await page.locator(`[data-testid="delivery-row"][data-delivery-id="${deliveryId}"][data-status="delivered"]`).waitFor({ timeout: 15_000 });
   });
 
   it('disables a webhook and rotates its secret', async () => {

@@ -1,42 +1,14 @@
 import { lazy, Suspense, useEffect, useMemo, useState, type FormEvent, type ReactElement } from 'react';
-import { api, type TelemetrySeriesResponse } from '../../api.ts';
+import { api } from '../../api.ts';
 import { ErrorMessage } from '../../components/error-message.tsx';
 import { useAsync } from '../../components/use-async.ts';
 import { isoToLocalInput } from '../../format.ts';
 import { RESYNC, useLiveEvent, useThrottled, type LiveStream } from '../../live-events.ts';
-import { AGGS, RANGES, RAW_LIMIT, defaultAgg, intervalFor, isLiveRange, resolveRange, type AggChoice, type ChartPoint, type RangeChoice } from './telemetry-range.ts';
+import { AGGS, RANGES, RAW_LIMIT, defaultAgg, intervalFor, isLiveRange, resolveRange, type AggChoice, type RangeChoice } from './telemetry-range.ts';
+import { toChartState, withReading, type ChartState } from './telemetry-series.ts';
 
 // uPlot is loaded with the first chart, not with the dashboard: most pages never draw one.
 const TelemetryChart = lazy(() => import('./telemetry-chart.tsx').then((m) => ({ default: m.TelemetryChart })));
-
-interface ChartState {
-  from: number;
-  to: number;
-  /** Numeric keys, in the order charts are shown. */
-  keys: string[];
-  points: Record<string, ChartPoint[]>;
-  truncated: string[];
-  /** Keys with only text or boolean values in the range: listed, not charted. */
-  other: string[];
-}
-
-function toChartState(res: TelemetrySeriesResponse, raw: boolean): ChartState {
-  const points: Record<string, ChartPoint[]> = {};
-  const keys: string[] = [];
-  const other: string[] = [];
-  for (const s of res.series) {
-    // Raw points were read newest first (so the limit keeps the newest); charts want time order.
-    const ordered = raw ? [...s.points].reverse() : s.points;
-    if (!ordered.some((p) => typeof p.value === 'number')) {
-      if (ordered.length > 0) other.push(s.key);
-      continue;
-    }
-    keys.push(s.key);
-    points[s.key] = ordered.map((p) => ({ ts: p.ts, value: typeof p.value === 'number' ? p.value : null }));
-  }
-  keys.sort();
-  return { from: Date.parse(res.from), to: Date.parse(res.to), keys, points, truncated: res.series.filter((s) => s.truncated).map((s) => s.key), other };
-}
 
 /** Telemetry history of one device: a chart per numeric key, a range picker and an aggregation. */
 export function TelemetryPanel({ deviceId, stream }: { deviceId: string; stream: LiveStream }): ReactElement {
@@ -78,7 +50,7 @@ export function TelemetryPanel({ deviceId, stream }: { deviceId: string; stream:
     }
     const ts = typeof event.data['ts'] === 'number' ? event.data['ts'] : Date.parse(event.at);
     const values = (event.data['values'] ?? {}) as Record<string, unknown>;
-    setChart((prev) => (prev ? withReading(prev, ts, values) : prev));
+    setChart((prev) => (prev ? withReading(prev, ts, values, Date.now()) : prev));
   });
 
   const changeRange = (next: RangeChoice): void => {
@@ -190,25 +162,4 @@ function Charts({ chart, label }: { chart: ChartState; label: string }): ReactEl
       ) : null}
     </>
   );
-}
-
-/** Adds one live reading to the raw charts and slides the window to end now. */
-function withReading(prev: ChartState, ts: number, values: Record<string, unknown>): ChartState {
-  const span = prev.to - prev.from;
-  const to = Math.max(prev.to, Date.now(), ts + 1);
-  const from = to - span;
-  const points: Record<string, ChartPoint[]> = {};
-  const keys = new Set(prev.keys);
-  for (const key of prev.keys) points[key] = (prev.points[key] ?? []).filter((p) => p.ts >= from);
-  for (const [key, value] of Object.entries(values)) {
-    if (typeof value !== 'number' || ts < from) continue;
-    keys.add(key);
-    const list = points[key] ?? [];
-    // Readings may arrive out of order (a device catching up): keep the list sorted by time.
-    let at = list.length;
-    while (at > 0 && (list[at - 1] as ChartPoint).ts > ts) at--;
-    list.splice(at, 0, { ts, value });
-    points[key] = list;
-  }
-  return { ...prev, from, to, keys: [...keys].sort(), points, other: prev.other.filter((k) => !keys.has(k)) };
 }
