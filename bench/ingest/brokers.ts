@@ -51,7 +51,15 @@ export async function startHangarBroker(store: Dialect): Promise<Broker> {
     pid: server.process.pid!,
     async credentials(count, prefix) {
       progress(`${store}: provisioning ${count.toLocaleString('en-US')} devices and token credentials through the REST API`);
-      return provisionThroughApi({ api: server.url, apiToken: server.adminToken, deviceIds: simulatedDeviceIds(prefix, count), concurrency: 32 });
+      return provisionThroughApi({
+        api: server.url,
+        apiToken: server.adminToken,
+        deviceIds: simulatedDeviceIds(prefix, count),
+        concurrency: 32,
+        onProgress: (done, total) => {
+          if (done % 5000 === 0 && done < total) progress(`${store}: ${done.toLocaleString('en-US')} credentials issued`);
+        },
+      });
     },
     async storedPoints() {
       if (schema) {

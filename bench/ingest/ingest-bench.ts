@@ -20,10 +20,11 @@ import { mosquittoVersion, openFileLimits, raiseOpenFileLimit, rssBytes, startHa
 
 const TARGETS = {
   durableSqlite: { op: '≥', value: 50_000, unit: 'msg/s' },
-  versusMosquitto: { op: '≥', value: 0.5, unit: '× mosquitto' },
   rssPerConnection: { op: '≤', value: 20, unit: 'KiB/connection' },
 } satisfies Record<string, Target>;
 
+/** Hangar's durable ingest against mosquitto's in-memory acknowledgements (checkTarget would round 0.5 to 1). */
+const MIN_RATIO_TO_MOSQUITTO = 0.5;
 const CONNECTIONS_WANTED = 20_000;
 /** Descriptors a server needs besides its device sockets: listeners, database files, stdio, pipes. */
 const FD_MARGIN = 500;
@@ -86,11 +87,13 @@ export async function runIngestBench(ctx: BenchContext): Promise<BenchResult> {
     figures.push({
       name: ingestName,
       store,
-      result: `${formatNumber(rate)} msg/s acked, ${latencyText(summary)}${problems(summary)}; ${formatNumber(stored ?? 0)} points stored for ${formatNumber(summary.publish.acked)} acked × 2 keys`,
+      // Sent = acknowledged in the window + those in flight at its end, which are acknowledged (and stored) just after.
+      result: `${formatNumber(rate)} msg/s acked, ${latencyText(summary)}${problems(summary)}; stored ${formatNumber(stored ?? 0)} points for ${formatNumber(summary.publish.sent)} messages sent × 2 keys`,
       reference: `${refText}; Hangar/mosquitto ${ratio(rate, refRate)}`,
       ...(store === 'sqlite' ? { target: checkTarget(rate, TARGETS.durableSqlite) } : {}),
     });
-    figures.push({ name: 'Durable ingest relative to mosquitto', store, result: ratio(rate, refRate), target: checkTarget(rate / refRate, TARGETS.versusMosquitto) });
+    const met = rate / refRate >= MIN_RATIO_TO_MOSQUITTO;
+    figures.push({ name: 'Durable ingest relative to mosquitto', store, result: ratio(rate, refRate), target: { text: `≥ ${MIN_RATIO_TO_MOSQUITTO}× mosquitto: ${met ? 'PASS' : 'MISS'}`, met } });
   }
 
   // --- connections ----------------------------------------------------------------------------
@@ -182,6 +185,7 @@ async function connectionsOn(start: () => Promise<Broker>, s: Sizes, prefix: str
       connectRate: Infinity,
       connectConcurrency: 256,
       connectTimeoutMs: 30_000,
+      connectPhaseTimeoutMs: 600_000,
       onProgress: (p) => {
         if (p.elapsedSec - lastReport >= 5) {
           lastReport = p.elapsedSec;

@@ -136,7 +136,8 @@ export async function simulate(options: SimulateOptions): Promise<SimulationSumm
   const durationSec = options.durationSec ?? 10;
   const signal = options.signal;
   const runner: FleetRunner = workers > 1 ? new WorkerPool(options.credentials, config, workers) : new Fleet(options.credentials, config);
-  const connectPhaseTimeoutMs = options.connectPhaseTimeoutMs ?? Math.max(30_000, (3000 * devices) / config.connectRate);
+  // Three times what the connect rate needs, and never less than 10 ms a device (an unbounded rate needs no time in theory).
+  const connectPhaseTimeoutMs = options.connectPhaseTimeoutMs ?? Math.max(30_000, (3000 * devices) / config.connectRate, 10 * devices);
   const qos = config.qos;
   const counted = (s: StatsSnapshot): number => (qos > 0 ? s.acked : s.sent);
 
