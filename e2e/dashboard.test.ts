@@ -74,6 +74,8 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
   });
 
   it('lists the devices in a table', async () => {
+    // Sign-in lands on the fleet overview; the devices are one click away.
+    await page.getByTestId('nav-devices').click();
     await page.getByTestId('devices-table').waitFor();
     await expect.poll(deviceRowIds).toEqual(expect.arrayContaining(DEVICES.map((d) => d.id)));
     const firstRow = page.locator('[data-testid="device-row"][data-device-id="berlin-01"]');

@@ -86,7 +86,7 @@ function Shell({ session }: { session: Session }): ReactElement {
         <section data-testid="not-found">
           <h1>Not found</h1>
           <p>
-            No page at <code>{location.path}</code>. <a href={href(DEFAULT_PATH)}>Go to devices</a>.
+            No page at <code>{location.path}</code>. <a href={href(DEFAULT_PATH)}>Go to the fleet overview</a>.
           </p>
         </section>
       );
