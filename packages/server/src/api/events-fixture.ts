@@ -125,8 +125,8 @@ export interface ListeningHangar {
   base: string;
   adminToken: string;
   dataDir: string;
-  /** Same data (dir, schema, master key), new process state: a restart. */
-  restart(): Promise<void>;
+  /** Same data (dir, schema, master key), new process state: a restart (options may change). */
+  restart(overrides?: Partial<HangarOptions>): Promise<void>;
   close(): Promise<void>;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers of any route
   call(method: string, path: string, options?: { body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
@@ -139,8 +139,8 @@ export async function startListeningHangar(kind: Dialect, extra: Partial<HangarO
   const databaseUrl = kind === 'postgres' ? testDatabaseUrl() : undefined;
   const schema = kind === 'postgres' ? `hangar_t_${randomBytes(6).toString('hex')}` : undefined;
   const masterKey = MasterKey.forTests();
-  const open = async (): Promise<{ hangar: Hangar; base: string }> => {
-    const hangar = await createHangar({ dataDir, databaseUrl, databaseSchema: schema, adminToken, masterKey, logger: pino({ level: 'silent' }), webRoot: join(dataDir, 'no-web'), ...extra });
+  const open = async (overrides: Partial<HangarOptions> = {}): Promise<{ hangar: Hangar; base: string }> => {
+    const hangar = await createHangar({ dataDir, databaseUrl, databaseSchema: schema, adminToken, masterKey, logger: pino({ level: 'silent' }), webRoot: join(dataDir, 'no-web'), ...extra, ...overrides });
     await hangar.http.listen({ port: 0, host: '127.0.0.1' });
     const port = (hangar.http.server.address() as AddressInfo).port;
     return { hangar, base: `http://127.0.0.1:${port}` };
@@ -155,9 +155,9 @@ export async function startListeningHangar(kind: Dialect, extra: Partial<HangarO
     },
     adminToken,
     dataDir,
-    async restart() {
+    async restart(overrides) {
       await state.hangar.close();
-      Object.assign(state, await open());
+      Object.assign(state, await open(overrides));
     },
     async close() {
       await state.hangar.close();

@@ -73,6 +73,9 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined | 
   }
 }
 
+/** Milliseconds instead of seconds, so retries and dead letters happen within a test. */
+const WEBHOOK_OPTIONS = { baseDelayMs: 20, maxDelayMs: 60, jitter: 0.5, pollMs: 20, maxAttempts: 3, timeoutMs: 1_000, leaseGraceMs: 200, flushMs: 5 };
+
 describe.each(STORE_KINDS)('webhooks on %s', (kind) => {
   let h: ListeningHangar;
   let rx: Receiver;
@@ -89,9 +92,7 @@ describe.each(STORE_KINDS)('webhooks on %s', (kind) => {
   beforeAll(async () => {
     rx = new Receiver();
     await rx.start();
-    h = await startListeningHangar(kind, {
-      webhooks: { baseDelayMs: 20, maxDelayMs: 60, jitter: 0.5, pollMs: 20, maxAttempts: 3, timeoutMs: 1_000, leaseGraceMs: 200, flushMs: 5 },
-    });
+    h = await startListeningHangar(kind, { webhooks: WEBHOOK_OPTIONS });
     viewer = (await h.call('POST', '/api/v1/api-keys', { body: { name: 'viewer', role: 'viewer' } })).body.token;
     for (const [id, site] of [['b-1', 'berlin'], ['p-1', 'paris']] as const) {
       expect((await h.call('POST', '/api/v1/devices', { body: { id, tags: { site } } })).status).toBe(201);
@@ -264,7 +265,9 @@ describe.each(STORE_KINDS)('webhooks on %s', (kind) => {
     const { id } = await create({ url: `${rx.base}/restart`, eventTypes: ['device.recommissioned'] });
     publish({ type: 'device.recommissioned', tenantId: 'default', deviceId: 'b-1' });
     await eventually('the first attempt to arrive', async () => rx.on('/restart').length === 1);
-    await h.restart(); // the attempt in flight is aborted; its lease is given back
+    // The attempt in flight is aborted; its lease is given back. (A generous timeout after the
+    // restart: startup work can block this process's event loop, receiver included, for a while.)
+    await h.restart({ webhooks: { ...WEBHOOK_OPTIONS, timeoutMs: 15_000 } });
     const d = await eventually('delivered after the restart', async () => (await deliveries(id, 'delivered'))[0]);
     expect(rx.on('/restart')).toHaveLength(2);
     expect(new Set(rx.on('/restart').map((r) => r.headers['x-hangar-delivery']))).toEqual(new Set([d.id]));
