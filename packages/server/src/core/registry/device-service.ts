@@ -36,7 +36,10 @@ export function auditSummary(d: Device): Record<string, unknown> {
   return { type: d.type, status: d.status, tags: d.tags };
 }
 
-/** What deleting a device asks of the identity context: revoke its credentials in the same transaction. */
+/**
+ * What the registry asks of the identity context: revoke a deleted device's credentials in the
+ * same transaction, and publish the device's lifecycle events after commit.
+ */
 export interface DeviceDeletionHook {
   revokeAllOfDevice(tx: StoreSet, tenantId: string, deviceId: string, reason: string): Promise<DomainEvent[]>;
   publish(events: DomainEvent[]): void;
@@ -85,6 +88,7 @@ export class DeviceService {
       for (const g of groups) await tx.groups.addMembers(tenantId, g, [device.id], now);
       await recordAudit(tx.audit, ctx, { action: 'device.create', target: { type: 'device', id: device.id }, summary: { after: { ...auditSummary(device), groups } } }, now);
     });
+    this.onDelete?.publish([{ type: 'device.created', tenantId, deviceId: device.id }]);
     return { ...device, groups: groups.sort() };
   }
 
