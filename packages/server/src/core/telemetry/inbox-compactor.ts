@@ -27,6 +27,8 @@ export class InboxCompactor {
   private running: Promise<void> | undefined;
   private sinceLast = 0;
   private started = false;
+  /** Until one pass has emptied the inbox, it may hold readings from before this process. */
+  private backlogUnknown = true;
 
   constructor(
     private readonly stores: Stores,
@@ -39,7 +41,7 @@ export class InboxCompactor {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.arm();
+    this.arm(false);
   }
 
   /** The writer committed `count` readings to the inbox. */
@@ -48,7 +50,10 @@ export class InboxCompactor {
     if (this.started && this.sinceLast >= this.options.chunk && !this.running) void this.runPass();
   }
 
-  /** Compacts everything in the inbox now, after any pass under way. */
+  /**
+   * Compacts what was acknowledged before this call, after any pass under way. Bounded by that
+   * count: under a sustained overload new readings would otherwise keep a reader waiting.
+   */
   async flush(): Promise<void> {
     if (this.running) await this.running;
     await this.runPass();
@@ -61,28 +66,43 @@ export class InboxCompactor {
     if (this.running) await this.running;
   }
 
-  private arm(): void {
+  private arm(soon: boolean): void {
     if (!this.started) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.runPass(), this.options.everyMs);
+    this.timer = setTimeout(() => void this.runPass(), soon ? 0 : this.options.everyMs);
     this.timer.unref();
   }
 
   private runPass(): Promise<void> {
+    let more = false;
     this.running ??= this.pass()
+      .then((left) => {
+        more = left;
+      })
       .catch((err: unknown) => this.logger.error({ err }, 'telemetry inbox compaction failed; the readings stay in the inbox'))
       .finally(() => {
         this.running = undefined;
-        this.arm();
+        this.arm(more);
       });
     return this.running;
   }
 
-  private async pass(): Promise<void> {
+  /**
+   * Compacts what was acknowledged before the pass began (a backlog from before this process
+   * at most 20 chunks at a time), so that a pass, and a reader waiting for it, ends even while
+   * readings arrive faster than they are compacted. Says whether the inbox may hold more.
+   */
+  private async pass(): Promise<boolean> {
+    const atMost = this.backlogUnknown ? 20 * this.options.chunk : this.sinceLast;
     this.sinceLast = 0;
-    for (;;) {
+    for (let total = 0; ; ) {
       const moved = await this.stores.transaction((tx) => tx.telemetry.compactInbox(this.options.chunk));
-      if (moved < this.options.chunk) return;
+      total += moved;
+      if (moved < this.options.chunk) {
+        this.backlogUnknown = false;
+        return false;
+      }
+      if (total >= atMost) return true;
       // Give acknowledged writes (and everything else) a turn between chunks.
       await new Promise((resolve) => setImmediate(resolve));
     }
