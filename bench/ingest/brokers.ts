@@ -42,7 +42,7 @@ export async function startMosquittoBroker(): Promise<Broker> {
 
 export async function startHangarBroker(store: Dialect): Promise<Broker> {
   const schema = store === 'postgres' ? postgresSchema() : undefined;
-  const server = await startHangar({ args: ['--mqtt-port', '0', ...(schema ? ['--database-url', schema.url] : [])] });
+  const server = await startHangar({ args: ['--mqtt-port', '0', ...(schema ? ['--database-url', schema.url] : [])], env: profilingEnv() });
   const stopServer = track(() => server.stop(), { kind: 'process', pid: server.process.pid! });
   const mqtt = server.endpoints.mqtt;
   return {
@@ -131,4 +131,11 @@ export function mosquittoVersion(): string {
     if (match) return match[1]!;
   }
   return 'unknown version';
+}
+
+/** HANGAR_BENCH_CPU_PROF=DIR: each server process writes a V8 CPU profile into DIR on exit (as the registry bench does). */
+function profilingEnv(): Record<string, string> {
+  if (!process.env.HANGAR_BENCH_CPU_PROF) return {};
+  const preload = new URL('../support/cpu-profile-preload.ts', import.meta.url).href;
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import tsx --import ${preload}`.trim() };
 }
