@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from './schema.js';
+import type { Database, Dialect } from './schema.js';
 
 /** What one unit of a batch came to: its value, or what it threw (its writes undone). */
 export type UnitOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -13,22 +13,34 @@ const SAVEPOINT = sql.raw('hangar_unit');
  * transaction. This is what lets a service commit many concurrent requests at once (one WAL
  * write or fsync for all) without one request's failure costing the others theirs.
  *
+ * `units` is iterated as the units run, not before: a lazy iterable can still add the units
+ * that arrived while the transaction was waiting for its connection.
+ *
  * If a savepoint command itself fails, the transaction is unusable: that error is thrown, and
  * the caller's transaction rolls back as a whole.
  */
-export async function runInSavepoints<S, T>(trx: Kysely<Database>, tx: S, units: ReadonlyArray<(tx: S) => Promise<T>>): Promise<Array<UnitOutcome<T>>> {
+export async function runInSavepoints<S extends { readonly dialect: Dialect }, T>(trx: Kysely<Database>, tx: S, units: Iterable<(tx: S) => Promise<T>>): Promise<Array<UnitOutcome<T>>> {
   const outcomes: Array<UnitOutcome<T>> = [];
+  let open = false;
   for (const unit of units) {
-    await sql`SAVEPOINT ${SAVEPOINT}`.execute(trx);
-    let outcome: UnitOutcome<T>;
+    if (!open) {
+      await sql`SAVEPOINT ${SAVEPOINT}`.execute(trx);
+    } else if (tx.dialect === 'postgres') {
+      // One round trip instead of two: without parameters, pg sends the simple query protocol,
+      // which takes several statements.
+      await sql`RELEASE SAVEPOINT ${SAVEPOINT}; SAVEPOINT ${SAVEPOINT}`.execute(trx);
+    } else {
+      await sql`RELEASE SAVEPOINT ${SAVEPOINT}`.execute(trx);
+      await sql`SAVEPOINT ${SAVEPOINT}`.execute(trx);
+    }
+    open = true;
     try {
-      outcome = { ok: true, value: await unit(tx) };
+      outcomes.push({ ok: true, value: await unit(tx) });
     } catch (error) {
-      outcome = { ok: false, error };
+      outcomes.push({ ok: false, error });
       await sql`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`.execute(trx);
     }
-    await sql`RELEASE SAVEPOINT ${SAVEPOINT}`.execute(trx);
-    outcomes.push(outcome);
   }
+  // The last savepoint needs no RELEASE: COMMIT ends it with the transaction (SQLite and PostgreSQL alike).
   return outcomes;
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { HangarError } from '../../errors.js';
 import type { StoreSet, Stores } from '../../store/stores.js';
 import { recordAudit } from '../audit/audit-service.js';
@@ -17,11 +17,14 @@ export interface CaSigner {
   privateKey: CryptoKey;
   /** Signs device certificates with the same key as a Node KeyObject: checked once, then one native call per certificate. */
   issuer: DeviceCertificateIssuer;
+  /** The key itself, for the issuance pool's workers (a KeyObject crosses to a worker thread; a CryptoKey does not). */
+  signingKey: KeyObject;
 }
 
 interface UnsealedKey {
   privateKey: CryptoKey;
   issuer: DeviceCertificateIssuer;
+  signingKey: KeyObject;
 }
 
 /** CRLs are valid a week and re-issued on every change, or when a day of validity is left. */
@@ -36,6 +39,8 @@ const CRL_REFRESH_MS = 24 * 60 * 60 * 1000;
 export class CaService {
   /** CA keys unsealed once per process; a CA's key and certificate never change once stored. */
   private readonly keys = new Map<string, Promise<UnsealedKey>>();
+  /** Each tenant's own CA with its unsealed key, by tenant id. */
+  private readonly signers = new Map<string, CaSigner>();
 
   constructor(
     private readonly stores: Stores,
@@ -76,9 +81,16 @@ export class CaService {
   }
 
   async signer(tenantId: string, tx: StoreSet = this.stores): Promise<CaSigner> {
+    // A tenant's own CA never changes once made (it cannot be disabled, and there is no
+    // rotation yet: one would have to drop this entry), so issuance outside a transaction
+    // skips the lookup after the first.
+    const cached = tx === this.stores ? this.signers.get(tenantId) : undefined;
+    if (cached) return cached;
     const ca = await tx.identity.activeHangarCa(tenantId);
     if (!ca || !ca.encryptedKey) throw new HangarError('TENANT_NOT_FOUND', `tenant "${tenantId}" has no certificate authority`);
-    return { ca, ...(await this.signerFor(ca)) };
+    const signer = { ca, ...(await this.signerFor(ca)) };
+    if (tx === this.stores) this.signers.set(tenantId, signer);
+    return signer;
   }
 
   async caPem(tenantId: string): Promise<string> {
@@ -133,8 +145,9 @@ export class CaService {
 
   private async unseal(ca: CertificateAuthority): Promise<UnsealedKey> {
     const pem = this.masterKey.decrypt(ca.encryptedKey!, `ca:${ca.id}`);
-    const issuer = createDeviceIssuer({ certificatePem: ca.certificatePem, privateKey: readCaPrivateKeyPem(pem) });
-    return { privateKey: await importPrivateKeyPem(pem), issuer };
+    const signingKey = readCaPrivateKeyPem(pem);
+    const issuer = createDeviceIssuer({ certificatePem: ca.certificatePem, privateKey: signingKey });
+    return { privateKey: await importPrivateKeyPem(pem), issuer, signingKey };
   }
 
   // ---- external CAs (bring your own) ----------------------------------------------------

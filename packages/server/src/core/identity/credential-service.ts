@@ -8,7 +8,7 @@ import { requireRole } from '../tenancy/principal.js';
 import { hashToken, newId, newToken } from '../tenancy/secrets.js';
 import type { CaService } from './ca-service.js';
 import { GroupCommit } from './group-commit.js';
-import { generateEcKeyPair, parseCsr, spkiOf, type IssuedCertificate } from './pki/index.js';
+import { generateEcKeyPair, issueFromCsr, IssuancePool, spkiOf, type IssuedCertificate } from './pki/index.js';
 import type { CredentialSource, CredentialType, DeviceCredential } from './ports.js';
 
 export const DEFAULT_VALIDITY_DAYS = 365;
@@ -32,17 +32,38 @@ export interface IssuedCredential {
   caPem?: string;
 }
 
+export interface CredentialServiceOptions {
+  /**
+   * Worker threads that certify CSRs; default 0, issuance on the calling thread. A worker takes
+   * the ~0.3 ms of PKI work per CSR off the event loop, but on the 2-core benchmark machine,
+   * shared and loaded, issuance through the API was slower with one than without (smaller
+   * commit groups, one more thread competing): see docs/benchmarks.md before turning it on.
+   */
+  issuanceWorkers?: number;
+}
+
 export class CredentialService {
   /** Issues commit in groups: under load, one transaction carries every issue that arrived meanwhile. */
   private readonly commits: GroupCommit;
+
+  /** Worker threads for CSR issuance, when configured. */
+  private readonly pool: IssuancePool | undefined;
 
   constructor(
     private readonly stores: Stores,
     private readonly cas: CaService,
     private readonly bus: EventBus,
     private readonly now: () => number = Date.now,
+    options: CredentialServiceOptions = {},
   ) {
     this.commits = new GroupCommit(stores);
+    const workers = options.issuanceWorkers ?? 0;
+    this.pool = workers > 0 ? new IssuancePool(workers) : undefined;
+  }
+
+  /** Ends the issuance workers (they never keep the process alive, but a closing server should not leave them). */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   async issue(ctx: CallContext, deviceId: string, request: CredentialRequest): Promise<IssuedCredential> {
@@ -78,29 +99,25 @@ export class CredentialService {
       return { kind: 'token', tenantId, deviceId, token, expiresAt: now + validityDays * 86_400_000 };
     }
     const signer = await this.cas.signer(tenantId);
-    let spki: Uint8Array;
-    let privateKeyPem: string | undefined;
-    let keyAlgorithm: string;
     if (request.csr !== undefined) {
-      const csr = await parseCsr(request.csr);
-      if (csr.commonName !== null && csr.commonName !== deviceId) {
-        throw new HangarError('VALIDATION_FAILED', `the CSR's subject CN "${csr.commonName}" names another device; it must be "${deviceId}" or absent`);
-      }
-      spki = csr.publicKey;
-      keyAlgorithm = csr.keySize ? `${csr.keyAlgorithm}-${csr.keySize}` : csr.keyAlgorithm;
-    } else {
-      const pair = await generateEcKeyPair();
-      spki = await spkiOf(pair.keys.publicKey);
-      privateKeyPem = pair.privateKeyPem;
-      keyAlgorithm = 'P-256';
+      // The device keeps its key: read, check and certify its CSR (on a worker thread when there is a pool).
+      const csrRequest = { csrPem: request.csr, deviceId, validityDays, now: new Date(now) };
+      const { certificate, keyAlgorithm } = this.pool
+        ? await this.pool.issueFromCsr({ id: signer.ca.id, certificatePem: signer.certificatePem, privateKey: signer.signingKey }, csrRequest)
+        : await issueFromCsr(signer.issuer, csrRequest);
+      return { kind: 'x509', tenantId, deviceId, caId: signer.ca.id, caPem: signer.certificatePem, cert: certificate, privateKeyPem: undefined, keyAlgorithm };
     }
-    const cert = signer.issuer.issue({ spki, deviceId, validityDays, now: new Date(now) });
+    const pair = await generateEcKeyPair();
+    const cert = signer.issuer.issue({ spki: await spkiOf(pair.keys.publicKey), deviceId, validityDays, now: new Date(now) });
+    const privateKeyPem = pair.privateKeyPem;
+    const keyAlgorithm = 'P-256';
     return { kind: 'x509', tenantId, deviceId, caId: signer.ca.id, caPem: signer.certificatePem, cert, privateKeyPem, keyAlgorithm };
   }
 
   /** Stores a prepared credential in the caller's transaction (API issue, enrollment). */
-  async store(tx: StoreSet, p: PreparedCredential, source: CredentialSource): Promise<IssuedCredential> {
-    const active = (await tx.identity.listCredentials(p.tenantId, p.deviceId)).filter((c) => c.status === 'active');
+  async store(tx: StoreSet, p: PreparedCredential, source: CredentialSource, options: { deviceCreatedInTx?: boolean } = {}): Promise<IssuedCredential> {
+    // A device created in this very transaction (enrollment) has no credentials to count.
+    const active = options.deviceCreatedInTx ? [] : (await tx.identity.listCredentials(p.tenantId, p.deviceId)).filter((c) => c.status === 'active');
     if (active.length >= MAX_ACTIVE_CREDENTIALS) {
       throw new HangarError('CONFLICT', `device "${p.deviceId}" already has ${MAX_ACTIVE_CREDENTIALS} active credentials; revoke one first`);
     }

@@ -239,7 +239,8 @@ export class EnrollmentService {
       : await this.credentials.prepare(group.tenantId, deviceId, { type: request.csr !== undefined ? 'x509' : (request.credentialType ?? group.credentialType), csr: request.csr });
 
     const issued = await this.commits.run(async (tx) => {
-      await this.checkIdFree(group.tenantId, deviceId, tx);
+      // No second id check here: the one above answers the usual refusals, and an id taken since
+      // (in any tenant: ids are the primary key) fails the insert below, answered the same way.
       if (!(await tx.identity.claimEnrollmentSlot(group.id, now))) throw new HangarError('FORBIDDEN', `enrollment group "${group.name}" has reached its limit of ${group.deviceLimit} devices`);
       const device: Device = {
         id: deviceId,
@@ -257,8 +258,7 @@ export class EnrollmentService {
       try {
         await tx.devices.insert(device);
       } catch (err) {
-        // On PostgreSQL a concurrent enrollment of the same id (in another transaction) passes the
-        // check above and loses here, on the primary key: the same answer as the check's.
+        // An id registered since the check above (by a request in the same batch, or elsewhere) loses here.
         if (isUniqueViolation(err)) throw new HangarError('DEVICE_EXISTS', `device id "${deviceId}" is already registered`, {}, { cause: err });
         throw err;
       }
@@ -268,7 +268,7 @@ export class EnrollmentService {
       if (Object.keys(group.initialDesired).length > 0) await tx.devices.setInitialDesired(group.tenantId, deviceId, group.initialDesired, now);
       let result: IssuedCredential;
       if (prepared) {
-        result = await this.credentials.store(tx, prepared, 'enrollment');
+        result = await this.credentials.store(tx, prepared, 'enrollment', { deviceCreatedInTx: true });
       } else {
         const cert = jitCertificate!;
         const credential: DeviceCredential = {
@@ -323,8 +323,8 @@ export class EnrollmentService {
     }
   }
 
-  private async checkIdFree(tenantId: string, deviceId: string, tx: StoreSet = this.stores): Promise<void> {
-    const existing = (await tx.devices.findOwners([deviceId])).get(deviceId);
+  private async checkIdFree(tenantId: string, deviceId: string): Promise<void> {
+    const existing = (await this.stores.devices.findOwners([deviceId])).get(deviceId);
     if (!existing) return;
     if (existing.tenantId === tenantId && existing.status === 'decommissioned') {
       throw new HangarError('DEVICE_DECOMMISSIONED', `device "${deviceId}" is decommissioned and cannot enroll again unless an operator recommissions it`);

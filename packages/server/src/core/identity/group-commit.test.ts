@@ -69,10 +69,10 @@ describe.each(STORE_KINDS)('group commit on %s', (kind) => {
 describe('group commit when the commit fails', () => {
   it('rejects every unit of the batch with the failure, and goes on with the next batch', async () => {
     let fail = true;
-    const units: string[] = [];
+    const ran: string[] = [];
     const fake = {
       dialect: 'sqlite',
-      transactionBatch: async (work: ReadonlyArray<(tx: never) => Promise<unknown>>) => {
+      transactionBatch: async (work: Iterable<(tx: never) => Promise<unknown>>) => {
         const outcomes = [];
         for (const w of work) outcomes.push({ ok: true as const, value: await w({} as never) });
         if (fail) {
@@ -83,11 +83,27 @@ describe('group commit when the commit fails', () => {
       },
     } as unknown as Stores;
     const commits = new GroupCommit(fake);
-    const first = commits.run(async () => units.push('a'));
-    const second = commits.run(async () => units.push('b'));
+    // Both arrive before the transaction begins, so they share it, and its failure.
+    const first = commits.run(async () => ran.push('a'));
+    const second = commits.run(async () => ran.push('b'));
     await expect(first).rejects.toThrow('disk full');
-    // 'b' queued behind the failing batch of one and committed in the next.
-    await expect(second).resolves.toBe(2);
-    expect(units).toEqual(['a', 'b']);
+    await expect(second).rejects.toThrow('disk full');
+    await expect(commits.run(async () => ran.push('c'))).resolves.toBe(3);
+    expect(ran).toEqual(['a', 'b', 'c']);
+  });
+
+  it('fails the waiting units when a transaction cannot even begin, instead of retrying for ever', async () => {
+    let attempts = 0;
+    const down = {
+      dialect: 'postgres',
+      transactionBatch: async () => {
+        attempts++;
+        throw new Error('connection refused');
+      },
+    } as unknown as Stores;
+    const commits = new GroupCommit(down, { maxParallel: 1 });
+    const results = await Promise.allSettled([1, 2, 3].map(() => commits.run(async () => 'never')));
+    expect(results.every((r) => r.status === 'rejected' && /connection refused/.test(String(r.reason)))).toBe(true);
+    expect(attempts).toBe(1);
   });
 });

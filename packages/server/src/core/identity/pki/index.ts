@@ -16,6 +16,8 @@ export {
 } from './certificate.js';
 export { buildCrl, DEFAULT_CRL_VALIDITY_DAYS, type BuildCrlOptions, type BuiltCrl, type CrlEntry, type CrlReason } from './crl.js';
 export { parseCsr, type ParsedCsr } from './csr.js';
+export { issueFromCsr, type CsrIssuance, type CsrIssueRequest } from './csr-issuance.js';
+export { IssuancePool, type PoolCa } from './issuance-pool.js';
 export { createDeviceIssuer, type DeviceCertificateIssuer, type DeviceCertificateRequest, type DeviceIssuerOptions } from './fast-issuer.js';
 export {
   exportKeyPairPem,
