@@ -44,9 +44,10 @@ export interface Stores extends StoreSet {
   /**
    * Runs `units` one after another in ONE transaction, each in its own savepoint: a unit that
    * throws has only its own writes undone and its error answered; the rest commit together.
-   * For group commit of concurrent requests (see core/identity/group-commit.ts).
+   * `units` is read lazily, once the transaction has begun, so a caller can hand over what
+   * queued up meanwhile. For group commit of concurrent requests (core/identity/group-commit.ts).
    */
-  transactionBatch<T>(units: ReadonlyArray<(tx: StoreSet) => Promise<T>>): Promise<Array<UnitOutcome<T>>>;
+  transactionBatch<T>(units: Iterable<(tx: StoreSet) => Promise<T>>): Promise<Array<UnitOutcome<T>>>;
 }
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
