@@ -107,3 +107,25 @@ describe('group commit when the commit fails', () => {
     expect(attempts).toBe(1);
   });
 });
+
+describe('group commit when PostgreSQL picks the batch as a deadlock victim', () => {
+  it('runs the same units again and settles each once', async () => {
+    let attempts = 0;
+    const runs: string[] = [];
+    const flaky = {
+      dialect: 'postgres',
+      transactionBatch: async (work: Iterable<(tx: never) => Promise<unknown>>) => {
+        attempts++;
+        const outcomes = [];
+        for (const w of work) outcomes.push({ ok: true as const, value: await w({} as never) });
+        if (attempts === 1) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+        return outcomes;
+      },
+    } as unknown as Stores;
+    const commits = new GroupCommit(flaky);
+    const answers = await Promise.all(['x', 'y'].map((name) => commits.run(async () => (runs.push(name), name))));
+    expect(answers).toEqual(['x', 'y']);
+    expect(attempts).toBe(2);
+    expect(runs).toEqual(['x', 'y', 'x', 'y']);
+  });
+});

@@ -11,6 +11,14 @@ export interface GroupCommitOptions {
   maxParallel?: number;
 }
 
+const MAX_RETRIES = 2;
+
+/** PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply run again. */
+function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
 interface Pending {
   work: (tx: StoreSet) => Promise<unknown>;
   resolve: (value: unknown) => void;
@@ -30,7 +38,8 @@ interface Pending {
  * the commit itself fails, every unit of that batch gets the failure.
  *
  * Units must touch only the `tx` they are given and do no slow non-store work: the batch's
- * units run one after another on one connection.
+ * units run one after another on one connection, and a batch that PostgreSQL aborts as a
+ * deadlock victim runs again, so a unit may run more than once before it settles.
  */
 export class GroupCommit {
   private readonly queue: Pending[] = [];
@@ -86,14 +95,29 @@ export class GroupCommit {
         yield next.work;
       }
     }
-    let outcomes: Awaited<ReturnType<Stores['transactionBatch']>>;
+    let outcomes: Awaited<ReturnType<Stores['transactionBatch']>> | undefined;
+    let failure: unknown;
     try {
       outcomes = await this.stores.transactionBatch(pull());
     } catch (err) {
+      failure = err;
+    }
+    // A batch locks the rows of all its units at once, so on PostgreSQL it can deadlock with a
+    // transaction that locks several of the same rows in another order (a bulk delete); the
+    // database then aborts one of the two. The units wrote only through `tx`, all of it rolled
+    // back, so the batch runs again as it was, once per retry.
+    for (let retry = 0; outcomes === undefined && retry < MAX_RETRIES && taken.length > 0 && isTransient(failure); retry++) {
+      try {
+        outcomes = await this.stores.transactionBatch(taken.map((p) => p.work));
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (outcomes === undefined) {
       // A transaction that could not even begin took nothing: fail the units it was started
       // for, or an unreachable store would have this loop retry for ever.
       if (taken.length === 0) taken.push(...queue.splice(0, maxBatch));
-      for (const p of taken) p.reject(err);
+      for (const p of taken) p.reject(failure);
       return;
     }
     outcomes.forEach((outcome, i) => {
