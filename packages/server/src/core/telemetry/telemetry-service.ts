@@ -4,6 +4,7 @@ import { HangarError } from '../../errors.js';
 import type { Stores } from '../../store/stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
+import { ReceiveClock } from './receive-clock.js';
 import type { DeviceIdentity } from '../identity/device-authenticator.js';
 import { requireRole } from '../tenancy/principal.js';
 import { decodeTelemetry } from './codec.js';
@@ -55,6 +56,8 @@ export class TelemetryService implements TelemetryIngest {
   private readonly compactor: InboxCompactor;
   private readonly retention: RetentionWorker;
   private readonly now: () => number;
+  /** Stamps readings without a `ts`: never the same millisecond twice for one device. */
+  private readonly receiveClock: ReceiveClock;
   private unsubscribe: Unsubscribe | undefined;
 
   constructor(
@@ -64,6 +67,7 @@ export class TelemetryService implements TelemetryIngest {
     options: TelemetryServiceOptions = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.receiveClock = new ReceiveClock(this.now);
     this.limits = { ...DEFAULT_TELEMETRY_LIMITS, ...options.limits };
     const rate = options.rateLimit === undefined ? DEFAULT_DEVICE_RATE_LIMIT : options.rateLimit;
     this.limiter = rate === false ? undefined : new TokenBucketLimiter(rate, this.now);
@@ -83,7 +87,7 @@ export class TelemetryService implements TelemetryIngest {
       const waitMs = this.limiter.take(device.deviceId);
       if (waitMs > 0) throw new HangarError('RATE_LIMITED', `device "${device.deviceId}" sends telemetry faster than allowed; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
     }
-    const points = decodeTelemetry(payload, format, this.now(), this.limits);
+    const points = decodeTelemetry(payload, format, this.receiveClock.stamp(device.deviceId), this.limits);
     await this.writer.write(device.tenantId, device.deviceId, points);
     return { accepted: points.length };
   }
