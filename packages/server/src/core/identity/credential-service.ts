@@ -56,7 +56,9 @@ export class CredentialService {
     private readonly now: () => number = Date.now,
     options: CredentialServiceOptions = {},
   ) {
-    this.commits = new GroupCommit(stores);
+    // Issues lock no rows against each other, so on PostgreSQL several batches may overlap;
+    // keyed by device, so the active-credential count of one device stays exact.
+    this.commits = new GroupCommit(stores, { maxParallel: stores.dialect === 'postgres' ? 4 : 1 });
     const workers = options.issuanceWorkers ?? 0;
     this.pool = workers > 0 ? new IssuancePool(workers) : undefined;
   }
@@ -83,7 +85,7 @@ export class CredentialService {
         this.now(),
       );
       return issued;
-    });
+    }, `${tenantId}/${deviceId}`);
   }
 
   /** Validates a request and makes its key material; nothing is stored yet. */

@@ -129,3 +129,40 @@ describe('group commit when PostgreSQL picks the batch as a deadlock victim', ()
     expect(runs).toEqual(['x', 'y', 'x', 'y']);
   });
 });
+
+describe('group commit with batches in parallel', () => {
+  it('never puts units of one key in two batches at once, and runs other keys meanwhile', async () => {
+    const inFlight = new Map<number, Set<string>>();
+    let batchId = 0;
+    let overlapSeen = false;
+    let sameKeyOverlap = false;
+    const slow = {
+      dialect: 'postgres',
+      transactionBatch: async (work: Iterable<(tx: never) => Promise<unknown>>) => {
+        const id = ++batchId;
+        const keys = new Set<string>();
+        inFlight.set(id, keys);
+        const outcomes = [];
+        for (const w of work) {
+          const key = (await w({} as never)) as string;
+          for (const [other, otherKeys] of inFlight) {
+            if (other === id) continue;
+            if (otherKeys.size > 0) overlapSeen = true;
+            if (otherKeys.has(key)) sameKeyOverlap = true;
+          }
+          keys.add(key);
+          outcomes.push({ ok: true as const, value: key });
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        inFlight.delete(id);
+        return outcomes;
+      },
+    } as unknown as Stores;
+    const commits = new GroupCommit(slow, { maxParallel: 3, maxBatch: 4 });
+    const keys = Array.from({ length: 60 }, (_, i) => `dev-${i % 5}`);
+    const answers = await Promise.all(keys.map((key) => commits.run(async () => key, key)));
+    expect(answers).toEqual(keys);
+    expect(overlapSeen).toBe(true);
+    expect(sameKeyOverlap).toBe(false);
+  });
+});

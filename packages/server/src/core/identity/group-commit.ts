@@ -4,9 +4,11 @@ export interface GroupCommitOptions {
   /** Most units in one transaction; default 64. */
   maxBatch?: number;
   /**
-   * Batches in flight at once; default 1. More would overlap transactions whose units lock rows
-   * in arrival order (enrollment-group counters, new device ids), which can deadlock on
-   * PostgreSQL and fail a whole batch; and one batch at a time keeps per-device limits exact.
+   * Batches in flight at once; default 1. More suits units that take no row locks against each
+   * other (certificate issuance); units that do (enrollment-group counters, new device ids) would
+   * lock rows in arrival order in overlapping transactions, which deadlocks on PostgreSQL. Units
+   * run with the same key (`run(work, key)`) are never in two batches at once, which keeps
+   * checks such as a per-device limit exact.
    */
   maxParallel?: number;
 }
@@ -21,6 +23,7 @@ function isTransient(err: unknown): boolean {
 
 interface Pending {
   work: (tx: StoreSet) => Promise<unknown>;
+  key: string | undefined;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -55,16 +58,24 @@ export class GroupCommit {
     this.maxParallel = options.maxParallel ?? 1;
   }
 
-  /** Runs `work` in a shared transaction; settles once that transaction has committed. */
-  run<T>(work: (tx: StoreSet) => Promise<T>): Promise<T> {
+  /** Keys of the units in running batches, with how many of each. */
+  private readonly held = new Map<string, number>();
+
+  /**
+   * Runs `work` in a shared transaction; settles once that transaction has committed. Units with
+   * the same `key` never run in two concurrent batches (with maxParallel > 1), so a unit sees
+   * every committed or batch-mate write of the units before it with that key.
+   */
+  run<T>(work: (tx: StoreSet) => Promise<T>, key?: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ work, key, resolve: resolve as (value: unknown) => void, reject });
       this.pump();
     });
   }
 
   private pump(): void {
-    while (this.running < this.maxParallel && this.running < this.queue.length) {
+    // A unit whose key a running batch holds must wait for it: it alone starts no batch.
+    while (this.running < this.maxParallel && this.running < this.queue.length && this.queue.some((p) => p.key === undefined || !this.held.has(p.key))) {
       this.running++;
       // One turn of the event loop before the transaction begins: requests whose reads are
       // already answered reach their unit of work in that turn and ride along. (Measured:
@@ -86,19 +97,39 @@ export class GroupCommit {
    */
   private async commit(): Promise<void> {
     const taken: Pending[] = [];
-    const { queue, maxBatch } = this;
+    const { queue, maxBatch, held } = this;
+    const mine = new Set<string>();
     function* pull(): Generator<Pending['work']> {
       while (taken.length < maxBatch) {
-        const next = queue.shift();
-        if (!next) return;
+        // The first unit whose key no other running batch holds.
+        const at = queue.findIndex((p) => p.key === undefined || mine.has(p.key) || !held.has(p.key));
+        if (at < 0) return;
+        const next = queue.splice(at, 1)[0] as Pending;
+        if (next.key !== undefined && !mine.has(next.key)) {
+          mine.add(next.key);
+          held.set(next.key, (held.get(next.key) ?? 0) + 1);
+        }
         taken.push(next);
         yield next.work;
       }
     }
+    try {
+      await this.runBatch(taken, pull());
+    } finally {
+      for (const key of mine) {
+        const count = (held.get(key) ?? 1) - 1;
+        if (count > 0) held.set(key, count);
+        else held.delete(key);
+      }
+    }
+  }
+
+  private async runBatch(taken: Pending[], pull: Iterable<Pending['work']>): Promise<void> {
+    const { queue, maxBatch } = this;
     let outcomes: Awaited<ReturnType<Stores['transactionBatch']>> | undefined;
     let failure: unknown;
     try {
-      outcomes = await this.stores.transactionBatch(pull());
+      outcomes = await this.stores.transactionBatch(pull);
     } catch (err) {
       failure = err;
     }
