@@ -13,8 +13,8 @@ import type { Aggregate, AggregateSource, BucketValue, LatestValue, SeriesPoint 
 import { DEFAULT_DEVICE_RATE_LIMIT, TokenBucketLimiter, type RateLimit } from './rate-limiter.js';
 import { RetentionWorker, type RetentionOptions } from './retention-worker.js';
 import { MAX_QUERY_KEYS, planSeriesQuery, type SeriesRequest } from './series-query.js';
-import type { TelemetryFormat, TelemetryIngest } from './telemetry-ingest.js';
-import { DEFAULT_TELEMETRY_LIMITS, checkKey, type TelemetryLimits } from './telemetry-point.js';
+import type { IngestDone, TelemetryFormat, TelemetryIngest } from './telemetry-ingest.js';
+import { DEFAULT_TELEMETRY_LIMITS, checkKey, type TelemetryLimits, type TelemetryPoint } from './telemetry-point.js';
 import { TelemetryWriter, type WriterOptions } from './telemetry-writer.js';
 
 export interface TelemetryServiceOptions {
@@ -83,13 +83,29 @@ export class TelemetryService implements TelemetryIngest {
   }
 
   async ingest(device: DeviceIdentity, payload: Uint8Array, format: TelemetryFormat): Promise<{ accepted: number }> {
+    const points = this.accept(device, payload, format);
+    await this.writer.write(device.tenantId, device.deviceId, points);
+    return { accepted: points.length };
+  }
+
+  submit(device: DeviceIdentity, payload: Uint8Array, format: TelemetryFormat, done: IngestDone): void {
+    let points: TelemetryPoint[];
+    try {
+      points = this.accept(device, payload, format);
+    } catch (err) {
+      done(err);
+      return;
+    }
+    this.writer.submit(device.tenantId, device.deviceId, points, done);
+  }
+
+  /** Rate limit, then decode: the readings to write, or a HangarError saying why not. */
+  private accept(device: DeviceIdentity, payload: Uint8Array, format: TelemetryFormat): TelemetryPoint[] {
     if (this.limiter) {
       const waitMs = this.limiter.take(device.deviceId);
       if (waitMs > 0) throw new HangarError('RATE_LIMITED', `device "${device.deviceId}" sends telemetry faster than allowed; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
     }
-    const points = decodeTelemetry(payload, format, this.receiveClock.stamp(device.deviceId), this.limits);
-    await this.writer.write(device.tenantId, device.deviceId, points);
-    return { accepted: points.length };
+    return decodeTelemetry(payload, format, this.receiveClock.stamp(device.deviceId), this.limits);
   }
 
   /** Raw points, or bucketed aggregates with `agg` + `interval` (see docs/telemetry.md). */

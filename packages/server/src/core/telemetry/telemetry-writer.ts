@@ -4,6 +4,7 @@ import type { TelemetryScalar } from '../../bus/events.js';
 import { HangarError, isHangarError } from '../../errors.js';
 import type { Stores } from '../../store/stores.js';
 import type { PointToWrite } from './ports.js';
+import type { IngestDone } from './telemetry-ingest.js';
 import type { TelemetryPoint } from './telemetry-point.js';
 
 export interface WriterOptions {
@@ -23,8 +24,7 @@ interface Entry {
   tenantId: string;
   deviceId: string;
   points: TelemetryPoint[];
-  resolve: () => void;
-  reject: (err: unknown) => void;
+  done: IngestDone;
 }
 
 /**
@@ -53,12 +53,22 @@ export class TelemetryWriter {
 
   /** Resolves once the readings are committed; rejects if their transaction failed. */
   write(tenantId: string, deviceId: string, points: TelemetryPoint[]): Promise<void> {
-    if (this.closed) return Promise.reject(new HangarError('NOT_READY', 'the server is shutting down; send the telemetry again'));
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ tenantId, deviceId, points, resolve, reject });
-      this.pendingPoints += points.length;
-      this.schedule();
-    });
+    return new Promise<void>((resolve, reject) => this.submit(tenantId, deviceId, points, (err) => (err === undefined ? resolve() : reject(err))));
+  }
+
+  /**
+   * `write` without a promise: `done` is called once, after the commit (or at once when the
+   * writer is closed). The MQTT gateway's hot path uses this: a promise and its reactions per
+   * message cost more than the message's share of the commit.
+   */
+  submit(tenantId: string, deviceId: string, points: TelemetryPoint[], done: IngestDone): void {
+    if (this.closed) {
+      done(new HangarError('NOT_READY', 'the server is shutting down; send the telemetry again'));
+      return;
+    }
+    this.pending.push({ tenantId, deviceId, points, done });
+    this.pendingPoints += points.length;
+    this.schedule();
   }
 
   /** Writes everything accepted so far and waits for it. */
@@ -116,55 +126,76 @@ export class TelemetryWriter {
   }
 
   private async commit(batch: Entry[]): Promise<void> {
+    let written: number;
     try {
-      const points = await this.writeEntries(batch);
-      for (const e of batch) e.resolve();
-      this.onCommitted(points.length);
-      this.publish(points);
+      written = await this.writeEntries(batch);
     } catch (err) {
       if (batch.length === 1 || new Set(batch.map((e) => e.deviceId)).size === 1) {
         const reason = explain(err, batch[0]!.deviceId);
         if (!isHangarError(reason)) this.logger.error({ err, devices: 1, entries: batch.length }, 'telemetry batch failed');
-        for (const e of batch) e.reject(reason);
+        for (const e of batch) this.settle(e, reason);
         return;
       }
       this.logger.warn({ err, entries: batch.length }, 'telemetry batch failed; retrying each device on its own');
       const byDevice = new Map<string, Entry[]>();
       for (const e of batch) byDevice.set(e.deviceId, [...(byDevice.get(e.deviceId) ?? []), e]);
       for (const entries of byDevice.values()) await this.commit(entries);
+      return;
+    }
+    // Outside the try: a caller's failing callback must not make a committed batch look failed (and be written again).
+    for (const e of batch) this.settle(e, undefined);
+    this.onCommitted(written);
+    this.publish(batch);
+  }
+
+  private settle(e: Entry, err: unknown): void {
+    try {
+      e.done(err);
+    } catch (cbErr) {
+      this.logger.error({ err: cbErr, deviceId: e.deviceId }, 'telemetry completion callback failed');
     }
   }
 
-  private async writeEntries(batch: Entry[]): Promise<PointToWrite[]> {
+  private async writeEntries(batch: Entry[]): Promise<number> {
     const points: PointToWrite[] = [];
     for (const e of batch) for (const p of e.points) points.push({ tenantId: e.tenantId, deviceId: e.deviceId, key: p.key, ts: p.ts, value: p.value });
     await this.stores.transaction((tx) => tx.telemetry.writeBatch(points));
-    return points;
+    return points.length;
   }
 
   /**
    * One event per device of the batch, with its newest value per key. A redelivered reading
    * is announced again (events are at least once, like the MQTT QoS 1 that carried it).
    */
-  private publish(points: PointToWrite[]): void {
-    const byDevice = new Map<string, { tenantId: string; ts: number; newest: Map<string, PointToWrite> }>();
-    for (const p of points) {
-      let d = byDevice.get(p.deviceId);
+  private publish(batch: Entry[]): void {
+    const byDevice = new Map<string, DeviceNews>();
+    for (const e of batch) {
+      if (e.points.length === 0) continue;
+      let d = byDevice.get(e.deviceId);
       if (!d) {
-        d = { tenantId: p.tenantId, ts: p.ts, newest: new Map() };
-        byDevice.set(p.deviceId, d);
+        d = { tenantId: e.tenantId, ts: e.points[0]!.ts, values: {}, tsOf: new Map() };
+        byDevice.set(e.deviceId, d);
       }
-      if (p.ts > d.ts) d.ts = p.ts;
-      const seen = d.newest.get(p.key);
-      if (!seen || p.ts > seen.ts) d.newest.set(p.key, p);
+      for (const p of e.points) {
+        if (p.ts > d.ts) d.ts = p.ts;
+        const seen = d.tsOf.get(p.key);
+        if (seen !== undefined && p.ts <= seen) continue;
+        d.tsOf.set(p.key, p.ts);
+        // defineProperty only where needed: "__proto__" must become a member, not a prototype.
+        if (p.key === '__proto__') Object.defineProperty(d.values, p.key, { value: p.value, enumerable: true, writable: true, configurable: true });
+        else d.values[p.key] = p.value;
+      }
     }
-    for (const [deviceId, d] of byDevice) {
-      const values: Record<string, TelemetryScalar> = {};
-      // defineProperty: a key such as "__proto__" must become a member, not a prototype.
-      for (const [key, p] of d.newest) Object.defineProperty(values, key, { value: p.value, enumerable: true, writable: true, configurable: true });
-      this.bus.publish({ type: 'telemetry.received', tenantId: d.tenantId, deviceId, ts: d.ts, values });
-    }
+    for (const [deviceId, d] of byDevice) this.bus.publish({ type: 'telemetry.received', tenantId: d.tenantId, deviceId, ts: d.ts, values: d.values });
   }
+}
+
+/** What one telemetry.received event says: a device's newest value per key in a batch. */
+interface DeviceNews {
+  tenantId: string;
+  ts: number;
+  values: Record<string, TelemetryScalar>;
+  tsOf: Map<string, number>;
 }
 
 /** A device deleted between authentication and the write shows up as a foreign-key failure. */

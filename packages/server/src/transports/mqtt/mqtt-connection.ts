@@ -20,7 +20,8 @@ import { enrollErrorBody, enrollSuccessBody, parseEnrollRequest } from './enroll
 import type { GatewayCore, UplinkMeta } from './gateway-core.js';
 import { connackCode, pubackCodeFor, RC, V3_CONNACK, V3_SUBACK_FAILURE, type ConnectRefusal } from './reason-codes.js';
 import { MqttSession, type Downlink } from './session-store.js';
-import { checkSubscription, routePublish, type SessionMode } from './topic-acl.js';
+import { checkSubscription, jsonTelemetryTopic, routePublish, type SessionMode } from './topic-acl.js';
+import type { TelemetryFormat } from '../../core/telemetry/telemetry-ingest.js';
 
 type State = 'connecting' | 'authenticating' | 'open' | 'closed';
 
@@ -128,6 +129,14 @@ export class MqttConnection implements LiveSession {
   private clientMaximumPacketSize = 0;
   private problemInformation = true;
   private paused = 0;
+  /** False while mqtt-packet holds part of a packet: the next bytes are its, not a new packet's. */
+  private parserIdle = true;
+  /**
+   * `devices/{id}/telemetry` as bytes, once a device session is open: a PUBLISH to it is
+   * recognised by comparing bytes, without mqtt-packet, a topic string or routePublish
+   * (the ACL's answer for this one topic is known when the session opens).
+   */
+  private telemetryTopic: Buffer | undefined;
 
   constructor(
     private readonly gw: GatewayCore,
@@ -182,8 +191,18 @@ export class MqttConnection implements LiveSession {
   onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.lastRx = this.gw.now();
+    if (this.telemetryTopic !== undefined && this.parserIdle && this.state === 'open') {
+      const taken = this.takeTelemetry(chunk);
+      if (this.isClosed()) return;
+      if (taken === chunk.length) {
+        this.gw.presence.seen(this.identity!);
+        return;
+      }
+      if (taken > 0) chunk = chunk.subarray(taken);
+    }
+    let buffered: number;
     try {
-      this.parser.parse(chunk);
+      buffered = this.parser.parse(chunk);
     } catch (err) {
       // The parser throws on some truncated fields instead of emitting an error.
       this.onParseError(err instanceof Error ? err : new Error(String(err)));
@@ -191,7 +210,9 @@ export class MqttConnection implements LiveSession {
     }
     if (this.isClosed()) return;
     // Refuse an oversized packet from its header, before its body is buffered.
-    const partial = (this.parser as unknown as { packet: { length: number } }).packet;
+    const partial = (this.parser as unknown as { packet: { length: number; cmd: string | null } }).packet;
+    // A fresh packet has no command yet: nothing of the next packet has been read.
+    this.parserIdle = buffered === 0 && partial.cmd === null;
     if (partial.length > this.gw.limits.maxPacketSize) {
       this.tooLarge(partial.length);
       return;
@@ -400,6 +421,7 @@ export class MqttConnection implements LiveSession {
       connack.returnCode = V3_CONNACK.ACCEPTED;
     }
     this.state = 'open';
+    if (this.mode === 'device') this.telemetryTopic = Buffer.from(jsonTelemetryTopic(deviceId));
     this.connectedAt = gw.now();
     this.lastRx = this.connectedAt;
     gw.count('connections_accepted');
@@ -519,6 +541,8 @@ export class MqttConnection implements LiveSession {
         (this.aliases ??= new Map()).set(alias, topic);
       }
     }
+    // [MQTT-2.3.1-1] a QoS 1 PUBLISH carries a non-zero packet id (without one it could never be acknowledged).
+    if (p.qos === 1 && !p.messageId) return this.protocolError('QoS 1 PUBLISH without a packet id');
     if (p.qos === 1 && this.version === 5 && this.unackedQos1 >= gw.limits.receiveMaximum) {
       // [MQTT-3.3.4-9] more unacknowledged QoS 1 PUBLISHes than the Receive Maximum we announced.
       this.end('receive maximum exceeded', { code: RC.RECEIVE_MAXIMUM_EXCEEDED, will: true });
@@ -544,15 +568,84 @@ export class MqttConnection implements LiveSession {
       work = this.enroll(payload);
     } else if (route.kind === 'telemetry') {
       gw.count('telemetry_messages');
-      work = gw.telemetry.ingest(this.identity!, payload, route.format);
+      this.ingest(p.qos === 1 ? p.messageId! : 0, payload, route.format);
+      return;
     } else {
       gw.count('uplink_messages');
       work = gw.uplink(this.identity!, route.subtopic, payload, uplinkMeta(1 === p.qos ? 1 : 0, p.properties));
     }
-    this.track(p.qos === 1 ? p.messageId! : 0, work);
+    this.track(this.begin(p.qos === 1 ? p.messageId! : 0), work);
   }
 
-  private track(messageId: number, work: Promise<unknown>): void {
+  /**
+   * The hot path, without mqtt-packet: takes the complete PUBLISH packets to this device's
+   * JSON telemetry topic at the start of `chunk` (QoS 0 or 1, no retain, no MQTT 5
+   * properties) and answers how many bytes they took. Anything else — another packet or topic,
+   * a partial or oversized packet, QoS 2, a zero packet id, properties, a full Receive Maximum
+   * — stops it, and mqtt-packet and onPublish read the rest with all their checks.
+   */
+  private takeTelemetry(chunk: Buffer): number {
+    const topic = this.telemetryTopic!;
+    const topicLength = topic.length;
+    const end = chunk.length;
+    const maxPacketSize = this.gw.limits.maxPacketSize;
+    let at = 0;
+    while (at < end && this.state === 'open') {
+      const first = chunk[at]!;
+      // PUBLISH (type 3) with DUP ignored, QoS 0 or 1, RETAIN 0 [MQTT-2.2.2, 3.3.1].
+      if ((first & 0xf0) !== 0x30 || (first & 0x05) !== 0) break;
+      const qos = (first >> 1) & 1;
+      // Remaining Length: a Variable Byte Integer of at most 4 bytes [MQTT-1.5.5].
+      let length = 0;
+      let multiplier = 1;
+      let i = at + 1;
+      let complete = false;
+      while (i < end && i < at + 5) {
+        const byte = chunk[i++]!;
+        length += (byte & 0x7f) * multiplier;
+        multiplier *= 128;
+        if ((byte & 0x80) === 0) {
+          complete = true;
+          break;
+        }
+      }
+      const packetEnd = i + length;
+      if (!complete || packetEnd > end || length > maxPacketSize) break;
+      // Topic Name: a 2-byte length and this device's telemetry topic, byte for byte.
+      if (length < 2 + topicLength || ((chunk[i]! << 8) | chunk[i + 1]!) !== topicLength) break;
+      if (topic.compare(chunk, i + 2, i + 2 + topicLength) !== 0) break;
+      let p = i + 2 + topicLength;
+      let messageId = 0;
+      if (qos === 1) {
+        if (p + 2 > packetEnd) break;
+        messageId = (chunk[p]! << 8) | chunk[p + 1]!;
+        // [MQTT-2.3.1-1] a QoS 1 PUBLISH has a non-zero packet id.
+        if (messageId === 0) break;
+        p += 2;
+        if (this.version === 5 && this.unackedQos1 >= this.gw.limits.receiveMaximum) break;
+      }
+      if (this.version === 5) {
+        // Property Length 0 only; properties (topic alias, content type…) take the general path.
+        if (p >= packetEnd || chunk[p] !== 0) break;
+        p += 1;
+      }
+      at = packetEnd;
+      this.gw.count('telemetry_messages');
+      this.ingest(messageId, chunk.subarray(p, packetEnd), 'json');
+    }
+    return at;
+  }
+
+  /** Telemetry to the core; `messageId` 0 for QoS 0 (nothing to acknowledge). */
+  private ingest(messageId: number, payload: Buffer, format: TelemetryFormat): void {
+    const slot = this.begin(messageId);
+    const telemetry = this.gw.telemetry;
+    if (telemetry.submit) telemetry.submit(this.identity!, payload, format, (err) => this.settle(slot, err));
+    else this.track(slot, telemetry.ingest(this.identity!, payload, format));
+  }
+
+  /** Counts an uplink as in work (and, for QoS 1, its PUBACK as owed, in arrival order). */
+  private begin(messageId: number): AckSlot | undefined {
     this.processing += 1;
     let slot: AckSlot | undefined;
     if (messageId !== 0) {
@@ -562,13 +655,19 @@ export class MqttConnection implements LiveSession {
     }
     // Backpressure: no more reading while this many uplinks are with the core.
     if (this.processing >= this.gw.limits.maxUplinksInWork) this.pause(PAUSE_INFLIGHT);
+    return slot;
+  }
+
+  private track(slot: AckSlot | undefined, work: Promise<unknown>): void {
     work.then(
-      () => this.settle(slot, RC.SUCCESS, undefined),
-      (err: unknown) => this.settle(slot, pubackCodeFor(err), err),
+      () => this.settle(slot, undefined),
+      (err: unknown) => this.settle(slot, err ?? new Error('uplink failed')),
     );
   }
 
-  private settle(slot: AckSlot | undefined, code: number, err: unknown): void {
+  /** An uplink is done: `err` undefined when it was handled (durably, for telemetry). */
+  private settle(slot: AckSlot | undefined, err: unknown): void {
+    const code = err === undefined ? RC.SUCCESS : pubackCodeFor(err);
     this.processing -= 1;
     if (slot) this.unackedQos1 -= 1;
     if (this.state === 'closed') return;

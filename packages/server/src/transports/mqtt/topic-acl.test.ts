@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkSubscription, isValidTopicFilter, routePublish, topicMatches } from './topic-acl.js';
+import { checkSubscription, isValidTopicFilter, jsonTelemetryTopic, routePublish, topicMatches } from './topic-acl.js';
 
 describe('MQTT topic ACL (DESIGN §5)', () => {
   it.each([
@@ -11,6 +11,12 @@ describe('MQTT topic ACL (DESIGN §5)', () => {
     ['devices/d1/logs', { kind: 'uplink', subtopic: 'logs' }],
   ])('lets a device publish to %s', (topic, route) => {
     expect(routePublish('d1', topic, 'device')).toEqual(route);
+  });
+
+  it('names the JSON telemetry topic the connection matches without routing, as routePublish routes it', () => {
+    expect(jsonTelemetryTopic('d1')).toBe('devices/d1/telemetry');
+    expect(routePublish('d1', jsonTelemetryTopic('d1'), 'device')).toEqual({ kind: 'telemetry', format: 'json' });
+    expect(routePublish('d1', jsonTelemetryTopic('d1'), 'enrollment')).toEqual({ kind: 'refused', why: 'forbidden' });
   });
 
   it('reads SenML CBOR from the MQTT 5 content type', () => {

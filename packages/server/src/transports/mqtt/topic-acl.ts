@@ -39,6 +39,11 @@ export function routePublish(deviceId: string, topic: string, mode: SessionMode,
   return { kind: 'refused', why: 'forbidden' };
 }
 
+/** The topic routePublish maps to JSON telemetry for `deviceId` (the connection's hot path matches its bytes). */
+export function jsonTelemetryTopic(deviceId: string): string {
+  return `${DEVICE_TOPIC_ROOT}/${deviceId}/telemetry`;
+}
+
 export type SubscribeVerdict = 'ok' | 'forbidden' | 'invalid' | 'shared';
 
 /** A device may subscribe to any filter under its own `devices/{id}/`, nothing wider. */
