@@ -1,6 +1,9 @@
 /**
- * Hangar's PKI primitives: pure functions over PEM text and WebCrypto keys (no store, no
- * clock of their own — pass `now`). Caller mistakes throw HangarError('VALIDATION_FAILED').
+ * Hangar's PKI primitives: pure functions over PEM text and keys (no store, no clock of their
+ * own — pass `now`). Caller mistakes throw HangarError('VALIDATION_FAILED'). The hot paths —
+ * reading CSRs and encoding device certificates — are hand-written DER over Node's crypto
+ * (`csr.ts`, `fast-issuer.ts`); CAs, CRLs and registered certificates use @peculiar/x509.
+ * `IssuancePool` is the one stateful piece: worker threads, ended by `close()`.
  */
 export { createCa, parseCaCertificate, DEFAULT_CA_VALIDITY_DAYS, type CaMaterial, type CreateCaOptions } from './ca.js';
 export {
