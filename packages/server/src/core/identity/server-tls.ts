@@ -1,4 +1,4 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
@@ -91,13 +91,13 @@ function loadProvided(options: ServerTlsOptions): ServerTls {
   } catch {
     throw new HangarError('VALIDATION_FAILED', `--tls-cert ${options.certFile} is not a PEM certificate`);
   }
-  let matches = false;
+  let key: KeyObject;
   try {
-    matches = cert.checkPrivateKey(createPrivateKey(privateKeyPem));
+    key = createPrivateKey(privateKeyPem);
   } catch {
     throw new HangarError('VALIDATION_FAILED', `--tls-key ${options.keyFile} is not a PEM private key`);
   }
-  if (!matches) throw new HangarError('VALIDATION_FAILED', `--tls-key ${options.keyFile} is not the key of the certificate in --tls-cert`);
+  if (!cert.checkPrivateKey(key)) throw new HangarError('VALIDATION_FAILED', `--tls-key ${options.keyFile} is not the key of the certificate in --tls-cert`);
   return { certificatePem, privateKeyPem, caPem: null, source: 'provided' };
 }
 
