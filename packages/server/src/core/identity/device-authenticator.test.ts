@@ -65,6 +65,33 @@ describe.each(STORE_KINDS)('device authenticator on %s', (kind) => {
     expect(await auth.authenticateCertificate(Buffer.from('not a certificate'), 'src')).toMatchObject({ ok: false, reason: 'bad_credentials' });
   });
 
+  it('enrolls an unknown device on first contact through an enabled "ca" enrollment group of its CA', async () => {
+    const caName = `jit-vendor-${kind}`;
+    const ca = await ssl.ca(caName);
+    const reg = (await t.call('POST', '/api/v1/cas', { body: { certificatePem: ca.certPem } })).body;
+    const proof = await ssl.signedBy(caName, 'jit-verification', reg.verificationCode);
+    expect((await t.call('POST', `/api/v1/cas/${reg.id}/verify`, { body: { verificationCertificatePem: proof.certPem } })).status).toBe(200);
+    const enroll = t.hangar.services.enrollment;
+    const jit = new DeviceAuthenticator(t.hangar.stores, Date.now, new FailureThrottle({ maxFailures: 1000, windowMs: 60_000 }), async (issuer, pem, source) => {
+      const r = await enroll.enrollOnFirstContact(issuer.tenantId, issuer.id, pem, source);
+      return r && { tenantId: r.tenant, deviceId: r.deviceId, credentialId: r.issued.credential.id };
+    });
+    const first = await ssl.signedBy(caName, 'jit-1', `jit-1-${kind}`);
+    // No enrollment group yet: an unknown device is refused and nothing is registered.
+    expect(await jit.authenticateCertificate(der(first.certPem), 'src')).toMatchObject({ ok: false, reason: 'bad_credentials' });
+    expect((await t.call('GET', `/api/v1/devices/jit-1-${kind}`)).status).toBe(404);
+    const group = (await t.call('POST', '/api/v1/enrollment-groups', { body: { name: `jit line ${kind}`, mechanism: 'ca', caId: reg.id, tags: { line: 'jit' }, deviceLimit: 1 } })).body;
+    const ok = await jit.authenticateCertificate(der(first.certPem), 'src');
+    expect(ok).toMatchObject({ ok: true, identity: { tenantId: 'default', deviceId: `jit-1-${kind}` } });
+    const device = (await t.call('GET', `/api/v1/devices/jit-1-${kind}`)).body;
+    expect(device).toMatchObject({ status: 'active', tags: { line: 'jit' }, attributes: { enrollmentGroup: group.group?.id ?? group.id } });
+    // The next contact finds the recorded credential; the group's limit stops a second device.
+    expect(await jit.authenticateCertificate(der(first.certPem), 'src')).toEqual(ok);
+    const second = await ssl.signedBy(caName, 'jit-2', `jit-2-${kind}`);
+    expect(await jit.authenticateCertificate(der(second.certPem), 'src')).toMatchObject({ ok: false, reason: 'not_authorized', detail: expect.stringContaining('limit') });
+    expect((await t.call('GET', `/api/v1/devices/jit-2-${kind}`)).status).toBe(404);
+  });
+
   it('trusts a verified external CA for existing devices and records the certificate as a revocable credential', async () => {
     const ca = await ssl.ca(`vendor-${kind}`);
     const reg = await t.call('POST', '/api/v1/cas', { body: { certificatePem: ca.certPem } });

@@ -22,6 +22,12 @@ export type DeviceAuthResult =
    */
   | { ok: false; reason: 'bad_credentials' | 'not_authorized' | 'rate_limited'; detail: string };
 
+/**
+ * Registers an unknown device whose certificate chains to `issuer` (a "ca" enrollment group,
+ * just in time); undefined when nothing admits it. Throws a HangarError to refuse.
+ */
+export type FirstContactEnrollment = (issuer: CertificateAuthority, certificatePem: string, source: string) => Promise<DeviceIdentity | undefined>;
+
 /** How long the list of trusted CAs is reused before it is read again. */
 const CA_CACHE_MS = 10_000;
 
@@ -40,6 +46,7 @@ export class DeviceAuthenticator {
     private readonly stores: Stores,
     private readonly now: () => number = Date.now,
     throttle?: FailureThrottle,
+    private readonly firstContact?: FirstContactEnrollment,
   ) {
     this.throttle = throttle ?? new FailureThrottle({ maxFailures: 10, windowMs: 60_000, what: 'device authentications', now });
   }
@@ -85,7 +92,11 @@ export class DeviceAuthenticator {
       // A certificate from a registered CA that Hangar has not seen: its device must exist in
       // that CA's tenant; the certificate is then recorded as a credential, so it can be revoked.
       const device = await this.stores.devices.get(issuer.tenantId, deviceId);
-      if (!device) return refuse('bad_credentials', `no device "${deviceId}" in the tenant of the CA that signed the certificate`);
+      if (!device) {
+        const enrolled = await this.enrollFirstContact(issuer, cert, source);
+        if (enrolled) return enrolled;
+        return refuse('bad_credentials', `no device "${deviceId}" in the tenant of the CA that signed the certificate, and no enabled enrollment group of that CA`);
+      }
       if (device.status !== 'active') return refuse('not_authorized', `device "${deviceId}" is ${device.status}`);
       const credential: DeviceCredential = {
         id: newId('cred'),
@@ -108,6 +119,18 @@ export class DeviceAuthenticator {
       await this.stores.identity.insertCredential(credential);
       return { ok: true, identity: { tenantId: issuer.tenantId, deviceId, credentialId: credential.id } };
     });
+  }
+
+  private async enrollFirstContact(issuer: CertificateAuthority, cert: X509Certificate, source: string): Promise<DeviceAuthResult | undefined> {
+    if (!this.firstContact || issuer.kind !== 'external') return undefined;
+    try {
+      const identity = await this.firstContact(issuer, cert.toString(), source);
+      return identity ? { ok: true, identity } : undefined;
+    } catch (err) {
+      if (err instanceof HangarError && err.code === 'RATE_LIMITED') return refuse('rate_limited', err.message);
+      if (err instanceof HangarError && err.status < 500) return refuse('not_authorized', err.message);
+      throw err;
+    }
   }
 
   /** Forgets the cached CA list (after a CA is registered, enabled or disabled). */

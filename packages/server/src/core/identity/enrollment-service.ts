@@ -237,7 +237,44 @@ export class EnrollmentService {
     const prepared: PreparedCredential | undefined = jitCertificate
       ? undefined
       : await this.credentials.prepare(group.tenantId, deviceId, { type: request.csr !== undefined ? 'x509' : (request.credentialType ?? group.credentialType), csr: request.csr });
+    return this.register(group, deviceId, now, prepared, jitCertificate);
+  }
 
+  /**
+   * Just-in-time registration on first contact over mutual TLS: a device whose certificate
+   * chains to a registered CA, and whose id is not registered yet, is enrolled through an
+   * enabled "ca" enrollment group of that CA. The TLS handshake has proved the device holds the
+   * certificate's key, so no signed proof is asked for. Undefined when no group admits it.
+   */
+  async enrollOnFirstContact(tenantId: string, caId: string, certificatePem: string, source: string): Promise<ProvisionResult | undefined> {
+    const now = this.now();
+    const group = (await this.stores.identity.listEnrollmentGroups(tenantId)).find(
+      (g) => g.mechanism === 'ca' && g.caId === caId && g.enabled && (g.expiresAt === null || g.expiresAt > now),
+    );
+    if (!group) return undefined;
+    const keys = [`src:${source}`, `group:${group.id}`];
+    this.throttle.check(keys);
+    try {
+      if (group.deviceLimit !== null && group.enrolledCount >= group.deviceLimit) throw new HangarError('FORBIDDEN', `enrollment group "${group.name}" has reached its limit of ${group.deviceLimit} devices`);
+      const cert = await parseCertificate(certificatePem);
+      const deviceId = checkDeviceId(cert.commonName ?? '');
+      const revoked = (await this.stores.identity.findCredentialsByFingerprint(cert.fingerprintSha256)).some((c) => c.status === 'revoked');
+      if (revoked) throw new HangarError('FORBIDDEN', 'this certificate was revoked');
+      await this.checkIdFree(group.tenantId, deviceId);
+      return await this.register(group, deviceId, now, undefined, cert);
+    } catch (err) {
+      if (err instanceof HangarError && err.status < 500) this.throttle.fail(keys);
+      throw err;
+    }
+  }
+
+  private async register(
+    group: EnrollmentGroup,
+    deviceId: string,
+    now: number,
+    prepared: PreparedCredential | undefined,
+    jitCertificate: Awaited<ReturnType<typeof parseCertificate>> | undefined,
+  ): Promise<ProvisionResult> {
     const issued = await this.commits.run(async (tx) => {
       // No second id check here: the one above answers the usual refusals, and an id taken since
       // (in any tenant: ids are the primary key) fails the insert below, answered the same way.
