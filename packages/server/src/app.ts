@@ -115,7 +115,11 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const bus = new InProcessEventBus(logger);
     const masterKey = options.masterKey ?? MasterKey.fromEnvOrFile(process.env.HANGAR_MASTER_KEY, options.dataDir);
     const serverTls = await loadOrCreateServerTls({ dataDir: options.dataDir, masterKey, now, ...options.tls });
-    const authenticator = new DeviceAuthenticator(stores, now);
+    // Unknown devices with a certificate from a registered CA may enroll on first contact (services are built below).
+    const authenticator = new DeviceAuthenticator(stores, now, undefined, async (issuer, certificatePem, source) => {
+      const enrolled = await services.enrollment.enrollOnFirstContact(issuer.tenantId, issuer.id, certificatePem, source);
+      return enrolled && { tenantId: enrolled.tenant, deviceId: enrolled.deviceId, credentialId: enrolled.issued.credential.id };
+    });
     const cas = new CaService(stores, masterKey, now);
     const credentials = new CredentialService(stores, cas, bus, now);
     const eventLog = new EventLog({ capacity: options.eventLogCapacity, now });
