@@ -48,6 +48,8 @@ const hangar = await createHangar({
   logger: pino({ level: 'warn' }, pino.destination(2)),
   ...(schema ? { databaseUrl: process.env.HANGAR_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', databaseSchema: schema } : {}),
 });
+// Commits per second say how large the writer's batches were (every transaction counts: compaction and presence too).
+const transactions = countTransactions(hangar.stores);
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 let child: ReturnType<typeof fork> | undefined;
 try {
@@ -86,6 +88,7 @@ try {
     await post(session, 'Profiler.setSamplingInterval', { interval: 200 });
     await post(session, 'Profiler.start');
   }
+  const tx0 = transactions.count;
   const load0 = loadavg()[0]!;
   const c0 = await count();
   const cpu0 = process.cpuUsage();
@@ -113,6 +116,8 @@ try {
     serverCpuShare: Number((serverCpu / elapsed).toFixed(2)),
     clientCpuShare: Number((clientCpu / elapsed).toFixed(2)),
     refused: c1.refused,
+    commitsPerSec: Math.round((transactions.count - tx0) / elapsed),
+    msgsPerCommit: Math.round(acked / Math.max(1, transactions.count - tx0)),
     load1: [load0, loadavg()[0]!].map((l) => l.toFixed(2)).join(' → '),
     stats: hangar.mqtt.stats().counters.uplinks_refused,
   };
@@ -145,4 +150,14 @@ async function dropSchema(name: string): Promise<void> {
   await client.connect();
   await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
   await client.end();
+}
+
+function countTransactions(stores: { transaction: (...args: never[]) => unknown }): { count: number } {
+  const counter = { count: 0 };
+  const original = stores.transaction.bind(stores) as (...args: never[]) => unknown;
+  stores.transaction = ((...args: never[]) => {
+    counter.count += 1;
+    return original(...args);
+  }) as typeof stores.transaction;
+  return counter;
 }

@@ -1,5 +1,5 @@
 import type { TelemetryLimits, TelemetryPoint } from './telemetry-point.js';
-import { PointSink, checkKey, checkTs, checkValue, refuse } from './telemetry-point.js';
+import { PointSink, checkKey, checkTs, checkValue, isValidKey, refuse } from './telemetry-point.js';
 
 /**
  * Hangar's plain JSON telemetry (DESIGN §5): `{"temp":21.5,"door":"open"}` (stamped with the
@@ -49,7 +49,15 @@ function readMessage(message: unknown, where: string, now: number, limits: Telem
 }
 
 function readValues(values: Record<string, unknown>, where: string, ts: number, limits: TelemetryLimits, sink: PointSink): void {
-  for (const [key, value] of Object.entries(values)) {
+  const keys = Object.keys(values);
+  for (let i = 0; i < keys.length; i += 1) {
+    const key = keys[i]!;
+    const value = values[key];
+    // The common reading — a finite number under a plain key — needs no place name for an error.
+    if (typeof value === 'number' && Number.isFinite(value) && isValidKey(key)) {
+      sink.add(key, ts, value);
+      continue;
+    }
     const at = `${where}.${key}`;
     sink.add(checkKey(key, at), ts, checkValue(value, at, limits));
   }

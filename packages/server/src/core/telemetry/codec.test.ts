@@ -36,6 +36,17 @@ describe('plain JSON telemetry', () => {
     ]);
   });
 
+  it('reads numbers under every valid key, "__proto__" included, and checks the rest as before', () => {
+    expect(decode('{"__proto__":1,"a.b:c-d_e":2,"n":-0.5}')).toEqual([
+      { key: '__proto__', ts: NOW, value: 1 },
+      { key: 'a.b:c-d_e', ts: NOW, value: 2 },
+      { key: 'n', ts: NOW, value: -0.5 },
+    ]);
+    expect(refusal('{".x":1}').message).toContain('$..x');
+    expect(refusal(`{"${'k'.repeat(129)}":1}`).message).toContain('the limit is 128');
+    expect(refusal('{"t":1e999}').message).toContain('not a finite number');
+  });
+
   it('reads the device time of {ts, values}', () => {
     expect(decode({ ts: NOW - 5000, values: { temp: 20 } })).toEqual([{ key: 'temp', ts: NOW - 5000, value: 20 }]);
   });

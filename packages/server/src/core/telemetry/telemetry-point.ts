@@ -40,6 +40,11 @@ export function refuse(detail: string): HangarError {
   return new HangarError('VALIDATION_FAILED', detail);
 }
 
+/** Whether checkKey would accept `key` (without building an error message). */
+export function isValidKey(key: string): boolean {
+  return key.length > 0 && key.length <= MAX_KEY_LENGTH && KEY.test(key);
+}
+
 /** Throws VALIDATION_FAILED unless `key` can be stored and queried; `where` names its place in the payload. */
 export function checkKey(key: string, where: string): string {
   if (key.length === 0) throw refuse(`${where}: an empty key`);

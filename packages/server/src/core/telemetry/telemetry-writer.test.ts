@@ -45,6 +45,36 @@ describe('telemetry writer (group commit)', () => {
     ]);
   });
 
+  it('announces a "__proto__" reading as a member of values, not as its prototype', async () => {
+    const { stores } = fakeStores();
+    const bus = new InProcessEventBus(logger);
+    const events: Array<EventOf<'telemetry.received'>> = [];
+    bus.subscribe('telemetry.received', (e) => void events.push(e));
+    const writer = new TelemetryWriter(stores, bus, logger, { maxBatchPoints: 100, lingerMs: 0, maxInFlight: 1 });
+    await writer.write('t', 'a', [reading('__proto__', 1, 7), reading('x', 1, 8)]);
+    await new Promise((r) => setTimeout(r, 5));
+    const values = events[0]!.values;
+    expect(Object.getPrototypeOf(values)).toBe(Object.prototype);
+    expect(Object.keys(values)).toEqual(['__proto__', 'x']);
+    expect(Object.getOwnPropertyDescriptor(values, '__proto__')?.value).toBe(7);
+  });
+
+  it('settles submit callbacks once, and a throwing callback neither fails the batch nor writes it twice', async () => {
+    const { stores, batches } = fakeStores();
+    const writer = new TelemetryWriter(stores, new InProcessEventBus(logger), logger, { maxBatchPoints: 100, lingerMs: 0, maxInFlight: 1 });
+    const outcomes: unknown[] = [];
+    writer.submit('t', 'a', [reading('x', 1, 1)], () => {
+      throw new Error('caller bug');
+    });
+    writer.submit('t', 'b', [reading('x', 1, 1)], (err) => outcomes.push(err));
+    await writer.flush();
+    expect(outcomes).toEqual([undefined]);
+    expect(batches).toHaveLength(1);
+    await writer.close();
+    writer.submit('t', 'c', [reading('x', 1, 1)], (err) => outcomes.push(err));
+    expect(outcomes[1]).toMatchObject({ code: 'NOT_READY' });
+  });
+
   it('closes a batch at maxBatchPoints without splitting a message', async () => {
     const { stores, batches } = fakeStores();
     const writer = new TelemetryWriter(stores, new InProcessEventBus(logger), logger, { maxBatchPoints: 3, lingerMs: 0, maxInFlight: 1 });
