@@ -17,6 +17,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
 import pino from 'pino';
 import { provisionThroughApi, simulatedDeviceIds } from '../../packages/agent/src/simulator/index.js';
 import { createHangar } from '../../packages/server/src/app.js';
@@ -126,6 +127,20 @@ try {
     writeFileSync(args.prof!, JSON.stringify(profile));
     process.stdout.write(summarizeProfile(profile, { top: Number(args.top), perMessageDivisor: acked }));
   }
+  // Acknowledged must mean stored: once the load is paused and every PUBACK is in, each
+  // acknowledged message (2 keys) must be 2 points after compaction.
+  child.send('pause');
+  let total = await count();
+  for (;;) {
+    await sleep(300);
+    const again = await count();
+    if (again.acked === total.acked) break;
+    total = again;
+  }
+  await hangar.services.telemetry.compactNow();
+  const { rows } = await sql<{ n: number | string }>`SELECT count(*) AS n FROM telemetry_points`.execute(hangar.store.db);
+  const stored = Number(rows[0]!.n);
+  process.stdout.write(`${JSON.stringify({ verify: { acked: total.acked, storedPoints: stored, expected: 2 * total.acked, ok: stored === 2 * total.acked } })}\n`);
   child.send('stop');
   await hangar.close();
   await mqtt.close();

@@ -6,7 +6,8 @@
  * PUBACK arrives.
  *
  * IPC: `{type:'connected'}` once every CONNACK arrived; answers `'count'` with
- * `{type:'count', acked, refused}`; `'go'` starts publishing; `'stop'` closes and exits.
+ * `{type:'count', acked, refused}`; `'go'` starts publishing; `'pause'` stops sending new
+ * messages; `'stop'` closes and exits.
  */
 import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -147,6 +148,9 @@ process.on('message', (m) => {
     for (const d of devices) d.start();
   } else if (m === 'count') {
     send({ type: 'count', acked, refused, cpu: process.cpuUsage() });
+  } else if (m === 'pause') {
+    // No new messages; those in flight are still acknowledged (and counted).
+    publishing = false;
   } else if (m === 'stop') {
     publishing = false;
     for (const d of devices) d.socket.destroy();

@@ -11,6 +11,7 @@ import { Session } from 'node:inspector';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import BetterSqlite3 from 'better-sqlite3';
 import pino from 'pino';
 import { createHangar } from '../../packages/server/src/app.js';
 import type { DeviceIdentity } from '../../packages/server/src/core/identity/device-authenticator.js';
@@ -24,10 +25,12 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '6' },
     warmup: { type: 'string', default: '2' },
     prof: { type: 'string' },
+    'sql-timing': { type: 'boolean', default: false },
     top: { type: 'string', default: '40' },
   },
 });
 const devices = Number(args.devices);
+const sqlTiming = args['sql-timing'] ? timeStatements() : undefined;
 const inflight = Number(args.inflight);
 const dataDir = mkdtempSync(join(tmpdir(), 'hangar-ingest-pipeline-'));
 const adminToken = `hk_bench_${'y'.repeat(32)}`;
@@ -70,6 +73,7 @@ try {
     await post(session, 'Profiler.start');
   }
   const tx0 = transactions.count;
+  sqlTiming?.clear();
   const load0 = loadavg()[0]!;
   const a0 = acked;
   const cpu0 = process.cpuUsage();
@@ -88,6 +92,7 @@ try {
   process.stdout.write(
     `${JSON.stringify({ pipeline: 'telemetry.submit', devices, inflight, ackedPerSec: Math.round(n / elapsed), cpuUsPerMsg: Number(((cpuSec * 1e6) / n).toFixed(2)), cpuShare: Number((cpuSec / elapsed).toFixed(2)), commitsPerSec: Math.round((transactions.count - tx0) / elapsed), msgsPerCommit: Math.round(n / Math.max(1, transactions.count - tx0)), failed, load1: [load0, loadavg()[0]!].map((l) => l.toFixed(2)).join(' → ') })}\n`,
   );
+  if (sqlTiming) process.stdout.write(sqlTiming.report(n));
   if (profile) {
     writeFileSync(args.prof!, JSON.stringify(profile));
     process.stdout.write(summarizeProfile(profile, { top: Number(args.top), perMessageDivisor: n }));
@@ -111,4 +116,42 @@ function countTransactions(stores: { transaction: (...args: never[]) => unknown 
     return original(...args);
   }) as typeof stores.transaction;
   return counter;
+}
+
+/**
+ * Times every better-sqlite3 statement run (all statements share one prototype), grouped by
+ * the start of their SQL text, to tell the write path's statements apart.
+ */
+function timeStatements(): { clear(): void; report(messages: number): string } {
+  const scratch = new BetterSqlite3(':memory:');
+  const proto = Object.getPrototypeOf(scratch.prepare('SELECT 1')) as Record<'run' | 'all' | 'get', (...a: unknown[]) => unknown>;
+  scratch.close();
+  const totals = new Map<string, { us: number; calls: number }>();
+  for (const method of ['run', 'all', 'get'] as const) {
+    const original = proto[method];
+    proto[method] = function (this: { source: string }, ...a: unknown[]) {
+      const t = performance.now();
+      try {
+        return original.apply(this, a);
+      } finally {
+        const key = this.source.replace(/\s+/g, ' ').replace(/(VALUES \(\?[,?]*\))(,\(\?[,?]*\))*/, '$1…').slice(0, 90);
+        const e = totals.get(key) ?? { us: 0, calls: 0 };
+        e.us += (performance.now() - t) * 1000;
+        e.calls += 1;
+        totals.set(key, e);
+      }
+    };
+  }
+  return {
+    clear: () => totals.clear(),
+    report: (messages) =>
+      [
+        '',
+        '| statement | calls | µs/msg |',
+        '|---|---|---|',
+        ...[...totals].sort((a, b) => b[1].us - a[1].us).slice(0, 25).map(([k, v]) => `| ${k} | ${v.calls} | ${(v.us / messages).toFixed(2)} |`),
+        `| total | | ${([...totals.values()].reduce((a, v) => a + v.us, 0) / messages).toFixed(2)} |`,
+        '',
+      ].join('\n'),
+  };
 }
