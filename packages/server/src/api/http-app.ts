@@ -89,9 +89,9 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   deviceRoutes(app, options.services);
   telemetryRoutes(app, options.services);
   groupRoutes(app, options.services);
+  presenceRoutes(app, options.services);
   alertRoutes(app, options.services);
   fleetRoutes(app, options.services);
-  presenceRoutes(app, options.services);
   identityRoutes(app, options.services);
   pkiAndProvisioningRoutes(app, options.services);
   eventRoutes(app, options.services);

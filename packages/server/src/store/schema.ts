@@ -200,50 +200,6 @@ export interface ProvisioningNoncesTable {
   expires_at: number;
 }
 
-/** Acknowledged readings not yet moved into telemetry_points and the rollups (migration 003). */
-export interface TelemetryInboxTable {
-  seq: Generated<number>;
-  device_id: string;
-  key: string;
-  ts: number;
-  value_num: number | null;
-  value_str: string | null;
-  value_bool: number | null;
-}
-
-/** Raw telemetry points (migration 003); exactly one value column is non-null. */
-export interface TelemetryPointsTable {
-  device_id: string;
-  key: string;
-  ts: number;
-  value_num: number | null;
-  value_str: string | null;
-  value_bool: number | null;
-}
-
-/** A 1-minute or 1-hour telemetry bucket (migration 003); `bucket` is its start (epoch ms). */
-export interface TelemetryRollupTable {
-  device_id: string;
-  key: string;
-  bucket: number;
-  count: number;
-  num_count: number;
-  sum: number;
-  min: number | null;
-  max: number | null;
-  last_ts: number;
-  last_num: number | null;
-  last_str: string | null;
-  last_bool: number | null;
-}
-
-/** Per-tenant telemetry settings (migration 003); a tenant without a row has the defaults. */
-export interface TelemetrySettingsTable {
-  tenant_id: string;
-  retention_days: number;
-  updated_at: number;
-}
-
 /** The current connection period of a device (migration 004); see core/presence. */
 export interface DevicePresenceTable {
   device_id: string;
@@ -270,40 +226,6 @@ export interface DeviceConnectionsTable {
   connected_at: number;
   disconnected_at: number | null;
   reason: string | null;
-}
-
-export interface WebhooksTable {
-  id: string;
-  tenant_id: string;
-  url: string;
-  /** JSON array of event type patterns. */
-  event_types: string;
-  query: string | null;
-  enabled: number;
-  description: string;
-  sealed_secret: string;
-  created_at: number;
-  updated_at: number;
-}
-
-/** The webhook outbox: one row per (event, webhook), tried until delivered or dead. */
-export interface WebhookDeliveriesTable {
-  id: string;
-  tenant_id: string;
-  webhook_id: string;
-  event_type: string;
-  event_id: number | null;
-  payload: string;
-  status: string; // 'pending' | 'delivered' | 'dead'
-  attempts: number;
-  next_attempt_at: number | null;
-  last_status_code: number | null;
-  last_error: string | null;
-  last_attempt_at: number | null;
-  /** JSON array of the last attempts. */
-  history: string;
-  created_at: number;
-  delivered_at: number | null;
 }
 
 /** Alert rules (migration 006): a condition over devices, in the fleet query language. */
@@ -351,6 +273,84 @@ export interface AlertPendingTable {
   since: number;
 }
 
+export interface WebhooksTable {
+  id: string;
+  tenant_id: string;
+  url: string;
+  /** JSON array of event type patterns. */
+  event_types: string;
+  query: string | null;
+  enabled: number;
+  description: string;
+  sealed_secret: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The webhook outbox: one row per (event, webhook), tried until delivered or dead. */
+export interface WebhookDeliveriesTable {
+  id: string;
+  tenant_id: string;
+  webhook_id: string;
+  event_type: string;
+  event_id: number | null;
+  payload: string;
+  status: string; // 'pending' | 'delivered' | 'dead'
+  attempts: number;
+  next_attempt_at: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_attempt_at: number | null;
+  /** JSON array of the last attempts. */
+  history: string;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+/** Acknowledged readings not yet moved into telemetry_points and the rollups (migration 003). */
+export interface TelemetryInboxTable {
+  seq: Generated<number>;
+  device_id: string;
+  key: string;
+  ts: number;
+  value_num: number | null;
+  value_str: string | null;
+  value_bool: number | null;
+}
+
+/** Raw telemetry points (migration 003); exactly one value column is non-null. */
+export interface TelemetryPointsTable {
+  device_id: string;
+  key: string;
+  ts: number;
+  value_num: number | null;
+  value_str: string | null;
+  value_bool: number | null;
+}
+
+/** A 1-minute or 1-hour telemetry bucket (migration 003); `bucket` is its start (epoch ms). */
+export interface TelemetryRollupTable {
+  device_id: string;
+  key: string;
+  bucket: number;
+  count: number;
+  num_count: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  last_ts: number;
+  last_num: number | null;
+  last_str: string | null;
+  last_bool: number | null;
+}
+
+/** Per-tenant telemetry settings (migration 003); a tenant without a row has the defaults. */
+export interface TelemetrySettingsTable {
+  tenant_id: string;
+  retention_days: number;
+  updated_at: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -375,11 +375,11 @@ export interface Database {
   provisioning_nonces: ProvisioningNoncesTable;
   device_presence: DevicePresenceTable;
   device_connections: DeviceConnectionsTable;
-  webhooks: WebhooksTable;
-  webhook_deliveries: WebhookDeliveriesTable;
   alert_rules: AlertRulesTable;
   alerts: AlertsTable;
   alert_pending: AlertPendingTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -30,11 +30,11 @@ export interface StoreSet {
   readonly tenancy: TenancyStore;
   readonly audit: AuditStore;
   readonly identity: IdentityStore;
+  readonly telemetry: TelemetryStore;
+  readonly presence: PresenceStore;
   readonly alerts: AlertStore;
   readonly fleetStats: FleetStatsStore;
   readonly webhooks: WebhookStore;
-  readonly presence: PresenceStore;
-  readonly telemetry: TelemetryStore;
 }
 
 /** The store as services see it: the ports plus a unit of work spanning them. */
@@ -58,11 +58,11 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     tenancy: new KyselyTenancyStore(db),
     audit: new KyselyAuditStore(db),
     identity: new KyselyIdentityStore(db),
+    telemetry: new KyselyTelemetryStore(db, dialect),
+    presence: new KyselyPresenceStore(db, dialect),
     alerts: new KyselyAlertStore(db),
     fleetStats: new KyselyFleetStatsStore(db),
     webhooks: new KyselyWebhookStore(db, dialect),
-    presence: new KyselyPresenceStore(db, dialect),
-    telemetry: new KyselyTelemetryStore(db, dialect),
   };
 }
 

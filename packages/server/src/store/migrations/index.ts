@@ -2,10 +2,10 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../schema.js';
 import { initialMigration } from './001-initial.js';
 import { identityMigration } from './002-identity.js';
-import { alertsMigration } from './006-alerts.js';
-import { webhooksMigration } from './005-webhooks.js';
-import { presenceMigration } from './004-presence.js';
 import { telemetryMigration } from './003-telemetry.js';
+import { alertsMigration } from './006-alerts.js';
+import { presenceMigration } from './004-presence.js';
+import { webhooksMigration } from './005-webhooks.js';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration:
@@ -17,9 +17,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       return {
         '001-initial': initialMigration(dialect),
         '002-identity': identityMigration(dialect),
-        '005-webhooks': webhooksMigration(dialect),
-        '004-presence': presenceMigration(dialect),
         '003-telemetry': telemetryMigration(dialect),
+        '004-presence': presenceMigration(dialect),
+        '005-webhooks': webhooksMigration(dialect),
         '006-alerts': alertsMigration(dialect),
       };
     },
