@@ -2,8 +2,8 @@
  * The server side of `bench mqtt-broker`, one contender per child process so that its RSS is
  * its own: `aedes` (1.2, no-op authentication and authorization) or `gateway` (Hangar's
  * MqttGateway with an accept-all authenticator and a TelemetryIngest that resolves at once).
- * IPC: sends `{type:'listening', port}`; answers `measure` with memory after a forced GC;
- * exits on `stop`.
+ * IPC: sends `{type:'listening', port}`; answers `measure` with memory after a forced GC and
+ * `cpu` with the CPU time it used so far; exits on `stop`.
  */
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
@@ -29,7 +29,8 @@ if (which === 'aedes') {
       authenticateToken: async (deviceId) => ({ ok: true, identity: { tenantId: 'bench', deviceId, credentialId: 'cred' } }),
       authenticateCertificate: async () => ({ ok: false, reason: 'bad_credentials', detail: 'bench' }),
     },
-    telemetry: { ingest: async () => ({ accepted: 1 }) },
+    // Completes at once, through the callback form the gateway prefers (as aedes' hooks are callbacks).
+    telemetry: { ingest: async () => ({ accepted: 1 }), submit: (_device, _payload, _format, done) => done(undefined) },
     presence: { connected: async () => 'sid', disconnected: async () => undefined, seen: () => undefined },
     liveSessions: { add: () => () => undefined },
     logger: pino({ level: 'silent' }),
@@ -44,6 +45,9 @@ process.on('message', (m) => {
     gc();
     const { rss, heapUsed } = process.memoryUsage();
     process.send!({ type: 'memory', rss, heapUsed });
+  } else if (m === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    process.send!({ type: 'cpu', us: user + system });
   } else if (m === 'stop') {
     process.exit(0);
   }
