@@ -104,6 +104,8 @@ try {
     session.disconnect();
   }
   const acked = c1.acked - c0.acked;
+  // Acknowledged readings not yet compacted: a backlog that grows run after run means compaction cannot keep up.
+  const backlog = await sql<{ n: number | string }>`SELECT count(*) AS n FROM telemetry_inbox`.execute(hangar.store.db);
   const serverCpu = (cpu1.user + cpu1.system) / 1e6;
   const clientCpu = (c1.cpu.user + c1.cpu.system - c0.cpu.user - c0.cpu.system) / 1e6;
   const result = {
@@ -118,6 +120,7 @@ try {
     clientCpuShare: Number((clientCpu / elapsed).toFixed(2)),
     refused: c1.refused,
     commitsPerSec: Math.round((transactions.count - tx0) / elapsed),
+    inboxBacklog: Number(backlog.rows[0]!.n),
     msgsPerCommit: Math.round(acked / Math.max(1, transactions.count - tx0)),
     load1: [load0, loadavg()[0]!].map((l) => l.toFixed(2)).join(' → '),
     stats: hangar.mqtt.stats().counters.uplinks_refused,
