@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,28 @@ describe('hangar serve', () => {
       await expect(get(undefined)).rejects.toThrow(/self-signed|unable to verify|certificate/i);
     } finally {
       await h.stop();
+    }
+  });
+
+  it('stops promptly on SIGTERM while devices are connected over MQTT and TLS', async () => {
+    const h = await startHangar({ args: ['--mqtt-port', '0', '--mqtts-port', '0', '--https-port', '0'] });
+    // Idle connections that never send anything: the server must end them, not wait for them.
+    const sockets = await Promise.all(
+      [h.endpoints.mqtt, h.endpoints.mqtts].map(
+        (port) =>
+          new Promise<Socket>((resolve, reject) => {
+            const s = connect(Number(port), '127.0.0.1', () => resolve(s));
+            s.on('error', reject);
+          }),
+      ),
+    );
+    try {
+      const started = Date.now();
+      await h.stop();
+      expect({ code: h.process.exitCode, signal: h.process.signalCode }, h.logs()).toEqual({ code: 0, signal: null });
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      for (const s of sockets) s.destroy();
     }
   });
 

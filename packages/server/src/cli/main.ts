@@ -28,16 +28,25 @@ export function buildProgram(): Command {
     .action(async (flags: Record<string, string>) => {
       const options = resolveServeOptions(flags, process.env);
       // Loaded only here: client commands start in a fraction of the time without the server stack.
-      const { serve } = await import('./serve.js');
-      const { stop } = await serve(options);
-      const onSignal = (): void => {
-        stop().then(
+      // Handlers go in before the listeners are bound: a SIGTERM that arrives right after the
+      // `listening` line (an orchestrator, a test) would otherwise kill the process unflushed.
+      let stop: (() => Promise<void>) | undefined;
+      let signalled = false;
+      const stopAndExit = (s: () => Promise<void>): void => {
+        s().then(
           () => process.exit(0),
           () => process.exit(1),
         );
       };
+      const onSignal = (): void => {
+        signalled = true;
+        if (stop) stopAndExit(stop);
+      };
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
+      const { serve } = await import('./serve.js');
+      stop = (await serve(options)).stop;
+      if (signalled) stopAndExit(stop);
     });
   registerDeviceIdentityCommands(registerDeviceCommands(program));
   registerEnrollmentGroupCommands(program);

@@ -41,13 +41,19 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
   const endpoints: Endpoints = { event: 'listening' };
   const extraServers: Server[] = [];
   const mqttListeners: MqttListener[] = [];
-  const closeExtras = async (): Promise<void> => {
-    // Stop accepting devices first; the gateway and CoAP endpoint end their sessions in hangar.close().
-    await Promise.all(mqttListeners.map((l) => l.close()));
-    await Promise.all(extraServers.map((srv) => new Promise<void>((res) => {
-      srv.close(() => res());
-      (srv as HttpsServer).closeAllConnections?.();
-    })));
+  /**
+   * Stops accepting everywhere, then lets Hangar end what is open: the gateway and the CoAP
+   * endpoint end device sessions, Fastify drains requests. A listener's close only completes
+   * once its connections are gone, so it is awaited last, not first (a connected device
+   * would otherwise hold the shutdown forever).
+   */
+  const shutdown = async (): Promise<void> => {
+    for (const l of mqttListeners) l.stopAccepting();
+    const httpsClosed = extraServers.map((srv) => new Promise<void>((res) => srv.close(() => res())));
+    for (const srv of extraServers) (srv as HttpsServer).closeIdleConnections?.();
+    await hangar.close();
+    for (const srv of extraServers) (srv as HttpsServer).closeAllConnections?.();
+    await Promise.all([...mqttListeners.map((l) => l.close()), ...httpsClosed]);
   };
   try {
     if (options.httpPort !== 'off') {
@@ -80,8 +86,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
       await listenOrExplain(async () => (endpoints.coap = await hangar.coap.listen(port, options.host)), port, '--coap-port');
     }
   } catch (err) {
-    await closeExtras();
-    await hangar.close();
+    await shutdown();
     throw err;
   }
   const file = join(dataDir, 'endpoints.json');
@@ -91,7 +96,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
   logger.info({ endpoints, store: hangar.store.location }, 'Hangar is serving');
 
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= closeExtras().then(() => hangar.close()).then(() => logger.info('stopped')));
+  const stop = (): Promise<void> => (stopping ??= shutdown().then(() => logger.info('stopped')));
   return { hangar, endpoints, stop };
 }
 

@@ -1,4 +1,4 @@
-import { createServer as createTcpServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { MqttGateway } from './mqtt-gateway.js';
 
@@ -6,7 +6,9 @@ export interface MqttListener {
   server: NetServer | TlsServer;
   /** The bound port (the real one when 0 was asked for). */
   port: number;
-  /** Stops accepting; existing connections are ended by `gateway.close()`. */
+  /** Stops accepting new connections; open ones stay (the gateway ends them on its close). */
+  stopAccepting(): void;
+  /** Stops accepting and destroys what is still open (e.g. a TLS handshake that never finished). */
   close(): Promise<void>;
 }
 
@@ -49,9 +51,22 @@ export async function startMqttListener(gateway: MqttGateway, options: { port: n
       resolve();
     });
   });
+  // Sockets the gateway never saw (a TLS handshake in progress) would keep server.close() waiting.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  let closed: Promise<void> | undefined;
+  const stopAccepting = (): Promise<void> => (closed ??= new Promise<void>((resolve) => server.close(() => resolve())));
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stopAccepting: () => void stopAccepting(),
+    close: async () => {
+      const done = stopAccepting();
+      for (const socket of sockets) socket.destroy();
+      await done;
+    },
   };
 }
