@@ -40,6 +40,8 @@ const seconds = Number(args.seconds);
 const warmup = Number(args.warmup);
 const inflight = Number(args.inflight);
 
+// A reader that stops early (`| head`) must not kill the run before it removes its data dir and schema.
+process.stdout.on('error', () => undefined);
 const dataDir = mkdtempSync(join(tmpdir(), 'hangar-ingest-profile-'));
 const schema = args.store === 'postgres' ? `ingest_profile_${process.pid}` : undefined;
 const adminToken = `hk_bench_${'x'.repeat(32)}`;

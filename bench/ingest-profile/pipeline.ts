@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
 const devices = Number(args.devices);
 const sqlTiming = args['sql-timing'] ? timeStatements() : undefined;
 const inflight = Number(args.inflight);
+// A reader that stops early (`| head`) must not kill the run before it removes its data dir and schema.
+process.stdout.on('error', () => undefined);
 const dataDir = mkdtempSync(join(tmpdir(), 'hangar-ingest-pipeline-'));
 const adminToken = `hk_bench_${'y'.repeat(32)}`;
 const hangar = await createHangar({ dataDir, adminToken, logger: pino({ level: 'warn' }, pino.destination(2)) });
