@@ -4,7 +4,6 @@ import { OpensslWorkspace } from '../../testing/openssl.js';
 import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
 import { STORE_KINDS } from '../../testing/test-store.js';
 import { DeviceAuthenticator } from './device-authenticator.js';
-import { FailureThrottle } from '../failure-throttle.js';
 
 function der(pem: string): Buffer {
   return Buffer.from(new X509Certificate(pem).raw);
@@ -17,7 +16,7 @@ describe.each(STORE_KINDS)('device authenticator on %s', (kind) => {
   beforeAll(async () => {
     t = await startTestHangar(kind);
     // A generous throttle: these tests fail on purpose many times from one source.
-    auth = new DeviceAuthenticator(t.hangar.stores, Date.now, new FailureThrottle({ maxFailures: 1000, windowMs: 60_000 }));
+    auth = new DeviceAuthenticator(t.hangar.stores, Date.now, { perIdentity: 1000, perSource: 1000 });
     for (const id of ['auth-1', 'auth-2', 'ext-1']) expect((await t.call('POST', '/api/v1/devices', { body: { id } })).status).toBe(201);
   });
   afterAll(async () => {
@@ -43,12 +42,24 @@ describe.each(STORE_KINDS)('device authenticator on %s', (kind) => {
     expect(await auth.authenticateToken('auth-2', fresh.token, 'src')).toMatchObject({ ok: false, reason: 'not_authorized' });
   });
 
-  it('slows guessing: past the limit a source is refused without checking', async () => {
-    const strict = new DeviceAuthenticator(t.hangar.stores, Date.now, new FailureThrottle({ maxFailures: 3, windowMs: 60_000 }));
+  it('slows guessing per device and source, without locking out the device’s neighbours', async () => {
+    const strict = new DeviceAuthenticator(t.hangar.stores, Date.now, { perIdentity: 3, perSource: 6 });
     const cred = (await t.call('POST', '/api/v1/devices/auth-1/credentials', { body: { type: 'token' } })).body;
     for (let i = 0; i < 3; i++) expect((await strict.authenticateToken('auth-1', 'dt_guess', '10.0.0.9')).ok).toBe(false);
     expect(await strict.authenticateToken('auth-1', cred.token, '10.0.0.9')).toMatchObject({ ok: false, reason: 'rate_limited' });
     expect((await strict.authenticateToken('auth-1', cred.token, '10.0.0.10')).ok).toBe(true);
+    // A healthy device behind the same address is not punished for its neighbour's guesses.
+    expect((await t.call('POST', '/api/v1/devices', { body: { id: 'auth-3' } })).status).toBe(201);
+    const healthy = (await t.call('POST', '/api/v1/devices/auth-3/credentials', { body: { type: 'token' } })).body;
+    expect((await strict.authenticateToken('auth-3', healthy.token, '10.0.0.9')).ok).toBe(true);
+    // A revoked device retrying forever counts only against itself…
+    const revoked = (await t.call('POST', '/api/v1/devices/auth-3/credentials', { body: { type: 'token' } })).body;
+    await t.call('DELETE', `/api/v1/devices/auth-3/credentials/${revoked.id}`);
+    for (let i = 0; i < 10; i++) expect((await strict.authenticateToken('auth-3', revoked.token, '10.0.0.11')).ok).toBe(false);
+    expect((await strict.authenticateToken('auth-1', cred.token, '10.0.0.11')).ok).toBe(true);
+    // …while spraying many identities from one address hits the per-source ceiling.
+    for (let i = 0; i < 6; i++) await strict.authenticateToken(`spray-${i}`, 'dt_x', '10.0.0.12');
+    expect(await strict.authenticateToken('auth-1', cred.token, '10.0.0.12')).toMatchObject({ ok: false, reason: 'rate_limited' });
   });
 
   it('accepts a certificate Hangar issued, and refuses it once revoked', async () => {
@@ -72,7 +83,7 @@ describe.each(STORE_KINDS)('device authenticator on %s', (kind) => {
     const proof = await ssl.signedBy(caName, 'jit-verification', reg.verificationCode);
     expect((await t.call('POST', `/api/v1/cas/${reg.id}/verify`, { body: { verificationCertificatePem: proof.certPem } })).status).toBe(200);
     const enroll = t.hangar.services.enrollment;
-    const jit = new DeviceAuthenticator(t.hangar.stores, Date.now, new FailureThrottle({ maxFailures: 1000, windowMs: 60_000 }), async (issuer, pem, source) => {
+    const jit = new DeviceAuthenticator(t.hangar.stores, Date.now, { perIdentity: 1000, perSource: 1000 }, async (issuer, pem, source) => {
       const r = await enroll.enrollOnFirstContact(issuer.tenantId, issuer.id, pem, source);
       return r && { tenantId: r.tenant, deviceId: r.deviceId, credentialId: r.issued.credential.id };
     });

@@ -36,23 +36,39 @@ const CA_CACHE_MS = 10_000;
  * token, or by a client certificate whose CN is the device id. Certificates are checked here,
  * not by the TLS stack, because the set of trusted CAs (every tenant's own and every registered
  * one) changes at run time; the TLS handshake has already proved possession of the key.
- * Failures are counted per source address and refused with `rate_limited` past a limit.
+ *
+ * Failures are throttled twice, so that guessing is slow but one broken device cannot lock out
+ * its neighbours behind the same NAT or gateway address: per source and claimed identity
+ * (device id, token, certificate) a few failures a minute, and per source alone a much higher
+ * ceiling against spraying many identities. A known credential that is refused (revoked,
+ * expired, decommissioned) counts only against itself, not against its source.
  */
+export interface AuthThrottleLimits {
+  /** Failures per source and identity within the window (default 5). */
+  perIdentity: number;
+  /** Failures per source within the window, whatever the identity (default 100). */
+  perSource: number;
+  windowMs: number;
+}
+
 export class DeviceAuthenticator {
-  private readonly throttle: FailureThrottle;
+  private readonly identityThrottle: FailureThrottle;
+  private readonly sourceThrottle: FailureThrottle;
   private caCache: { at: number; cas: Array<{ ca: CertificateAuthority; cert: X509Certificate }> } | undefined;
 
   constructor(
     private readonly stores: Stores,
     private readonly now: () => number = Date.now,
-    throttle?: FailureThrottle,
+    limits: Partial<AuthThrottleLimits> = {},
     private readonly firstContact?: FirstContactEnrollment,
   ) {
-    this.throttle = throttle ?? new FailureThrottle({ maxFailures: 10, windowMs: 60_000, what: 'device authentications', now });
+    const { perIdentity = 5, perSource = 100, windowMs = 60_000 } = limits;
+    this.identityThrottle = new FailureThrottle({ maxFailures: perIdentity, windowMs, what: 'authentications of this device', now });
+    this.sourceThrottle = new FailureThrottle({ maxFailures: perSource, windowMs, what: 'device authentications from this address', now });
   }
 
   async authenticateToken(deviceId: string, token: string, source: string): Promise<DeviceAuthResult> {
-    return this.guarded(source, async () => {
+    return this.guarded(source, `dev:${deviceId}`, async () => {
       const cred = await this.stores.identity.findCredentialByTokenHash(hashToken(token));
       if (!cred || cred.type !== 'token' || cred.deviceId !== deviceId) return refuse('bad_credentials', 'unknown device or wrong token');
       return this.checkCredential(cred);
@@ -61,8 +77,9 @@ export class DeviceAuthenticator {
 
   /** A token alone (HTTP `Authorization: Bearer`): the credential names its device. */
   async authenticateBearer(token: string, source: string): Promise<DeviceAuthResult> {
-    return this.guarded(source, async () => {
-      const cred = await this.stores.identity.findCredentialByTokenHash(hashToken(token));
+    const tokenHash = hashToken(token);
+    return this.guarded(source, `tok:${tokenHash.slice(0, 24)}`, async () => {
+      const cred = await this.stores.identity.findCredentialByTokenHash(tokenHash);
       if (!cred || cred.type !== 'token') return refuse('bad_credentials', 'unknown device token');
       return this.checkCredential(cred);
     });
@@ -70,7 +87,7 @@ export class DeviceAuthenticator {
 
   /** `der` is the leaf certificate the client presented in the TLS handshake. */
   async authenticateCertificate(der: Buffer, source: string): Promise<DeviceAuthResult> {
-    return this.guarded(source, async () => {
+    return this.guarded(source, `crt:${createHash('sha256').update(der).digest('hex').slice(0, 24)}`, async () => {
       let cert: X509Certificate;
       try {
         cert = new X509Certificate(der);
@@ -138,16 +155,21 @@ export class DeviceAuthenticator {
     this.caCache = undefined;
   }
 
-  private async guarded(source: string, work: () => Promise<DeviceAuthResult>): Promise<DeviceAuthResult> {
-    const keys = [`src:${source}`];
+  private async guarded(source: string, identity: string, work: () => Promise<DeviceAuthResult>): Promise<DeviceAuthResult> {
+    const identityKeys = [`${source}|${identity}`];
+    const sourceKeys = [source];
     try {
-      this.throttle.check(keys);
+      this.identityThrottle.check(identityKeys);
+      this.sourceThrottle.check(sourceKeys);
     } catch (err) {
       if (err instanceof HangarError) return refuse('rate_limited', err.message);
       throw err;
     }
     const result = await work();
-    if (!result.ok) this.throttle.fail(keys);
+    if (!result.ok) {
+      this.identityThrottle.fail(identityKeys);
+      if (result.reason === 'bad_credentials') this.sourceThrottle.fail(sourceKeys);
+    }
     return result;
   }
 
