@@ -50,6 +50,33 @@ describe('live sessions', () => {
     expect(sessions.of('live-2')).toEqual([]);
   });
 
+  it('closes a session registered just after its credential was revoked or its device decommissioned', async () => {
+    await t.call('POST', '/api/v1/devices', { body: { id: 'live-4' } });
+    const c = (await t.call('POST', '/api/v1/devices/live-4/credentials', { body: { type: 'token' } })).body;
+    const keep = (await t.call('POST', '/api/v1/devices/live-4/credentials', { body: { type: 'token' } })).body;
+    await t.call('DELETE', `/api/v1/devices/live-4/credentials/${c.id}`);
+    await new Promise((r) => setTimeout(r, 20));
+    // The transport authenticated before the revocation and registers after it.
+    const late = fakeSession('live-4', c.id);
+    sessions.add(late);
+    expect((await late.closed).reason).toBe('credential revoked');
+    const other = fakeSession('live-4', keep.id);
+    sessions.add(other);
+    expect(sessions.of('live-4')).toEqual([other]);
+    await t.call('POST', '/api/v1/devices/live-4/decommission', { body: { purgeData: false } });
+    await other.closed;
+    const afterDecommission = fakeSession('live-4', keep.id);
+    sessions.add(afterDecommission);
+    expect((await afterDecommission.closed).reason).toMatch(/decommissioned|revoked/);
+    // Recommissioned, the device may connect again (with a new credential).
+    expect((await t.call('POST', '/api/v1/devices/live-4/recommission', { body: {} })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 20));
+    const fresh = (await t.call('POST', '/api/v1/devices/live-4/credentials', { body: { type: 'token' } })).body;
+    const back = fakeSession('live-4', fresh.id);
+    sessions.add(back);
+    expect(sessions.of('live-4')).toEqual([back]);
+  });
+
   it('forgets a session its transport ended', () => {
     const s = fakeSession('live-3', 'cred_x');
     const forget = sessions.add(s);
