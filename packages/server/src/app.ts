@@ -201,9 +201,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         await coap.close();
         await mqtt.close();
         liveSessions.stop();
-        // Before the store closes: buffered outbox rows are written, attempts in flight give their leases back.
-        await webhookRuntime.stop();
-        stopEventLog();
+        // Live streams end (an open SSE response would hold Fastify's close); the event log and
+        // the webhook outbox keep listening: what the steps below publish is still delivered.
         services.events.close();
         // Fastify stops accepting and waits for in-flight requests (and their writes) first.
         await http.close();
@@ -213,6 +212,10 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         await services.presence.stop();
         // Evaluations under way finish (and publish) before the store goes away.
         await alertEvaluator.stop();
+        // Let the events just published reach the outbox, then write it and give leases back.
+        await new Promise((resolve) => setImmediate(resolve));
+        await webhookRuntime.stop();
+        stopEventLog();
         await store.close();
       },
     };
