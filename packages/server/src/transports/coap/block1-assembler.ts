@@ -5,6 +5,13 @@ export interface Block1Limits {
   maxBodyBytes: number;
   /** Bytes held by all unfinished uploads together; a new upload past it is refused (5.03). */
   maxTotalBytes: number;
+  /**
+   * Unfinished uploads one owner (an authenticated device) may hold, and the bytes they may hold
+   * together: without them one device opening uploads under fresh Request-Tags could take the
+   * whole `maxTotalBytes` and every other device would be refused until its uploads expired.
+   */
+  maxUploadsPerOwner: number;
+  maxBytesPerOwner: number;
   /** An upload with no block for this long is forgotten; its next block gets 4.08. */
   idleTimeoutMs: number;
 }
@@ -19,7 +26,13 @@ export type Block1Outcome =
   | { kind: 'bad_block'; reason: string }
   | { kind: 'busy'; reason: string };
 
+interface OwnerShare {
+  uploads: number;
+  bytes: number;
+}
+
 interface Upload {
+  owner: string;
   parts: Buffer[];
   received: number;
   lastNum: number;
@@ -31,10 +44,13 @@ interface Upload {
  * same across the blocks of one body — peer endpoint, method, path, query and Request-Tag
  * (RFC 9175) — and NOT by token: libcoap uses a new token for every block. A body must arrive
  * in order (block n at offset n × size); a gap or an unknown continuation is 4.08, and the body
- * is refused once it would exceed the cap. Block 0 always starts the body afresh.
+ * is refused once it would exceed the cap. Block 0 always starts the body afresh. Each owner
+ * has its own quota of uploads and bytes inside the global one, so one owner's uploads never
+ * lock the others out.
  */
 export class Block1Assembler {
   private readonly uploads = new Map<string, Upload>();
+  private readonly owners = new Map<string, OwnerShare>();
   private heldBytes = 0;
   private sweptAt = 0;
 
@@ -43,8 +59,11 @@ export class Block1Assembler {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** `size1` is the total size the client announced with the first block, if it did. */
-  offer(key: string, block: BlockValue, payload: Buffer, size1: number | undefined): Block1Outcome {
+  /**
+   * `owner` is whose quota the upload counts against (the authenticated device); `size1` is the
+   * total size the client announced with the first block, if it did.
+   */
+  offer(key: string, owner: string, block: BlockValue, payload: Buffer, size1: number | undefined): Block1Outcome {
     this.expire();
     if (block.szx > 6) return { kind: 'bad_block', reason: 'BERT block size (SZX 7) is only defined for CoAP over TCP' };
     const size = blockSize(block.szx);
@@ -61,9 +80,15 @@ export class Block1Assembler {
       if (upload) this.drop(key);
       if (size1 !== undefined && size1 > this.limits.maxBodyBytes) return { kind: 'too_large', reason: `the body of ${size1} bytes exceeds the limit of ${this.limits.maxBodyBytes} bytes` };
       if (!block.more) return { kind: 'complete', body: payload };
+      const share = this.owners.get(owner);
+      if (share && share.uploads >= this.limits.maxUploadsPerOwner) {
+        return { kind: 'busy', reason: `this device already has ${share.uploads} unfinished block-wise uploads, the most it may hold; finish one (or let it expire) first` };
+      }
       if (this.heldBytes + payload.length > this.limits.maxTotalBytes) return { kind: 'busy', reason: 'too many block-wise uploads in progress; retry later' };
-      upload = { parts: [], received: 0, lastNum: -1, lastAt: this.now() };
+      upload = { owner, parts: [], received: 0, lastNum: -1, lastAt: this.now() };
       this.uploads.set(key, upload);
+      if (share) share.uploads += 1;
+      else this.owners.set(owner, { uploads: 1, bytes: 0 });
     } else if (!upload) {
       return { kind: 'incomplete', reason: `block ${block.num} continues an upload this server does not hold (expired, or block 0 never arrived)` };
     } else if (block.num === upload.lastNum && block.more) {
@@ -75,6 +100,12 @@ export class Block1Assembler {
     }
     if (upload.received + payload.length > this.limits.maxBodyBytes) return this.fail(key, { kind: 'too_large', reason: `the body exceeds the limit of ${this.limits.maxBodyBytes} bytes` });
     if (this.heldBytes + payload.length > this.limits.maxTotalBytes) return this.fail(key, { kind: 'busy', reason: 'too many block-wise uploads in progress; retry later' });
+    // Counted against the owner recorded with block 0.
+    const share = this.owners.get(upload.owner)!;
+    if (share.bytes + payload.length > this.limits.maxBytesPerOwner) {
+      return this.fail(key, { kind: 'busy', reason: `this device's unfinished block-wise uploads would hold more than ${this.limits.maxBytesPerOwner} bytes; finish one first` });
+    }
+    share.bytes += payload.length;
     upload.parts.push(payload);
     upload.received += payload.length;
     upload.lastNum = block.num;
@@ -97,6 +128,7 @@ export class Block1Assembler {
 
   clear(): void {
     this.uploads.clear();
+    this.owners.clear();
     this.heldBytes = 0;
   }
 
@@ -110,6 +142,10 @@ export class Block1Assembler {
     if (!upload) return;
     this.heldBytes -= upload.received;
     this.uploads.delete(key);
+    const share = this.owners.get(upload.owner)!;
+    share.uploads -= 1;
+    share.bytes -= upload.received;
+    if (share.uploads === 0) this.owners.delete(upload.owner);
   }
 
   private expire(): void {

@@ -321,6 +321,60 @@ describe('CoAP messaging (raw peer)', () => {
   });
 });
 
+describe('CoAP Block1 quotas per device (raw peer)', () => {
+  let h: CoapHarness;
+  let peer: RawPeer;
+
+  beforeAll(async () => {
+    // A global buffer of four 1 KiB blocks: without a per-device quota one device fills it.
+    h = await startCoapHarness({ limits: { maxBodyBytes: 2048, maxUploadBytesTotal: 4096 } });
+    peer = await RawPeer.open(h.port);
+  });
+  afterAll(async () => {
+    await peer?.close();
+    await h?.close();
+  });
+
+  async function block(device: { id: string; token: string }, tag: string, num: number, more: boolean, payload: Buffer): Promise<CoapMessage> {
+    const req = request({
+      code: CoapCode.POST,
+      path: 'telemetry',
+      device,
+      options: [
+        { number: Opt.Block1, value: encodeBlock({ num, more, szx: 6 }) },
+        { number: Opt.RequestTag, value: Buffer.from(tag) },
+      ],
+      payload,
+    });
+    peer.sendRaw(encodeMessage(req));
+    return peer.next((m) => m.messageId === req.messageId);
+  }
+
+  it('refuses a device its third unfinished upload with 5.03 while another device still uploads', async () => {
+    const greedy = await h.device('quota-greedy');
+    const other = await h.device('quota-other');
+    expect((await block(greedy, 'a', 0, true, Buffer.alloc(1024, 0x20))).code).toBe(CoapCode.Continue);
+    expect((await block(greedy, 'b', 0, true, Buffer.alloc(1024, 0x20))).code).toBe(CoapCode.Continue);
+    for (const tag of ['c', 'd']) {
+      const refused = await block(greedy, tag, 0, true, Buffer.alloc(1024, 0x20));
+      expect(refused.code).toBe(CoapCode.ServiceUnavailable);
+      expect(uintOption(refused, Opt.MaxAge)).toBeGreaterThan(0);
+      expect(refused.payload.toString()).toMatch(/this device already has 2 unfinished block-wise uploads/);
+    }
+    expect(h.endpoint.pendingUploads).toBe(2);
+
+    const before = h.ingest.received.length;
+    const body = Buffer.from(JSON.stringify({ text: 'x'.repeat(1500) }));
+    expect((await block(other, 'a', 0, true, body.subarray(0, 1024))).code).toBe(CoapCode.Continue);
+    expect((await block(other, 'a', 1, false, body.subarray(1024))).code).toBe(CoapCode.Changed);
+    expect(h.ingest.received.slice(before).map((r) => r.payload.toString())).toEqual([body.toString()]);
+
+    // Once one of its uploads completes, the device may start another.
+    expect((await block(greedy, 'a', 1, false, Buffer.from('}'))).code).toBe(CoapCode.BadRequest); // not JSON: answered, upload done
+    expect((await block(greedy, 'c', 0, true, Buffer.alloc(1024, 0x20))).code).toBe(CoapCode.Continue);
+  });
+});
+
 describe('CoAP device API with the coap npm client', () => {
   let h: CoapHarness;
   beforeAll(async () => {

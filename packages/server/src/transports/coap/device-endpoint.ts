@@ -29,6 +29,10 @@ export interface CoapLimits {
   maxBodyBytes: number;
   /** Bytes all unfinished Block1 uploads may hold together. */
   maxUploadBytesTotal: number;
+  /** Unfinished Block1 uploads one authenticated device may hold (its next one gets 5.03). */
+  maxUploadsPerDevice: number;
+  /** Bytes one device's unfinished uploads may hold together (raised to `maxBodyBytes` if lower). */
+  maxUploadBytesPerDevice: number;
   /** An unfinished Block1 upload is dropped after this long without a block. */
   uploadIdleTimeoutMs: number;
   /** How long a Block2 transfer may read one representation. */
@@ -48,6 +52,8 @@ export interface CoapLimits {
 export const DEFAULT_LIMITS: CoapLimits = {
   maxBodyBytes: 256 * 1024,
   maxUploadBytesTotal: 32 * 1024 * 1024,
+  maxUploadsPerDevice: 2,
+  maxUploadBytesPerDevice: 512 * 1024,
   uploadIdleTimeoutMs: 60_000,
   block2TtlMs: 60_000,
   maxBlock2CacheBytes: 32 * 1024 * 1024,
@@ -135,7 +141,13 @@ export class CoapDeviceEndpoint {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.logger = options.logger.child({ transport: 'coap' });
     this.server = new CoapServer({ handler: (request) => this.handle(request), logger: this.logger, timing: options.timing });
-    this.uploads = new Block1Assembler({ maxBodyBytes: this.limits.maxBodyBytes, maxTotalBytes: this.limits.maxUploadBytesTotal, idleTimeoutMs: this.limits.uploadIdleTimeoutMs });
+    this.uploads = new Block1Assembler({
+      maxBodyBytes: this.limits.maxBodyBytes,
+      maxTotalBytes: this.limits.maxUploadBytesTotal,
+      maxUploadsPerOwner: this.limits.maxUploadsPerDevice,
+      maxBytesPerOwner: Math.max(this.limits.maxUploadBytesPerDevice, this.limits.maxBodyBytes),
+      idleTimeoutMs: this.limits.uploadIdleTimeoutMs,
+    });
     this.downloads = new Block2Cache(this.limits.block2TtlMs, this.limits.maxBlock2CacheBytes);
     this.observers = new ObserveRegistry(this.limits.maxObservers, this.limits.maxObserversPerDevice);
     this.auth = new AuthCache(this.limits.authCacheMs);
@@ -264,7 +276,8 @@ export class CoapDeviceEndpoint {
       block1 = decodeBlock(block1Value);
       if (!block1) return errorResponse(CoapCode.BadOption, 'malformed Block1 option');
       const key = [request.remote.key, message.code, resource, ...query, hex(firstOption(message, Opt.RequestTag)), hex(firstOption(message, Opt.ETag))].join('|');
-      const outcome = this.uploads.offer(key, block1, message.payload, uintOption(message, Opt.Size1));
+      // The quota is the authenticated device's, whatever source port or Request-Tag it uses.
+      const outcome = this.uploads.offer(key, `${device.tenantId}\u0000${device.deviceId}`, block1, message.payload, uintOption(message, Opt.Size1));
       switch (outcome.kind) {
         case 'continue':
           // RFC 7959 §2.3: acknowledge the block; the client sends the next one.
