@@ -13,10 +13,13 @@ interface Entry {
  * time. Only successes are cached — failures go through the authenticator's throttle every
  * time — and an entry is dropped at once when its credential is revoked or its device
  * decommissioned or deleted (bus events), so the TTL only bounds how late an expiry is noticed.
- * Keys hold a hash of the token, not the token.
+ * An authentication that was in flight when such an event arrived may have read the store before
+ * the change: `generation` lets the caller skip caching it (otherwise a just-revoked credential
+ * would be served from the cache for a whole TTL). Keys hold a hash of the token, not the token.
  */
 export class AuthCache {
   private readonly entries = new Map<string, Entry>();
+  private forgotten = 0;
 
   constructor(
     private readonly ttlMs: number,
@@ -36,8 +39,14 @@ export class AuthCache {
     return entry.identity;
   }
 
-  set(deviceId: string, token: string, identity: DeviceIdentity): void {
-    if (this.ttlMs <= 0) return;
+  /** Changes whenever entries are forgotten; read it before authenticating, pass it to `set`. */
+  get generation(): number {
+    return this.forgotten;
+  }
+
+  /** Caches `identity` unless something was forgotten since `generation` was read. */
+  set(deviceId: string, token: string, identity: DeviceIdentity, generation: number): void {
+    if (this.ttlMs <= 0 || generation !== this.forgotten) return;
     const key = keyOf(deviceId, token);
     this.entries.delete(key);
     this.entries.set(key, { identity, expiresAt: this.now() + this.ttlMs });
@@ -48,10 +57,12 @@ export class AuthCache {
   }
 
   forget(match: (identity: DeviceIdentity) => boolean): void {
+    this.forgotten += 1;
     for (const [key, entry] of this.entries) if (match(entry.identity)) this.entries.delete(key);
   }
 
   clear(): void {
+    this.forgotten += 1;
     this.entries.clear();
   }
 }

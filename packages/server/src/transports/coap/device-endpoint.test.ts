@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Encoder } from 'cbor-x';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceAuthenticator } from '../../core/identity/device-authenticator.js';
 import { coapClient, startCoapHarness, writeDesired, type CoapHarness } from './coap-fixture.js';
 
 /**
@@ -209,5 +210,55 @@ describe('CoAP device API optional parts', () => {
     let last = '';
     for (let i = 0; i < 12; i++) last = (await coapClient(['-m', 'post', '-e', '{"a":1}', h.url('telemetry', d.id, `dt_guess-${i}`)])).stderr;
     expect(last).toMatch(/^4\.29 /);
+  });
+});
+
+describe('CoAP authentication racing a revocation', () => {
+  /**
+   * Lets a test act between the store read of an authentication and its answer: the window in
+   * which a revocation's event can land while the (now stale) success is on its way to the cache.
+   */
+  class PausingAuthenticator {
+    inner: DeviceAuthenticator | undefined;
+    midway: (() => Promise<void>) | undefined;
+
+    async authenticateToken(deviceId: string, token: string, source: string): ReturnType<DeviceAuthenticator['authenticateToken']> {
+      const result = await this.inner!.authenticateToken(deviceId, token, source);
+      const hook = this.midway;
+      this.midway = undefined;
+      if (hook) await hook();
+      return result;
+    }
+  }
+
+  let h: CoapHarness;
+  const auth = new PausingAuthenticator();
+  beforeAll(async () => {
+    h = await startCoapHarness({ authenticator: auth });
+    auth.inner = new DeviceAuthenticator(h.t.hangar.stores);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('does not cache a success whose credential was revoked while it was being checked', async () => {
+    const d = await h.device('coap-revoke-race');
+    auth.midway = async () => {
+      const delivered = new Promise<void>((resolve) => {
+        const off = h.t.hangar.bus.subscribe('credential.revoked', () => {
+          off();
+          resolve();
+        });
+      });
+      const revoked = await h.t.call('DELETE', `/api/v1/devices/${d.id}/credentials/${d.credentialId}`);
+      expect(revoked.status).toBeLessThan(300);
+      // The endpoint subscribed first, so its handler has run by the time this one does.
+      await delivered;
+    };
+    // The request whose check read the store before the revocation is still answered…
+    expect((await coapClient(['-m', 'post', '-e', '{"a":1}', h.url('telemetry', d.id, d.token)])).stderr).toBe('');
+    expect(auth.midway).toBeUndefined();
+    // …but the next one is checked again and refused, not served from the cache for 30 s.
+    expect((await coapClient(['-m', 'post', '-e', '{"a":2}', h.url('telemetry', d.id, d.token)])).stderr).toMatch(/^4\.03 /);
   });
 });

@@ -243,9 +243,11 @@ export class CoapDeviceEndpoint {
     if (!deviceId || !token) return { ok: false, response: errorResponse(CoapCode.Unauthorized, `credentials missing: add ?${COAP_QUERY_DEVICE}=<device id>&${COAP_QUERY_TOKEN}=<token>`) };
     const cached = this.auth.get(deviceId, token);
     if (cached) return { ok: true, identity: cached };
+    // A revocation landing while the store is read must not leave its credential cached for a TTL.
+    const generation = this.auth.generation;
     const result = await this.options.authenticator.authenticateToken(deviceId, token, remote.address);
     if (result.ok) {
-      this.auth.set(deviceId, token, result.identity);
+      this.auth.set(deviceId, token, result.identity, generation);
       return { ok: true, identity: result.identity };
     }
     this.logger.debug({ remote: remote.key, deviceId, reason: result.reason }, 'CoAP device authentication refused');
