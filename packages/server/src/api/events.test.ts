@@ -1,7 +1,55 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DomainEvent } from '../bus/events.js';
 import { STORE_KINDS } from '../testing/test-store.js';
 import { SseClient, startListeningHangar, type ListeningHangar } from './events-fixture.js';
+
+/**
+ * Opens a stream and stops reading after the first bytes, as a stuck client does; resolves
+ * with the server's end of the connection, whose buffers then fill as events are published.
+ */
+async function openStalled(h: ListeningHangar): Promise<Socket> {
+  const server = h.hangar.http.server;
+  const sockets: Socket[] = [];
+  const track = (s: Socket): void => void sockets.push(s);
+  server.on('connection', track);
+  try {
+    const localPort = await new Promise<number>((resolve, reject) => {
+      const req = http.get(`${h.base}/api/v1/events/stream`, { headers: { authorization: `Bearer ${h.adminToken}` } }, (res) => {
+        res.once('data', () => {
+          res.pause();
+          resolve(req.socket!.localPort!);
+        });
+        res.on('error', () => undefined);
+      });
+      req.on('error', reject);
+    });
+    const found = sockets.find((s) => s.remotePort === localPort);
+    if (!found) throw new Error('the stream’s server socket was not seen');
+    return found;
+  } finally {
+    server.off('connection', track);
+  }
+}
+
+/** Publishes big events, letting the stream write each, until the server socket stops taking them. */
+async function fillUntilStalled(h: ListeningHangar, socket: Socket): Promise<void> {
+  const big = 'x'.repeat(64 * 1024);
+  for (let i = 0; i < 4096 && !socket.writableNeedDrain; i++) {
+    h.hangar.bus.publish({ type: 'telemetry.received', tenantId: 'default', deviceId: 'b-1', ts: i, values: { blob: big } });
+    await new Promise((r) => setImmediate(r));
+  }
+  expect(socket.writableNeedDrain).toBe(true);
+}
+
+async function eventually(what: string, probe: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 describe.each(STORE_KINDS)('event stream (SSE) on %s', (kind) => {
   let h: ListeningHangar;
@@ -168,6 +216,39 @@ describe.each(STORE_KINDS)('event stream (SSE) on %s', (kind) => {
       await a.waitFor((c) => c.ended, 'the end of the stream');
       await b.waitFor((c) => c.ended, 'the end of the stream');
     } finally {
+      await other.close().catch(() => undefined);
+    }
+  });
+
+  it('cuts off a client that stopped reading once its queue overflows', async () => {
+    const other = await startListeningHangar(kind);
+    let socket: Socket | undefined;
+    try {
+      socket = await openStalled(other);
+      await fillUntilStalled(other, socket);
+      for (let i = 0; i < 1100; i++) other.hangar.bus.publish(telemetry('b-1', i));
+      await eventually('the subscription to overflow', () => other.hangar.services.events.openCount === 0);
+      await eventually('the connection to be cut', () => socket!.destroyed);
+    } finally {
+      socket?.destroy();
+      await other.close();
+    }
+  });
+
+  it('closes promptly with a client that stopped reading', async () => {
+    const other = await startListeningHangar(kind);
+    let socket: Socket | undefined;
+    try {
+      socket = await openStalled(other);
+      await fillUntilStalled(other, socket);
+      expect(other.hangar.services.events.openCount).toBe(1);
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<'stuck'>((resolve) => (timer = setTimeout(() => resolve('stuck'), 10_000)));
+      expect(await Promise.race([other.hangar.close().then(() => 'closed'), stuck])).toBe('closed');
+      clearTimeout(timer);
+      expect(socket.destroyed).toBe(true);
+    } finally {
+      socket?.destroy();
       await other.close().catch(() => undefined);
     }
   });

@@ -12,6 +12,8 @@ import { ErrorResponses } from '../schemas.js';
 export const HEARTBEAT_MS = 15_000;
 /** How long an EventSource waits before reconnecting (it then sends Last-Event-ID). */
 const RETRY_MS = 3_000;
+/** At shutdown, how long a stream's last bytes may take before its connection is cut. */
+const SHUTDOWN_FLUSH_MS = 1_000;
 
 /**
  * `GET /api/v1/events/stream`: Server-Sent Events (WHATWG HTML §9.2) of the caller's tenant.
@@ -74,6 +76,10 @@ export function eventRoutes(app: FastifyInstance, services: Services): void {
 
 async function pump(sub: EventSubscription, res: ServerResponse): Promise<void> {
   res.on('close', () => sub.end('closed'));
+  // A client that stops reading leaves pump waiting for 'drain' that never comes: the end of
+  // the subscription (overflow, shutdown) must wake it, or the socket lingers until TCP gives up.
+  let wake: (() => void) | undefined;
+  sub.onEnded(() => wake?.());
   const heartbeat = setInterval(() => {
     if (!res.writableNeedDrain) res.write(': ping\n\n');
   }, HEARTBEAT_MS);
@@ -81,14 +87,19 @@ async function pump(sub: EventSubscription, res: ServerResponse): Promise<void> 
     for (;;) {
       const item = await sub.next();
       if (item.kind === 'end') {
-        if (item.reason === 'overflow') {
+        if (item.reason === 'overflow' || (item.reason === 'shutdown' && res.writableNeedDrain)) {
           // The client cannot keep up and its socket is full: a goodbye would never get through.
           res.destroy();
         } else if (item.reason === 'error') {
           res.end(`event: error\ndata: ${JSON.stringify({ reason: 'the stream’s query filter could not be evaluated; reconnect to resume' })}\n\n`);
         } else if (item.reason === 'shutdown') {
-          // Close the connection too, so the server's close does not wait on a keep-alive socket.
-          res.end(() => res.socket?.destroy());
+          // Close the connection too, so the server's close does not wait on a keep-alive socket;
+          // and do not wait for a client that stops reading just now to take the last bytes.
+          const force = setTimeout(() => res.destroy(), SHUTDOWN_FLUSH_MS);
+          res.end(() => {
+            clearTimeout(force);
+            res.socket?.destroy();
+          });
         } else if (!res.writableEnded) {
           res.end();
         }
@@ -98,7 +109,14 @@ async function pump(sub: EventSubscription, res: ServerResponse): Promise<void> 
         item.kind === 'reset'
           ? `id: ${item.latestId}\nevent: reset\ndata: ${JSON.stringify({ reason: 'events after the given Last-Event-ID are no longer held; reload state and continue from here', oldestId: item.oldestId, resumeFrom: item.latestId })}\n\n`
           : item.events.map(frame).join('');
-      if (!res.write(chunk)) await drained(res);
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (sub.endReason !== undefined) resolve();
+          else void drained(res).then(resolve);
+        });
+        wake = undefined;
+      }
     }
   } finally {
     clearInterval(heartbeat);
