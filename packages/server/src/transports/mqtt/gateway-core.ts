@@ -32,6 +32,7 @@ export const MQTT_COUNTERS = [
   'telemetry_messages',
   'uplink_messages',
   'uplinks_refused',
+  'telemetry_throttled',
   'downlinks_sent',
   'downlinks_queued',
   'downlinks_dropped',
@@ -55,6 +56,11 @@ export interface MqttLimits {
   receiveMaximum: number;
   /** Uplinks with the core per connection before its socket is no longer read. */
   maxUplinksInWork: number;
+  /**
+   * How long a telemetry message refused for the device's rate limit is held and re-submitted
+   * (the connection not read meanwhile) before it is refused for good.
+   */
+  rateLimitMaxWaitMs: number;
   topicAliasMaximum: number;
   /** Messages a persistent session keeps for its device; the oldest goes first. */
   maxQueuedPerDevice: number;
@@ -80,6 +86,7 @@ export const DEFAULT_MQTT_LIMITS: MqttLimits = {
   maxPacketSize: 256 * 1024 + 8 * 1024,
   receiveMaximum: 100,
   maxUplinksInWork: 100,
+  rateLimitMaxWaitMs: 30_000,
   topicAliasMaximum: 32,
   maxQueuedPerDevice: 1000,
   maxSessionExpirySec: 7 * 24 * 3600,

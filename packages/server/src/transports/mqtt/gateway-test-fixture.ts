@@ -6,10 +6,13 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import type { TlsOptions } from 'node:tls';
 import { generate, parser as createParser, type Packet } from 'mqtt-packet';
+import pino from 'pino';
 import type { DeviceProtocol } from '../../bus/events.js';
 import { DeviceAuthenticator, type DeviceIdentity } from '../../core/identity/device-authenticator.js';
 import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
+import type { RateLimit } from '../../core/telemetry/rate-limiter.js';
 import type { TelemetryFormat, TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
+import { TelemetryService } from '../../core/telemetry/telemetry-service.js';
 import { HangarError } from '../../errors.js';
 import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
 import { LiveSessions } from '../live-sessions.js';
@@ -90,7 +93,10 @@ export interface MqttTestbed {
   /** The MQTTS port when `tls` options were given. */
   tlsPort: number | undefined;
   url: string;
+  /** The telemetry the gateway uses, unless `rateLimit` was given. */
   telemetry: RecordingTelemetry;
+  /** With `rateLimit`: the real TelemetryService (on the Hangar's store) the gateway uses instead. */
+  telemetryService: TelemetryService | undefined;
   presence: RecordingPresence;
   uplinks: Array<{ deviceId: string; subtopic: string; payload: string; meta: UplinkMeta }>;
   subscriptions: Array<{ deviceId: string; filters: string[] }>;
@@ -103,9 +109,13 @@ export interface MqttTestbed {
 
 export const FAST_LIMITS: Partial<MqttLimits> = { refusalDelayMs: 20, sweepIntervalMs: 50, closeGraceMs: 200 };
 
-export async function startMqttTestbed(options: { limits?: Partial<MqttLimits>; gateway?: Partial<MqttGatewayOptions>; tls?: TlsOptions } = {}): Promise<MqttTestbed> {
+export async function startMqttTestbed(
+  options: { limits?: Partial<MqttLimits>; gateway?: Partial<MqttGatewayOptions>; tls?: TlsOptions; rateLimit?: RateLimit } = {},
+): Promise<MqttTestbed> {
   const th = await startTestHangar('sqlite');
   const telemetry = new RecordingTelemetry();
+  // Hangar's own TelemetryService has the default limit; a test of the limit needs a small one.
+  const telemetryService = options.rateLimit ? new TelemetryService(th.hangar.stores, th.hangar.bus, pino({ level: 'silent' }), { rateLimit: options.rateLimit }) : undefined;
   const presence = new RecordingPresence();
   const live = new LiveSessions(th.hangar.bus);
   const uplinks: MqttTestbed['uplinks'] = [];
@@ -113,11 +123,11 @@ export async function startMqttTestbed(options: { limits?: Partial<MqttLimits>; 
   const clock = { offset: 0 };
   const gateway = new MqttGateway({
     authenticator: new DeviceAuthenticator(th.hangar.stores),
-    telemetry,
     presence,
     liveSessions: live,
     bus: th.hangar.bus,
     enrollment: th.hangar.services.enrollment,
+    telemetry: telemetryService ?? telemetry,
     uplink: (identity, subtopic, payload, meta) => {
       uplinks.push({ deviceId: identity.deviceId, subtopic, payload: payload.toString(), meta });
     },
@@ -136,6 +146,7 @@ export async function startMqttTestbed(options: { limits?: Partial<MqttLimits>; 
     tlsPort: tlsListener?.port,
     url: `mqtt://127.0.0.1:${listener.port}`,
     telemetry,
+    telemetryService,
     presence,
     uplinks,
     subscriptions,
@@ -152,6 +163,7 @@ export async function startMqttTestbed(options: { limits?: Partial<MqttLimits>; 
       await listener.close();
       await tlsListener?.close();
       live.stop();
+      await telemetryService?.close();
       await th.close();
     },
   };

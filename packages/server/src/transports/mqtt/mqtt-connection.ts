@@ -32,6 +32,15 @@ interface AckSlot {
   reason: string | undefined;
 }
 
+/** Telemetry refused for the device's rate limit, or arrived behind such a message, waiting to go again. */
+interface HeldTelemetry {
+  slot: AckSlot | undefined;
+  payload: Buffer;
+  format: TelemetryFormat;
+  /** When the core first refused it for rate; 0 while it has not been refused. */
+  limitedAt: number;
+}
+
 interface EnrollmentState {
   groupId: string;
   claimToken: string;
@@ -56,6 +65,7 @@ interface EndOptions {
 const PAUSE_AUTH = 1;
 const PAUSE_INFLIGHT = 2;
 const PAUSE_DRAIN = 4;
+const PAUSE_RATE = 8;
 
 const MAX_REASON_STRING = 200;
 
@@ -87,6 +97,9 @@ function onParserError(this: Parser & Tagged, err: Error): void {
 }
 function destroyStream(stream: Duplex): void {
   stream.destroy();
+}
+function retryHeldTelemetry(conn: MqttConnection): void {
+  conn.retryHeld();
 }
 
 function uplinkMeta(qos: 0 | 1, p: { contentType?: string; userProperties?: UserProperties; responseTopic?: string; correlationData?: Buffer } | undefined): UplinkMeta {
@@ -137,6 +150,9 @@ export class MqttConnection implements LiveSession {
    * (the ACL's answer for this one topic is known when the session opens).
    */
   private telemetryTopic: Buffer | undefined;
+  /** Set (with `retryTimer` pending) while telemetry waits for the device's rate limit; reading is paused meanwhile. */
+  private held: HeldTelemetry[] | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly gw: GatewayCore,
@@ -642,9 +658,69 @@ export class MqttConnection implements LiveSession {
   /** Telemetry to the core; `messageId` 0 for QoS 0 (nothing to acknowledge). */
   private ingest(messageId: number, payload: Buffer, format: TelemetryFormat): void {
     const slot = this.begin(messageId);
+    // Behind a message waiting for the rate limit: readings are stored in the order they came.
+    if (this.held) this.held.push({ slot, payload, format, limitedAt: 0 });
+    else this.submitTelemetry(slot, payload, format, 0);
+  }
+
+  private submitTelemetry(slot: AckSlot | undefined, payload: Buffer, format: TelemetryFormat, limitedAt: number): void {
+    const done = (err: unknown): void => {
+      if (err !== undefined && this.holdForRate(slot, payload, format, limitedAt, err)) return;
+      this.settle(slot, err);
+    };
     const telemetry = this.gw.telemetry;
-    if (telemetry.submit) telemetry.submit(this.identity!, payload, format, (err) => this.settle(slot, err));
-    else this.track(slot, telemetry.ingest(this.identity!, payload, format));
+    if (telemetry.submit) telemetry.submit(this.identity!, payload, format, done);
+    else telemetry.ingest(this.identity!, payload, format).then(() => done(undefined), (err: unknown) => done(err ?? new Error('telemetry ingest failed')));
+  }
+
+  /**
+   * A rate-limit refusal is backpressure, not a verdict: the socket is not read until the
+   * device's bucket has refilled, then the same message goes again. Refusing it would close a
+   * 3.1.1 connection, and a device replaying a backlog after an outage would reconnect and be
+   * closed again and again (presence written and events sent each time). Its PUBACK keeps its
+   * place and still leaves only once the readings are durable. Only a message that cannot get
+   * through within `rateLimitMaxWaitMs` of its first refusal is refused (returns false).
+   */
+  private holdForRate(slot: AckSlot | undefined, payload: Buffer, format: TelemetryFormat, limitedAt: number, err: unknown): boolean {
+    if (!(err instanceof HangarError) || err.code !== 'RATE_LIMITED' || this.state !== 'open') return false;
+    const retryAfterMs = err.extra.retryAfterMs;
+    if (typeof retryAfterMs !== 'number' || !(retryAfterMs >= 0)) return false;
+    const now = this.gw.now();
+    const since = limitedAt === 0 ? now : limitedAt;
+    if (now + retryAfterMs - since > this.gw.limits.rateLimitMaxWaitMs) return false;
+    this.gw.count('telemetry_throttled');
+    const entry: HeldTelemetry = { slot, payload, format, limitedAt: since };
+    if (this.held) {
+      this.held.push(entry);
+      return true;
+    }
+    this.held = [entry];
+    this.pause(PAUSE_RATE);
+    this.retryTimer = setTimeout(retryHeldTelemetry, Math.max(1, retryAfterMs), this);
+    this.retryTimer.unref();
+    return true;
+  }
+
+  /** The rate limit's wait is over: held telemetry goes again, in order, until the core refuses one again. */
+  retryHeld(): void {
+    this.retryTimer = undefined;
+    const held = this.held;
+    this.held = undefined;
+    if (!held || this.state !== 'open') return;
+    for (let i = 0; i < held.length; i += 1) {
+      // A refusal of another kind may have ended a 3.1.1 connection.
+      if (this.isClosed()) return;
+      // Set again by submitTelemetry when the core refused at once (TypeScript cannot see that).
+      const again = this.held as HeldTelemetry[] | undefined;
+      if (again) {
+        // The rest wait behind it, without a refusal each.
+        for (let j = i; j < held.length; j += 1) again.push(held[j]!);
+        return;
+      }
+      const h = held[i]!;
+      this.submitTelemetry(h.slot, h.payload, h.format, h.limitedAt);
+    }
+    if ((this.held as HeldTelemetry[] | undefined) === undefined) this.resume(PAUSE_RATE);
   }
 
   /** Counts an uplink as in work (and, for QoS 1, its PUBACK as owed, in arrival order). */
@@ -966,6 +1042,9 @@ export class MqttConnection implements LiveSession {
     this.acks = undefined;
     this.pending = undefined;
     this.aliases = undefined;
+    this.held = undefined;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.parser.removeAllListeners();
     delete this.parser[CONN];
     if (this.mode === 'enrollment') {

@@ -237,6 +237,41 @@ describe('MQTT telemetry hot path', () => {
     await gw.close();
   });
 
+  for (const version of [4, 5] as const) {
+    it(`MQTT ${version === 4 ? '3.1.1' : '5'}: a rate-limit refusal holds the message and what came behind it, and sends them again in order`, async () => {
+      // Refuses {"a":2} three times with a retry-after (as TelemetryService does), then accepts.
+      const submitted: string[] = [];
+      let refusals = 3;
+      const telemetry: TelemetryIngest = {
+        ingest: async () => ({ accepted: 1 }),
+        submit: (_d, payload, _f, done) => {
+          const text = Buffer.from(payload).toString();
+          submitted.push(text);
+          if (text === '{"a":2}' && refusals > 0) {
+            refusals -= 1;
+            return done(new HangarError('RATE_LIMITED', 'too fast', { retryAfterMs: 1 }));
+          }
+          queueMicrotask(() => done(undefined));
+        },
+      };
+      const { gw, link } = await open(version, telemetry);
+      link.feed(Buffer.concat([publish(version, 1, '{"a":1}'), publish(version, 2, '{"a":2}'), publish(version, 0, '{"a":3}'), publish(version, 3, '{"a":4}')]));
+      for (let i = 0; i < 200 && submitted.length < 7; i += 1) await new Promise((r) => setTimeout(r, 5));
+      await settle();
+      expect(acks(link)).toEqual([
+        [1, 0],
+        [2, 0],
+        [3, 0],
+      ]);
+      // 1 accepted; 2 refused three times (what came behind it waited, unsent); then 2, 3, 4 in order.
+      expect(submitted).toEqual(['{"a":1}', '{"a":2}', '{"a":2}', '{"a":2}', '{"a":2}', '{"a":3}', '{"a":4}']);
+      expect(link.closed).toBe(false);
+      expect(gw.stats().counters.telemetry_throttled).toBe(3);
+      expect(gw.stats().counters.uplinks_refused).toBe(0);
+      await gw.close();
+    });
+  }
+
   it('falls back to the promise form for a TelemetryIngest without submit', async () => {
     const calls: string[] = [];
     const telemetry: TelemetryIngest = {
