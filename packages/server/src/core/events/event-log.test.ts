@@ -1,11 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import type { DomainEvent } from '../../bus/events.js';
-import { EventLog } from './event-log.js';
-import { EventSubscription } from './event-subscription.js';
+import { DEFAULT_EVENT_LOG_BYTES, EventLog } from './event-log.js';
+import { DEFAULT_MAX_QUEUE_BYTES, EventSubscription } from './event-subscription.js';
+import { estimateEventBytes } from './stream-event.js';
 import { FleetMatcher, parseQueryFilter } from './fleet-matcher.js';
 import { parseTypeFilter, parseTypeList } from './type-filter.js';
 
 const ev = (deviceId: string, tenantId = 't1'): DomainEvent => ({ type: 'telemetry.received', tenantId, deviceId, ts: 1, values: { v: 1 } });
+
+/** The largest telemetry event a device can cause: 1,000 values, each a 1 KiB string. */
+const KIB = 'k'.repeat(1024);
+const maximal = (deviceId: string): DomainEvent => ({
+  type: 'telemetry.received',
+  tenantId: 't1',
+  deviceId,
+  ts: 1,
+  values: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`reading_${i}`, KIB])),
+});
 
 describe('event log', () => {
   it('numbers events with ids that grow, also across a restart with the clock standing still', () => {
@@ -28,6 +39,33 @@ describe('event log', () => {
     expect(log.since(ids[0]!)).toMatchObject({ kind: 'events' });
     expect(log.since(ids[0]! - 1)).toEqual({ kind: 'reset', oldestId: ids[1], latestId: ids[3] });
     expect(log.since(ids[3]! + 10)).toMatchObject({ kind: 'reset' });
+  });
+
+  it('estimates event sizes from key and string lengths, without serialising', () => {
+    const log = new EventLog();
+    const big = estimateEventBytes(log.append(maximal('d')));
+    expect(big).toBeGreaterThan(1000 * 1024);
+    expect(big).toBeLessThan(1.2 * 1024 * 1024);
+    expect(estimateEventBytes(log.append(ev('d')))).toBeLessThan(512);
+    expect(estimateEventBytes(log.append({ type: 'device.deleted', tenantId: 't1', deviceId: 'd' }))).toBeLessThan(512);
+  });
+
+  it('holds events up to a byte budget, not only a count, evicting the oldest', () => {
+    const log = new EventLog();
+    const ids = Array.from({ length: 200 }, (_, i) => log.append(maximal(`d${i}`)).id);
+    const held = log.held;
+    expect(held.bytes).toBeLessThanOrEqual(DEFAULT_EVENT_LOG_BYTES);
+    expect(held.events).toBeGreaterThan(40); // about 60 maximal events fit in 64 MiB
+    expect(held.events).toBeLessThan(70);
+    // What was evicted for room is gone as if the count had pushed it out: a resuming client gets a reset.
+    expect(log.since(ids[0]!)).toMatchObject({ kind: 'reset' });
+    expect(log.since(ids[199 - held.events]!)).toMatchObject({ kind: 'events', events: { length: held.events } });
+    // Small events fill the room the large ones leave, up to the count again.
+    const small = new EventLog({ capacity: 100, maxBytes: 20 * 1024 * 1024 });
+    small.append(maximal('x'));
+    for (let i = 0; i < 150; i++) small.append(ev('d'));
+    expect(small.held.events).toBe(100);
+    expect(small.held.bytes).toBeLessThan(100 * 512);
   });
 
   it('shapes events as {id, type, tenant, deviceId, at, data}', () => {
@@ -61,6 +99,26 @@ describe('event subscription', () => {
     sub.offer(log.append(ev('d')));
     expect(sub.endReason).toBe('overflow');
     expect(await sub.next()).toEqual({ kind: 'end', reason: 'overflow' });
+  });
+
+  it('drops a client whose queue outgrows its byte budget, counting only live events', async () => {
+    const log = new EventLog();
+    const sub = new EventSubscription({ tenantId: 't1', types: parseTypeList(undefined) }, 1000);
+    const backlog = Array.from({ length: 20 }, (_, i) => log.append(maximal(`r${i}`)));
+    for (const e of backlog) sub.offer(e, true); // a replay: bounded by the log already
+    const perEvent = estimateEventBytes(backlog[0]!);
+    const fit = Math.floor(DEFAULT_MAX_QUEUE_BYTES / perEvent);
+    for (let i = 0; i < fit; i++) sub.offer(log.append(maximal(`d${i}`)));
+    expect(sub.endReason).toBeUndefined();
+    sub.offer(log.append(maximal('one-too-many')));
+    expect(sub.endReason).toBe('overflow');
+    // Taking the queue frees its budget.
+    const other = new EventSubscription({ tenantId: 't1', types: parseTypeList(undefined) }, 1000, 3 * perEvent);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 3; i++) other.offer(log.append(maximal('d')));
+      expect((await other.next()).kind).toBe('events');
+    }
+    expect(other.endReason).toBeUndefined();
   });
 
   it('does not count a replayed backlog against the bound', async () => {

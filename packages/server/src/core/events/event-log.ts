@@ -1,22 +1,30 @@
 import type { DomainEvent } from '../../bus/events.js';
-import { toStreamEvent, type StreamEvent } from './stream-event.js';
+import { estimateEventBytes, toStreamEvent, type StreamEvent } from './stream-event.js';
 
 export interface EventLogOptions {
   /** How many recent events a reconnecting client can resume from. */
   capacity?: number;
+  /**
+   * Roughly how much memory the held events may take (see estimateEventBytes): a count alone
+   * would let devices sending maximal telemetry (1,000 values of up to 1 KiB) fill gigabytes.
+   */
+  maxBytes?: number;
   now?: () => number;
 }
 
-export type EventListener = (event: StreamEvent) => void;
+/** `bytes`: the event's estimated size, computed once for the log and every listener. */
+export type EventListener = (event: StreamEvent, bytes: number) => void;
 
 /** What a resuming client gets: the events it missed, or word that some are gone. */
 export type Replay = { kind: 'events'; events: StreamEvent[] } | { kind: 'reset'; oldestId: number | null; latestId: number };
 
 export const DEFAULT_EVENT_LOG_CAPACITY = 10_000;
+export const DEFAULT_EVENT_LOG_BYTES = 64 * 1024 * 1024;
 
 /**
- * The node's recent domain events: numbers each event, keeps the last `capacity` in a ring
- * and hands every new one to its listeners (SSE streams, the webhook outbox).
+ * The node's recent domain events: numbers each event, keeps the last `capacity` (and at most
+ * about `maxBytes`) in a ring and hands every new one to its listeners (SSE streams, the
+ * webhook outbox).
  *
  * Ids are time-based — `max(previous + 1, now × 1000)` — so they keep growing across restarts
  * without storing a counter (as long as the clock does not step back by more than the time since
@@ -25,9 +33,12 @@ export const DEFAULT_EVENT_LOG_CAPACITY = 10_000;
 export class EventLog {
   private readonly capacity: number;
   private readonly now: () => number;
+  private readonly maxBytes: number;
   private readonly ring: (StreamEvent | undefined)[];
+  private readonly sizes: Float64Array;
   private head = 0; // next write position
   private size = 0;
+  private bytes = 0;
   private lastId: number;
   /**
    * Every event with an id ≤ floor is gone (evicted, or from before this process started): a
@@ -39,7 +50,9 @@ export class EventLog {
   constructor(options: EventLogOptions = {}) {
     this.capacity = Math.max(1, options.capacity ?? DEFAULT_EVENT_LOG_CAPACITY);
     this.now = options.now ?? Date.now;
+    this.maxBytes = options.maxBytes ?? DEFAULT_EVENT_LOG_BYTES;
     this.ring = new Array<StreamEvent | undefined>(this.capacity);
+    this.sizes = new Float64Array(this.capacity);
     this.lastId = this.now() * 1000;
     this.floor = this.lastId;
   }
@@ -53,14 +66,15 @@ export class EventLog {
   append(event: DomainEvent): StreamEvent {
     const at = this.now();
     const streamEvent = toStreamEvent(this.issueId(), at, event);
-    if (this.size === this.capacity) {
-      this.floor = this.ring[this.head]!.id;
-    } else {
-      this.size++;
-    }
+    const bytes = estimateEventBytes(streamEvent);
+    // An event larger than the whole budget is still held (alone): it must be resumable like any.
+    while (this.size > 0 && (this.size === this.capacity || this.bytes + bytes > this.maxBytes)) this.evictOldest();
     this.ring[this.head] = streamEvent;
+    this.sizes[this.head] = bytes;
+    this.bytes += bytes;
+    this.size++;
     this.head = (this.head + 1) % this.capacity;
-    for (const listener of this.listeners) listener(streamEvent);
+    for (const listener of this.listeners) listener(streamEvent, bytes);
     return streamEvent;
   }
 
@@ -83,6 +97,19 @@ export class EventLog {
 
   get latestId(): number {
     return this.lastId;
+  }
+
+  /** Events held, and their estimated size in bytes. */
+  get held(): { events: number; bytes: number } {
+    return { events: this.size, bytes: this.bytes };
+  }
+
+  private evictOldest(): void {
+    const tail = (this.head - this.size + this.capacity) % this.capacity;
+    this.floor = this.ring[tail]!.id;
+    this.bytes -= this.sizes[tail]!;
+    this.ring[tail] = undefined;
+    this.size--;
   }
 
   private oldest(): StreamEvent | undefined {

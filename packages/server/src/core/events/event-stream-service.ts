@@ -22,6 +22,8 @@ export interface StreamRequest {
 export interface EventStreamOptions {
   /** Events queued for one client before it is dropped as too slow. */
   maxQueuePerClient?: number;
+  /** Estimated bytes of events queued for one client before it is dropped as too slow. */
+  maxQueueBytesPerClient?: number;
   matchTtlMs?: number;
 }
 
@@ -59,14 +61,14 @@ export class EventStreamService {
       resumeAfter = Number(request.lastEventId);
     }
 
-    const sub = new EventSubscription({ tenantId, types, deviceId: request.deviceId, matcher }, this.options.maxQueuePerClient ?? 1000);
+    const sub = new EventSubscription({ tenantId, types, deviceId: request.deviceId, matcher }, this.options.maxQueuePerClient ?? 1000, this.options.maxQueueBytesPerClient);
     // Replay and listen in one synchronous step, so no event falls between the two.
     if (resumeAfter !== undefined) {
       const replay = this.log.since(resumeAfter);
       if (replay.kind === 'reset') sub.reset(replay.oldestId, replay.latestId);
       else for (const e of replay.events) sub.offer(e, true);
     }
-    const stop = this.log.listen((e) => sub.offer(e));
+    const stop = this.log.listen((e, bytes) => sub.offer(e, false, bytes));
     this.open.add(sub);
     sub.onEnded(() => {
       stop();

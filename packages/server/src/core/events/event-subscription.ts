@@ -1,5 +1,5 @@
 import type { FleetMatcher } from './fleet-matcher.js';
-import type { StreamEvent } from './stream-event.js';
+import { estimateEventBytes, type StreamEvent } from './stream-event.js';
 import type { TypeFilter } from './type-filter.js';
 
 export interface SubscriptionFilter {
@@ -8,6 +8,9 @@ export interface SubscriptionFilter {
   deviceId?: string | undefined;
   matcher?: FleetMatcher | undefined;
 }
+
+/** What one stream may hold for a slow client: a few maximal telemetry events (1,000 values × 1 KiB). */
+export const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 
 export type EndReason = 'closed' | 'overflow' | 'error' | 'shutdown';
 
@@ -20,7 +23,8 @@ export type SubscriptionItem =
 
 /**
  * One client's view of the event log: filters events as they arrive and queues them until the
- * consumer (the SSE route) pulls. The queue is bounded: a client that cannot keep up is ended
+ * consumer (the SSE route) pulls. The queue is bounded in events and in estimated bytes (events
+ * evicted from the log live on in the queues that hold them): a client that cannot keep up is ended
  * with `overflow` rather than letting its backlog grow without limit — it can reconnect with
  * Last-Event-ID and resume from the log.
  */
@@ -28,6 +32,8 @@ export class EventSubscription {
   private queue: StreamEvent[] = [];
   /** Replayed events in the queue: they do not count against the bound until taken. */
   private replayed = 0;
+  /** Estimated size of the live (not replayed) events in the queue. */
+  private queuedBytes = 0;
   private pendingReset: { oldestId: number | null; latestId: number } | undefined;
   private ended: EndReason | undefined;
   private wake: (() => void) | undefined;
@@ -36,20 +42,28 @@ export class EventSubscription {
   constructor(
     private readonly filter: SubscriptionFilter,
     private readonly maxQueue: number,
+    private readonly maxQueueBytes: number = DEFAULT_MAX_QUEUE_BYTES,
   ) {}
 
-  /** Called by the log for every new event (and for replayed ones); cheap, synchronous, never throws. */
-  offer(event: StreamEvent, replay = false): void {
+  /**
+   * Called by the log for every new event (with its estimated size) and for replayed ones;
+   * cheap, synchronous, never throws.
+   */
+  offer(event: StreamEvent, replay = false, bytes = replay ? 0 : estimateEventBytes(event)): void {
     if (this.ended) return;
     if (event.tenant !== this.filter.tenantId) return;
     if (!this.filter.types.matches(event.type)) return;
     if (this.filter.deviceId !== undefined && event.deviceId !== this.filter.deviceId) return;
     if (this.filter.matcher && event.deviceId === undefined) return;
     this.queue.push(event);
-    if (replay) this.replayed++;
-    else if (this.queue.length - this.replayed > this.maxQueue) {
-      this.end('overflow');
-      return;
+    if (replay) {
+      this.replayed++;
+    } else {
+      this.queuedBytes += bytes;
+      if (this.queue.length - this.replayed > this.maxQueue || this.queuedBytes > this.maxQueueBytes) {
+        this.end('overflow');
+        return;
+      }
     }
     this.notify();
   }
@@ -72,6 +86,7 @@ export class EventSubscription {
         const batch = this.queue;
         this.queue = [];
         this.replayed = 0;
+        this.queuedBytes = 0;
         const events = await this.applyQueryFilter(batch);
         if (this.ended) return { kind: 'end', reason: this.ended };
         if (events.length > 0) return { kind: 'events', events };
@@ -85,6 +100,7 @@ export class EventSubscription {
     if (this.ended) return;
     this.ended = reason;
     this.queue = [];
+    this.queuedBytes = 0;
     this.notify();
     for (const f of this.onEnd.splice(0)) f();
   }
