@@ -1,5 +1,5 @@
 import type { TelemetryLimits, TelemetryPoint } from './telemetry-point.js';
-import { PointSink, checkKey, checkTs, checkValue, isValidKey, refuse } from './telemetry-point.js';
+import { PointSink, checkKey, checkTs, checkValue, isValidKey, messageOf, refuse, refuseRepeatedReadings } from './telemetry-point.js';
 
 /**
  * Hangar's plain JSON telemetry (DESIGN §5): `{"temp":21.5,"door":"open"}` (stamped with the
@@ -10,7 +10,12 @@ export function decodeJsonTelemetry(text: string, now: number, limits: Telemetry
   const sink = new PointSink(limits);
   if (Array.isArray(doc)) {
     if (doc.length === 0) throw refuse('the payload is an empty array: it holds no readings');
-    doc.forEach((message, i) => readMessage(message, `[${i}]`, now, limits, sink));
+    const starts: number[] = [];
+    doc.forEach((message, i) => {
+      starts.push(sink.points.length);
+      readMessage(message, `[${i}]`, now, limits, sink);
+    });
+    if (doc.length > 1) refuseRepeatedReadings(sink.points, (p) => `[${messageOf(starts, p)}]`, 'give each reading its own ts: {"ts":…,"values":{…}}');
   } else {
     readMessage(doc, '$', now, limits, sink);
   }

@@ -2,7 +2,7 @@ import { Decoder } from 'cbor-x';
 import type { TelemetryScalar } from '../../bus/events.js';
 import { parseJson } from './codec-json.js';
 import type { TelemetryLimits, TelemetryPoint } from './telemetry-point.js';
-import { PointSink, checkKey, checkTs, checkValue, refuse } from './telemetry-point.js';
+import { PointSink, checkKey, checkTs, checkValue, messageOf, refuse, refuseRepeatedReadings } from './telemetry-point.js';
 
 /** One SenML record with its fields by their JSON names, whatever representation it came in. */
 type SenmlRecord = Map<string, unknown>;
@@ -90,7 +90,9 @@ export function resolveSenml(records: SenmlRecord[], now: number, limits: Teleme
   let bt = 0;
   let bv: number | undefined;
   let bs: number | undefined;
+  const starts: number[] = [];
   records.forEach((record, i) => {
+    starts.push(sink.points.length);
     const where = `SenML record ${i}`;
     for (const field of record.keys()) {
       // RFC 8428 §4.4: a field name ending in "_" must be understood or the pack refused.
@@ -147,6 +149,7 @@ export function resolveSenml(records: SenmlRecord[], now: number, limits: Teleme
     }
   });
   if (sink.points.length === 0) throw refuse('the SenML pack holds no readings (only base fields)');
+  if (records.length > 1) refuseRepeatedReadings(sink.points, (p) => `SenML record ${messageOf(starts, p)}`, 'give each record its own time (t)');
   return sink.points;
 }
 

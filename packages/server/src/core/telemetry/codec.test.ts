@@ -107,6 +107,25 @@ describe('plain JSON telemetry', () => {
     expect(err.message).toMatch(/limit is 262144/);
   });
 
+  it('refuses a key given twice at the same time, naming the key and both messages', () => {
+    // Both take the payload's one receive time: the history would keep only the first.
+    const err = refusal([{ temp: 1 }, { temp: 2 }]);
+    expect(err.code).toBe('VALIDATION_FAILED');
+    expect(err.message).toMatch(/^\[1\]: key "temp" is given again for the same time as in \[0\] \(2026-01-15T12:00:00.000Z\).*give each reading its own ts/);
+    expect(refusal([{ ts: NOW - 1000, values: { a: 1, b: 1 } }, {}, { ts: NOW - 1000, values: { b: 2 } }]).message).toMatch(/^\[2\]: key "b" .* as in \[0\]/);
+    // A message without ts lands on the receive time, which an explicit ts may also name.
+    expect(refusal([{ ts: NOW, values: { a: 1 } }, { a: 2 }]).message).toMatch(/^\[1\]: key "a"/);
+  });
+
+  it('accepts a key repeated at distinct times, and distinct keys at one time', () => {
+    expect(decode([{ ts: NOW - 2000, values: { temp: 1 } }, { ts: NOW - 1000, values: { temp: 2 } }, { temp: 3 }])).toEqual([
+      { key: 'temp', ts: NOW - 2000, value: 1 },
+      { key: 'temp', ts: NOW - 1000, value: 2 },
+      { key: 'temp', ts: NOW, value: 3 },
+    ]);
+    expect(decode([{ temp: 1 }, { hum: 2 }])).toHaveLength(2);
+  });
+
   it('refuses more readings than the limit, counting over the whole array', () => {
     const msg = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`k${i}`, i]));
     expect(decode(msg)).toHaveLength(600);
@@ -148,6 +167,18 @@ describe('SenML JSON (RFC 8428)', () => {
     expect(decode([{ n: 'energy', v: 3, s: 120 }], 'senml+json')).toEqual([
       { key: 'energy', ts: NOW, value: 3 },
       { key: 'energy.sum', ts: NOW, value: 120 },
+    ]);
+  });
+
+  it('refuses a name repeated at the same resolved time, accepts it at distinct times', () => {
+    const err = refusal([{ n: 'temp', v: 1 }, { n: 'temp', v: 2 }], 'senml+json');
+    expect(err.code).toBe('VALIDATION_FAILED');
+    expect(err.message).toMatch(/^SenML record 1: key "temp" is given again for the same time as in SenML record 0 .*give each record its own time \(t\)/);
+    // Base name and base time resolve first: bn + n and bt + t are what collide.
+    expect(refusal([{ bn: 'd.', bt: NOW / 1000, n: 'a', v: 1 }, { bn: 'd.', n: 'x', v: 0 }, { n: 'a', t: 0, v: 2 }], 'senml+json').message).toMatch(/^SenML record 2: key "d.a" .* as in SenML record 0/);
+    expect(decode([{ n: 'temp', v: 1, t: -1 }, { n: 'temp', v: 2 }], 'senml+json')).toEqual([
+      { key: 'temp', ts: NOW - 1000, value: 1 },
+      { key: 'temp', ts: NOW, value: 2 },
     ]);
   });
 
@@ -193,6 +224,12 @@ describe('SenML CBOR (RFC 8428 §6)', () => {
       { key: 'dev.ok', ts: NOW, value: true },
       { key: 'dev.count', ts: NOW, value: 9 },
     ]);
+  });
+
+  it('refuses a name repeated without a time', () => {
+    const err = refusal(senmlCbor([[[0, 'temp'], [2, 1]], [[0, 'temp'], [2, 2]]]), 'senml+cbor');
+    expect(err.code).toBe('VALIDATION_FAILED');
+    expect(err.message).toMatch(/^SenML record 1: key "temp" is given again/);
   });
 
   it('accepts 64-bit integers that fit a double exactly, and text labels', () => {

@@ -90,6 +90,34 @@ export function checkTs(ts: number, where: string, now: number, limits: Telemetr
   return ts;
 }
 
+/**
+ * Throws VALIDATION_FAILED if the payload gives one key twice at the same time. History keeps one
+ * reading per (device, key, ts) — the first — so the second would be acknowledged and then
+ * dropped: typically `[{"temp":1},{"temp":2}]`, where both take the one receive time of the
+ * payload. Only payloads of several messages or records can repeat a key (JSON objects cannot),
+ * so callers run this for those alone and a single object costs nothing. `placeOf(i)` names
+ * where point i came from; `hint` says how to send such readings instead.
+ */
+export function refuseRepeatedReadings(points: readonly TelemetryPoint[], placeOf: (index: number) => string, hint: string): void {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < points.length; i += 1) {
+    const { key, ts } = points[i]!;
+    const id = `${ts}\u0000${key}`;
+    const first = seen.get(id);
+    if (first !== undefined) {
+      throw refuse(`${placeOf(i)}: key "${key}" is given again for the same time as in ${placeOf(first)} (${new Date(ts).toISOString()}); only one reading per key and time is kept, so ${hint}`);
+    }
+    seen.set(id, i);
+  }
+}
+
+/** The index of the message a point came from, given where each message's points start. */
+export function messageOf(starts: readonly number[], point: number): number {
+  let i = starts.length - 1;
+  while (i > 0 && starts[i]! > point) i -= 1;
+  return i;
+}
+
 /** Collects points and refuses the payload as soon as it holds more than the limit. */
 export class PointSink {
   readonly points: TelemetryPoint[] = [];

@@ -158,6 +158,19 @@ describe.each(STORE_KINDS)('telemetry service on %s', (kind) => {
     await svc.close();
   });
 
+  it('refuses, and stores nothing of, a payload that repeats a key without its own ts', async () => {
+    const { svc } = service({ rateLimit: false });
+    await t.stores.devices.insert(device('dup-1'));
+    await expect(svc.ingest(ident('dup-1'), json([{ temp: 1 }, { temp: 2 }]), 'json')).rejects.toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(/\[1\]: key "temp"/) });
+    await expect(svc.ingest(ident('dup-1'), json([{ n: 'temp', v: 1 }, { n: 'temp', v: 2 }]), 'senml+json')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(await svc.latest(ctx(), 'dup-1')).toEqual([]);
+    expect(await svc.ingest(ident('dup-1'), json([{ ts: T0 - 1, values: { temp: 1 } }, { temp: 2 }]), 'json')).toEqual({ accepted: 2 });
+    await svc.compactNow();
+    const stored = await t.stores.telemetry.range({ deviceId: 'dup-1', key: 'temp', from: 0, to: T0 + 1000, limit: 10, desc: false });
+    expect(stored.map((p) => p.value)).toEqual([1, 2]);
+    await svc.close();
+  });
+
   it('purges the history of a deleted device', async () => {
     const { svc, bus } = service({ rateLimit: false, retention: { chunk: 1 } });
     svc.start();
