@@ -32,6 +32,7 @@ export const MQTT_COUNTERS = [
   'telemetry_messages',
   'uplink_messages',
   'uplinks_refused',
+  'uplinks_unserved',
   'telemetry_throttled',
   'downlinks_sent',
   'downlinks_queued',
@@ -108,6 +109,8 @@ export interface GatewayCore {
   readonly telemetry: TelemetryIngest;
   readonly presence: Pick<PresenceTracker, 'connected' | 'disconnected' | 'seen'>;
   readonly enrollment: Pick<EnrollmentService, 'provision'> | undefined;
+  /** False without an `uplink` hook: twin/reported, command results, OTA status and logs go nowhere. */
+  readonly uplinksServed: boolean;
   now(): number;
   count(counter: MqttCounter, n?: number): void;
   uplink(identity: DeviceIdentity, subtopic: string, payload: Buffer, meta: UplinkMeta): Promise<void>;

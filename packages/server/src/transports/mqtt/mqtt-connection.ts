@@ -587,10 +587,26 @@ export class MqttConnection implements LiveSession {
       this.ingest(p.qos === 1 ? p.messageId! : 0, payload, route.format);
       return;
     } else {
+      if (!gw.uplinksServed) return this.unserved(p.qos === 1 ? p.messageId! : 0, topic);
       gw.count('uplink_messages');
       work = gw.uplink(this.identity!, route.subtopic, payload, uplinkMeta(1 === p.qos ? 1 : 0, p.properties));
     }
     this.track(this.begin(p.qos === 1 ? p.messageId! : 0), work);
+  }
+
+  /**
+   * An uplink topic nothing handles (no `uplink` hook: `hangar serve` has none for twin,
+   * command results, OTA status and logs yet). An acknowledgement would tell the device its
+   * reported state was stored, so QoS 1 is refused — 5.0 PUBACK 0x83 with the reason, 3.1.1
+   * by closing, its only refusal; QoS 0 promises nothing and is dropped. Counted either way.
+   */
+  private unserved(messageId: number, topic: string): void {
+    this.gw.count('uplinks_unserved');
+    this.gw.logger.debug({ deviceId: this.deviceId, topic }, 'mqtt uplink to a topic not served');
+    if (messageId === 0) return;
+    if (this.version === 4) return this.end(`publish to "${topic}" refused: not served yet`, { will: false });
+    (this.acks ??= []).push({ messageId, code: RC.IMPLEMENTATION_SPECIFIC_ERROR, reason: `"${topic}" is not served by this server yet: the message was not stored` });
+    this.flushAcks();
   }
 
   /**
@@ -1069,7 +1085,7 @@ export class MqttConnection implements LiveSession {
     const payload = typeof will.payload === 'string' ? Buffer.from(will.payload) : will.payload;
     let work: Promise<unknown>;
     if (route.kind === 'telemetry') work = this.gw.telemetry.ingest(identity, payload, route.format);
-    else if (route.kind === 'uplink') work = this.gw.uplink(identity, route.subtopic, payload, uplinkMeta(0, will.properties));
+    else if (route.kind === 'uplink' && this.gw.uplinksServed) work = this.gw.uplink(identity, route.subtopic, payload, uplinkMeta(0, will.properties));
     else return;
     this.gw.count('wills_published');
     work.catch((err: unknown) => this.gw.logger.debug({ err: err instanceof Error ? err.message : err, deviceId: identity.deviceId }, 'mqtt will refused'));

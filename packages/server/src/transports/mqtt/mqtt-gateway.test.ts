@@ -272,3 +272,49 @@ describe('MQTT 5 specifics', () => {
     await until(() => tb.gateway.sessions.get(id) === undefined, 'session discarded');
   });
 });
+
+describe('uplink topics without an uplink hook (as in `hangar serve` today)', () => {
+  let bare: MqttTestbed;
+  beforeAll(async () => {
+    bare = await startMqttTestbed({ gateway: { uplink: undefined } });
+  });
+  afterAll(async () => {
+    await bare.close();
+  });
+
+  const publish = (r: RawClient, topic: string, qos: 0 | 1, messageId?: number): void =>
+    r.send({ cmd: 'publish', topic, payload: Buffer.from('{"fw":"1.2"}'), qos, dup: false, retain: false, ...(messageId ? { messageId } : {}) });
+
+  it('MQTT 5: refuses QoS 1 with PUBACK 0x83 and a reason, drops QoS 0, and stays connected', async () => {
+    const id = 'unserved-v5';
+    const { token } = await bare.device(id);
+    const r = await RawClient.connect(bare.port, 5, { clientId: id, username: id, password: Buffer.from(token) });
+    const before = bare.gateway.stats().counters.uplinks_unserved;
+    publish(r, `devices/${id}/logs`, 0);
+    const subtopics = ['twin/reported', 'commands/c-1/result', 'ota/status', 'logs'];
+    subtopics.forEach((sub, i) => publish(r, `devices/${id}/${sub}`, 1, i + 1));
+    for (const [i, sub] of subtopics.entries()) {
+      const ack = await r.next('puback');
+      expect([ack.messageId, ack.reasonCode]).toEqual([i + 1, 0x83]);
+      expect(ack.properties?.reasonString).toBe(`"devices/${id}/${sub}" is not served by this server yet: the message was not stored`);
+    }
+    expect(bare.gateway.stats().counters.uplinks_unserved - before).toBe(5);
+    r.send({ cmd: 'pingreq' });
+    await r.next('pingresp');
+    r.end();
+  });
+
+  it('MQTT 3.1.1: drops QoS 0 and closes the connection on QoS 1 without acknowledging it', async () => {
+    const id = 'unserved-v4';
+    const { token } = await bare.device(id);
+    const r = await RawClient.connect(bare.port, 4, { clientId: id, username: id, password: Buffer.from(token) });
+    const before = bare.gateway.stats().counters.uplinks_unserved;
+    publish(r, `devices/${id}/logs`, 0);
+    r.send({ cmd: 'pingreq' });
+    await r.next('pingresp');
+    expect(bare.gateway.stats().counters.uplinks_unserved - before).toBe(1);
+    publish(r, `devices/${id}/twin/reported`, 1, 9);
+    await r.closed;
+    expect(r.packets.filter((p) => p.cmd === 'puback')).toEqual([]);
+  });
+});

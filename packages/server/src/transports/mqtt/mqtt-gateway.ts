@@ -25,7 +25,8 @@ export interface MqttGatewayOptions {
   enrollment?: Pick<EnrollmentService, 'provision'> | undefined;
   /**
    * twin/reported, commands/{cmdId}/result, ota/status and logs. Resolve once handled (QoS 1
-   * is acknowledged then); reject with a HangarError to refuse. Without it they are acked and dropped.
+   * is acknowledged then); reject with a HangarError to refuse. Without it they are refused
+   * (QoS 1: 5.0 PUBACK 0x83, 3.1.1 connection closed; QoS 0 dropped), never acknowledged.
    */
   uplink?: ((identity: DeviceIdentity, subtopic: string, payload: Buffer, meta: UplinkMeta) => Promise<void> | void) | undefined;
   /** Told of accepted subscriptions (e.g. to send the desired twin on subscribe). */
@@ -72,6 +73,7 @@ export class MqttGateway implements GatewayCore {
   readonly telemetry: TelemetryIngest;
   readonly presence: MqttGatewayOptions['presence'];
   readonly enrollment: MqttGatewayOptions['enrollment'];
+  readonly uplinksServed: boolean;
   private readonly options: MqttGatewayOptions;
   private readonly connections = new Set<MqttConnection>();
   /** The connection of each device id (one per device: a new one takes over). */
@@ -93,6 +95,7 @@ export class MqttGateway implements GatewayCore {
     this.telemetry = options.telemetry;
     this.presence = options.presence;
     this.enrollment = options.enrollment;
+    this.uplinksServed = options.uplink !== undefined;
     this.counters = Object.fromEntries(MQTT_COUNTERS.map((c) => [c, 0])) as Record<MqttCounter, number>;
     this.sessions = new MqttSessionStore({ maxQueued: this.limits.maxQueuedPerDevice, now: this.now, onDropped: (n) => this.count('queue_overflow_dropped', n) });
     this.sweepTimer = setInterval(() => this.sweep(), this.limits.sweepIntervalMs);
