@@ -63,6 +63,8 @@ export interface MqttLimits {
    */
   rateLimitMaxWaitMs: number;
   topicAliasMaximum: number;
+  /** Subscriptions one session keeps; more are refused (5.0 SUBACK 0x97, 3.1.1 0x80). */
+  maxSubscriptionsPerSession: number;
   /** Messages a persistent session keeps for its device; the oldest goes first. */
   maxQueuedPerDevice: number;
   /** Cap on session expiry; also the lifetime of a 3.1.1 clean-session-0 session. */
@@ -89,6 +91,7 @@ export const DEFAULT_MQTT_LIMITS: MqttLimits = {
   maxUplinksInWork: 100,
   rateLimitMaxWaitMs: 30_000,
   topicAliasMaximum: 32,
+  maxSubscriptionsPerSession: 100,
   maxQueuedPerDevice: 1000,
   maxSessionExpirySec: 7 * 24 * 3600,
   maxKeepAliveSec: 1200,

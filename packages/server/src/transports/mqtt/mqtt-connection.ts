@@ -20,7 +20,7 @@ import { enrollErrorBody, enrollSuccessBody, parseEnrollRequest } from './enroll
 import type { GatewayCore, UplinkMeta } from './gateway-core.js';
 import { connackCode, pubackCodeFor, RC, V3_CONNACK, V3_SUBACK_FAILURE, type ConnectRefusal } from './reason-codes.js';
 import { MqttSession, type Downlink } from './session-store.js';
-import { checkSubscription, jsonTelemetryTopic, routePublish, type SessionMode } from './topic-acl.js';
+import { checkSubscription, jsonTelemetryTopic, MAX_TOPIC_BYTES, routePublish, type SessionMode } from './topic-acl.js';
 import type { TelemetryFormat } from '../../core/telemetry/telemetry-ingest.js';
 
 type State = 'connecting' | 'authenticating' | 'open' | 'closed';
@@ -553,8 +553,11 @@ export class MqttConnection implements LiveSession {
         const known = this.aliases?.get(alias);
         if (known === undefined) return this.protocolError('topic alias used before it was set');
         topic = known;
-      } else {
+      } else if (Buffer.byteLength(topic) <= MAX_TOPIC_BYTES) {
         (this.aliases ??= new Map()).set(alias, topic);
+      } else {
+        // Refused below as an invalid topic; the alias is not kept (a later use of it is 0x82).
+        this.aliases?.delete(alias);
       }
     }
     // [MQTT-2.3.1-1] a QoS 1 PUBLISH carries a non-zero packet id (without one it could never be acknowledged).
@@ -834,10 +837,13 @@ export class MqttConnection implements LiveSession {
       return;
     }
     const session = this.session!;
+    const maxSubscriptions = this.gw.limits.maxSubscriptionsPerSession;
     const granted: number[] = [];
     const accepted: string[] = [];
     for (const sub of p.subscriptions) {
-      const verdict = checkSubscription(this.deviceId, sub.topic, this.mode);
+      let verdict: ReturnType<typeof checkSubscription> | 'quota' = checkSubscription(this.deviceId, sub.topic, this.mode);
+      // A persistent session keeps its filters for days and every downlink is matched against all of them.
+      if (verdict === 'ok' && !session.subscriptions?.has(sub.topic) && (session.subscriptions?.size ?? 0) >= maxSubscriptions) verdict = 'quota';
       if (verdict === 'ok') {
         // QoS 2 subscriptions are granted QoS 1 (MQTT allows a lower grant).
         const qos = sub.qos >= 1 ? 1 : 0;
@@ -849,7 +855,7 @@ export class MqttConnection implements LiveSession {
       this.gw.count('subscribe_refused');
       this.gw.logger.debug({ deviceId: this.deviceId, filter: sub.topic, verdict }, 'mqtt subscription refused');
       if (this.version === 4) granted.push(V3_SUBACK_FAILURE);
-      else granted.push(verdict === 'invalid' ? RC.TOPIC_FILTER_INVALID : verdict === 'shared' ? RC.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED : RC.NOT_AUTHORIZED);
+      else granted.push(verdict === 'invalid' ? RC.TOPIC_FILTER_INVALID : verdict === 'shared' ? RC.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED : verdict === 'quota' ? RC.QUOTA_EXCEEDED : RC.NOT_AUTHORIZED);
     }
     this.send({ cmd: 'suback', messageId: p.messageId!, granted });
     if (accepted.length === 0) return;

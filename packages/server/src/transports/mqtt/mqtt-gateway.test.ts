@@ -85,6 +85,24 @@ describe.each([4, 5] as const)('MQTT %i devices', (version) => {
     c.end(true);
   });
 
+  it('caps the subscriptions of a session at 100 and a filter at 256 bytes', async () => {
+    const id = `subcap-v${version}`;
+    const { token } = await tb.device(id);
+    const r = await raw(version, { clientId: id, username: id, password: Buffer.from(token) });
+    const quota = version === 5 ? 0x97 : 0x80;
+    const before = tb.gateway.stats().counters.subscribe_refused;
+    r.send({ cmd: 'subscribe', messageId: 1, subscriptions: Array.from({ length: 101 }, (_, i) => ({ topic: `devices/${id}/f/${i}`, qos: 1 as const })) });
+    expect((await r.next('suback')).granted).toEqual([...Array<number>(100).fill(1), quota]);
+    // At the cap a filter already held may be subscribed again; a new one needs a free place.
+    r.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: `devices/${id}/f/0`, qos: 0 }, { topic: `devices/${id}/new`, qos: 1 }] });
+    expect((await r.next('suback')).granted).toEqual([0, quota]);
+    r.send({ cmd: 'unsubscribe', messageId: 3, unsubscriptions: [`devices/${id}/f/1`] });
+    await r.next('unsuback');
+    r.send({ cmd: 'subscribe', messageId: 4, subscriptions: [{ topic: `devices/${id}/${'x'.repeat(300)}`, qos: 1 }, { topic: `devices/${id}/new`, qos: 1 }] });
+    expect((await r.next('suback')).granted).toEqual([version === 5 ? 0x8f : 0x80, 1]);
+    expect(tb.gateway.stats().counters.subscribe_refused - before).toBe(3);
+  });
+
   it('hands twin, command results, OTA status and logs to the uplink hook', async () => {
     const id = `uplink-v${version}`;
     const { token } = await tb.device(id);
@@ -233,6 +251,18 @@ describe('MQTT 5 specifics', () => {
     expect(tb.telemetry.calls.filter((c) => c.device.deviceId === id).map((c) => c.payload.toString())).toEqual(['{"a":1}', '{"a":2}']);
     r.send({ cmd: 'publish', topic: `devices/${id}/telemetry`, payload: Buffer.from('{}'), qos: 0, dup: false, retain: false, properties: { topicAlias: 33 } });
     expect((await r.next('disconnect')).reasonCode).toBe(0x94);
+  });
+
+  it('keeps no topic alias for a topic over 256 bytes: the publish is refused as an invalid topic', async () => {
+    const id = 'alias-long-v5';
+    const { token } = await tb.device(id);
+    const r = await raw(5, { clientId: id, username: id, password: Buffer.from(token) });
+    const long = `devices/${id}/commands/${'c'.repeat(300)}/result`;
+    r.send({ cmd: 'publish', topic: long, payload: Buffer.from('{}'), qos: 1, messageId: 1, dup: false, retain: false, properties: { topicAlias: 4 } });
+    expect((await r.next('puback')).reasonCode).toBe(0x90);
+    r.send({ cmd: 'publish', topic: '', payload: Buffer.from('{}'), qos: 1, messageId: 2, dup: false, retain: false, properties: { topicAlias: 4 } });
+    expect((await r.next('disconnect')).reasonCode).toBe(0x82);
+    expect(tb.uplinks.filter((u) => u.deviceId === id)).toEqual([]);
   });
 
   it('refuses QoS 2 publishes with 0x9B (Maximum QoS is 1)', async () => {

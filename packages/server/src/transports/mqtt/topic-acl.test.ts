@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkSubscription, isValidTopicFilter, jsonTelemetryTopic, routePublish, topicMatches } from './topic-acl.js';
+import { checkSubscription, isValidTopicFilter, jsonTelemetryTopic, MAX_TOPIC_BYTES, routePublish, topicMatches } from './topic-acl.js';
 
 describe('MQTT topic ACL (DESIGN §5)', () => {
   it.each([
@@ -61,6 +61,21 @@ describe('MQTT topic ACL (DESIGN §5)', () => {
     expect(checkSubscription('d1', 'devices/d1/a#', 'device')).toBe('invalid');
     expect(checkSubscription('d1', 'devices/d1/#/x', 'device')).toBe('invalid');
     expect(checkSubscription('d1', '$share/g/devices/d1/#', 'device')).toBe('shared');
+  });
+
+  it('refuses topic names and filters longer than 256 UTF-8 bytes', () => {
+    expect(MAX_TOPIC_BYTES).toBe(256);
+    const result = (bytes: number): string => `devices/d1/commands/${'c'.repeat(bytes - 'devices/d1/commands//result'.length)}/result`;
+    expect(routePublish('d1', result(256), 'device').kind).toBe('uplink');
+    expect(routePublish('d1', result(257), 'device')).toEqual({ kind: 'refused', why: 'invalid' });
+    const filter = (bytes: number): string => `devices/d1/${'x'.repeat(bytes - 'devices/d1/'.length)}`;
+    expect(checkSubscription('d1', filter(256), 'device')).toBe('ok');
+    expect(checkSubscription('d1', filter(257), 'device')).toBe('invalid');
+    // Counted in bytes: 134 characters, 257 bytes.
+    const accented = `devices/d1/${'é'.repeat(123)}`;
+    expect(Buffer.byteLength(accented)).toBe(257);
+    expect(checkSubscription('d1', accented, 'device')).toBe('invalid');
+    expect(routePublish('d1', accented, 'device')).toEqual({ kind: 'refused', why: 'invalid' });
   });
 
   it('lets an enrollment session subscribe only to its result', () => {

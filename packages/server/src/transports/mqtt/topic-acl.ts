@@ -17,9 +17,21 @@ export type SessionMode = 'device' | 'enrollment';
 
 const SENML_CBOR = 'application/senml+cbor';
 
+/**
+ * Longest topic name or filter accepted, in UTF-8 bytes. A device's own topics are short (a
+ * 128-character id and `commands/{cmdId}/result` fit with room to spare); without a cap a
+ * persistent session could keep 64 KiB filters for days and a connection pin 64 KiB aliases.
+ */
+export const MAX_TOPIC_BYTES = 256;
+
+function tooLong(topic: string): boolean {
+  // Characters never outnumber bytes: only a long string needs counting.
+  return topic.length > MAX_TOPIC_BYTES / 3 && Buffer.byteLength(topic) > MAX_TOPIC_BYTES;
+}
+
 export function routePublish(deviceId: string, topic: string, mode: SessionMode, contentType?: string): PublishRoute {
   // [MQTT-3.3.2-2] a topic name carries no wildcard; [MQTT-4.7.3-1] and is not empty.
-  if (!isValidTopicName(topic)) return { kind: 'refused', why: 'invalid' };
+  if (!isValidTopicName(topic) || tooLong(topic)) return { kind: 'refused', why: 'invalid' };
   const prefix = `${DEVICE_TOPIC_ROOT}/${deviceId}/`;
   if (!topic.startsWith(prefix)) return { kind: 'refused', why: 'forbidden' };
   const sub = topic.slice(prefix.length);
@@ -49,7 +61,7 @@ export type SubscribeVerdict = 'ok' | 'forbidden' | 'invalid' | 'shared';
 /** A device may subscribe to any filter under its own `devices/{id}/`, nothing wider. */
 export function checkSubscription(deviceId: string, filter: string, mode: SessionMode): SubscribeVerdict {
   if (filter.startsWith('$share/')) return 'shared';
-  if (!isValidTopicFilter(filter)) return 'invalid';
+  if (!isValidTopicFilter(filter) || tooLong(filter)) return 'invalid';
   if (mode === 'enrollment') return filter === `${DEVICE_TOPIC_ROOT}/${deviceId}/enroll/result` ? 'ok' : 'forbidden';
   return filter.startsWith(`${DEVICE_TOPIC_ROOT}/${deviceId}/`) ? 'ok' : 'forbidden';
 }
