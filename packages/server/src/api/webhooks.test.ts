@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DomainEvent } from '../bus/events.js';
 import { STORE_KINDS } from '../testing/test-store.js';
@@ -298,5 +298,43 @@ describe.each(STORE_KINDS)('webhooks on %s', (kind) => {
     expect(await deliveries(alerts.id)).toEqual([]);
     expect(rx.on('/alerts-only')).toEqual([]);
     await eventually('all recorded as delivered', async () => (await deliveries(bulk.id, 'pending')).length === 0);
+  });
+
+  it('keeps delivering to other webhooks while one endpoint swallows every request', async () => {
+    // A host that accepts the connection and never answers: each attempt holds its slot until the timeout.
+    const held = new Set<net.Socket>();
+    const blackHole = net.createServer((socket) => {
+      held.add(socket);
+      socket.on('close', () => held.delete(socket));
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    // A timeout far beyond the test: without the per-webhook cap the healthy receiver would wait for it.
+    const other = await startListeningHangar(kind, { webhooks: { ...WEBHOOK_OPTIONS, timeoutMs: 120_000, concurrency: 8, maxInFlightPerWebhook: 2 } });
+    try {
+      const add = async (url: string, eventTypes: string[]): Promise<string> => {
+        const res = await other.call('POST', '/api/v1/webhooks', { body: { url, eventTypes } });
+        expect(res.status).toBe(201);
+        return res.body.id;
+      };
+      const dead = await add(`http://127.0.0.1:${(blackHole.address() as AddressInfo).port}/hook`, ['alert.raised']);
+      const healthy = await add(`${rx.base}/healthy`, ['alert.cleared']);
+      const alert = { tenantId: 'default', deviceId: 'b-1', ruleId: 'r1', severity: 'major' } as const;
+      for (let i = 0; i < 12; i++) other.hangar.bus.publish({ type: 'alert.raised', ...alert, alertId: `a${i}`, ruleName: 'hot', message: 'hot' });
+      await eventually('the black hole to hold two attempts', async () => held.size === 2);
+      for (let i = 0; i < 5; i++) other.hangar.bus.publish({ type: 'alert.cleared', ...alert, alertId: `a${i}`, by: 'auto' });
+      const list = async (id: string, status: string): Promise<any[]> => (await other.call('GET', `/api/v1/webhooks/${id}/deliveries?status=${status}`)).body.items;
+      await eventually('the healthy webhook’s deliveries', async () => (await list(healthy, 'delivered')).length === 5);
+      expect(rx.on('/healthy')).toHaveLength(5);
+      // Meanwhile the black hole still holds its two attempts, and no more: none of its deliveries has an outcome yet.
+      expect(held.size).toBe(2);
+      const stuck = await list(dead, 'pending');
+      expect(stuck).toHaveLength(12);
+      expect(stuck.filter((d) => d.attempts === 1)).toHaveLength(2);
+      expect(stuck.every((d) => d.lastAttemptAt === null)).toBe(true);
+    } finally {
+      await other.close(); // aborts the two attempts in flight
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => blackHole.close(() => resolve()));
+    }
   });
 });

@@ -60,6 +60,49 @@ describe.each(STORE_KINDS)('webhook store contract on %s', (kind) => {
     expect(await t.stores.webhooks.getDelivery('t2', 'wh_c', stale.id)).toBeUndefined();
   });
 
+  it('caps the leases in flight per webhook, so one slow endpoint cannot take every slot', async () => {
+    await t.stores.webhooks.insert(webhook('wh_slow'));
+    await t.stores.webhooks.insert(webhook('wh_fast'));
+    const at = 1e13; // after every row of the other tests: they are claimed here too, filtered out below
+    const mine = (rows: { webhookId: string }[]): string[] => rows.map((r) => r.webhookId).filter((w) => w === 'wh_slow' || w === 'wh_fast');
+    // The slow webhook's rows are older: without a cap they would fill the whole claim.
+    await t.stores.webhooks.insertDeliveries([
+      ...Array.from({ length: 6 }, (_, i) => delivery('wh_slow', 100 + i, { id: `dlv_slow${i}` })),
+      ...Array.from({ length: 3 }, (_, i) => delivery('wh_fast', 200 + i, { id: `dlv_fast${i}` })),
+    ]);
+    const first = await t.stores.webhooks.claimDue(at, at + 10_000, 8, 2);
+    expect(mine(first).sort()).toEqual(['wh_fast', 'wh_fast', 'wh_slow', 'wh_slow']);
+    expect(first.filter((d) => d.webhookId === 'wh_slow').map((d) => d.id)).toEqual(['dlv_slow0', 'dlv_slow1']);
+    // Both at the cap: nothing more of theirs until an attempt ends or a lease runs out.
+    expect(mine(await t.stores.webhooks.claimDue(at + 1, at + 10_000, 8, 2))).toEqual([]);
+    // Leased rows still read as pending, with the lease as their due time.
+    const pending = await t.stores.webhooks.listDeliveries({ tenantId: 't1', webhookId: 'wh_slow', status: 'pending', limit: 10 });
+    expect(pending).toHaveLength(6);
+    expect(await t.stores.webhooks.getDelivery('t1', 'wh_slow', 'dlv_slow0')).toMatchObject({ status: 'pending', attempts: 1, nextAttemptAt: at + 10_000 });
+    const fast = first.find((d) => d.webhookId === 'wh_fast')!;
+    expect(await t.stores.webhooks.recordOutcome({ id: fast.id, attempt: 1, status: 'delivered', nextAttemptAt: null, statusCode: 200, error: null, at: at + 2, history: [] })).toBe(true);
+    expect((await t.stores.webhooks.claimDue(at + 3, at + 10_000, 8, 2)).map((d) => d.id).filter((id) => id.startsWith('dlv_fast') || id.startsWith('dlv_slow'))).toEqual(['dlv_fast2']);
+    // A failed attempt waiting for its retry is not in flight: it does not hold a slot.
+    const slow = first.find((d) => d.webhookId === 'wh_slow')!;
+    await t.stores.webhooks.recordOutcome({ id: slow.id, attempt: 1, status: 'pending', nextAttemptAt: at + 1e9, statusCode: null, error: 'timeout', at: at + 4, history: [] });
+    expect((await t.stores.webhooks.claimDue(at + 5, at + 10_000, 8, 2)).map((d) => d.id).filter((id) => id.startsWith('dlv_slow'))).toEqual(['dlv_slow2']);
+    // Leases that ran out (their worker died) free the slots; still two at a time, oldest due first.
+    const after = await t.stores.webhooks.claimDue(at + 20_000, at + 30_000, 8, 2);
+    expect(after.filter((d) => d.webhookId === 'wh_slow').map((d) => [d.id, d.attempt])).toEqual([
+      ['dlv_slow3', 1],
+      ['dlv_slow4', 1],
+    ]);
+    // Without a cap the claim takes whatever is due; the rows whose lease ran out come back as their next attempt.
+    const all = (await t.stores.webhooks.claimDue(at + 40_000, at + 50_000, 100)).filter((d) => d.webhookId === 'wh_slow');
+    expect(all.map((d) => [d.id, d.attempt]).sort()).toEqual([
+      ['dlv_slow1', 2],
+      ['dlv_slow2', 2],
+      ['dlv_slow3', 2],
+      ['dlv_slow4', 2],
+      ['dlv_slow5', 1],
+    ]);
+  });
+
   it('records failures, releases leases without counting them, and re-queues dead deliveries', async () => {
     await t.stores.webhooks.insert(webhook('wh_d'));
     await t.stores.webhooks.insertDeliveries([delivery('wh_d', 10)]);

@@ -11,6 +11,11 @@ import { sealContext, type DeliveryAttempt, type Webhook } from './webhook.js';
 export interface DeliveryWorkerOptions {
   /** Deliveries in flight at once, over all webhooks. */
   concurrency: number;
+  /**
+   * Deliveries of one webhook in flight at once (over all workers sharing the database): an
+   * endpoint that never answers holds this many slots for `timeoutMs`, not all of them.
+   */
+  maxInFlightPerWebhook: number;
   /** One attempt, connect to last byte; longer counts as a failure. */
   timeoutMs: number;
   /** Attempts before a delivery is dead. */
@@ -104,7 +109,7 @@ export class DeliveryWorker {
     const free = this.options.concurrency - this.inFlight.size;
     if (free <= 0 || this.stopped) return;
     const now = this.deps.now();
-    const claimed = await this.deps.store.claimDue(now, now + this.options.timeoutMs + this.options.leaseGraceMs, free);
+    const claimed = await this.deps.store.claimDue(now, now + this.options.timeoutMs + this.options.leaseGraceMs, free, this.options.maxInFlightPerWebhook);
     if (claimed.length === 0) return;
     const webhooks = await this.deps.store.getMany([...new Set(claimed.map((d) => d.webhookId))]);
     for (const delivery of claimed) {
@@ -116,8 +121,9 @@ export class DeliveryWorker {
         });
       this.inFlight.set(delivery.id, run);
     }
-    // A full batch suggests more rows are due.
-    if (claimed.length === free) this.again = true;
+    // More may be due: a full batch says so, and a short one may have been cut by the
+    // per-webhook cap (the next claim skips the webhooks now at it). An empty claim ends the round.
+    this.again = true;
   }
 
   private async attempt(delivery: ClaimedDelivery, webhook: Webhook | undefined): Promise<void> {

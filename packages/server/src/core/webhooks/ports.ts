@@ -40,8 +40,10 @@ export interface WebhookStore {
    * Leases up to `limit` pending deliveries of enabled webhooks due at `now`: counts the
    * attempt and moves `next_attempt_at` to `leaseUntil`, atomically, so two workers never
    * take the same row and a row whose worker died is taken again once the lease passes.
+   * Skips webhooks with `maxPerWebhook` leases in flight and takes no more than that per
+   * webhook (default: no cap beyond `limit`), so one dead endpoint cannot take every slot.
    */
-  claimDue(now: number, leaseUntil: number, limit: number): Promise<ClaimedDelivery[]>;
+  claimDue(now: number, leaseUntil: number, limit: number, maxPerWebhook?: number): Promise<ClaimedDelivery[]>;
   /** Records an attempt's outcome; false when the row was re-claimed or changed meanwhile. */
   recordOutcome(outcome: DeliveryOutcome): Promise<boolean>;
   /** Gives a lease back without counting the attempt (graceful shutdown). */

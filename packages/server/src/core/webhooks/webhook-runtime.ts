@@ -11,6 +11,7 @@ export type WebhookOptions = DeliveryWorkerOptions & DispatcherOptions;
 
 export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
   concurrency: 8,
+  maxInFlightPerWebhook: 2,
   timeoutMs: 10_000,
   maxAttempts: 10,
   // 10 s, 20 s, 40 s … capped at 1 h: ten attempts span about 1.4 hours.

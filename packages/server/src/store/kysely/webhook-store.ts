@@ -5,6 +5,13 @@ import type { Database, Dialect, WebhookDeliveriesTable, WebhooksTable } from '.
 import { chunk } from './chunk.js';
 
 const DELIVERY_BATCH = 1000;
+/**
+ * The stored status of a pending delivery while an attempt holds its lease. Outside this store
+ * it is 'pending' (the public statuses do not change); inside, it lets a claim count the
+ * attempts in flight per webhook, which a lease in next_attempt_at alone cannot tell apart
+ * from a retry's due time.
+ */
+const LEASED = 'sending';
 
 export class KyselyWebhookStore implements WebhookStore {
   constructor(
@@ -82,27 +89,58 @@ export class KyselyWebhookStore implements WebhookStore {
     }
   }
 
-  async claimDue(now: number, leaseUntil: number, limit: number): Promise<ClaimedDelivery[]> {
+  async claimDue(now: number, leaseUntil: number, limit: number, maxPerWebhook: number = limit): Promise<ClaimedDelivery[]> {
+    // Leases whose worker died go back to pending first (their attempt stays counted); it is
+    // rare and cheap (few rows are 'sending'), and it keeps the claim below on one index range.
+    await this.db.updateTable('webhook_deliveries').set({ status: 'pending' }).where('status', '=', LEASED).where('next_attempt_at', '<=', now).execute();
+    // Rows of webhooks that already have `maxPerWebhook` attempts in flight are skipped, and a
+    // claim takes at most that many per webhook: one endpoint that never answers must not take
+    // every slot. The per-webhook count is taken over a prefix of the due rows (a few per slot),
+    // so the claim stays an index range scan however long the backlog is.
+    const scan = limit * Math.max(1, Math.min(maxPerWebhook, limit));
     const result =
       this.dialect === 'postgres'
-        ? // SKIP LOCKED lets concurrent workers take different rows without waiting; the CTE is
+        ? // SKIP LOCKED lets concurrent workers take different rows without waiting; the CTEs are
           // materialised so the row choice is made once (an IN subquery may be re-run per row).
+          // Row locks and window functions cannot share a SELECT, hence candidates, then ranked.
           await sql<Selectable<WebhookDeliveriesTable>>`
-            WITH due AS MATERIALIZED (
-              SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-              WHERE d.status = 'pending' AND d.next_attempt_at <= ${now} AND w.enabled = 1
-              ORDER BY d.next_attempt_at LIMIT ${limit} FOR UPDATE OF d SKIP LOCKED
+            WITH busy AS (
+              SELECT webhook_id, count(*) AS n FROM webhook_deliveries
+              WHERE status = ${LEASED} AND next_attempt_at > ${now} GROUP BY webhook_id
+            ),
+            candidates AS MATERIALIZED (
+              SELECT d.id, d.webhook_id, d.next_attempt_at, coalesce(b.n, 0) AS busy
+              FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id LEFT JOIN busy b ON b.webhook_id = d.webhook_id
+              WHERE d.status = 'pending' AND d.next_attempt_at <= ${now} AND w.enabled = 1 AND coalesce(b.n, 0) < ${maxPerWebhook}
+              ORDER BY d.next_attempt_at LIMIT ${scan} FOR UPDATE OF d SKIP LOCKED
+            ),
+            due AS MATERIALIZED (
+              SELECT id FROM (
+                SELECT id, next_attempt_at, busy + row_number() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS slot FROM candidates
+              ) ranked
+              WHERE slot <= ${maxPerWebhook} ORDER BY next_attempt_at LIMIT ${limit}
             )
-            UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ${leaseUntil}
+            UPDATE webhook_deliveries SET status = ${LEASED}, attempts = attempts + 1, next_attempt_at = ${leaseUntil}
             FROM due WHERE webhook_deliveries.id = due.id AND webhook_deliveries.status = 'pending' AND webhook_deliveries.next_attempt_at <= ${now}
             RETURNING webhook_deliveries.*`.execute(this.db)
         : // SQLite has one writer: the statement is atomic on its own.
           await sql<Selectable<WebhookDeliveriesTable>>`
-            UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ${leaseUntil}
+            WITH busy AS (
+              SELECT webhook_id, count(*) AS n FROM webhook_deliveries
+              WHERE status = ${LEASED} AND next_attempt_at > ${now} GROUP BY webhook_id
+            ),
+            candidates AS (
+              SELECT d.id, d.webhook_id, d.next_attempt_at, coalesce(b.n, 0) AS busy
+              FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id LEFT JOIN busy b ON b.webhook_id = d.webhook_id
+              WHERE d.status = 'pending' AND d.next_attempt_at <= ${now} AND w.enabled = 1 AND coalesce(b.n, 0) < ${maxPerWebhook}
+              ORDER BY d.next_attempt_at LIMIT ${scan}
+            ),
+            ranked AS (
+              SELECT id, next_attempt_at, busy + row_number() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS slot FROM candidates
+            )
+            UPDATE webhook_deliveries SET status = ${LEASED}, attempts = attempts + 1, next_attempt_at = ${leaseUntil}
             WHERE status = 'pending' AND next_attempt_at <= ${now} AND id IN (
-              SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-              WHERE d.status = 'pending' AND d.next_attempt_at <= ${now} AND w.enabled = 1
-              ORDER BY d.next_attempt_at LIMIT ${limit}
+              SELECT id FROM ranked WHERE slot <= ${maxPerWebhook} ORDER BY next_attempt_at LIMIT ${limit}
             )
             RETURNING *`.execute(this.db);
     return result.rows
@@ -123,7 +161,8 @@ export class KyselyWebhookStore implements WebhookStore {
         delivered_at: o.status === 'delivered' ? o.at : null,
       })
       .where('id', '=', o.id)
-      .where('status', '=', 'pending')
+      // 'pending' too: a lease that expired and was given back is still this attempt's until re-claimed.
+      .where('status', 'in', [LEASED, 'pending'])
       .where('attempts', '=', o.attempt)
       .executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
@@ -132,9 +171,9 @@ export class KyselyWebhookStore implements WebhookStore {
   async release(id: string, attempt: number, at: number): Promise<void> {
     await this.db
       .updateTable('webhook_deliveries')
-      .set({ attempts: attempt - 1, next_attempt_at: at })
+      .set({ status: 'pending', attempts: attempt - 1, next_attempt_at: at })
       .where('id', '=', id)
-      .where('status', '=', 'pending')
+      .where('status', 'in', [LEASED, 'pending'])
       .where('attempts', '=', attempt)
       .execute();
   }
@@ -152,7 +191,8 @@ export class KyselyWebhookStore implements WebhookStore {
 
   async listDeliveries(options: { tenantId: string; webhookId: string; status?: DeliveryStatus | undefined; beforeId?: string | undefined; limit: number }): Promise<WebhookDelivery[]> {
     let q = this.db.selectFrom('webhook_deliveries').selectAll().where('tenant_id', '=', options.tenantId).where('webhook_id', '=', options.webhookId);
-    if (options.status !== undefined) q = q.where('status', '=', options.status);
+    if (options.status === 'pending') q = q.where('status', 'in', ['pending', LEASED]);
+    else if (options.status !== undefined) q = q.where('status', '=', options.status);
     if (options.beforeId !== undefined) q = q.where('id', '<', options.beforeId);
     return (await q.orderBy('id', 'desc').limit(options.limit).execute()).map(toDelivery);
   }
@@ -232,9 +272,9 @@ function toDelivery(r: Selectable<WebhookDeliveriesTable>): WebhookDelivery {
     eventType: r.event_type,
     eventId: numOrNull(r.event_id),
     payload: r.payload,
-    status: r.status as DeliveryStatus,
+    status: (r.status === LEASED ? 'pending' : r.status) as DeliveryStatus,
     attempts: Number(r.attempts),
-    nextAttemptAt: r.status === 'pending' ? numOrNull(r.next_attempt_at) : null,
+    nextAttemptAt: r.status === 'pending' || r.status === LEASED ? numOrNull(r.next_attempt_at) : null,
     lastStatusCode: numOrNull(r.last_status_code),
     lastError: r.last_error,
     lastAttemptAt: numOrNull(r.last_attempt_at),
