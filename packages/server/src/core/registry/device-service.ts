@@ -5,6 +5,7 @@ import type { StoreSet, Stores } from '../../store/stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
+import { purgeSmallHistory, refuseIdWithPendingPurge } from '../telemetry/device-history.js';
 import { requireRole } from '../tenancy/principal.js';
 import type { Device, DeviceStatus } from './device.js';
 import { checkAttributes, checkDeviceId, checkTags, checkType, mergeFlat, mergePatch } from './device-rules.js';
@@ -79,6 +80,7 @@ export class DeviceService {
         }
         throw new HangarError('DEVICE_EXISTS', `device id "${device.id}" is already taken`);
       }
+      await refuseIdWithPendingPurge(tx.telemetry, device.id);
       for (const g of groups) {
         const group = await tx.groups.get(tenantId, g);
         if (!group) throw new HangarError('GROUP_NOT_FOUND', `group "${g}" does not exist`);
@@ -150,6 +152,7 @@ export class DeviceService {
       // Its certificates must stay on the CRL after the device is gone.
       const revoked = (await this.onDelete?.revokeAllOfDevice(tx, tenantId, id, 'cessationOfOperation')) ?? [];
       await tx.devices.delete(tenantId, id);
+      await purgeSmallHistory(tx.telemetry, id);
       await recordAudit(tx.audit, ctx, { action: 'device.delete', target: { type: 'device', id }, summary: { before: auditSummary(before), revokedCredentials: revoked.length } }, this.now());
       return revoked;
     });

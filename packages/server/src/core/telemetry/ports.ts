@@ -84,8 +84,13 @@ export interface TelemetryStore {
   deleteRawBefore(series: SeriesRef, before: number, limit: number): Promise<number>;
   /** Deletes at most `limit` of a series' rollup buckets that ended at or before `before`. */
   deleteRollupsBefore(series: SeriesRef, before: number, limit: number): Promise<number>;
-  /** Deletes at most `limit` rows of a device's history (inbox, raw and rollups); returns how many. */
+  /**
+   * Deletes at most `limit` rows of a device's history (inbox, raw and rollups); returns how
+   * many. Fewer than `limit` means none is left.
+   */
   purgeDeviceChunk(deviceId: string, limit: number): Promise<number>;
+  /** Whether any history (inbox, raw points or rollups) is stored under this device id. */
+  hasHistory(deviceId: string): Promise<boolean>;
   /**
    * Devices that have history but no longer exist (deleted while a purge was cut short). The
    * hourly rollups name every device with any history, since raw points and minute buckets

@@ -77,8 +77,9 @@ export class RetentionWorker {
   }
 
   /**
-   * Removes a deleted device's history in the background. A purge cut short by shutdown is
-   * finished by a later retention pass, which looks for history of devices that are gone.
+   * Removes a deleted device's history in the background (what the deletion's transaction left:
+   * see device-history.ts). A purge cut short by shutdown is finished by a later retention pass,
+   * which looks for history of devices that are gone.
    */
   purgeDevice(deviceId: string): void {
     const work: Promise<void> = this.purge(deviceId)
@@ -91,7 +92,12 @@ export class RetentionWorker {
   private async purge(deviceId: string): Promise<number> {
     let total = 0;
     for (let n = -1; n !== 0 && !this.stopping; total += n) {
-      n = await this.stores.telemetry.purgeDeviceChunk(deviceId, this.options.chunk);
+      n = await this.stores.transaction(async (tx) => {
+        // An id created again is a new device: what is stored under it now is not this purge's.
+        // (Creation refuses an id with history left, so this only closes the race with it.)
+        if ((await tx.devices.findOwners([deviceId])).size > 0) return 0;
+        return tx.telemetry.purgeDeviceChunk(deviceId, this.options.chunk);
+      });
       await yieldTurn();
     }
     if (total > 0) this.logger.info({ deviceId, rows: total }, 'purged telemetry of a deleted device');

@@ -5,6 +5,8 @@ import type { EventOf } from '../../bus/events.js';
 import type { HangarError } from '../../errors.js';
 import { STORE_KINDS, openTestStore, type TestStore } from '../../testing/test-store.js';
 import type { Device } from '../registry/device.js';
+import { DeviceService } from '../registry/device-service.js';
+import { INLINE_PURGE_ROWS } from './device-history.js';
 import { systemPrincipal } from '../tenancy/principal.js';
 import { TelemetryService } from './telemetry-service.js';
 
@@ -193,5 +195,70 @@ describe.each(STORE_KINDS)('telemetry service on %s', (kind) => {
     expect(await t.stores.telemetry.orphanDevices(10)).toEqual([]);
     expect(await t.stores.telemetry.range({ deviceId: 'del-2', key: 'a', from: 0, to: T0 + 1, limit: 10, desc: false })).toEqual([]);
     await svc.close();
+  });
+
+  describe('a device id used again after a deletion', () => {
+    const registry = () => new DeviceService(t.stores, now);
+    const everything = (deviceId: string, key: string) => t.stores.telemetry.range({ deviceId, key, from: 0, to: T0 + DAY, limit: 100_000, desc: false });
+
+    it('is free at once when the history was small: the deletion removed it in its own transaction', async () => {
+      const { svc } = service({ rateLimit: false });
+      await registry().create(ctx(), { id: 'reuse-1' });
+      await svc.ingest(ident('reuse-1'), json([{ ts: T0 - 2000, values: { temp: 1 } }, { ts: T0 - 1000, values: { temp: 2 } }]), 'json');
+      await svc.compactNow();
+      await svc.ingest(ident('reuse-1'), json({ ts: T0 - 500, values: { temp: 3 } }), 'json'); // still in the inbox
+      // No purge runs in the background here: what the deletion leaves stays.
+      await registry().delete(ctx(), 'reuse-1');
+      expect(await t.stores.telemetry.hasHistory('reuse-1')).toBe(false);
+
+      await registry().create(ctx('t2'), { id: 'reuse-1' });
+      await svc.compactNow();
+      expect(await everything('reuse-1', 'temp')).toEqual([]);
+      expect(await svc.latest(ctx('t2'), 'reuse-1')).toEqual([]);
+      expect((await svc.series(ctx('t2'), 'reuse-1', { from: String(T0 - DAY), to: String(T0 + 1) })).series).toEqual([]);
+      await svc.close();
+    });
+
+    it('is refused (409) while a large history is still being purged, and free once the purge is done', async () => {
+      const { svc } = service({ rateLimit: false });
+      await registry().create(ctx(), { id: 'reuse-2' });
+      const readings = INLINE_PURGE_ROWS + 500;
+      for (let at = 0; at < readings; at += 1000) {
+        const batch = Array.from({ length: Math.min(1000, readings - at) }, (_, i) => ({ ts: T0 - 3 * DAY + (at + i) * 1000, values: { v: at + i } }));
+        await svc.ingest(ident('reuse-2'), json(batch), 'json');
+      }
+      await svc.compactNow();
+      await registry().delete(ctx(), 'reuse-2');
+      expect(await t.stores.telemetry.hasHistory('reuse-2')).toBe(true);
+
+      const refused = registry().create(ctx('t2'), { id: 'reuse-2' });
+      await expect(refused).rejects.toMatchObject({ code: 'DEVICE_EXISTS', status: 409, message: expect.stringMatching(/cannot be reused yet: .* still being purged; retry in a few minutes/) });
+      expect(await t.stores.devices.get('t2', 'reuse-2')).toBeUndefined();
+
+      // The retention pass (a minute after start, then hourly) finishes what no purge did.
+      await svc.runRetention();
+      expect(await t.stores.telemetry.hasHistory('reuse-2')).toBe(false);
+      await registry().create(ctx('t2'), { id: 'reuse-2' });
+      expect(await everything('reuse-2', 'v')).toEqual([]);
+      await svc.close();
+    });
+
+    it('is left alone by a purge still running when it is created again', async () => {
+      const { svc, bus } = service({ rateLimit: false });
+      await t.stores.devices.insert(device('reuse-3'));
+      await svc.ingest(ident('reuse-3'), json({ ts: T0 - 5000, values: { old: 1 } }), 'json');
+      await svc.compactNow();
+      // The store-level race the creation check cannot see: deleted, then created again before the purge ran.
+      await t.stores.devices.delete('t1', 'reuse-3');
+      await t.stores.devices.insert(device('reuse-3', 't2'));
+      await svc.ingest(ident('reuse-3', 't2'), json({ ts: T0 - 1000, values: { fresh: 2 } }), 'json');
+      await svc.compactNow();
+
+      svc.start();
+      bus.publish({ type: 'device.deleted', tenantId: 't1', deviceId: 'reuse-3' });
+      await new Promise((resolve) => setImmediate(resolve));
+      await svc.close(); // waits for the purge
+      expect(await everything('reuse-3', 'fresh')).toEqual([{ ts: T0 - 1000, value: 2 }]);
+    });
   });
 });

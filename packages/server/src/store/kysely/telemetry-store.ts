@@ -145,6 +145,17 @@ export class KyselyTelemetryStore implements TelemetryStore {
     return deleted;
   }
 
+  async hasHistory(deviceId: string): Promise<boolean> {
+    // Each probe but the inbox's is a primary-key prefix lookup; the inbox is small and scanned.
+    const { rows } = await sql<{ found: number }>`
+      SELECT 1 AS found WHERE
+        EXISTS (SELECT 1 FROM telemetry_inbox WHERE device_id = ${deviceId})
+        OR EXISTS (SELECT 1 FROM telemetry_points WHERE device_id = ${deviceId})
+        OR EXISTS (SELECT 1 FROM telemetry_rollup_1m WHERE device_id = ${deviceId})
+        OR EXISTS (SELECT 1 FROM telemetry_rollup_1h WHERE device_id = ${deviceId})`.execute(this.db);
+    return rows.length > 0;
+  }
+
   async orphanDevices(limit: number): Promise<string[]> {
     // A loose index scan (one probe per distinct device), which neither store does by itself for DISTINCT.
     const { rows } = await sql<{ id: string | null }>`
