@@ -5,6 +5,7 @@ import type { StoreSet, Stores } from '../../store/stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { FailureThrottle } from '../failure-throttle.js';
+import { refuseIdWithPendingPurge } from '../telemetry/device-history.js';
 import type { Device } from '../registry/device.js';
 import { checkAttributes, checkDeviceId, checkTags, checkType } from '../registry/device-rules.js';
 import { requireRole, systemPrincipal } from '../tenancy/principal.js';
@@ -292,6 +293,8 @@ export class EnrollmentService {
         createdAt: now,
         updatedAt: now,
       };
+      // A reused id (serial numbers) waits until the old device's history is purged.
+      await refuseIdWithPendingPurge(tx.telemetry, deviceId);
       try {
         await tx.devices.insert(device);
       } catch (err) {
