@@ -66,7 +66,7 @@ export async function startHangarBroker(store: Dialect): Promise<Broker> {
         const client = new pg.Client({ connectionString: schema.baseUrl });
         await client.connect();
         try {
-          const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema.schema}".telemetry_points`);
+          const { rows } = await client.query<{ n: string }>(`SELECT ${STORED_POINTS.replaceAll('telemetry_', `"${schema.schema}".telemetry_`)} AS n`);
           return Number(rows[0]!.n);
         } finally {
           await client.end();
@@ -75,7 +75,7 @@ export async function startHangarBroker(store: Dialect): Promise<Broker> {
       // WAL: a second connection reads the committed state while the server keeps writing.
       const db = new BetterSqlite3(join(server.dataDir, 'hangar.db'), { readonly: true, fileMustExist: true });
       try {
-        return (db.prepare('SELECT count(*) AS n FROM telemetry_points').get() as { n: number }).n;
+        return (db.prepare(`SELECT ${STORED_POINTS} AS n`).get() as { n: number }).n;
       } finally {
         db.close();
       }
@@ -86,6 +86,12 @@ export async function startHangarBroker(store: Dialect): Promise<Broker> {
     },
   };
 }
+
+/**
+ * Readings Hangar holds: compacted points plus acknowledged readings still in the inbox
+ * (compaction moves them in one transaction, so one statement counts each reading once).
+ */
+const STORED_POINTS = '(SELECT count(*) FROM telemetry_points) + (SELECT count(*) FROM telemetry_inbox)';
 
 /** Resident memory of a process in bytes (Linux /proc). */
 export function rssBytes(pid: number): number {

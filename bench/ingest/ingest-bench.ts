@@ -53,7 +53,7 @@ function sizes(ctx: BenchContext): Sizes {
   const connections = Math.min(quick ? 1000 : Math.round(CONNECTIONS_WANTED * ctx.scale), fdRoom);
   return {
     // Not fewer in quick mode: Hangar limits each device to 100 msg/s (burst 200) and
-    // disconnects an MQTT 3.1.1 device past it, so fewer devices could not show a high rate.
+    // slows a device past it, so fewer devices could not show a high rate.
     ingestDevices: 1000,
     warmupSec: quick ? 1 : 3,
     measureSec: quick ? 3 : 10,
@@ -136,7 +136,7 @@ export async function runIngestBench(ctx: BenchContext): Promise<BenchResult> {
   notes.push(
     `Generator: hangar-agent's simulator as a library (MQTT.js 5.16.0) in ${s.ingestWorkers} worker processes for the ingest runs and ${Math.ceil(s.connections / SOCKETS_PER_WORKER)} for the connection runs, on the same machine as the server: the two share its CPU cores, so these are figures of server and generator together.`,
     `Durable ingest: each device publishes \`{"temp":…,"hum":…}\` to \`devices/{id}/telemetry\` and waits for its PUBACK before the next (pipelined: keeps ${INFLIGHT[1]} unacknowledged); ${s.warmupSec} s warm-up run first (not counted), then ${s.measureSec} s measured after all devices have connected. Latency is publish-to-PUBACK, nearest rank over every message (1 % buckets). Hangar's points are counted in its database before and after each run (2 keys a message), to check that acknowledged means stored.`,
-    'Hangar limits each device to 100 telemetry messages/s (burst 200) and disconnects an MQTT 3.1.1 device past it, so 1,000 devices can show at most ~100,000 msg/s.',
+    'Hangar limits each device to 100 telemetry messages/s (burst 200) and slows a device past it (backpressure), so 1,000 devices can show at most ~100,000 msg/s.',
     `mosquitto ${mosquittoVersion()} reference: \`listener PORT 127.0.0.1\`, \`allow_anonymous true\`, \`persistence false\` — it acknowledges from memory and stores nothing, so the ratio compares Hangar's durable ingest against a broker's in-memory forwarding.`,
     `Connections: devices connect through the simulator's connect gate (no rate bound, 256 attempts in flight); RSS is the server process's VmRSS (/proc/<pid>/status) right before the first connection and once all are connected, divided by the connections.`,
     `Open files: soft ${limits.soft}, hard ${limits.hard} for this process and its children (raising the hard limit is not permitted here), so the connection runs use ${formatNumber(s.connections)} devices${s.connections < CONNECTIONS_WANTED ? ` rather than ${formatNumber(CONNECTIONS_WANTED)}` : ''}: the server needs one descriptor per device plus its own.`,
