@@ -30,7 +30,7 @@ export function buildProgram(): Command {
       // Loaded only here: client commands start in a fraction of the time without the server stack.
       // Handlers go in before the listeners are bound: a SIGTERM that arrives right after the
       // `listening` line (an orchestrator, a test) would otherwise kill the process unflushed.
-      let stop: (() => Promise<void>) | undefined;
+      const running: { stop?: () => Promise<void> } = {};
       let signalled = false;
       const stopAndExit = (s: () => Promise<void>): void => {
         s().then(
@@ -40,13 +40,13 @@ export function buildProgram(): Command {
       };
       const onSignal = (): void => {
         signalled = true;
-        if (stop) stopAndExit(stop);
+        if (running.stop) stopAndExit(running.stop);
       };
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
       const { serve } = await import('./serve.js');
-      stop = (await serve(options)).stop;
-      if (signalled) stopAndExit(stop);
+      running.stop = (await serve(options)).stop;
+      if (signalled) stopAndExit(running.stop);
     });
   registerDeviceIdentityCommands(registerDeviceCommands(program));
   registerEnrollmentGroupCommands(program);
