@@ -139,6 +139,37 @@ describe('hangar serve', () => {
     }
   });
 
+  it('leaves a device listener off with a warning when another program holds its default port, and fails when the port was chosen', async () => {
+    // 8883 is MQTTS's default; hold it as another broker would (unless something already does).
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => {
+      blocker.once('error', () => resolve());
+      blocker.listen(8883, '127.0.0.1', () => resolve());
+    });
+    const dataDir = mkdtempSync(join(tmpdir(), 'hangar-default-busy-'));
+    dirs.push(dataDir);
+    try {
+      const h = await startHangar({ dataDir, args: ['--mqtts-port', '8883'] }).catch((err: Error) => err);
+      expect(h).toBeInstanceOf(Error);
+      expect(String(h)).toContain('--mqtts-port');
+      // Without the flag the default applies: Hangar starts and says which listener is off.
+      const child = spawn(process.execPath, [HANGAR_BIN, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--http-port', '0', '--https-port', 'off', '--mqtt-port', 'off', '--coap-port', 'off'], {
+        env: { ...process.env, HANGAR_FROM_SOURCE: '1', HANGAR_LOG_LEVEL: 'error', HANGAR_ADMIN_TOKEN: 'x'.repeat(20), HANGAR_MQTTS_PORT: '' },
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const line = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+      const endpoints = JSON.parse(line) as Record<string, unknown>;
+      expect(typeof endpoints.http).toBe('number');
+      expect(endpoints).not.toHaveProperty('mqtts');
+      expect(stderr).toContain('port 8883, the default of --mqtts-port, is in use');
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    } finally {
+      blocker.close();
+    }
+  });
+
   it.each([
     [['--http-port', 'eighty'], /--http-port must be a port number/],
     [['--mqtt-port', '70000'], /--mqtt-port must be a port number/],

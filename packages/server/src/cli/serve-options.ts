@@ -14,6 +14,8 @@ export interface ServeOptions {
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
   host: string;
+  /** Listener ports nobody chose (the defaults of DESIGN §3), by option name. */
+  defaultedPorts: ReadonlySet<keyof typeof PORT_FLAGS>;
 }
 
 export const PORT_FLAGS = {
@@ -38,9 +40,11 @@ type RawFlags = Partial<Record<keyof ServeOptions, string>>;
 
 export function resolveServeOptions(flags: RawFlags, env: NodeJS.ProcessEnv): ServeOptions {
   const pick = (key: keyof ServeOptions, envName: string): string | undefined => flags[key] ?? (env[envName] === '' ? undefined : env[envName]);
+  const defaultedPorts = new Set<keyof typeof PORT_FLAGS>();
   const port = (key: keyof typeof PORT_FLAGS): PortSetting => {
     const spec = PORT_FLAGS[key];
     const raw = pick(key, spec.env);
+    if (raw === undefined) defaultedPorts.add(key);
     return raw === undefined ? spec.default : parsePort(raw, flags[key] !== undefined ? spec.flag : spec.env);
   };
   const databaseUrl = pick('databaseUrl', 'HANGAR_DATABASE_URL');
@@ -67,5 +71,6 @@ export function resolveServeOptions(flags: RawFlags, env: NodeJS.ProcessEnv): Se
     tlsCert,
     tlsKey,
     host: pick('host', 'HANGAR_HOST') ?? '0.0.0.0',
+    defaultedPorts,
   };
 }

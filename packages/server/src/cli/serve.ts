@@ -5,7 +5,7 @@ import type { AddressInfo, Server } from 'node:net';
 import pino from 'pino';
 import { createHangar, type Hangar } from '../app.js';
 import { startMqttListener, type MqttListener } from '../transports/mqtt/listeners.js';
-import type { ServeOptions } from './serve-options.js';
+import { PORT_FLAGS, type ServeOptions } from './serve-options.js';
 
 export interface Endpoints {
   event: 'listening';
@@ -55,6 +55,24 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
     for (const srv of extraServers) (srv as HttpsServer).closeAllConnections?.();
     await Promise.all([...mqttListeners.map((l) => l.close()), ...httpsClosed]);
   };
+  /**
+   * A device listener on a port nobody chose that another program holds (a local MQTT broker
+   * on 1883, typically) is left off with a warning, so that `npm start` still serves the
+   * dashboard and the other endpoints; a port the operator chose must bind or fail.
+   */
+  const listenOrSkip = async (listen: () => Promise<unknown>, port: number, key: keyof typeof PORT_FLAGS): Promise<boolean> => {
+    const flag = PORT_FLAGS[key].flag;
+    try {
+      await listenOrExplain(listen, port, flag);
+      return true;
+    } catch (err) {
+      const inUse = (err as { cause?: NodeJS.ErrnoException }).cause?.code === 'EADDRINUSE';
+      if (!inUse || !options.defaultedPorts.has(key)) throw err;
+      process.stderr.write(`warning: port ${port}, the default of ${flag}, is in use by another program: that listener is off. Choose a port with ${flag} (0 picks a free one).\n`);
+      logger.warn({ port, flag }, 'default port in use; listener off');
+      return false;
+    }
+  };
   try {
     if (options.httpPort !== 'off') {
       await listenOrExplain(() => hangar.http.listen({ port: options.httpPort as number, host: options.host }), options.httpPort, '--http-port');
@@ -67,23 +85,28 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
       // OpenSSL: the set of trusted device CAs changes at run time.
       const https = createHttpsServer({ key: hangar.serverTls.privateKeyPem, cert: hangar.serverTls.certificatePem, requestCert: true, rejectUnauthorized: false }, (req, res) => hangar.http.routing(req, res));
       extraServers.push(https);
-      await listenOrExplain(() => listenServer(https, options.httpsPort as number, options.host), options.httpsPort, '--https-port');
-      endpoints.https = (https.address() as AddressInfo).port;
+      if (await listenOrSkip(() => listenServer(https, options.httpsPort as number, options.host), options.httpsPort, 'httpsPort')) endpoints.https = (https.address() as AddressInfo).port;
     }
     if (options.mqttPort !== 'off') {
       const port = options.mqttPort;
-      await listenOrExplain(async () => mqttListeners.push(await startMqttListener(hangar.mqtt, { port, host: options.host })), port, '--mqtt-port');
-      endpoints.mqtt = mqttListeners.at(-1)!.port;
+      await listenOrSkip(async () => {
+        const listener = await startMqttListener(hangar.mqtt, { port, host: options.host });
+        mqttListeners.push(listener);
+        endpoints.mqtt = listener.port;
+      }, port, 'mqttPort');
     }
     if (options.mqttsPort !== 'off') {
       const port = options.mqttsPort;
       const tls = { key: hangar.serverTls.privateKeyPem, cert: hangar.serverTls.certificatePem };
-      await listenOrExplain(async () => mqttListeners.push(await startMqttListener(hangar.mqtt, { port, host: options.host, tls })), port, '--mqtts-port');
-      endpoints.mqtts = mqttListeners.at(-1)!.port;
+      await listenOrSkip(async () => {
+        const listener = await startMqttListener(hangar.mqtt, { port, host: options.host, tls });
+        mqttListeners.push(listener);
+        endpoints.mqtts = listener.port;
+      }, port, 'mqttsPort');
     }
     if (options.coapPort !== 'off') {
       const port = options.coapPort;
-      await listenOrExplain(async () => (endpoints.coap = await hangar.coap.listen(port, options.host)), port, '--coap-port');
+      await listenOrSkip(async () => (endpoints.coap = await hangar.coap.listen(port, options.host)), port, 'coapPort');
     }
   } catch (err) {
     await shutdown();
