@@ -160,6 +160,16 @@ export class DeviceImportService {
         }
         updates.push({ ...next, updatedAt: now });
       }
+      // An id whose deleted device's history is still being purged waits (as device create does).
+      const purging = inserts.length > 0 ? await tx.telemetry.withHistory(inserts.map((d) => d.id)) : new Set<string>();
+      if (purging.size > 0) {
+        for (let i = inserts.length - 1; i >= 0; i--) {
+          const d = inserts[i]!;
+          if (!purging.has(d.id)) continue;
+          inserts.splice(i, 1);
+          failures.push({ line: firstLine.get(d.id) ?? 0, id: d.id, reason: 'device id cannot be reused yet: the history of the deleted device that had it is still being purged' });
+        }
+      }
       await tx.devices.insertMany(inserts);
       for (const d of updates) await tx.devices.update(d);
       // Counted only once the batch's transaction is sure to commit.

@@ -91,6 +91,8 @@ export interface TelemetryStore {
   purgeDeviceChunk(deviceId: string, limit: number): Promise<number>;
   /** Whether any history (inbox, raw points or rollups) is stored under this device id. */
   hasHistory(deviceId: string): Promise<boolean>;
+  /** Which of these ids have history stored (one statement for a batch, e.g. a bulk import's). */
+  withHistory(deviceIds: string[]): Promise<Set<string>>;
   /**
    * Devices that have history but no longer exist (deleted while a purge was cut short). The
    * hourly rollups name every device with any history, since raw points and minute buckets

@@ -156,6 +156,25 @@ export class KyselyTelemetryStore implements TelemetryStore {
     return rows.length > 0;
   }
 
+  async withHistory(deviceIds: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    // Probes per id (primary-key prefixes), not a scan of every point of every device listed.
+    for (let i = 0; i < deviceIds.length; i += 500) {
+      const ids = deviceIds.slice(i, i + 500);
+      if (ids.length === 0) continue;
+      const values = sql.join(ids.map((id) => sql`(${id})`));
+      const { rows } = await sql<{ id: string }>`
+        WITH ids(id) AS (VALUES ${values})
+        SELECT id FROM ids WHERE
+          EXISTS (SELECT 1 FROM telemetry_inbox i WHERE i.device_id = ids.id)
+          OR EXISTS (SELECT 1 FROM telemetry_points p WHERE p.device_id = ids.id)
+          OR EXISTS (SELECT 1 FROM telemetry_rollup_1m m WHERE m.device_id = ids.id)
+          OR EXISTS (SELECT 1 FROM telemetry_rollup_1h h WHERE h.device_id = ids.id)`.execute(this.db);
+      for (const r of rows) found.add(r.id);
+    }
+    return found;
+  }
+
   async orphanDevices(limit: number): Promise<string[]> {
     // A loose index scan (one probe per distinct device), which neither store does by itself for DISTINCT.
     const { rows } = await sql<{ id: string | null }>`
