@@ -73,6 +73,30 @@ describe('event log', () => {
     const e = log.append({ type: 'device.decommissioned', tenantId: 't1', deviceId: 'd1', purgeData: true });
     expect(e).toEqual({ id: e.id, type: 'device.decommissioned', tenant: 't1', deviceId: 'd1', at: '2030-01-01T00:00:00.000Z', data: { purgeData: true } });
   });
+
+  it('writes events to the wire with the same fields in the same order for every type', () => {
+    let clock = Date.UTC(2030, 0, 1, 12, 30, 15, 250);
+    const log = new EventLog({ now: () => clock });
+    const telemetry = log.append({ type: 'telemetry.received', tenantId: 't1', deviceId: 'd1', ts: 7, values: { temp: 21.5, on: true } });
+    expect(JSON.stringify(telemetry)).toBe(
+      `{"id":${telemetry.id},"type":"telemetry.received","tenant":"t1","deviceId":"d1","at":"2030-01-01T12:30:15.250Z","data":{"ts":7,"values":{"temp":21.5,"on":true}}}`,
+    );
+    const raised = log.append({ type: 'alert.raised', tenantId: 't1', deviceId: 'd1', alertId: 'a1', ruleId: 'r1', ruleName: 'hot', severity: 'major', message: 'too hot' });
+    expect(JSON.stringify(raised)).toBe(
+      `{"id":${raised.id},"type":"alert.raised","tenant":"t1","deviceId":"d1","at":"2030-01-01T12:30:15.250Z","data":{"alertId":"a1","ruleId":"r1","ruleName":"hot","severity":"major","message":"too hot"}}`,
+    );
+    // Within one millisecond and after it: the time is the event's own, never a stale one.
+    clock += 1;
+    expect(log.append(ev('d')).at).toBe('2030-01-01T12:30:15.251Z');
+    clock += 60_000;
+    expect(log.append(ev('d')).at).toBe('2030-01-01T12:31:15.251Z');
+    clock -= 60_000;
+    expect(log.append(ev('d')).at).toBe('2030-01-01T12:30:15.251Z');
+    // An event without a device (none today, but the envelope allows it) has no deviceId key.
+    const bare = log.append({ type: 'device.created', tenantId: 't1' } as unknown as DomainEvent);
+    expect(Object.keys(bare)).toEqual(['id', 'type', 'tenant', 'at', 'data']);
+    expect(bare.data).toEqual({});
+  });
 });
 
 describe('type filters', () => {

@@ -1,5 +1,5 @@
 import type { DomainEvent } from '../../bus/events.js';
-import { estimateEventBytes, toStreamEvent, type StreamEvent } from './stream-event.js';
+import { estimateEventBytes, IsoClock, toStreamEvent, type StreamEvent } from './stream-event.js';
 
 export interface EventLogOptions {
   /** How many recent events a reconnecting client can resume from. */
@@ -46,6 +46,7 @@ export class EventLog {
    */
   private floor: number;
   private readonly listeners = new Set<EventListener>();
+  private readonly clock = new IsoClock();
 
   constructor(options: EventLogOptions = {}) {
     this.capacity = Math.max(1, options.capacity ?? DEFAULT_EVENT_LOG_CAPACITY);
@@ -59,13 +60,12 @@ export class EventLog {
 
   /** A new id from the same sequence, for things that are not domain events (webhook pings). */
   issueId(): number {
-    this.lastId = Math.max(this.lastId + 1, this.now() * 1000);
-    return this.lastId;
+    return this.nextId(this.now());
   }
 
   append(event: DomainEvent): StreamEvent {
     const at = this.now();
-    const streamEvent = toStreamEvent(this.issueId(), at, event);
+    const streamEvent = toStreamEvent(this.nextId(at), this.clock.iso(at), event);
     const bytes = estimateEventBytes(streamEvent);
     // An event larger than the whole budget is still held (alone): it must be resumable like any.
     while (this.size > 0 && (this.size === this.capacity || this.bytes + bytes > this.maxBytes)) this.evictOldest();
@@ -102,6 +102,11 @@ export class EventLog {
   /** Events held, and their estimated size in bytes. */
   get held(): { events: number; bytes: number } {
     return { events: this.size, bytes: this.bytes };
+  }
+
+  private nextId(now: number): number {
+    this.lastId = Math.max(this.lastId + 1, now * 1000);
+    return this.lastId;
   }
 
   private evictOldest(): void {

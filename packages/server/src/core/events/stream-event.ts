@@ -14,12 +14,40 @@ export interface StreamEvent {
   data: Record<string, unknown>;
 }
 
-export function toStreamEvent(id: number, at: number, event: DomainEvent): StreamEvent {
-  const { type, tenantId, ...rest } = event;
-  const data: Record<string, unknown> = { ...rest };
-  const deviceId = typeof data.deviceId === 'string' ? data.deviceId : undefined;
-  delete data.deviceId;
-  return { id, type, tenant: tenantId, ...(deviceId !== undefined ? { deviceId } : {}), at: new Date(at).toISOString(), data };
+/**
+ * `at` is the ISO form of the time the node saw the event (see IsoClock). `data` is built by
+ * copying the event's own fields other than the envelope, in their order (clients see that
+ * order in JSON), without a rest spread and `delete`: this runs once per telemetry batch and
+ * device.
+ */
+export function toStreamEvent(id: number, at: string, event: DomainEvent): StreamEvent {
+  const data: Record<string, unknown> = {};
+  let deviceId: string | undefined;
+  const fields = event as unknown as Record<string, unknown>;
+  for (const key in fields) {
+    if (!Object.hasOwn(fields, key) || key === 'type' || key === 'tenantId') continue;
+    const value = fields[key];
+    if (key !== 'deviceId') data[key] = value;
+    else if (typeof value === 'string') deviceId = value;
+  }
+  return deviceId === undefined ? { id, type: event.type, tenant: event.tenantId, at, data } : { id, type: event.type, tenant: event.tenantId, deviceId, at, data };
+}
+
+/**
+ * `new Date(ms).toISOString()` for the stream's `at`, remembered for the last millisecond:
+ * a telemetry batch publishes hundreds of events within one.
+ */
+export class IsoClock {
+  private lastMs = Number.NaN;
+  private lastIso = '';
+
+  iso(ms: number): string {
+    if (ms !== this.lastMs) {
+      this.lastIso = new Date(ms).toISOString();
+      this.lastMs = ms;
+    }
+    return this.lastIso;
+  }
 }
 
 /**
