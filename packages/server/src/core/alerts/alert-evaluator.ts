@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EventBus, Unsubscribe } from '../../bus/event-bus.js';
-import type { DomainEvent } from '../../bus/events.js';
+import type { DomainEvent, EventOf } from '../../bus/events.js';
 import type { Stores } from '../../store/stores.js';
 import { clearedEvent, clearOpenAlerts, type RuleChangeListener } from './alert-service.js';
 import { describeTrigger } from './alert-text.js';
@@ -15,8 +15,19 @@ export interface AlertEvaluatorOptions {
   sweepIntervalMs?: number | undefined;
   /** A device is evaluated at most once per this interval, on its latest values. Default 1 s. */
   coalesceMs?: number | undefined;
-  /** How long a tenant's rules are cached between reloads (rules changed on another node). Default 10 s. */
+  /**
+   * How long a tenant's rules are cached between reloads (rules changed on another node).
+   * Rule changes on this node invalidate the cache at once. Default 10 s.
+   */
   ruleCacheMs?: number | undefined;
+}
+
+/** A tenant's enabled rules as last loaded, with what telemetry they read. */
+interface TenantRules {
+  loadedAt: number;
+  rules: ParsedRule[];
+  /** Every telemetry key some rule's condition reads: a reading of no other key concerns a rule. */
+  telemetryKeys: ReadonlySet<string>;
 }
 
 /** What an event asks to re-evaluate for one device. */
@@ -59,7 +70,14 @@ export class AlertEvaluator implements RuleChangeListener {
   private readonly sweepIntervalMs: number;
   private readonly ruleCacheMs: number;
   private readonly coalescer: KeyedCoalescer<DeviceTrigger>;
-  private readonly cache = new Map<string, { loadedAt: number; rules: ParsedRule[] }>();
+  private readonly cache = new Map<string, TenantRules>();
+  /** Loads under way started by events (at most one per tenant). */
+  private readonly reloading = new Map<string, Promise<unknown>>();
+  /**
+   * Counts rule changes: a load that began before a change must not put the rules it read
+   * into the cache after the change emptied it (events would be judged by rules of the past).
+   */
+  private rulesVersion = 0;
   private readonly unsubscribes: Unsubscribe[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -89,7 +107,7 @@ export class AlertEvaluator implements RuleChangeListener {
   /** Subscribes to the bus and starts the sweep timer. */
   start(): void {
     this.unsubscribes.push(
-      this.bus.subscribe('telemetry.received', (e) => this.trigger(e.tenantId, e.deviceId, { telemetryKeys: new Set(Object.keys(e.values)), presence: false, all: false })),
+      this.bus.subscribe('telemetry.received', (e) => this.telemetryReceived(e)),
       this.bus.subscribe('device.connected', (e) => this.trigger(e.tenantId, e.deviceId, { telemetryKeys: new Set(), presence: true, all: false })),
       this.bus.subscribe('device.disconnected', (e) => this.trigger(e.tenantId, e.deviceId, { telemetryKeys: new Set(), presence: true, all: false })),
       this.bus.subscribe('device.created', (e) => this.trigger(e.tenantId, e.deviceId, { telemetryKeys: new Set(), presence: false, all: true })),
@@ -127,6 +145,7 @@ export class AlertEvaluator implements RuleChangeListener {
   }
 
   ruleChanged(tenantId: string, ruleId: string): void {
+    this.rulesVersion += 1;
     this.cache.delete(tenantId);
     if (this.stopped) return;
     // A new or changed rule applies to the fleet now, not at the next sweep.
@@ -174,6 +193,27 @@ export class AlertEvaluator implements RuleChangeListener {
       if (!concerns(parsed, trigger)) continue;
       await this.evaluateRuleForDevice(parsed, deviceId);
     }
+  }
+
+  /**
+   * Runs for every telemetry batch of every device, so it decides here, without waiting, when
+   * the readings concern no rule of the tenant (most tenants have no rule on most keys) and
+   * then queues nothing. Rules this node does not know yet (cache empty or expired) are loaded
+   * in the background, and meanwhile the reading is queued as before. A rule created or changed
+   * later is swept over the fleet at once (ruleChanged), so a reading dropped just before still
+   * counts.
+   */
+  private telemetryReceived(e: EventOf<'telemetry.received'>): void {
+    const known = this.freshRules(e.tenantId);
+    let keys: Set<string> | undefined;
+    if (known === undefined) {
+      keys = new Set(Object.keys(e.values));
+      this.reloadInBackground(e.tenantId);
+    } else {
+      for (const key in e.values) if (known.telemetryKeys.has(key)) (keys ??= new Set()).add(key);
+      if (keys === undefined) return;
+    }
+    this.trigger(e.tenantId, e.deviceId, { telemetryKeys: keys, presence: false, all: false });
   }
 
   private trigger(tenantId: string, deviceId: string, trigger: DeviceTrigger): void {
@@ -290,12 +330,24 @@ export class AlertEvaluator implements RuleChangeListener {
   }
 
   private async rulesFor(tenantId: string): Promise<ParsedRule[]> {
+    return this.freshRules(tenantId)?.rules ?? this.loadRules(tenantId);
+  }
+
+  private freshRules(tenantId: string): TenantRules | undefined {
     const cached = this.cache.get(tenantId);
-    if (cached && performance.now() - cached.loadedAt < this.ruleCacheMs) return cached.rules;
-    return this.loadRules(tenantId);
+    return cached !== undefined && performance.now() - cached.loadedAt < this.ruleCacheMs ? cached : undefined;
+  }
+
+  private reloadInBackground(tenantId: string): void {
+    // Without a cache (ruleCacheMs 0) a load could never be used for the next event.
+    if (this.stopped || this.ruleCacheMs <= 0 || this.reloading.has(tenantId)) return;
+    const load = this.loadRules(tenantId).finally(() => this.reloading.delete(tenantId));
+    this.reloading.set(tenantId, load);
+    this.track(load);
   }
 
   private async loadRules(tenantId: string): Promise<ParsedRule[]> {
+    const version = this.rulesVersion;
     const rules: ParsedRule[] = [];
     for (const rule of await this.stores.alerts.listEnabledRules(tenantId)) {
       try {
@@ -305,7 +357,10 @@ export class AlertEvaluator implements RuleChangeListener {
         this.logger.error({ err, tenant: tenantId, rule: rule.id }, 'stored alert rule no longer parses; skipped');
       }
     }
-    this.cache.set(tenantId, { loadedAt: performance.now(), rules });
+    if (version === this.rulesVersion) {
+      const telemetryKeys = new Set(rules.flatMap((parsed) => parsed.condition.telemetryKeys));
+      this.cache.set(tenantId, { loadedAt: performance.now(), rules, telemetryKeys });
+    }
     return rules;
   }
 }
@@ -315,8 +370,12 @@ function splitKey(key: string): [string, string] {
   return [key.slice(0, at), key.slice(at + 1)];
 }
 
-function mergeTriggers(a: DeviceTrigger, b: DeviceTrigger): DeviceTrigger {
-  return { telemetryKeys: new Set([...a.telemetryKeys, ...b.telemetryKeys]), presence: a.presence || b.presence, all: a.all || b.all };
+/** `pending` is the coalescer's own (every event makes a new trigger): merged into in place. */
+function mergeTriggers(pending: DeviceTrigger, next: DeviceTrigger): DeviceTrigger {
+  for (const key of next.telemetryKeys) pending.telemetryKeys.add(key);
+  pending.presence ||= next.presence;
+  pending.all ||= next.all;
+  return pending;
 }
 
 function concerns(parsed: ParsedRule, trigger: DeviceTrigger): boolean {

@@ -17,6 +17,10 @@ export class KeyedCoalescer<T> {
   private readonly entries = new Map<string, Entry<T>>();
   private stopped = false;
 
+  /**
+   * `merge` may change `pending` and return it: work waiting for its key is the coalescer's
+   * alone, and is handed to `run` only once no more is merged into it.
+   */
   constructor(
     private readonly run: (key: string, work: T) => Promise<void>,
     private readonly merge: (pending: T, next: T) => T,
