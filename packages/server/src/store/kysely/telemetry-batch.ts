@@ -101,6 +101,10 @@ export async function writeTelemetryBatch(db: Kysely<Database>, dialect: Dialect
  * dropped, and not counted in the rollups. Returns how many inbox rows were taken.
  */
 export async function compactTelemetryInbox(db: Kysely<Database>, dialect: Dialect, limit: number): Promise<number> {
+  if (dialect === 'sqlite') {
+    const inSql = await compactInboxInSqlite(db, limit);
+    if (inSql !== undefined) return inSql;
+  }
   const taken = dialect === 'sqlite' ? await takeInboxSqlite(db, limit) : await takeInboxPostgres(db, limit);
   if (taken.length === 0) return 0;
   // In series order, each page of the points table is visited once per compaction.
@@ -232,6 +236,64 @@ async function appendInboxSqlite(db: Kysely<Database>, points: PointToWrite[]): 
     }
     await db.executeQuery(CompiledQuery.raw(text, params));
   });
+}
+
+/**
+ * The common case of a compaction on SQLite without bringing a row into JavaScript: the points
+ * are copied by INSERT … SELECT (SQLite sorts them into series order itself) and the rollups
+ * are computed by GROUP BY over the same inbox rows. Reading every inbox row back (objects,
+ * sorting, rollup maps) cost more than the statements that write them (bench/ingest-profile).
+ *
+ * The rollups may only count new readings. When every taken row went into the points, all were
+ * new; when fewer did (a redelivery, or a repeat inside the inbox), the insert is undone and
+ * `undefined` tells the caller to take the general path, which finds out which ones were.
+ */
+async function compactInboxInSqlite(db: Kysely<Database>, limit: number): Promise<number | undefined> {
+  const span = await db.executeQuery<{ last: number | null; n: number }>(
+    CompiledQuery.raw('SELECT max(seq) AS last, count(*) AS n FROM (SELECT seq FROM telemetry_inbox ORDER BY seq LIMIT ?)', [limit]),
+  );
+  const { last, n } = span.rows[0]!;
+  if (last === null || n === 0) return 0;
+  await db.executeQuery(CompiledQuery.raw('SAVEPOINT telemetry_compact'));
+  const inserted = await db.executeQuery(CompiledQuery.raw(SQLITE_COPY_POINTS, [last]));
+  if (Number(inserted.numAffectedRows ?? 0) !== n) {
+    await db.executeQuery(CompiledQuery.raw('ROLLBACK TO SAVEPOINT telemetry_compact'));
+    await db.executeQuery(CompiledQuery.raw('RELEASE SAVEPOINT telemetry_compact'));
+    return undefined;
+  }
+  for (const { table, bucketMs } of ROLLUPS) await db.executeQuery(CompiledQuery.raw(sqliteRollUpInbox(table), [bucketMs, last, bucketMs, last]));
+  await db.executeQuery(CompiledQuery.raw('DELETE FROM telemetry_inbox WHERE seq <= ?', [last]));
+  await db.executeQuery(CompiledQuery.raw('RELEASE SAVEPOINT telemetry_compact'));
+  return n;
+}
+
+// `WHERE` before `ON CONFLICT`: without it SQLite's parser could read the upsert as a join's ON.
+const SQLITE_COPY_POINTS = `INSERT INTO telemetry_points ${POINT_COLUMNS}
+  SELECT device_id, key, ts, value_num, value_str, value_bool FROM telemetry_inbox WHERE seq <= ?
+  ORDER BY device_id, key, ts
+  ON CONFLICT DO NOTHING`;
+
+/**
+ * One bucket per (device, key, bucket) of the inbox rows up to a seq: the same sums as `rollUp`
+ * (numbers and booleans as 0/1 in num_count/sum/min/max; every reading in count), and the
+ * reading with the greatest ts as `last`, picked by row_number() (readings in one inbox span
+ * have distinct ts per series, or the caller would not be here).
+ */
+function sqliteRollUpInbox(table: RollupTable): string {
+  return `INSERT INTO ${table} AS r ${ROLLUP_COLUMNS}
+  SELECT a.device_id, a.key, a.bucket, a.count, a.num_count, a.sum, a.min, a.max, l.last_ts, l.value_num, l.value_str, l.value_bool
+  FROM (
+    SELECT device_id, key, ts - ts % ? AS bucket, count(*) AS count, count(num) AS num_count, total(num) AS sum, min(num) AS min, max(num) AS max
+    FROM (SELECT device_id, key, ts, coalesce(value_num, value_bool) AS num FROM telemetry_inbox WHERE seq <= ?)
+    GROUP BY device_id, key, bucket
+  ) a
+  JOIN (
+    SELECT device_id, key, ts - ts % ? AS bucket, max(ts) AS last_ts, value_num, value_str, value_bool
+    FROM telemetry_inbox WHERE seq <= ?
+    GROUP BY device_id, key, bucket
+  ) l ON l.device_id = a.device_id AND l.key = a.key AND l.bucket = a.bucket
+  WHERE true
+  ${rollupConflict()}`;
 }
 
 async function takeInboxSqlite(db: Kysely<Database>, limit: number): Promise<StoredRow[]> {
