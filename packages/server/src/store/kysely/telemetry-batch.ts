@@ -261,7 +261,7 @@ async function compactInboxInSqlite(db: Kysely<Database>, limit: number): Promis
     await db.executeQuery(CompiledQuery.raw('RELEASE SAVEPOINT telemetry_compact'));
     return undefined;
   }
-  for (const { table, bucketMs } of ROLLUPS) await db.executeQuery(CompiledQuery.raw(sqliteRollUpInbox(table), [bucketMs, last, bucketMs, last]));
+  for (const { table, bucketMs } of ROLLUPS) await db.executeQuery(CompiledQuery.raw(sqliteRollUpInbox(table), [bucketMs, last]));
   await db.executeQuery(CompiledQuery.raw('DELETE FROM telemetry_inbox WHERE seq <= ?', [last]));
   await db.executeQuery(CompiledQuery.raw('RELEASE SAVEPOINT telemetry_compact'));
   return n;
@@ -275,23 +275,19 @@ const SQLITE_COPY_POINTS = `INSERT INTO telemetry_points ${POINT_COLUMNS}
 
 /**
  * One bucket per (device, key, bucket) of the inbox rows up to a seq: the same sums as `rollUp`
- * (numbers and booleans as 0/1 in num_count/sum/min/max; every reading in count), and the
- * reading with the greatest ts as `last`, picked by row_number() (readings in one inbox span
- * have distinct ts per series, or the caller would not be here).
+ * (numbers and booleans as 0/1 in num_count/sum/min/max; every reading in count). The `last`
+ * value is the bucket's newest reading, looked up by its key in telemetry_points, where the
+ * caller has just copied every one of these rows.
  */
 function sqliteRollUpInbox(table: RollupTable): string {
   return `INSERT INTO ${table} AS r ${ROLLUP_COLUMNS}
-  SELECT a.device_id, a.key, a.bucket, a.count, a.num_count, a.sum, a.min, a.max, l.last_ts, l.value_num, l.value_str, l.value_bool
+  SELECT a.device_id, a.key, a.bucket, a.count, a.num_count, a.sum, a.min, a.max, a.last_ts, p.value_num, p.value_str, p.value_bool
   FROM (
-    SELECT device_id, key, ts - ts % ? AS bucket, count(*) AS count, count(num) AS num_count, total(num) AS sum, min(num) AS min, max(num) AS max
+    SELECT device_id, key, ts - ts % ? AS bucket, count(*) AS count, count(num) AS num_count, total(num) AS sum, min(num) AS min, max(num) AS max, max(ts) AS last_ts
     FROM (SELECT device_id, key, ts, coalesce(value_num, value_bool) AS num FROM telemetry_inbox WHERE seq <= ?)
     GROUP BY device_id, key, bucket
   ) a
-  JOIN (
-    SELECT device_id, key, ts - ts % ? AS bucket, max(ts) AS last_ts, value_num, value_str, value_bool
-    FROM telemetry_inbox WHERE seq <= ?
-    GROUP BY device_id, key, bucket
-  ) l ON l.device_id = a.device_id AND l.key = a.key AND l.bucket = a.bucket
+  JOIN telemetry_points p ON p.device_id = a.device_id AND p.key = a.key AND p.ts = a.last_ts
   WHERE true
   ${rollupConflict()}`;
 }
