@@ -44,6 +44,8 @@ interface Sizes {
   connections: number;
   ingestWorkers: number;
   quick: boolean;
+  /** HANGAR_BENCH_INGEST_PARTS: "ingest", "connections" or both (default). */
+  parts: Set<string>;
 }
 
 function sizes(ctx: BenchContext): Sizes {
@@ -60,6 +62,7 @@ function sizes(ctx: BenchContext): Sizes {
     connections,
     ingestWorkers: Number(process.env.HANGAR_BENCH_SIM_WORKERS || '2'),
     quick,
+    parts: new Set((process.env.HANGAR_BENCH_INGEST_PARTS || 'ingest,connections').split(',').map((p) => p.trim())),
   };
 }
 
@@ -73,64 +76,71 @@ export async function runIngestBench(ctx: BenchContext): Promise<BenchResult> {
   };
 
   // --- durable ingest -------------------------------------------------------------------------
-  noteLoad('before the ingest runs');
-  const before = (await ingestOn(() => startMosquittoBroker(), s, 'ref-'))!;
-  const hangarIngest: Array<{ store: string; runs: IngestRuns | null }> = [];
-  for (const store of ctx.stores) hangarIngest.push({ store, runs: await ingestOn(() => startHangarBroker(store), s, 'bench-ingest-') });
-  const after = (await ingestOn(() => startMosquittoBroker(), s, 'ref-'))!;
-  noteLoad('after the ingest runs');
-  for (const inflight of INFLIGHT) {
-    const b = before.get(inflight)!.summary;
-    const a = after.get(inflight)!.summary;
-    const refRate = (b.publish.ackedPerSecond + a.publish.ackedPerSecond) / 2;
-    const refText = `mosquitto ${formatNumber(refRate)} msg/s (mean of ${formatNumber(b.publish.ackedPerSecond)} before and ${formatNumber(a.publish.ackedPerSecond)} after), ${latencyText(a)}`;
-    const name =
-      inflight === 1
-        ? `Durable ingest: ${formatNumber(s.ingestDevices)} devices, QoS 1, 1 in flight each, ${s.measureSec} s`
-        : `Pipelined: the same with ${inflight} in flight per device`;
-    for (const { store, runs } of hangarIngest) {
-      const run = runs?.get(inflight);
-      if (!run) {
-        figures.push({ name, store, result: NO_MQTT, reference: refText });
-        continue;
+  if (s.parts.has('ingest')) await ingestFigures();
+  async function ingestFigures(): Promise<void> {
+    noteLoad('before the ingest runs');
+    const before = (await ingestOn(() => startMosquittoBroker(), s, 'ref-'))!;
+    const hangarIngest: Array<{ store: string; runs: IngestRuns | null }> = [];
+    for (const store of ctx.stores) hangarIngest.push({ store, runs: await ingestOn(() => startHangarBroker(store), s, 'bench-ingest-') });
+    const after = (await ingestOn(() => startMosquittoBroker(), s, 'ref-'))!;
+    noteLoad('after the ingest runs');
+    for (const inflight of INFLIGHT) {
+      const b = before.get(inflight)!.summary;
+      const a = after.get(inflight)!.summary;
+      const refRate = (b.publish.ackedPerSecond + a.publish.ackedPerSecond) / 2;
+      const refText = `mosquitto ${formatNumber(refRate)} msg/s (mean of ${formatNumber(b.publish.ackedPerSecond)} before and ${formatNumber(a.publish.ackedPerSecond)} after), ${latencyText(a)}`;
+      const name =
+        inflight === 1
+          ? `Durable ingest: ${formatNumber(s.ingestDevices)} devices, QoS 1, 1 in flight each, ${s.measureSec} s`
+          : `Pipelined: the same with ${inflight} in flight per device`;
+      for (const { store, runs } of hangarIngest) {
+        const run = runs?.get(inflight);
+        if (!run) {
+          figures.push({ name, store, result: NO_MQTT, reference: refText });
+          continue;
+        }
+        const { summary, stored } = run;
+        const rate = summary.publish.ackedPerSecond;
+        figures.push({
+          name,
+          store,
+          // Sent = acknowledged in the window + those in flight at its end, which are acknowledged (and stored) just after.
+          result: `${formatNumber(rate)} msg/s acked, ${latencyText(summary)}${problems(summary)}; ${storedText(summary, stored)}`,
+          reference: `${refText}; Hangar/mosquitto ${ratio(rate, refRate)}`,
+          ...(store === 'sqlite' && inflight === 1 ? { target: checkTarget(rate, TARGETS.durableSqlite) } : {}),
+        });
+        if (inflight === 1) {
+          const met = rate / refRate >= MIN_RATIO_TO_MOSQUITTO;
+          figures.push({ name: 'Durable ingest relative to mosquitto', store, result: ratio(rate, refRate), target: { text: `≥ ${MIN_RATIO_TO_MOSQUITTO}× mosquitto: ${met ? 'PASS' : 'MISS'}`, met } });
+        }
       }
-      const { summary, stored } = run;
-      const rate = summary.publish.ackedPerSecond;
-      figures.push({
-        name,
-        store,
-        // Sent = acknowledged in the window + those in flight at its end, which are acknowledged (and stored) just after.
-        result: `${formatNumber(rate)} msg/s acked, ${latencyText(summary)}${problems(summary)}; ${storedText(summary, stored)}`,
-        reference: `${refText}; Hangar/mosquitto ${ratio(rate, refRate)}`,
-        ...(store === 'sqlite' && inflight === 1 ? { target: checkTarget(rate, TARGETS.durableSqlite) } : {}),
-      });
-      if (inflight === 1) {
-        const met = rate / refRate >= MIN_RATIO_TO_MOSQUITTO;
-        figures.push({ name: 'Durable ingest relative to mosquitto', store, result: ratio(rate, refRate), target: { text: `≥ ${MIN_RATIO_TO_MOSQUITTO}× mosquitto: ${met ? 'PASS' : 'MISS'}`, met } });
-      }
-    }
+  }
+
   }
 
   // --- connections ----------------------------------------------------------------------------
-  noteLoad('before the connection runs');
-  const refConn = await connectionsOn(() => startMosquittoBroker(), s, 'ref-conn-');
-  const connName = `Concurrent connections: ${formatNumber(s.connections)} devices, token auth`;
-  for (const store of ctx.stores) {
-    const c = await connectionsOn(() => startHangarBroker(store), s, 'bench-conn-');
-    const refText2 = refConn ? `mosquitto: ${connectionText(refConn)}` : undefined;
-    if (!c) {
-      figures.push({ name: connName, store, result: NO_MQTT, ...(refText2 ? { reference: refText2 } : {}) });
-      continue;
-    }
-    figures.push({
-      name: connName,
-      store,
-      result: connectionText(c),
-      ...(refText2 ? { reference: `${refText2}; Hangar/mosquitto connect rate ${ratio(c.perSecond, refConn!.perSecond)}` } : {}),
-      target: checkTarget(c.rssPerConnection / 1024, TARGETS.rssPerConnection),
-    });
+  if (s.parts.has('connections')) await connectionFigures();
+  async function connectionFigures(): Promise<void> {
+    noteLoad('before the connection runs');
+    const refConn = await connectionsOn(() => startMosquittoBroker(), s, 'ref-conn-');
+    const connName = `Concurrent connections: ${formatNumber(s.connections)} devices, token auth`;
+    for (const store of ctx.stores) {
+      const c = await connectionsOn(() => startHangarBroker(store), s, 'bench-conn-');
+      const refText2 = refConn ? `mosquitto: ${connectionText(refConn)}` : undefined;
+      if (!c) {
+        figures.push({ name: connName, store, result: NO_MQTT, ...(refText2 ? { reference: refText2 } : {}) });
+        continue;
+      }
+      figures.push({
+        name: connName,
+        store,
+        result: connectionText(c),
+        ...(refText2 ? { reference: `${refText2}; Hangar/mosquitto connect rate ${ratio(c.perSecond, refConn!.perSecond)}` } : {}),
+        target: checkTarget(c.rssPerConnection / 1024, TARGETS.rssPerConnection),
+      });
   }
   noteLoad('after the connection runs');
+  }
 
   const limits = openFileLimits();
   notes.push(
