@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HANGAR_BIN, startHangar } from './support/hangar-process.js';
@@ -63,6 +64,43 @@ describe('hangar serve', () => {
     } finally {
       await h.stop();
     }
+  });
+
+  it('reloads rotated --tls-cert/--tls-key files on SIGHUP, and keeps running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hangar-sighup-'));
+    dirs.push(dir);
+    const make = (name: string): void => {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.pem`), '-days', '30', '-subj', `/CN=${name}.example`], { stdio: 'ignore' });
+    };
+    make('first');
+    make('second');
+    copyFileSync(join(dir, 'first.pem'), join(dir, 'tls.pem'));
+    copyFileSync(join(dir, 'first.key'), join(dir, 'tls.key'));
+    const h = await startHangar({ args: ['--mqtts-port', '0', '--tls-cert', join(dir, 'tls.pem'), '--tls-key', join(dir, 'tls.key')] });
+    const presented = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = tlsConnect({ port: Number(h.endpoints.mqtts), host: '127.0.0.1', rejectUnauthorized: false }, () => {
+          resolve(String(s.getPeerCertificate().subject.CN));
+          s.destroy();
+        });
+        s.once('error', reject);
+      });
+    try {
+      expect(await presented()).toBe('first.example');
+      copyFileSync(join(dir, 'second.pem'), join(dir, 'tls.pem'));
+      copyFileSync(join(dir, 'second.key'), join(dir, 'tls.key'));
+      h.process.kill('SIGHUP');
+      let cn = '';
+      for (let i = 0; i < 100 && cn !== 'second.example'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        cn = await presented();
+      }
+      expect(cn, h.logs()).toBe('second.example');
+      expect(h.process.exitCode).toBeNull();
+    } finally {
+      await h.stop();
+    }
+    expect(h.process.exitCode).toBe(0);
   });
 
   it('stops promptly on SIGTERM while devices are connected over MQTT and TLS', async () => {

@@ -89,7 +89,14 @@ export interface Hangar {
   readonly alertEvaluator: AlertEvaluator;
   /** Device authentication for every transport (tokens, client certificates). */
   readonly authenticator: DeviceAuthenticator;
+  /** The TLS listeners' certificate as last loaded (see `reloadServerTls`). */
   readonly serverTls: ServerTls;
+  /**
+   * Loads the TLS certificate again: a generated one is renewed when it nears expiry (the
+   * installation CA stays), an operator's files are read again (rotated by certbot, say).
+   * Returns the new one when it changed, for the listeners to switch to; undefined otherwise.
+   */
+  reloadServerTls(): Promise<ServerTls | undefined>;
   /** The device transports, built here and bound to sockets by `hangar serve` (or a test). */
   readonly mqtt: MqttGateway;
   readonly coap: CoapDeviceEndpoint;
@@ -114,7 +121,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const stores = createStores(store);
     const bus = new InProcessEventBus(logger);
     const masterKey = options.masterKey ?? MasterKey.fromEnvOrFile(process.env.HANGAR_MASTER_KEY, options.dataDir);
-    const serverTls = await loadOrCreateServerTls({ dataDir: options.dataDir, masterKey, now, ...options.tls });
+    const tlsOptions = { dataDir: options.dataDir, masterKey, now, ...options.tls };
+    let serverTls = await loadOrCreateServerTls(tlsOptions);
     // Unknown devices with a certificate from a registered CA may enroll on first contact (services are built below).
     const authenticator = new DeviceAuthenticator(stores, now, undefined, async (issuer, certificatePem, source) => {
       const enrolled = await services.enrollment.enrollOnFirstContact(issuer.tenantId, issuer.id, certificatePem, source);
@@ -190,7 +198,15 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       bootstrap,
       alertEvaluator,
       authenticator,
-      serverTls,
+      get serverTls() {
+        return serverTls;
+      },
+      async reloadServerTls() {
+        const next = await loadOrCreateServerTls(tlsOptions);
+        if (next.certificatePem === serverTls.certificatePem && next.privateKeyPem === serverTls.privateKeyPem) return undefined;
+        serverTls = next;
+        return next;
+      },
       mqtt,
       coap,
       liveSessions,

@@ -30,7 +30,7 @@ export function buildProgram(): Command {
       // Loaded only here: client commands start in a fraction of the time without the server stack.
       // Handlers go in before the listeners are bound: a SIGTERM that arrives right after the
       // `listening` line (an orchestrator, a test) would otherwise kill the process unflushed.
-      const running: { stop?: () => Promise<void> } = {};
+      const running: { stop?: () => Promise<void>; reloadTls?: () => Promise<boolean> } = {};
       let signalled = false;
       const stopAndExit = (s: () => Promise<void>): void => {
         s().then(
@@ -44,8 +44,13 @@ export function buildProgram(): Command {
       };
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
+      // SIGHUP reads the TLS certificate again (rotated files), as daemons conventionally do;
+      // one that arrives while starting is ignored rather than ending the process.
+      process.on('SIGHUP', () => void running.reloadTls?.());
       const { serve } = await import('./serve.js');
-      running.stop = (await serve(options)).stop;
+      const serving = await serve(options);
+      running.stop = serving.stop;
+      running.reloadTls = serving.reloadTls;
       if (signalled) stopAndExit(running.stop);
     });
   registerDeviceIdentityCommands(registerDeviceCommands(program));

@@ -1,7 +1,9 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { X509Certificate } from 'node:crypto';
 import type { AddressInfo, Server } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import pino from 'pino';
 import { createHangar, type Hangar } from '../app.js';
 import { startMqttListener, type MqttListener } from '../transports/mqtt/listeners.js';
@@ -20,7 +22,17 @@ export interface Endpoints {
  * Starts Hangar and binds its listeners: HTTP and HTTPS (one Fastify app), MQTT and MQTTS (one
  * gateway), CoAP over UDP. A disabled listener is absent from the endpoints.
  */
-export async function serve(options: ServeOptions, out: NodeJS.WritableStream = process.stdout): Promise<{ hangar: Hangar; endpoints: Endpoints; stop: () => Promise<void> }> {
+const TLS_RELOAD_INTERVAL_MS = 12 * 60 * 60 * 1000;
+
+export interface Serving {
+  hangar: Hangar;
+  endpoints: Endpoints;
+  stop: () => Promise<void>;
+  /** Loads the TLS certificate again now (SIGHUP); true when the listeners switched to a new one. */
+  reloadTls: () => Promise<boolean>;
+}
+
+export async function serve(options: ServeOptions, out: NodeJS.WritableStream = process.stdout): Promise<Serving> {
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const logger = pino({ level: process.env.HANGAR_LOG_LEVEL ?? 'info', base: { node: options.nodeId ?? undefined } }, pino.destination(2));
@@ -40,7 +52,30 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
   }
   const endpoints: Endpoints = { event: 'listening' };
   const extraServers: Server[] = [];
+  /** The HTTPS and MQTTS servers: they switch to a reloaded certificate for new handshakes. */
+  const tlsServers: Array<Pick<TlsServer, 'setSecureContext'>> = [];
   const mqttListeners: MqttListener[] = [];
+  /**
+   * A running server renews its certificate without a restart: twice a day (a generated one
+   * when it nears expiry) and on SIGHUP (an operator who replaced --tls-cert/--tls-key). New
+   * TLS handshakes get the new certificate; connections already open keep theirs.
+   */
+  const reloadTls = async (): Promise<boolean> => {
+    let next;
+    try {
+      next = await hangar.reloadServerTls();
+    } catch (err) {
+      // A half-written or wrong file must not take the listeners down: they keep the old one.
+      logger.error({ err }, 'TLS certificate reload failed; the listeners keep the current certificate');
+      return false;
+    }
+    if (!next) return false;
+    for (const srv of tlsServers) srv.setSecureContext({ key: next.privateKeyPem, cert: next.certificatePem });
+    logger.info({ validTo: new X509Certificate(next.certificatePem).validTo, source: next.source }, 'TLS certificate reloaded');
+    return true;
+  };
+  const tlsTimer = setInterval(() => void reloadTls(), TLS_RELOAD_INTERVAL_MS);
+  tlsTimer.unref();
   /**
    * Stops accepting everywhere, then lets Hangar end what is open: the gateway and the CoAP
    * endpoint end device sessions, Fastify drains requests. A listener's close only completes
@@ -48,6 +83,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
    * would otherwise hold the shutdown forever).
    */
   const shutdown = async (): Promise<void> => {
+    clearInterval(tlsTimer);
     for (const l of mqttListeners) l.stopAccepting();
     const httpsClosed = extraServers.map((srv) => new Promise<void>((res) => srv.close(() => res())));
     for (const srv of extraServers) (srv as HttpsServer).closeIdleConnections?.();
@@ -85,6 +121,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
       // OpenSSL: the set of trusted device CAs changes at run time.
       const https = createHttpsServer({ key: hangar.serverTls.privateKeyPem, cert: hangar.serverTls.certificatePem, requestCert: true, rejectUnauthorized: false }, (req, res) => hangar.http.routing(req, res));
       extraServers.push(https);
+      tlsServers.push(https);
       if (await listenOrSkip(() => listenServer(https, options.httpsPort as number, options.host), options.httpsPort, 'httpsPort')) endpoints.https = (https.address() as AddressInfo).port;
     }
     if (options.mqttPort !== 'off') {
@@ -101,6 +138,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
       await listenOrSkip(async () => {
         const listener = await startMqttListener(hangar.mqtt, { port, host: options.host, tls });
         mqttListeners.push(listener);
+        tlsServers.push(listener.server as TlsServer);
         endpoints.mqtts = listener.port;
       }, port, 'mqttsPort');
     }
@@ -120,7 +158,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopping ??= shutdown().then(() => logger.info('stopped')));
-  return { hangar, endpoints, stop };
+  return { hangar, endpoints, stop, reloadTls };
 }
 
 function listenServer(server: Server, port: number, host: string): Promise<void> {

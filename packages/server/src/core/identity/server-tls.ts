@@ -40,8 +40,8 @@ const RENEW_BEFORE_MS = 30 * DAY_MS;
  * installation CA on first start (its key sealed with the master key, in <data-dir>/tls) and a
  * server certificate from it covering localhost, this host's name, the loopback addresses and
  * any configured names; devices pin the CA from `GET /pki/server-ca.pem`. The server certificate
- * is re-made at start when it nears expiry or the names changed; the CA stays, so devices keep
- * trusting it. Files, not the database: in scale-out the operator gives each node the load
+ * is re-made when it nears expiry or the names changed (at start, and when `hangar serve`
+ * reloads it: twice a day and on SIGHUP); the CA stays, so devices keep trusting it. Files, not the database: in scale-out the operator gives each node the load
  * balancer's certificate with --tls-cert/--tls-key.
  */
 export async function loadOrCreateServerTls(options: ServerTlsOptions): Promise<ServerTls> {
