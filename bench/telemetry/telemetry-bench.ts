@@ -18,7 +18,8 @@ import type { PointToWrite } from '../../packages/server/src/core/telemetry/port
 import { TelemetryService } from '../../packages/server/src/core/telemetry/telemetry-service.js';
 import { migrateToLatest, openStore, type StoreConnection } from '../../packages/server/src/store/database.js';
 import type { Dialect } from '../../packages/server/src/store/schema.js';
-import { createStores, type Stores } from '../../packages/server/src/store/stores.js';
+import type { Stores } from '../../packages/server/src/core/stores.js';
+import { createStores } from '../../packages/server/src/store/stores.js';
 import type { BenchContext, BenchResult } from '../support/bench.js';
 import { checkTarget, formatNumber, progress, ratio, type Figure } from '../support/measure.js';
 import { postgresSchema, tempDir } from '../support/scratch.js';

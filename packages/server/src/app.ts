@@ -29,7 +29,8 @@ import { GroupService } from './core/registry/group-service.js';
 import { TelemetryService, type TelemetryServiceOptions } from './core/telemetry/telemetry-service.js';
 import { TenancyService, type BootstrapResult } from './core/tenancy/tenancy-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
-import { createStores, type Stores } from './store/stores.js';
+import type { Stores } from './core/stores.js';
+import { createStores } from './store/stores.js';
 
 export interface Services {
   tenancy: TenancyService;

@@ -1,8 +1,6 @@
 import { sql, type Kysely } from 'kysely';
+import type { UnitOutcome } from '../core/stores.js';
 import type { Database, Dialect } from './schema.js';
-
-/** What one unit of a batch came to: its value, or what it threw (its writes undone). */
-export type UnitOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 const SAVEPOINT = sql.raw('hangar_unit');
 

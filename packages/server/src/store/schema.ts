@@ -382,4 +382,4 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
 }
 
-export type Dialect = 'sqlite' | 'postgres';
+export type { Dialect } from '../core/stores.js';

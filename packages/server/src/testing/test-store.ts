@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { migrateToLatest, openStore, type StoreConnection } from '../store/database.js';
-import type { Dialect } from '../store/schema.js';
-import { createStores, type Stores } from '../store/stores.js';
+import type { Dialect, Stores } from '../core/stores.js';
+import { createStores } from '../store/stores.js';
 
 export const STORE_KINDS: Dialect[] = ['sqlite', 'postgres'];
 

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EventBus, Unsubscribe } from '../../bus/event-bus.js';
 import type { DomainEvent, EventOf } from '../../bus/events.js';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import { clearedEvent, clearOpenAlerts, type RuleChangeListener } from './alert-service.js';
 import { describeTrigger } from './alert-text.js';
 import { KeyedCoalescer } from './keyed-coalescer.js';

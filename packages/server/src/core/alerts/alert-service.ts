@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventBus } from '../../bus/event-bus.js';
 import type { AlertSeverity, DomainEvent } from '../../bus/events.js';
 import { HangarError } from '../../errors.js';
-import type { StoreSet, Stores } from '../../store/stores.js';
+import type { StoreSet, Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { decodeCursor, encodeCursor, toPage, type Page } from '../pagination.js';

@@ -1,4 +1,4 @@
-import type { Dialect } from '../../store/schema.js';
+import type { Dialect } from '../stores.js';
 import type { FleetQuery } from '../query/index.js';
 import { compileFleetQuery } from '../query/index.js';
 import type { AlertRule, RuleScope } from './ports.js';

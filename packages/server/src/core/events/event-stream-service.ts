@@ -1,6 +1,6 @@
 import { isValidDeviceId } from '@hangar/protocol';
 import { HangarError } from '../../errors.js';
-import type { Dialect } from '../../store/schema.js';
+import type { Dialect } from '../stores.js';
 import type { CallContext } from '../context.js';
 import { requireRole } from '../tenancy/principal.js';
 import type { EventLog } from './event-log.js';

@@ -1,5 +1,5 @@
 import { HangarError } from '../../errors.js';
-import type { Dialect } from '../../store/schema.js';
+import type { Dialect } from '../stores.js';
 import { compileFleetQuery, FleetQuerySyntaxError, parseFleetQuery, type FleetQuery } from '../query/index.js';
 import type { DeviceMatchLookup } from './ports.js';
 

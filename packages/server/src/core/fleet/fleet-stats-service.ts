@@ -1,5 +1,5 @@
 import { HangarError } from '../../errors.js';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import type { CallContext } from '../context.js';
 import { compileQueryText } from '../registry/fleet-query.js';
 import type { FleetStats } from './ports.js';

@@ -1,6 +1,6 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { HangarError } from '../../errors.js';
-import type { StoreSet, Stores } from '../../store/stores.js';
+import type { StoreSet, Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { requireRole } from '../tenancy/principal.js';

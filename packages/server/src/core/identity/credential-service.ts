@@ -1,7 +1,7 @@
 import { HangarError } from '../../errors.js';
 import type { EventBus } from '../../bus/event-bus.js';
 import type { DomainEvent } from '../../bus/events.js';
-import type { StoreSet, Stores } from '../../store/stores.js';
+import type { StoreSet, Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { requireRole } from '../tenancy/principal.js';

@@ -1,6 +1,6 @@
 import { HangarError } from '../../errors.js';
 import type { EventBus } from '../../bus/event-bus.js';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import type { DeviceView } from '../registry/device-service.js';

@@ -1,6 +1,6 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { HangarError } from '../../errors.js';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import { FailureThrottle } from '../failure-throttle.js';
 import { hashToken, newId } from '../tenancy/secrets.js';
 import type { CertificateAuthority, DeviceCredential } from './ports.js';

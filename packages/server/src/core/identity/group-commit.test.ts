@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORE_KINDS, openTestStore, type TestStore } from '../../testing/test-store.js';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import type { Device } from '../registry/device.js';
 import { GroupCommit } from './group-commit.js';
 

@@ -1,4 +1,4 @@
-import type { StoreSet, Stores } from '../../store/stores.js';
+import type { StoreSet, Stores } from '../stores.js';
 
 export interface GroupCommitOptions {
   /** Most units in one transaction; default 64. */

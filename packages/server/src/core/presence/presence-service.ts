@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { EventBus, Unsubscribe } from '../../bus/event-bus.js';
 import type { DeviceProtocol } from '../../bus/events.js';
 import { HangarError } from '../../errors.js';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import type { CallContext } from '../context.js';
 import type { DeviceIdentity } from '../identity/device-authenticator.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { HangarError } from '../../errors.js';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { requireRole } from '../tenancy/principal.js';

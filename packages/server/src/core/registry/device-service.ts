@@ -1,7 +1,7 @@
 import { sql, type Expression, type SqlBool } from 'kysely';
 import { HangarError } from '../../errors.js';
 import type { DomainEvent } from '../../bus/events.js';
-import type { StoreSet, Stores } from '../../store/stores.js';
+import type { StoreSet, Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';

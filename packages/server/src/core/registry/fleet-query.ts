@@ -1,7 +1,7 @@
 import type { Expression, SqlBool } from 'kysely';
 import { HangarError } from '../../errors.js';
 import { compileFleetQuery, FleetQuerySyntaxError, parseFleetQuery } from '../query/index.js';
-import type { Dialect } from '../../store/schema.js';
+import type { Dialect } from '../stores.js';
 
 /**
  * Parses and compiles a fleet query for one tenant, turning syntax errors into the API's

@@ -1,5 +1,5 @@
 import { HangarError } from '../../errors.js';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';

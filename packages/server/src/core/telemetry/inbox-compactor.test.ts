@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import { InboxCompactor } from './inbox-compactor.js';
 
 const logger = pino({ level: 'silent' });

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 
 export interface CompactorOptions {
   /** Time between compactions when fewer than `chunk` readings arrived. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import type { SeriesRef } from './ports.js';
 
 export interface RetentionOptions {

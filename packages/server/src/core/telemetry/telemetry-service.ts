@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { EventBus, Unsubscribe } from '../../bus/event-bus.js';
 import { HangarError } from '../../errors.js';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { ReceiveClock } from './receive-clock.js';

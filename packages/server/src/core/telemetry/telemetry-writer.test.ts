@@ -2,7 +2,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { InProcessEventBus } from '../../bus/event-bus.js';
 import type { EventOf } from '../../bus/events.js';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import type { PointToWrite } from './ports.js';
 import { TelemetryWriter } from './telemetry-writer.js';
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../../bus/event-bus.js';
 import type { TelemetryScalar } from '../../bus/events.js';
 import { HangarError, isHangarError } from '../../errors.js';
-import type { Stores } from '../../store/stores.js';
+import type { Stores } from '../stores.js';
 import type { PointToWrite } from './ports.js';
 import type { IngestDone } from './telemetry-ingest.js';
 import type { TelemetryPoint } from './telemetry-point.js';

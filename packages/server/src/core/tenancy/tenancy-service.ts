@@ -2,7 +2,7 @@ import { HangarError } from '../../errors.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
-import type { StoreSet, Stores } from '../../store/stores.js';
+import type { StoreSet, Stores } from '../stores.js';
 import { FailureThrottle } from '../failure-throttle.js';
 import type { ApiKey, Tenant, User } from './ports.js';
 import { DEFAULT_TENANT, requireInstallationAdmin, requireRole, systemPrincipal, type Principal, type Role } from './principal.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Dialect } from '../../store/schema.js';
+import type { Dialect } from '../stores.js';
 import type { EventLog } from '../events/event-log.js';
 import { FleetMatcher, parseQueryFilter } from '../events/fleet-matcher.js';
 import type { StreamEvent } from '../events/stream-event.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Dialect } from '../../store/schema.js';
+import type { Dialect } from '../stores.js';
 import type { EventLog } from '../events/event-log.js';
 import type { MasterKey } from '../identity/master-key.js';
 import { DeliveryWorker, type DeliveryWorkerOptions } from './delivery-worker.js';

@@ -1,0 +1,48 @@
+/**
+ * The store as core sees it: every store port, and the unit of work that spans them. Core
+ * declares these (the port lives with its user); store/ implements them (store/stores.ts binds
+ * the Kysely adapters), and core never imports store/.
+ */
+import type { AlertStore } from './alerts/ports.js';
+import type { AuditStore } from './audit/ports.js';
+import type { FleetStatsStore } from './fleet/ports.js';
+import type { IdentityStore } from './identity/ports.js';
+import type { PresenceStore } from './presence/ports.js';
+import type { DeviceStore, GroupStore } from './registry/ports.js';
+import type { TelemetryStore } from './telemetry/ports.js';
+import type { TenancyStore } from './tenancy/ports.js';
+import type { WebhookStore } from './webhooks/ports.js';
+
+/** Which database holds the store. Services read it only to size their concurrency. */
+export type Dialect = 'sqlite' | 'postgres';
+
+/** What one unit of a batch came to: its value, or what it threw (its writes undone). */
+export type UnitOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** Every store port, bound to one connection or to one open transaction. */
+export interface StoreSet {
+  readonly dialect: Dialect;
+  readonly devices: DeviceStore;
+  readonly groups: GroupStore;
+  readonly tenancy: TenancyStore;
+  readonly audit: AuditStore;
+  readonly identity: IdentityStore;
+  readonly telemetry: TelemetryStore;
+  readonly presence: PresenceStore;
+  readonly alerts: AlertStore;
+  readonly fleetStats: FleetStatsStore;
+  readonly webhooks: WebhookStore;
+}
+
+/** The store as services see it: the ports plus a unit of work spanning them. */
+export interface Stores extends StoreSet {
+  /** Runs `work` in one transaction: all its writes land together or not at all. */
+  transaction<T>(work: (tx: StoreSet) => Promise<T>): Promise<T>;
+  /**
+   * Runs `units` one after another in ONE transaction, each in its own savepoint: a unit that
+   * throws has only its own writes undone and its error answered; the rest commit together.
+   * `units` is read lazily, once the transaction has begun, so a caller can hand over what
+   * queued up meanwhile. For group commit of concurrent requests (core/identity/group-commit.ts).
+   */
+  transactionBatch<T>(units: Iterable<(tx: StoreSet) => Promise<T>>): Promise<Array<UnitOutcome<T>>>;
+}
