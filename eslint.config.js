@@ -28,8 +28,20 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: ['@hangar/server', '**/server/src/**'] }] },
   },
   {
+    // Core declares the store ports (core/stores.ts) and never sees their implementation: no
+    // store/, no Kysely, no driver. Its tests reach a real store through testing/.
     files: ['packages/server/src/core/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['**/api/**', '**/transports/**', 'fastify', '@fastify/*'] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['**/api/**', '**/transports/**', '**/store/**', 'fastify', '@fastify/*', 'kysely', 'pg', 'better-sqlite3'] },
+      ],
+    },
+  },
+  {
+    // Transports and the API call core services; only the composition root (app.ts) opens the store.
+    files: ['packages/server/src/transports/**', 'packages/server/src/api/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['**/store/**'] }] },
   },
   {
     files: ['packages/protocol/**'],

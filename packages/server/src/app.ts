@@ -133,7 +133,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const credentials = new CredentialService(stores, cas, bus, now);
     const eventLog = new EventLog({ capacity: options.eventLogCapacity, now });
     const stopEventLog = bus.subscribeAll((event) => void eventLog.append(event));
-    const webhookRuntime = new WebhookRuntime({ store: stores.webhooks, dialect: store.dialect, log: eventLog, masterKey, logger, now }, options.webhooks);
+    const webhookRuntime = new WebhookRuntime({ store: stores.webhooks, log: eventLog, masterKey, logger, now }, options.webhooks);
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId)),
       devices: new DeviceService(stores, now, credentials),
@@ -148,7 +148,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       presence: new PresenceService(stores, bus, { ...options.presence, nodeId: options.nodeId, now, logger: logger.child({ component: 'presence' }) }),
       alerts: new AlertService(stores, bus, now),
       fleet: new FleetStatsService(stores, now),
-      events: new EventStreamService(eventLog, { dialect: store.dialect, lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now }),
+      events: new EventStreamService(eventLog, { lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHangar, type Hangar } from '../app.js';
 import type { DomainEvent, TelemetryScalar } from '../bus/events.js';
-import type { Dialect } from '../store/schema.js';
+import type { Dialect } from '../core/stores.js';
 import { STORE_KINDS, dropSchema, testDatabaseUrl } from '../testing/test-store.js';
 
 const T0 = Date.UTC(2030, 0, 1);

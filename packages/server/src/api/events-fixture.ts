@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { createHangar, type Hangar, type HangarOptions } from '../app.js';
 import { MasterKey } from '../core/identity/master-key.js';
-import type { Dialect } from '../store/schema.js';
+import type { Dialect } from '../core/stores.js';
 import { dropSchema, testDatabaseUrl } from '../testing/test-store.js';
 
 /** One Server-Sent Events frame as a client sees it. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { LogEvent } from 'kysely';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StoreQueryEvent } from '../core/stores.js';
 
 /** One registry per Hangar instance (never prom-client's global one), so tests can run several. */
 export class Metrics {
@@ -29,8 +29,8 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'hangar_' });
   }
 
-  /** Kysely's log hook: counts statements by their first keyword, never by their text. */
-  readonly onQuery = (event: LogEvent): void => {
+  /** The store's query log hook: counts statements by their first keyword, never by their text. */
+  readonly onQuery = (event: StoreQueryEvent): void => {
     const kind = /^\s*(\w+)/.exec(event.query.sql)?.[1]?.toLowerCase() ?? 'other';
     this.storeQueries.inc({ kind, outcome: event.level === 'error' ? 'error' : 'ok' });
     this.storeDuration.observe({ kind }, event.queryDurationMillis / 1000);

@@ -16,6 +16,42 @@ import type { WebhookStore } from './webhooks/ports.js';
 /** Which database holds the store. Services read it only to size their concurrency. */
 export type Dialect = 'sqlite' | 'postgres';
 
+/**
+ * Why the database refused a store call, in terms core acts on:
+ * - `unique`: a row with the same key exists (an id registered meanwhile);
+ * - `foreignKey`: a row it refers to is gone (a device deleted meanwhile);
+ * - `retry`: the transaction lost a deadlock or serialization check and may simply run again;
+ * - `busy`: the database stayed locked past its busy timeout.
+ */
+export type StoreErrorReason = 'unique' | 'foreignKey' | 'retry' | 'busy';
+
+/**
+ * A driver error the store recognised, so that core never reads a driver's error codes. The
+ * driver's error is the cause. Any other driver error passes through as it is (an internal
+ * error to every transport).
+ */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+
+  constructor(
+    readonly reason: StoreErrorReason,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * What the store reports after each statement, for metrics (api/metrics.ts): the statement,
+ * how long it took and whether it failed. Kysely's LogEvent has this shape.
+ */
+export interface StoreQueryEvent {
+  readonly level: 'query' | 'error';
+  readonly query: { readonly sql: string };
+  readonly queryDurationMillis: number;
+}
+
 /** What one unit of a batch came to: its value, or what it threw (its writes undone). */
 export type UnitOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 

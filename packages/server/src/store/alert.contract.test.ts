@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert, AlertRule } from '../core/alerts/ports.js';
 import { parseRule, ruleScope } from '../core/alerts/rule-scope.js';
-import { compileFleetQuery, parseFleetQuery } from '../core/query/index.js';
+import { deviceQuery, parseFleetQuery } from '../core/query/index.js';
 import type { Device } from '../core/registry/device.js';
 import { STORE_KINDS, openTestStore, type TestStore } from '../testing/test-store.js';
 
@@ -52,7 +52,7 @@ describe.each(STORE_KINDS)('alert store contract on %s', (kind) => {
   }
 
   function scopeOf(r: AlertRule, now = T0, deviceId?: string) {
-    return ruleScope(parseRule(r), { dialect: kind, now, deviceId });
+    return ruleScope(parseRule(r), { now, deviceId });
   }
 
   beforeAll(async () => {
@@ -299,7 +299,7 @@ describe.each(STORE_KINDS)('alert store contract on %s', (kind) => {
     });
 
     it('counts only the devices a fleet query selects, and cuts the firmware list at top N', async () => {
-      const where = compileFleetQuery(parseFleetQuery('tags.site = "berlin"'), { dialect: kind, tenantId: 't1' });
+      const where = deviceQuery(parseFleetQuery('tags.site = "berlin"'), Date.now());
       const stats = await s.stores.fleetStats.stats({ tenantId: 't1', where, firmwareTop: 1, typeTop: 1 });
       expect(stats).toMatchObject({
         total: 4,
@@ -312,7 +312,7 @@ describe.each(STORE_KINDS)('alert store contract on %s', (kind) => {
         firmwareUnknown: 1,
         alerts: { open: 2, bySeverity: { critical: 1, warning: 1 } },
       });
-      const none = compileFleetQuery(parseFleetQuery('type = "none"'), { dialect: kind, tenantId: 't1' });
+      const none = deviceQuery(parseFleetQuery('type = "none"'), Date.now());
       expect(await s.stores.fleetStats.stats({ tenantId: 't1', where: none, firmwareTop: 10, typeTop: 100 })).toMatchObject({ total: 0, online: 0, offline: 0, byType: {}, firmware: {}, alerts: { open: 0 } });
     });
   });

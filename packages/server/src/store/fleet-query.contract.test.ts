@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileFleetQuery, parseFleetQuery } from '../core/query/index.js';
-import { fleetQueryFixture as f } from '../core/query/query-fixture.js';
+import { deviceQuery, parseFleetQuery } from '../core/query/index.js';
+import { fleetQueryFixture as f } from './fleet-query-fixture.js';
 import { STORE_KINDS, openTestStore, type TestStore } from '../testing/test-store.js';
 
 /**
@@ -24,7 +24,7 @@ describe.each(STORE_KINDS)('fleet queries on %s', (kind) => {
   });
 
   it.each(f.cases)('$query', async ({ query, ids }) => {
-    const where = compileFleetQuery(parseFleetQuery(query), { dialect: kind, tenantId: f.tenantId, now: f.now });
+    const where = deviceQuery(parseFleetQuery(query), f.now);
     const rows = await t.stores.devices.list({ tenantId: f.tenantId, where, limit: 1000 });
     expect(rows.map((r) => r.id)).toEqual(ids);
     expect(await t.stores.devices.count(f.tenantId, where)).toBe(ids.length);

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Stores, StoreSet } from '../core/stores.js';
 import type { StoreConnection } from './database.js';
 import type { Database, Dialect } from './schema.js';
+import { rethrowAsStoreError } from './driver-errors.js';
 import { runInSavepoints } from './savepoint-batch.js';
 import { KyselyAlertStore } from './kysely/alert-store.js';
 import { KyselyAuditStore } from './kysely/audit-store.js';
@@ -24,17 +25,21 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     identity: new KyselyIdentityStore(db),
     telemetry: new KyselyTelemetryStore(db, dialect),
     presence: new KyselyPresenceStore(db, dialect),
-    alerts: new KyselyAlertStore(db),
-    fleetStats: new KyselyFleetStatsStore(db),
+    alerts: new KyselyAlertStore(db, dialect),
+    fleetStats: new KyselyFleetStatsStore(db, dialect),
     webhooks: new KyselyWebhookStore(db, dialect),
   };
 }
 
-/** Binds the Kysely adapters of every store port to one open connection. */
+/**
+ * Binds the Kysely adapters of every store port to one open connection. What fails a
+ * transaction (a deadlock victim, a write against a deleted row) rejects as a StoreError
+ * where the driver's code says why (driver-errors.ts).
+ */
 export function createStores(conn: StoreConnection): Stores {
   return {
     ...bind(conn.db, conn.dialect),
-    transaction: (work) => conn.db.transaction().execute((trx) => work(bind(trx, conn.dialect))),
-    transactionBatch: (units) => conn.db.transaction().execute((trx) => runInSavepoints(trx, bind(trx, conn.dialect), units)),
+    transaction: (work) => conn.db.transaction().execute((trx) => work(bind(trx, conn.dialect))).catch(rethrowAsStoreError),
+    transactionBatch: (units) => conn.db.transaction().execute((trx) => runInSavepoints(trx, bind(trx, conn.dialect), units)).catch(rethrowAsStoreError),
   };
 }

@@ -196,7 +196,8 @@ describe.each(STORE_KINDS)('telemetry store contract on %s', (kind) => {
   });
 
   it('rolls back every point of a batch when one device does not exist', async () => {
-    await expect(write([pt('d5', 'a', T0, 1), pt('ghost', 'a', T0, 1)])).rejects.toThrow();
+    // A foreign-key failure, told to core as a StoreError (it answers DEVICE_NOT_FOUND).
+    await expect(write([pt('d5', 'a', T0, 1), pt('ghost', 'a', T0, 1)])).rejects.toMatchObject({ name: 'StoreError', reason: 'foreignKey' });
     expect(await t.stores.telemetry.range({ deviceId: 'd5', key: 'a', from: 0, to: T0 + HOUR, limit: 10, desc: false })).toEqual([]);
     expect(await t.stores.telemetry.latest('t1', 'd5')).toEqual([]);
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { createHangar, type Hangar } from '../app.js';
-import type { Dialect } from '../store/schema.js';
+import type { Dialect } from '../core/stores.js';
 import { dropSchema, testDatabaseUrl } from './test-store.js';
 
 export interface TestHangar {

@@ -8,6 +8,9 @@ import { migrateToLatest, openStore, type StoreConnection } from '../store/datab
 import type { Dialect, Stores } from '../core/stores.js';
 import { createStores } from '../store/stores.js';
 
+/** The table shapes, for fixtures outside store/ that write rows directly. */
+export type { Database } from '../store/schema.js';
+
 export const STORE_KINDS: Dialect[] = ['sqlite', 'postgres'];
 
 export interface TestStore {

@@ -231,7 +231,7 @@ export class AlertEvaluator implements RuleChangeListener {
     const { rule, condition } = parsed;
     const alerts = this.stores.alerts;
     const now = this.now();
-    const scope = ruleScope(parsed, { dialect: this.stores.dialect, now, deviceId });
+    const scope = ruleScope(parsed, { now, deviceId });
     const holds = (await alerts.matchingDevices(scope, 1)).length > 0;
     const open = await alerts.findOpenAlert(rule.tenantId, rule.id, deviceId);
     if (!holds) {
@@ -258,7 +258,7 @@ export class AlertEvaluator implements RuleChangeListener {
     const { rule, condition } = parsed;
     const alerts = this.stores.alerts;
     const now = this.now();
-    const scope = ruleScope(parsed, { dialect: this.stores.dialect, now });
+    const scope = ruleScope(parsed, { now });
     for (let i = 0; i < MAX_BATCHES; i += 1) {
       const gone = await alerts.openAlertsNotMatching(scope, SWEEP_BATCH);
       if (gone.length > 0) await this.autoClear(rule.tenantId, gone.map((a) => a.id), now);

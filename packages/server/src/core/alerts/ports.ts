@@ -1,5 +1,5 @@
-import type { Expression, SqlBool } from 'kysely';
 import type { AlertSeverity, TelemetryScalar } from '../../bus/events.js';
+import type { DeviceQuery } from '../query/index.js';
 
 export const ALERT_SEVERITIES: readonly AlertSeverity[] = ['critical', 'major', 'minor', 'warning', 'info'];
 export const ALERT_STATES = ['raised', 'acknowledged', 'cleared'] as const;
@@ -60,14 +60,13 @@ export interface AlertFilter {
 }
 
 /**
- * The devices a rule holds for, as one SQL condition over `devices` (a compiled fleet query:
- * the rule's condition AND its target AND not decommissioned). The store embeds it in its
- * set-based statements, so a rule is evaluated over the whole fleet in a handful of queries.
+ * The devices a rule holds for, as one fleet query (the rule's condition AND its target AND
+ * not decommissioned). The store compiles it into its set-based statements, so a rule is evaluated over the whole fleet in a handful of queries.
  */
 export interface RuleScope {
   tenantId: string;
   ruleId: string;
-  devices: Expression<SqlBool>;
+  devices: DeviceQuery;
 }
 
 /** What a device looks like to an alert's details: the fields a condition can read. */

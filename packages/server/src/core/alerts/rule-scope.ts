@@ -1,6 +1,5 @@
-import type { Dialect } from '../stores.js';
 import type { FleetQuery } from '../query/index.js';
-import { compileFleetQuery } from '../query/index.js';
+import { deviceQuery } from '../query/index.js';
 import type { AlertRule, RuleScope } from './ports.js';
 import type { RuleCondition } from './rule-condition.js';
 import { parseRuleCondition, parseRuleTarget } from './rule-condition.js';
@@ -23,16 +22,16 @@ const NOT_DECOMMISSIONED: FleetQuery = {
 };
 
 /**
- * The devices a rule holds for right now, as one compiled fleet query: its condition AND its
+ * The devices a rule holds for right now, as one fleet query: its condition AND its
  * target AND not decommissioned (a decommissioned device raises nothing), optionally narrowed
  * to one device. Relative times (`lastSeen <= -10m`) count back from `now`.
  */
-export function ruleScope(parsed: ParsedRule, options: { dialect: Dialect; now: number; deviceId?: string | undefined }): RuleScope {
+export function ruleScope(parsed: ParsedRule, options: { now: number; deviceId?: string | undefined }): RuleScope {
   const operands: FleetQuery[] = [NOT_DECOMMISSIONED, parsed.condition.when];
   if (parsed.target !== null) operands.push(parsed.target);
   if (options.deviceId !== undefined) {
     operands.push({ kind: 'compare', field: { kind: 'id' }, op: '=', value: { kind: 'string', value: options.deviceId } });
   }
   const tenantId = parsed.rule.tenantId;
-  return { tenantId, ruleId: parsed.rule.id, devices: compileFleetQuery({ kind: 'and', operands }, { dialect: options.dialect, tenantId, now: options.now }) };
+  return { tenantId, ruleId: parsed.rule.id, devices: deviceQuery({ kind: 'and', operands }, options.now) };
 }

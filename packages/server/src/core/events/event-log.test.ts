@@ -169,7 +169,6 @@ describe('fleet matcher', () => {
     const calls: string[][] = [];
     const matcher = new FleetMatcher(parseQueryFilter('tags.site = "berlin"'), {
       tenantId: 't1',
-      dialect: 'sqlite',
       lookup: async (_t, _w, ids) => {
         calls.push([...ids]);
         return new Set(ids.filter((id) => id.startsWith('b')));

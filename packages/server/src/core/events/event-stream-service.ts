@@ -1,6 +1,5 @@
 import { isValidDeviceId } from '@hangar/protocol';
 import { HangarError } from '../../errors.js';
-import type { Dialect } from '../stores.js';
 import type { CallContext } from '../context.js';
 import { requireRole } from '../tenancy/principal.js';
 import type { EventLog } from './event-log.js';
@@ -38,7 +37,7 @@ export class EventStreamService {
 
   constructor(
     private readonly log: EventLog,
-    private readonly deps: { dialect: Dialect; lookup: DeviceMatchLookup; now?: () => number },
+    private readonly deps: { lookup: DeviceMatchLookup; now?: () => number },
     private readonly options: EventStreamOptions = {},
   ) {}
 
@@ -53,7 +52,7 @@ export class EventStreamService {
     let matcher: FleetMatcher | undefined;
     if (request.query !== undefined && request.query.trim() !== '') {
       const ast = parseQueryFilter(request.query);
-      matcher = new FleetMatcher(ast, { tenantId, dialect: this.deps.dialect, lookup: this.deps.lookup, ttlMs: this.options.matchTtlMs, now: this.deps.now });
+      matcher = new FleetMatcher(ast, { tenantId, lookup: this.deps.lookup, ttlMs: this.options.matchTtlMs, now: this.deps.now });
     }
     let resumeAfter: number | undefined;
     if (request.lastEventId !== undefined && request.lastEventId !== '') {

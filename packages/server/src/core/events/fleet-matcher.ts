@@ -1,11 +1,9 @@
 import { HangarError } from '../../errors.js';
-import type { Dialect } from '../stores.js';
-import { compileFleetQuery, FleetQuerySyntaxError, parseFleetQuery, type FleetQuery } from '../query/index.js';
+import { deviceQuery, FleetQuerySyntaxError, parseFleetQuery, type FleetQuery } from '../query/index.js';
 import type { DeviceMatchLookup } from './ports.js';
 
 export interface FleetMatcherOptions {
   tenantId: string;
-  dialect: Dialect;
   lookup: DeviceMatchLookup;
   /** How long a device's answer is trusted; tags and telemetry change, so not forever. */
   ttlMs?: number;
@@ -74,9 +72,8 @@ export class FleetMatcher {
     try {
       const ids = [...batch.keys()];
       const now = this.now();
-      // Compiled per lookup, not once: relative times (`lastSeen > -5m`) count back from now.
-      const where = compileFleetQuery(this.query, { dialect: this.options.dialect, tenantId: this.options.tenantId, now });
-      const found = await this.options.lookup(this.options.tenantId, where, ids);
+      // Asked with each lookup's own now: relative times (`lastSeen > -5m`) count back from it.
+      const found = await this.options.lookup(this.options.tenantId, deviceQuery(this.query, now), ids);
       if (this.cache.size + ids.length > this.maxEntries) this.evict(now);
       const until = this.now() + this.ttlMs;
       for (const [id, resolvers] of batch) {

@@ -1,4 +1,4 @@
-import type { Expression, SqlBool } from 'kysely';
+import type { DeviceQuery } from '../query/index.js';
 
-/** Which of `deviceIds` (of one tenant) satisfy a compiled fleet query — one SQL query for all. */
-export type DeviceMatchLookup = (tenantId: string, where: Expression<SqlBool>, deviceIds: readonly string[]) => Promise<Set<string>>;
+/** Which of `deviceIds` (of one tenant) satisfy a fleet query — one store query for all. */
+export type DeviceMatchLookup = (tenantId: string, where: DeviceQuery, deviceIds: readonly string[]) => Promise<Set<string>>;

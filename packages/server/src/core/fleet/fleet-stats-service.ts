@@ -1,7 +1,7 @@
 import { HangarError } from '../../errors.js';
 import type { Stores } from '../stores.js';
 import type { CallContext } from '../context.js';
-import { compileQueryText } from '../registry/fleet-query.js';
+import { parseQueryText } from '../registry/fleet-query.js';
 import type { FleetStats } from './ports.js';
 
 export const DEFAULT_FIRMWARE_TOP = 10;
@@ -21,7 +21,7 @@ export class FleetStatsService {
     if (!Number.isInteger(firmwareTop) || firmwareTop < 1 || firmwareTop > MAX_FIRMWARE_TOP) {
       throw new HangarError('VALIDATION_FAILED', `firmwareTop is a whole number from 1 to ${MAX_FIRMWARE_TOP}`);
     }
-    const where = compileQueryText(options.q, { dialect: this.stores.dialect, tenantId, now: this.now() });
+    const where = parseQueryText(options.q, { now: this.now() });
     return this.stores.fleetStats.stats({ tenantId, where, firmwareTop, typeTop: TYPE_TOP });
   }
 }

@@ -1,5 +1,5 @@
-import type { Expression, SqlBool } from 'kysely';
 import type { AlertSeverity } from '../../bus/events.js';
+import type { DeviceQuery } from '../query/index.js';
 
 /** Counts over the devices a fleet query selects; every figure is computed by the database. */
 export interface FleetStats {
@@ -26,8 +26,8 @@ export interface FleetStats {
 
 export interface FleetStatsOptions {
   tenantId: string;
-  /** A compiled fleet query over `devices`; absent counts the whole fleet. */
-  where?: Expression<SqlBool> | undefined;
+  /** A parsed fleet query; absent counts the whole fleet. */
+  where?: DeviceQuery | undefined;
   /** How many firmware versions to name. */
   firmwareTop: number;
   /** How many device types to name; the rest are counted in `typeOther`. */

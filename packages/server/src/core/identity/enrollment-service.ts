@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { EventBus } from '../../bus/event-bus.js';
 import { HangarError } from '../../errors.js';
-import type { StoreSet, Stores } from '../stores.js';
+import { StoreError, type StoreSet, type Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { FailureThrottle } from '../failure-throttle.js';
@@ -299,7 +299,7 @@ export class EnrollmentService {
         await tx.devices.insert(device);
       } catch (err) {
         // An id registered since the check above (by a request in the same batch, or elsewhere) loses here.
-        if (isUniqueViolation(err)) throw new HangarError('DEVICE_EXISTS', `device id "${deviceId}" is already registered`, {}, { cause: err });
+        if (err instanceof StoreError && err.reason === 'unique') throw new HangarError('DEVICE_EXISTS', `device id "${deviceId}" is already registered`, {}, { cause: err });
         throw err;
       }
       const existingGroups: string[] = [];
@@ -381,11 +381,6 @@ export class EnrollmentService {
     }
     return unique;
   }
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 function sameHash(a: string, b: string | null): boolean {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STORE_KINDS, openTestStore, type TestStore } from '../../testing/test-store.js';
-import type { Stores } from '../stores.js';
+import { StoreError, type Stores } from '../stores.js';
 import type { Device } from '../registry/device.js';
 import { GroupCommit } from './group-commit.js';
 
@@ -118,7 +118,7 @@ describe('group commit when PostgreSQL picks the batch as a deadlock victim', ()
         attempts++;
         const outcomes = [];
         for (const w of work) outcomes.push({ ok: true as const, value: await w({} as never) });
-        if (attempts === 1) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+        if (attempts === 1) throw new StoreError('retry', 'deadlock detected');
         return outcomes;
       },
     } as unknown as Stores;

@@ -1,4 +1,4 @@
-import type { StoreSet, Stores } from '../stores.js';
+import { StoreError, type StoreSet, type Stores } from '../stores.js';
 
 export interface GroupCommitOptions {
   /** Most units in one transaction; default 64. */
@@ -15,10 +15,9 @@ export interface GroupCommitOptions {
 
 const MAX_RETRIES = 2;
 
-/** PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply run again. */
+/** A deadlock victim or a failed serialization check (PostgreSQL): the transaction may simply run again. */
 function isTransient(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === '40P01' || code === '40001';
+  return err instanceof StoreError && err.reason === 'retry';
 }
 
 interface Pending {

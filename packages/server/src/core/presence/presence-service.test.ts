@@ -5,7 +5,7 @@ import type { DomainEvent } from '../../bus/events.js';
 import { STORE_KINDS, openTestStore, type TestStore } from '../../testing/test-store.js';
 import type { CallContext } from '../context.js';
 import type { DeviceIdentity } from '../identity/device-authenticator.js';
-import { compileFleetQuery, parseFleetQuery } from '../query/index.js';
+import { deviceQuery, parseFleetQuery } from '../query/index.js';
 import type { Device } from '../registry/device.js';
 import { PresenceService, type PresenceOptions } from './presence-service.js';
 
@@ -379,7 +379,7 @@ describe.each(STORE_KINDS)('presence on %s', (kind) => {
     presence.seen(identity(on));
     await presence.flush();
     const find = async (q: string): Promise<string[]> => {
-      const where = compileFleetQuery(parseFleetQuery(q), { dialect: kind, tenantId: 'tp', now: clock });
+      const where = deviceQuery(parseFleetQuery(q), clock);
       const rows = await t.stores.devices.list({ tenantId: 'tp', where, limit: 10_000 });
       return rows.map((r) => r.id).filter((x) => x === on || x === off);
     };

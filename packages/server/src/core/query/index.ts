@@ -1,6 +1,7 @@
 /**
  * Fleet query language (DESIGN §7): `tags.site = "berlin" AND NOT online`. Parse text into a
- * checked tree, then compile the tree into a SQL condition over `devices` for either store.
+ * checked tree; store ports take the tree (filter.ts) and each store compiles it into its own
+ * query language (store/kysely/fleet-query-sql.ts).
  */
 export type {
   AllNode,
@@ -31,6 +32,6 @@ export {
   parseFleetQuery,
   parseIsoInstant,
 } from './parser.js';
-export { compileFleetQuery } from './compile.js';
-export type { CompileFleetQueryOptions } from './compile.js';
+export type { DeviceFilter, DeviceQuery, StaticGroupMembers } from './filter.js';
+export { deviceQuery, onlyDevice } from './filter.js';
 export { queryVersionKey, semverKey } from './semver-key.js';

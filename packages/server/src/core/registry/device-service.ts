@@ -1,15 +1,15 @@
-import { sql, type Expression, type SqlBool } from 'kysely';
 import { HangarError } from '../../errors.js';
 import type { DomainEvent } from '../../bus/events.js';
 import type { StoreSet, Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
+import { deviceQuery, onlyDevice } from '../query/index.js';
 import { purgeSmallHistory, refuseIdWithPendingPurge } from '../telemetry/device-history.js';
 import { requireRole } from '../tenancy/principal.js';
 import type { Device, DeviceStatus } from './device.js';
 import { checkAttributes, checkDeviceId, checkTags, checkType, mergeFlat, mergePatch } from './device-rules.js';
-import { compileQueryText } from './fleet-query.js';
+import { parseQueryText } from './fleet-query.js';
 
 export interface DeviceView extends Device {
   groups: string[];
@@ -104,14 +104,14 @@ export class DeviceService {
 
   async list(ctx: CallContext, options: { q?: string | undefined; cursor?: string | undefined; limit: number }): Promise<Page<DeviceView>> {
     const tenantId = ctx.principal.tenantId;
-    const where = compileQueryText(options.q, { dialect: this.stores.dialect, tenantId, now: this.now() });
+    const where = parseQueryText(options.q, { now: this.now() });
     const rows = await this.stores.devices.list({ tenantId, where, afterId: decodeCursor(options.cursor), limit: options.limit + 1 });
     return this.withStaticGroups(tenantId, toPage(rows, options.limit, (d) => d.id));
   }
 
   async count(ctx: CallContext, q: string | undefined): Promise<number> {
     const tenantId = ctx.principal.tenantId;
-    return this.stores.devices.count(tenantId, compileQueryText(q, { dialect: this.stores.dialect, tenantId, now: this.now() }));
+    return this.stores.devices.count(tenantId, parseQueryText(q, { now: this.now() }));
   }
 
   async update(ctx: CallContext, id: string, patch: DevicePatch): Promise<DeviceView> {
@@ -166,8 +166,9 @@ export class DeviceService {
       const groups = await this.stores.groups.list(tenantId, after, 500);
       for (const g of groups) {
         if (g.kind !== 'dynamic' || g.query === null) continue;
-        const where = compileQueryText(g.query, { dialect: this.stores.dialect, tenantId, now: this.now() });
-        const n = await this.stores.devices.count(tenantId, where ? idIs(where, deviceId) : idOnly(deviceId));
+        const now = this.now();
+        const where = parseQueryText(g.query, { now });
+        const n = await this.stores.devices.count(tenantId, deviceQuery(onlyDevice(where?.query ?? { kind: 'all' }, deviceId), now));
         if (n > 0) matched.push(g.id);
       }
       if (groups.length < 500) return matched;
@@ -179,13 +180,4 @@ export class DeviceService {
     const groups = await this.stores.groups.staticGroupsOf(tenantId, page.items.map((d) => d.id));
     return { items: page.items.map((d) => ({ ...d, groups: groups.get(d.id) ?? [] })), nextCursor: page.nextCursor };
   }
-}
-
-
-function idIs(where: Expression<SqlBool>, id: string): Expression<SqlBool> {
-  return sql<SqlBool>`(devices.id = ${id} AND ${where})`;
-}
-
-function idOnly(id: string): Expression<SqlBool> {
-  return sql<SqlBool>`devices.id = ${id}`;
 }

@@ -6,7 +6,7 @@ import { decodeCursor, toPage, type Page } from '../pagination.js';
 import { requireRole } from '../tenancy/principal.js';
 import type { Device, Group } from './device.js';
 import { GROUP_ID_PATTERN } from './device.js';
-import { compileQueryText } from './fleet-query.js';
+import { parseQueryText } from './fleet-query.js';
 import type { DeviceView } from './device-service.js';
 
 export interface GroupView extends Group {
@@ -26,7 +26,7 @@ export class GroupService {
     requireRole(ctx.principal, 'operator');
     const tenantId = ctx.principal.tenantId;
     if (!GROUP_ID_PATTERN.test(input.id)) throw new HangarError('VALIDATION_FAILED', `group id ${JSON.stringify(input.id)} is invalid: use 1–64 characters of A–Z a–z 0–9 . _ : -`);
-    const query = this.checkQuery(input.kind, input.query, tenantId);
+    const query = this.checkQuery(input.kind, input.query);
     const description = checkDescription(input.description ?? '');
     const now = this.now();
     const group: Group = { id: input.id, tenantId, kind: input.kind, query, description, createdAt: now, updatedAt: now };
@@ -61,7 +61,7 @@ export class GroupService {
       const now = this.now();
       const next: Group = {
         ...before,
-        query: patch.query !== undefined ? this.checkQuery(before.kind, patch.query, tenantId) : before.query,
+        query: patch.query !== undefined ? this.checkQuery(before.kind, patch.query) : before.query,
         description: patch.description !== undefined ? checkDescription(patch.description) : before.description,
         updatedAt: now,
       };
@@ -88,8 +88,8 @@ export class GroupService {
     const group = await this.require(tenantId, id);
     const where =
       group.kind === 'dynamic'
-        ? compileQueryText(group.query ?? '', { dialect: this.stores.dialect, tenantId, now: this.now() })
-        : this.stores.groups.memberFilter(tenantId, id);
+        ? parseQueryText(group.query ?? '', { now: this.now() })
+        : ({ kind: 'staticGroup', groupId: id } as const);
     const rows = await this.stores.devices.list({ tenantId, where, afterId: decodeCursor(cursor), limit: limit + 1 });
     const page = toPage(rows, limit, (d: Device) => d.id);
     const statics = await this.stores.groups.staticGroupsOf(tenantId, page.items.map((d) => d.id));
@@ -126,13 +126,13 @@ export class GroupService {
     });
   }
 
-  private checkQuery(kind: 'static' | 'dynamic', query: string | undefined, tenantId: string): string | null {
+  private checkQuery(kind: 'static' | 'dynamic', query: string | undefined): string | null {
     if (kind === 'static') {
       if (query !== undefined && query !== '') throw new HangarError('VALIDATION_FAILED', 'a static group has no query; use kind "dynamic"');
       return null;
     }
     if (query === undefined || query.trim() === '') throw new HangarError('VALIDATION_FAILED', 'a dynamic group needs a fleet query');
-    compileQueryText(query, { dialect: this.stores.dialect, tenantId, now: this.now() }); // throws INVALID_QUERY with the position
+    parseQueryText(query, { now: this.now() }); // throws INVALID_QUERY with the position
     return query;
   }
 
@@ -146,7 +146,7 @@ export class GroupService {
     const deviceCount =
       group.kind === 'static'
         ? await this.stores.groups.memberCount(group.tenantId, group.id)
-        : await this.stores.devices.count(group.tenantId, compileQueryText(group.query ?? '', { dialect: this.stores.dialect, tenantId: group.tenantId, now: this.now() }));
+        : await this.stores.devices.count(group.tenantId, parseQueryText(group.query ?? '', { now: this.now() }));
     return { ...group, deviceCount };
   }
 }

@@ -1,10 +1,10 @@
-import type { Expression, SqlBool } from 'kysely';
+import type { DeviceFilter } from '../query/index.js';
 import type { Device, Group } from './device.js';
 
 export interface DeviceListOptions {
   tenantId: string;
-  /** A compiled fleet query (core/query); absent lists every device. */
-  where?: Expression<SqlBool> | undefined;
+  /** A parsed fleet query or a static group's members; absent lists every device. */
+  where?: DeviceFilter | undefined;
   /** Return devices whose id sorts after this one (keyset pagination). */
   afterId?: string | undefined;
   limit: number;
@@ -26,7 +26,7 @@ export interface DeviceStore {
   /** The desired half of the device's twin and its version; undefined before the twin has one. */
   getDesired(tenantId: string, id: string): Promise<{ version: number; desired: Record<string, unknown> } | undefined>;
   list(options: DeviceListOptions): Promise<Device[]>;
-  count(tenantId: string, where?: Expression<SqlBool>): Promise<number>;
+  count(tenantId: string, where?: DeviceFilter): Promise<number>;
 }
 
 export interface GroupStore {
@@ -39,7 +39,5 @@ export interface GroupStore {
   removeMember(tenantId: string, groupId: string, deviceId: string): Promise<boolean>;
   /** Static group ids per device. */
   staticGroupsOf(tenantId: string, deviceIds: string[]): Promise<Map<string, string[]>>;
-  /** Expression selecting the static members of a group, for device lists. */
-  memberFilter(tenantId: string, groupId: string): Expression<SqlBool>;
   memberCount(tenantId: string, groupId: string): Promise<number>;
 }

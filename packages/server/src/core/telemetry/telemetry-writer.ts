@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../../bus/event-bus.js';
 import type { TelemetryScalar } from '../../bus/events.js';
 import { HangarError, isHangarError } from '../../errors.js';
-import type { Stores } from '../stores.js';
+import { StoreError, type Stores } from '../stores.js';
 import type { PointToWrite } from './ports.js';
 import type { IngestDone } from './telemetry-ingest.js';
 import type { TelemetryPoint } from './telemetry-point.js';
@@ -200,8 +200,7 @@ interface DeviceNews {
 
 /** A device deleted between authentication and the write shows up as a foreign-key failure. */
 function explain(err: unknown, deviceId: string): unknown {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503') {
+  if (err instanceof StoreError && err.reason === 'foreignKey') {
     return new HangarError('DEVICE_NOT_FOUND', `device "${deviceId}" no longer exists; its telemetry was not stored`, {}, { cause: err });
   }
   return err;

@@ -1,4 +1,4 @@
-import type { Expression, SqlBool } from 'kysely';
+import type { DeviceQuery } from '../query/index.js';
 import type { DeliveryAttempt, DeliveryStatus, Webhook, WebhookDelivery } from './webhook.js';
 
 export type NewDelivery = Omit<WebhookDelivery, 'status' | 'attempts' | 'lastStatusCode' | 'lastError' | 'lastAttemptAt' | 'history' | 'deliveredAt' | 'nextAttemptAt'> & { nextAttemptAt: number };
@@ -55,8 +55,8 @@ export interface WebhookStore {
   /** Deletes delivered rows older than `deliveredBefore` and dead ones older than `deadBefore`. */
   prune(deliveredBefore: number, deadBefore: number): Promise<number>;
   /**
-   * Which of `deviceIds` satisfy a compiled fleet query, in one query: the membership check of
+   * Which of `deviceIds` satisfy a fleet query, in one query: the membership check of
    * webhook and event-stream query filters (core/events/fleet-matcher.ts).
    */
-  devicesMatching(tenantId: string, where: Expression<SqlBool>, deviceIds: readonly string[]): Promise<Set<string>>;
+  devicesMatching(tenantId: string, where: DeviceQuery, deviceIds: readonly string[]): Promise<Set<string>>;
 }

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { Dialect } from '../stores.js';
 import type { EventLog } from '../events/event-log.js';
 import { FleetMatcher, parseQueryFilter } from '../events/fleet-matcher.js';
 import type { StreamEvent } from '../events/stream-event.js';
@@ -46,7 +45,7 @@ export class WebhookDispatcher {
   private reloadQueued: Promise<void> | undefined;
 
   constructor(
-    private readonly deps: { store: WebhookStore; dialect: Dialect; log: EventLog; logger: Logger; now: () => number; onQueued: () => void },
+    private readonly deps: { store: WebhookStore; log: EventLog; logger: Logger; now: () => number; onQueued: () => void },
     private readonly options: DispatcherOptions,
   ) {}
 
@@ -106,7 +105,7 @@ export class WebhookDispatcher {
       try {
         const types = parseTypeFilter(webhook.eventTypes);
         const matcher = webhook.query
-          ? new FleetMatcher(parseQueryFilter(webhook.query), { tenantId: webhook.tenantId, dialect: this.deps.dialect, lookup: (t, w, ids) => this.deps.store.devicesMatching(t, w, ids), ttlMs: this.options.matchTtlMs, now: this.deps.now })
+          ? new FleetMatcher(parseQueryFilter(webhook.query), { tenantId: webhook.tenantId, lookup: (t, w, ids) => this.deps.store.devicesMatching(t, w, ids), ttlMs: this.options.matchTtlMs, now: this.deps.now })
           : undefined;
         const list = next.get(webhook.tenantId) ?? [];
         list.push({ webhook, types, matcher });

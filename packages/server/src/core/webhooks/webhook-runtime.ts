@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { Dialect } from '../stores.js';
 import type { EventLog } from '../events/event-log.js';
 import type { MasterKey } from '../identity/master-key.js';
 import { DeliveryWorker, type DeliveryWorkerOptions } from './delivery-worker.js';
@@ -35,11 +34,11 @@ export class WebhookRuntime implements WebhookRuntimeHooks {
   readonly dispatcher: WebhookDispatcher;
   readonly worker: DeliveryWorker;
 
-  constructor(deps: { store: WebhookStore; dialect: Dialect; log: EventLog; masterKey: MasterKey; logger: Logger; now: () => number }, options: Partial<WebhookOptions> = {}) {
+  constructor(deps: { store: WebhookStore; log: EventLog; masterKey: MasterKey; logger: Logger; now: () => number }, options: Partial<WebhookOptions> = {}) {
     const o = { ...DEFAULT_WEBHOOK_OPTIONS, ...options };
     const logger = deps.logger.child({ component: 'webhooks' });
     this.worker = new DeliveryWorker({ store: deps.store, masterKey: deps.masterKey, logger, now: deps.now }, o);
-    this.dispatcher = new WebhookDispatcher({ store: deps.store, dialect: deps.dialect, log: deps.log, logger, now: deps.now, onQueued: () => this.worker.wake() }, o);
+    this.dispatcher = new WebhookDispatcher({ store: deps.store, log: deps.log, logger, now: deps.now, onQueued: () => this.worker.wake() }, o);
     this.issueEventId = () => deps.log.issueId();
   }
 

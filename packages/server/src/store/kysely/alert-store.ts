@@ -1,8 +1,9 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { AlertSeverity, TelemetryScalar } from '../../bus/events.js';
 import type { Alert, AlertFilter, AlertRule, AlertState, AlertStore, ClearReason, DeviceFacts, RuleScope } from '../../core/alerts/ports.js';
-import type { AlertRulesTable, AlertsTable, Database } from '../schema.js';
+import type { AlertRulesTable, AlertsTable, Database, Dialect } from '../schema.js';
 import { chunk } from './chunk.js';
+import { compileDeviceFilter } from './fleet-query-sql.js';
 
 type RuleRow = Selectable<AlertRulesTable>;
 type AlertRow = Selectable<AlertsTable>;
@@ -96,7 +97,13 @@ function fromAlertRow(r: AlertRow): Alert {
  * devices and nothing is filtered row by row here.
  */
 export class KyselyAlertStore implements AlertStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** A rule evaluation hands one scope to several statements: compile it once. */
+  private readonly scopes = new WeakMap<RuleScope, Expression<SqlBool>>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
 
   async insertRule(rule: AlertRule): Promise<void> {
     await this.db.insertInto('alert_rules').values(toRuleRow(rule)).execute();
@@ -235,7 +242,12 @@ export class KyselyAlertStore implements AlertStore {
 
   /** `SELECT devices.id FROM devices WHERE <tenant> AND <scope>`: the rule's devices. */
   private inScope(scope: RuleScope) {
-    return this.db.selectFrom('devices').select('devices.id').where('devices.tenant_id', '=', scope.tenantId).where(scope.devices);
+    let where = this.scopes.get(scope);
+    if (where === undefined) {
+      where = compileDeviceFilter(scope.devices, this.dialect, scope.tenantId);
+      this.scopes.set(scope, where);
+    }
+    return this.db.selectFrom('devices').select('devices.id').where('devices.tenant_id', '=', scope.tenantId).where(where);
   }
 
   private openDevicesOf(scope: RuleScope) {

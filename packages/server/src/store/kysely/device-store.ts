@@ -1,9 +1,11 @@
-import { sql, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Device, DeviceStatus } from '../../core/registry/device.js';
 import type { DeviceListOptions, DeviceStore } from '../../core/registry/ports.js';
-import { semverKey } from '../../core/query/index.js';
+import { semverKey, type DeviceFilter } from '../../core/query/index.js';
 import type { Database, DevicesTable, Dialect } from '../schema.js';
+import { rethrowAsStoreError } from '../driver-errors.js';
 import { chunk } from './chunk.js';
+import { compileDeviceFilter } from './fleet-query-sql.js';
 
 type DeviceRow = Selectable<DevicesTable>;
 
@@ -63,9 +65,10 @@ export class KyselyDeviceStore implements DeviceStore {
     await this.insertMany([device]);
   }
 
+  /** A taken id rejects with StoreError `unique`. */
   async insertMany(devices: Device[]): Promise<void> {
     for (const part of chunk(devices, this.rowsPerInsert)) {
-      await this.db.insertInto('devices').values(part.map(toDeviceRow)).execute();
+      await this.db.insertInto('devices').values(part.map(toDeviceRow)).execute().catch(rethrowAsStoreError);
     }
     const tags = devices.flatMap(tagRows);
     for (const part of chunk(tags, this.rowsPerInsert * 2)) {
@@ -138,15 +141,15 @@ export class KyselyDeviceStore implements DeviceStore {
 
   async list(options: DeviceListOptions): Promise<Device[]> {
     let q = this.db.selectFrom('devices').selectAll('devices').where('devices.tenant_id', '=', options.tenantId);
-    if (options.where) q = q.where(options.where);
+    if (options.where) q = q.where(compileDeviceFilter(options.where, this.dialect, options.tenantId));
     if (options.afterId !== undefined) q = q.where('devices.id', '>', options.afterId);
     const rows = await q.orderBy('devices.id').limit(options.limit).execute();
     return rows.map(fromDeviceRow);
   }
 
-  async count(tenantId: string, where?: Expression<SqlBool>): Promise<number> {
+  async count(tenantId: string, where?: DeviceFilter): Promise<number> {
     let q = this.db.selectFrom('devices').select(sql<number>`count(*)`.as('n')).where('devices.tenant_id', '=', tenantId);
-    if (where) q = q.where(where);
+    if (where) q = q.where(compileDeviceFilter(where, this.dialect, tenantId));
     const row = await q.executeTakeFirstOrThrow();
     return Number(row.n);
   }

@@ -2,19 +2,24 @@ import { sql, type Kysely } from 'kysely';
 import type { AlertSeverity } from '../../bus/events.js';
 import { ALERT_SEVERITIES } from '../../core/alerts/ports.js';
 import type { FleetStats, FleetStatsOptions, FleetStatsStore } from '../../core/fleet/ports.js';
-import type { Database } from '../schema.js';
+import type { Database, Dialect } from '../schema.js';
+import { compileDeviceFilter } from './fleet-query-sql.js';
 
 /**
  * Fleet statistics as GROUP BY queries over the devices a fleet query selects. Five small
  * aggregate statements; no device row leaves the database.
  */
 export class KyselyFleetStatsStore implements FleetStatsStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
 
   async stats(options: FleetStatsOptions): Promise<FleetStats> {
+    const where = options.where ? compileDeviceFilter(options.where, this.dialect, options.tenantId) : undefined;
     const devices = () => {
       const q = this.db.selectFrom('devices').where('devices.tenant_id', '=', options.tenantId);
-      return options.where ? q.where(options.where) : q;
+      return where ? q.where(where) : q;
     };
 
     const totals = await devices()

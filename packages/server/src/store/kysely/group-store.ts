@@ -1,4 +1,4 @@
-import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Group } from '../../core/registry/device.js';
 import type { GroupStore } from '../../core/registry/ports.js';
 import type { Database } from '../schema.js';
@@ -80,10 +80,6 @@ export class KyselyGroupStore implements GroupStore {
       }
     }
     return out;
-  }
-
-  memberFilter(tenantId: string, groupId: string): Expression<SqlBool> {
-    return sql<SqlBool>`devices.id IN (SELECT device_id FROM group_members WHERE tenant_id = ${tenantId} AND group_id = ${groupId})`;
   }
 
   async memberCount(tenantId: string, groupId: string): Promise<number> {

@@ -1,8 +1,10 @@
-import { sql, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { DeviceQuery } from '../../core/query/index.js';
 import type { ClaimedDelivery, DeliveryOutcome, NewDelivery, WebhookStore } from '../../core/webhooks/ports.js';
 import type { DeliveryAttempt, DeliveryStatus, Webhook, WebhookDelivery } from '../../core/webhooks/webhook.js';
 import type { Database, Dialect, WebhookDeliveriesTable, WebhooksTable } from '../schema.js';
 import { chunk } from './chunk.js';
+import { compileDeviceFilter } from './fleet-query-sql.js';
 
 const DELIVERY_BATCH = 1000;
 /**
@@ -222,8 +224,9 @@ export class KyselyWebhookStore implements WebhookStore {
     return Number(res.numDeletedRows);
   }
 
-  async devicesMatching(tenantId: string, where: Expression<SqlBool>, deviceIds: readonly string[]): Promise<Set<string>> {
+  async devicesMatching(tenantId: string, query: DeviceQuery, deviceIds: readonly string[]): Promise<Set<string>> {
     const out = new Set<string>();
+    const where = compileDeviceFilter(query, this.dialect, tenantId);
     for (const part of chunk([...new Set(deviceIds)], DELIVERY_BATCH)) {
       const rows = await this.db.selectFrom('devices').select('devices.id').where('devices.tenant_id', '=', tenantId).where('devices.id', 'in', part).where(where).execute();
       for (const r of rows) out.add(r.id);

@@ -9,7 +9,7 @@ import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
 import type { TelemetryFormat, TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
 import type { DeviceProtocol } from '../../bus/events.js';
 import { HangarError } from '../../errors.js';
-import type { Database } from '../../store/schema.js';
+import type { Database } from '../../testing/test-store.js';
 import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
 import { encodeMessage, parseMessage, type CoapMessage } from './coap-message.js';
 import { CoapDeviceEndpoint, type CoapDeviceEndpointOptions } from './device-endpoint.js';

@@ -1,7 +1,7 @@
 /**
- * A small fleet and the devices each fleet query must return, shared by compile.test.ts
+ * A small fleet and the devices each fleet query must return, shared by kysely/fleet-query-sql.test.ts
  * (SQLite) and the store contract suite (both stores). Rows are in table shape
- * (store/schema.ts) so a test inserts them as they are; relative times are computed from
+ * (schema.ts) so a test inserts them as they are; relative times are computed from
  * `fleetQueryFixture.now`, which must be passed to compileFleetQuery as `now`.
  *
  * Expected ids are for `fleetQueryFixture.tenantId` only; the one device of `otherTenantId`
@@ -13,8 +13,8 @@ import type {
   DeviceTwinsTable,
   TelemetryLatestTable,
   TenantsTable,
-} from '../../store/schema.js';
-import { semverKey } from './semver-key.js';
+} from './schema.js';
+import { semverKey } from '../core/query/index.js';
 
 export interface FleetQueryCase {
   query: string;

@@ -14,10 +14,9 @@
  */
 import { sql } from 'kysely';
 import type { Expression, RawBuilder, SqlBool } from 'kysely';
-import type { Dialect } from '../../store/schema.js';
-import type { ComparisonNode, CompareOperator, FleetQuery, Literal } from './ast.js';
-import { parseIsoInstant } from './parser.js';
-import { queryVersionKey } from './semver-key.js';
+import type { ComparisonNode, CompareOperator, DeviceFilter, FleetQuery, Literal } from '../../core/query/index.js';
+import { parseIsoInstant, queryVersionKey } from '../../core/query/index.js';
+import type { Dialect } from '../schema.js';
 
 export interface CompileFleetQueryOptions {
   dialect: Dialect;
@@ -84,6 +83,17 @@ const TWIN_SEGMENT = /^(?![0-9]+$)[A-Za-z0-9_-]+$/;
  */
 export function compileFleetQuery(query: FleetQuery, options: CompileFleetQueryOptions): Expression<SqlBool> {
   return compileNode(query, { dialect: options.dialect, tenantId: options.tenantId, now: options.now ?? Date.now() });
+}
+
+/**
+ * The SQL condition over `devices` for a store port's device filter (core/query/filter.ts):
+ * a parsed fleet query, compiled against its `now`, or the members of a static group.
+ */
+export function compileDeviceFilter(filter: DeviceFilter, dialect: Dialect, tenantId: string): Expression<SqlBool> {
+  if (filter.kind === 'staticGroup') {
+    return sql<SqlBool>`devices.id IN (SELECT device_id FROM group_members WHERE tenant_id = ${tenantId} AND group_id = ${filter.groupId})`;
+  }
+  return compileNode(filter.query, { dialect, tenantId, now: filter.now });
 }
 
 /**

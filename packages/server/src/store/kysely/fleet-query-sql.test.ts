@@ -12,12 +12,12 @@ import {
   sql,
 } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initialMigration } from '../../store/migrations/001-initial.js';
-import type { Database, Dialect } from '../../store/schema.js';
-import type { Field, FleetQuery, Literal } from './ast.js';
-import { globToLike } from './compile.js';
-import { compileFleetQuery, parseFleetQuery, semverKey } from './index.js';
-import { fleetQueryFixture } from './query-fixture.js';
+import type { Field, FleetQuery, Literal } from '../../core/query/index.js';
+import { parseFleetQuery, semverKey } from '../../core/query/index.js';
+import { fleetQueryFixture } from '../fleet-query-fixture.js';
+import { initialMigration } from '../migrations/001-initial.js';
+import type { Database, Dialect } from '../schema.js';
+import { compileFleetQuery, globToLike } from './fleet-query-sql.js';
 
 // Query builders that only compile, one per dialect.
 const builders: Record<Dialect, Kysely<Database>> = {
