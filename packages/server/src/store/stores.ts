@@ -11,7 +11,8 @@ import { KyselyDeviceStore } from './kysely/device-store.js';
 import { KyselyGroupStore } from './kysely/group-store.js';
 import { KyselyIdentityStore } from './kysely/identity-store.js';
 import { KyselyPresenceStore } from './kysely/presence-store.js';
-import { KyselyTelemetryStore } from './kysely/telemetry-store.js';
+import { PostgresTelemetryStore } from './kysely/postgres-telemetry-store.js';
+import { SqliteTelemetryStore } from './kysely/sqlite-telemetry-store.js';
 import { KyselyTenancyStore } from './kysely/tenancy-store.js';
 import { KyselyWebhookStore } from './kysely/webhook-store.js';
 
@@ -23,7 +24,7 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     tenancy: new KyselyTenancyStore(db),
     audit: new KyselyAuditStore(db),
     identity: new KyselyIdentityStore(db),
-    telemetry: new KyselyTelemetryStore(db, dialect),
+    telemetry: dialect === 'sqlite' ? new SqliteTelemetryStore(db) : new PostgresTelemetryStore(db),
     presence: new KyselyPresenceStore(db, dialect),
     alerts: new KyselyAlertStore(db, dialect),
     fleetStats: new KyselyFleetStatsStore(db, dialect),
