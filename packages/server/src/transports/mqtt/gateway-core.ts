@@ -75,6 +75,8 @@ export interface MqttLimits {
   refusalDelayMs: number;
   /** A closing socket the peer does not close is destroyed after this. */
   closeGraceMs: number;
+  /** How long a connection that is being closed waits for uplinks still with the core, to send their PUBACKs first. */
+  ackDrainMs: number;
   /** How often timeouts and expired sessions are checked. */
   sweepIntervalMs: number;
   maxPacketsBeforeConnack: number;
@@ -97,6 +99,7 @@ export const DEFAULT_MQTT_LIMITS: MqttLimits = {
   maxKeepAliveSec: 1200,
   refusalDelayMs: 1000,
   closeGraceMs: 500,
+  ackDrainMs: 5000,
   sweepIntervalMs: 1000,
   maxPacketsBeforeConnack: 32,
   enrollmentSessionMs: 120_000,

@@ -1,7 +1,6 @@
 import type { Duplex } from 'node:stream';
 import {
   generate,
-  parser as createParser,
   type IConnackPacket,
   type IConnectPacket,
   type IDisconnectPacket,
@@ -19,13 +18,14 @@ import type { LiveSession } from '../live-sessions.js';
 import { enrollErrorBody, enrollSuccessBody, parseEnrollRequest } from './enrollment-messages.js';
 import type { GatewayCore, UplinkMeta } from './gateway-core.js';
 import { connackCode, pubackCodeFor, RC, V3_CONNACK, V3_SUBACK_FAILURE, type ConnectRefusal } from './reason-codes.js';
+import { createPacketParser } from './packet-parser.js';
 import { MqttSession, type Downlink } from './session-store.js';
 import { checkSubscription, jsonTelemetryTopic, MAX_TOPIC_BYTES, routePublish, type SessionMode } from './topic-acl.js';
 import type { TelemetryFormat } from '../../core/telemetry/telemetry-ingest.js';
 
 type State = 'connecting' | 'authenticating' | 'open' | 'closed';
 
-/** An inbound QoS 1 PUBLISH waiting for its turn to be acknowledged; `code` -1 while in work. */
+/** An inbound QoS 1 PUBLISH waiting for its turn to be acknowledged; `code` PENDING while in work. */
 interface AckSlot {
   messageId: number;
   code: number;
@@ -69,6 +69,10 @@ const PAUSE_RATE = 8;
 
 const MAX_REASON_STRING = 200;
 
+/** AckSlot codes besides reason codes: still with the core; never to be acknowledged (not stored, the connection closing). */
+const PENDING = -1;
+const DROPPED = -2;
+
 /**
  * Listeners are module functions that find their connection through a symbol on the emitter,
  * so an idle connection carries no closures of its own (memory per connection matters at
@@ -100,6 +104,9 @@ function destroyStream(stream: Duplex): void {
 }
 function retryHeldTelemetry(conn: MqttConnection): void {
   conn.retryHeld();
+}
+function ackDrainOver(conn: MqttConnection): void {
+  conn.finishDrain();
 }
 
 function uplinkMeta(qos: 0 | 1, p: { contentType?: string; userProperties?: UserProperties; responseTopic?: string; correlationData?: Buffer } | undefined): UplinkMeta {
@@ -153,6 +160,8 @@ export class MqttConnection implements LiveSession {
   /** Set (with `retryTimer` pending) while telemetry waits for the device's rate limit; reading is paused meanwhile. */
   private held: HeldTelemetry[] | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Set while a closed connection still sends the PUBACKs it owes, then `farewell` (see end). */
+  private drain: { farewell: Buffer | undefined; timer: NodeJS.Timeout } | undefined;
 
   constructor(
     private readonly gw: GatewayCore,
@@ -162,7 +171,7 @@ export class MqttConnection implements LiveSession {
   ) {
     this.createdAt = gw.now();
     this.lastRx = this.createdAt;
-    this.parser = createParser() as Parser & Tagged;
+    this.parser = createPacketParser() as Parser & Tagged;
     this.parser[CONN] = this;
     this.parser.on('packet', onParserPacket);
     this.parser.on('error', onParserError);
@@ -560,6 +569,8 @@ export class MqttConnection implements LiveSession {
         this.aliases?.delete(alias);
       }
     }
+    // MQTT 5.0 §3.3.4: an empty topic without an alias is a protocol error; 3.1.1 [MQTT-4.7.3-1] forbids it.
+    if (topic === '') return this.protocolError('an empty topic name without a topic alias');
     // [MQTT-2.3.1-1] a QoS 1 PUBLISH carries a non-zero packet id (without one it could never be acknowledged).
     if (p.qos === 1 && !p.messageId) return this.protocolError('QoS 1 PUBLISH without a packet id');
     if (p.qos === 1 && this.version === 5 && this.unackedQos1 >= gw.limits.receiveMaximum) {
@@ -748,7 +759,7 @@ export class MqttConnection implements LiveSession {
     let slot: AckSlot | undefined;
     if (messageId !== 0) {
       this.unackedQos1 += 1;
-      slot = { messageId, code: -1, reason: undefined };
+      slot = { messageId, code: PENDING, reason: undefined };
       (this.acks ??= []).push(slot);
     }
     // Backpressure: no more reading while this many uplinks are with the core.
@@ -765,33 +776,38 @@ export class MqttConnection implements LiveSession {
 
   /** An uplink is done: `err` undefined when it was handled (durably, for telemetry). */
   private settle(slot: AckSlot | undefined, err: unknown): void {
-    const code = err === undefined ? RC.SUCCESS : pubackCodeFor(err);
+    // While the connection closes, a rate-limited message is not held again: it was not stored, so it gets no PUBACK and the device sends it again.
+    const code = err === undefined ? RC.SUCCESS : this.drain && err instanceof HangarError && err.code === 'RATE_LIMITED' ? DROPPED : pubackCodeFor(err);
     this.processing -= 1;
     if (slot) this.unackedQos1 -= 1;
-    if (this.state === 'closed') return;
-    if (code !== RC.SUCCESS) {
+    if (this.state === 'closed' && this.drain === undefined) return;
+    if (code !== RC.SUCCESS && code !== DROPPED) {
       this.gw.count('uplinks_refused');
       if (code === RC.UNSPECIFIED) this.gw.logger.warn({ err, deviceId: this.deviceId }, 'mqtt uplink failed');
       else this.gw.logger.debug({ err: err instanceof Error ? err.message : err, deviceId: this.deviceId }, 'mqtt uplink refused');
     }
     if (slot) {
       slot.code = code;
-      slot.reason = code === RC.SUCCESS ? undefined : code === RC.UNSPECIFIED ? 'internal error' : err instanceof Error ? err.message : String(err);
+      slot.reason = code === RC.SUCCESS || code === DROPPED ? undefined : code === RC.UNSPECIFIED ? 'internal error' : err instanceof Error ? err.message : String(err);
       this.flushAcks();
     }
     if (this.processing <= this.gw.limits.maxUplinksInWork / 2) this.resume(PAUSE_INFLIGHT);
   }
 
-  /** PUBACKs leave in the order their PUBLISHes came [MQTT-4.6.0-2], whatever order the core finished in. */
+  /**
+   * PUBACKs leave in the order their PUBLISHes came [MQTT-4.6.0-2], whatever order the core
+   * finished in — also while the connection closes (see end), so that no stored message goes
+   * unacknowledged and is sent, and stored, again.
+   */
   private flushAcks(): void {
     const acks = this.acks;
-    if (!acks || acks.length === 0 || acks[0]!.code === -1 || this.state !== 'open') return;
+    if (!acks || acks.length === 0 || acks[0]!.code === PENDING || (this.state !== 'open' && this.drain === undefined)) return;
     // The hot path: when only successes are ready, they leave as one write. A success PUBACK is
     // the same 4 bytes in 3.1.1 and 5.0 (MQTT 5.0 §3.4.2.1 lets the reason code go when it is 0
     // and there are no properties).
     let ready = 0;
     while (ready < acks.length && acks[ready]!.code === RC.SUCCESS) ready += 1;
-    if (ready === acks.length || acks[ready]!.code === -1) {
+    if (ready === acks.length || acks[ready]!.code === PENDING) {
       const bytes = Buffer.allocUnsafe(4 * ready);
       for (let i = 0; i < ready; i += 1) {
         const id = acks[i]!.messageId;
@@ -803,24 +819,40 @@ export class MqttConnection implements LiveSession {
       if (ready === 1) acks.shift();
       else acks.splice(0, ready);
       this.write(bytes);
+      if (this.drain && acks.length === 0) this.finishDrain();
       return;
     }
     this.stream.cork();
-    while (acks.length > 0 && acks[0]!.code !== -1 && this.state === 'open') {
+    while (acks.length > 0 && acks[0]!.code !== PENDING && (this.state === 'open' || this.drain)) {
       const slot = acks.shift()!;
-      if (slot.code !== RC.SUCCESS && this.version === 4) {
-        // 3.1.1 cannot refuse one message: the PUBACK is withheld and the connection closed.
-        this.end(`uplink refused: ${slot.reason ?? ''}`, { will: false });
-        break;
-      }
       if (slot.code === RC.SUCCESS) {
         this.write(Buffer.from([0x40, 0x02, slot.messageId >> 8, slot.messageId & 0xff]));
+      } else if (slot.code === DROPPED) {
+        continue;
+      } else if (this.version === 4) {
+        // 3.1.1 cannot refuse one message: the PUBACK is withheld and the connection closed
+        // (once the messages before and after it that were stored are acknowledged).
+        if (this.drain) continue;
+        this.end(`uplink refused: ${slot.reason ?? ''}`, { will: false });
+        break;
       } else {
         const reasonString = this.problemInformation && slot.reason ? slot.reason.slice(0, MAX_REASON_STRING) : undefined;
-        this.send({ cmd: 'puback', messageId: slot.messageId, reasonCode: slot.code, ...(reasonString ? { properties: { reasonString } } : {}) });
+        const packet: Packet = { cmd: 'puback', messageId: slot.messageId, reasonCode: slot.code, ...(reasonString ? { properties: { reasonString } } : {}) };
+        this.write(generate(packet, { protocolVersion: 5 }));
       }
     }
     this.stream.uncork();
+    if (this.drain && acks.length === 0) this.finishDrain();
+  }
+
+  /** The PUBACKs owed are out (or the wait for them is over): the farewell goes, then the socket closes. */
+  finishDrain(): void {
+    const drain = this.drain;
+    if (!drain) return;
+    this.drain = undefined;
+    this.acks = undefined;
+    clearTimeout(drain.timer);
+    this.closeStream(drain.farewell);
   }
 
   private onPuback(messageId: number | undefined): void {
@@ -836,6 +868,8 @@ export class MqttConnection implements LiveSession {
       this.end('subscription identifiers are not supported', { code: RC.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED, will: true });
       return;
     }
+    // [MQTT-3.8.3-2] at least one topic filter.
+    if (p.subscriptions.length === 0) return this.protocolError('a SUBSCRIBE without topic filters');
     const session = this.session!;
     const maxSubscriptions = this.gw.limits.maxSubscriptionsPerSession;
     const granted: number[] = [];
@@ -864,6 +898,8 @@ export class MqttConnection implements LiveSession {
   }
 
   private onUnsubscribe(p: IUnsubscribePacket): void {
+    // [MQTT-3.10.3-2] at least one topic filter.
+    if (p.unsubscriptions.length === 0) return this.protocolError('an UNSUBSCRIBE without topic filters');
     const session = this.session!;
     const codes = p.unsubscriptions.map((f) => (session.unsubscribe(f) ? RC.SUCCESS : RC.NO_SUBSCRIPTION_EXISTED));
     if (this.version === 5) this.send({ cmd: 'unsuback', messageId: p.messageId!, granted: codes });
@@ -1035,7 +1071,11 @@ export class MqttConnection implements LiveSession {
 
   /** Ends the connection once: DISCONNECT (5.0) when a reason is given, then the socket, then the bookkeeping. */
   end(reason: string, options: EndOptions): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed') {
+      // The peer went away while PUBACKs were owed: nobody is left to receive them.
+      if (this.drain && this.stream.destroyed) this.finishDrain();
+      return;
+    }
     const wasOpen = this.state === 'open';
     this.state = 'closed';
     let farewell: Buffer | undefined;
@@ -1044,8 +1084,23 @@ export class MqttConnection implements LiveSession {
       if (this.problemInformation) packet.properties = { reasonString: reason.slice(0, MAX_REASON_STRING) };
       farewell = generate(packet, { protocolVersion: 5 });
     }
-    this.closeStream(farewell);
+    if (wasOpen && this.acks !== undefined && this.acks.length > 0 && !this.stream.destroyed) {
+      // QoS 1 messages read before the packet that ends the connection may be stored already:
+      // each is acknowledged as the core settles it, and the farewell follows the last one, so
+      // that the device does not send (and Hangar store) them again. Nothing more is read.
+      this.dropHeld();
+      this.drain = { farewell, timer: setTimeout(ackDrainOver, this.gw.limits.ackDrainMs, this) };
+      this.drain.timer.unref();
+      this.flushAcks();
+    } else {
+      this.closeStream(farewell);
+    }
     this.cleanup(reason, options.will && wasOpen);
+  }
+
+  /** Telemetry held for the rate limit was not stored: it gets no PUBACK. */
+  private dropHeld(): void {
+    for (const h of this.held ?? []) if (h.slot) h.slot.code = DROPPED;
   }
 
   private closeStream(farewell: Buffer | undefined): void {
@@ -1061,7 +1116,7 @@ export class MqttConnection implements LiveSession {
   private cleanup(reason: string, publishWill: boolean): void {
     const gw = this.gw;
     gw.forget(this);
-    this.acks = undefined;
+    if (!this.drain) this.acks = undefined;
     this.pending = undefined;
     this.aliases = undefined;
     this.held = undefined;
