@@ -1,20 +1,13 @@
 import type { Logger } from 'pino';
-import type { UserProperties } from 'mqtt-packet';
 import type { DeviceAuthenticator, DeviceIdentity } from '../../core/identity/device-authenticator.js';
 import type { EnrollmentService } from '../../core/identity/enrollment-service.js';
 import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
 import type { TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
-import type { MqttConnection } from './mqtt-connection.js';
-import type { MqttSessionStore } from './session-store.js';
+import type { LiveSession } from '../live-sessions.js';
+import type { Downlink, MqttSession, MqttSessionStore } from './session-store.js';
+import type { UplinkCore } from './uplink-routes.js';
 
-/** What came with an uplink besides its payload (MQTT 5 properties; empty on 3.1.1). */
-export interface UplinkMeta {
-  qos: 0 | 1;
-  contentType?: string;
-  userProperties?: UserProperties;
-  responseTopic?: string;
-  correlationData?: Buffer;
-}
+export type { UplinkMeta } from './uplink-routes.js';
 
 /** Every counter the gateway keeps; `MqttGatewayOptions.count` receives each increment. */
 export const MQTT_COUNTERS = [
@@ -75,6 +68,8 @@ export interface MqttLimits {
   refusalDelayMs: number;
   /** A closing socket the peer does not close is destroyed after this. */
   closeGraceMs: number;
+  /** How long a connection that is being closed waits for uplinks still with the core, to send their PUBACKs first. */
+  ackDrainMs: number;
   /** How often timeouts and expired sessions are checked. */
   sweepIntervalMs: number;
   maxPacketsBeforeConnack: number;
@@ -97,14 +92,34 @@ export const DEFAULT_MQTT_LIMITS: MqttLimits = {
   maxKeepAliveSec: 1200,
   refusalDelayMs: 1000,
   closeGraceMs: 500,
+  ackDrainMs: 5000,
   sweepIntervalMs: 1000,
   maxPacketsBeforeConnack: 32,
   enrollmentSessionMs: 120_000,
   maxEnrollmentSessions: 1000,
 };
 
+export interface EndOptions {
+  /** MQTT 5 DISCONNECT reason sent first (only once CONNACK went out, [MQTT-3.14.0-1]). */
+  code?: number;
+  /** Publish the will: any end but a normal DISCONNECT or an administrative close. */
+  will: boolean;
+}
+
+/** A connection as the gateway sees it (MqttConnection): declared here so that this file needs no connection module. */
+export interface GatewayConnection extends LiveSession {
+  readonly identity: DeviceIdentity | undefined;
+  readonly session: MqttSession | undefined;
+  readonly isOpen: boolean;
+  /** A message for this connection's session: sent now, or queued while the device's window is full. */
+  offer(message: Downlink): 'delivered' | 'queued' | 'dropped';
+  end(reason: string, options: EndOptions): void;
+  /** The sweep: CONNECT deadline, keep-alive, enrollment time limit. */
+  tick(now: number): void;
+}
+
 /** The gateway as its connections see it. */
-export interface GatewayCore {
+export interface GatewayCore extends UplinkCore {
   readonly limits: MqttLimits;
   readonly logger: Logger;
   readonly sessions: MqttSessionStore;
@@ -112,16 +127,13 @@ export interface GatewayCore {
   readonly telemetry: TelemetryIngest;
   readonly presence: Pick<PresenceTracker, 'connected' | 'disconnected' | 'seen'>;
   readonly enrollment: Pick<EnrollmentService, 'provision'> | undefined;
-  /** False without an `uplink` hook: twin/reported, command results, OTA status and logs go nowhere. */
-  readonly uplinksServed: boolean;
   now(): number;
   count(counter: MqttCounter, n?: number): void;
-  uplink(identity: DeviceIdentity, subtopic: string, payload: Buffer, meta: UplinkMeta): Promise<void>;
   subscribed(identity: DeviceIdentity, filters: string[]): void;
   /** Makes `conn` the device's connection; returns the one it replaces. */
-  claim(conn: MqttConnection): MqttConnection | undefined;
-  registerLive(conn: MqttConnection): void;
-  forget(conn: MqttConnection): void;
+  claim(conn: GatewayConnection): GatewayConnection | undefined;
+  registerLive(conn: GatewayConnection): void;
+  forget(conn: GatewayConnection): void;
   admitEnrollment(): boolean;
   releaseEnrollment(): void;
 }

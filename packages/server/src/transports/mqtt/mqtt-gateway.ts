@@ -9,7 +9,7 @@ import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
 import type { TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
 import { HangarError } from '../../errors.js';
 import type { LiveSessions } from '../live-sessions.js';
-import { DEFAULT_MQTT_LIMITS, MQTT_COUNTERS, type GatewayCore, type MqttCounter, type MqttLimits, type UplinkMeta } from './gateway-core.js';
+import { DEFAULT_MQTT_LIMITS, MQTT_COUNTERS, type GatewayConnection, type GatewayCore, type MqttCounter, type MqttLimits, type UplinkMeta } from './gateway-core.js';
 import { MqttConnection } from './mqtt-connection.js';
 import { MqttSessionStore, type Downlink } from './session-store.js';
 import { isValidTopicName } from './topic-acl.js';
@@ -75,10 +75,10 @@ export class MqttGateway implements GatewayCore {
   readonly enrollment: MqttGatewayOptions['enrollment'];
   readonly uplinksServed: boolean;
   private readonly options: MqttGatewayOptions;
-  private readonly connections = new Set<MqttConnection>();
+  private readonly connections = new Set<GatewayConnection>();
   /** The connection of each device id (one per device: a new one takes over). */
-  private readonly live = new Map<string, MqttConnection>();
-  private readonly liveOff = new Map<MqttConnection, () => void>();
+  private readonly live = new Map<string, GatewayConnection>();
+  private readonly liveOff = new Map<GatewayConnection, () => void>();
   private readonly counters: Record<MqttCounter, number>;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly unsubscribe: Unsubscribe[] = [];
@@ -184,17 +184,17 @@ export class MqttGateway implements GatewayCore {
     }
   }
 
-  claim(conn: MqttConnection): MqttConnection | undefined {
+  claim(conn: GatewayConnection): GatewayConnection | undefined {
     const previous = this.live.get(conn.deviceId);
     this.live.set(conn.deviceId, conn);
     return previous === conn ? undefined : previous;
   }
 
-  registerLive(conn: MqttConnection): void {
+  registerLive(conn: GatewayConnection): void {
     this.liveOff.set(conn, this.options.liveSessions.add(conn));
   }
 
-  forget(conn: MqttConnection): void {
+  forget(conn: GatewayConnection): void {
     this.connections.delete(conn);
     if (conn.identity && this.live.get(conn.identity.deviceId) === conn) this.live.delete(conn.identity.deviceId);
     const off = this.liveOff.get(conn);

@@ -173,14 +173,18 @@ describe('MQTT telemetry hot path', () => {
     await gw.close();
   });
 
-  it('MQTT 3.1.1: a refusal acks what came before and closes the connection without acking it', async () => {
+  it('MQTT 3.1.1: a refusal closes the connection without acking it, once what was stored before and behind it is acked', async () => {
     const telemetry = new CallbackTelemetry();
     const { gw, link } = await open(4, telemetry);
     link.feed(Buffer.concat([publish(4, 1, '{"a":1}'), publish(4, 2, '{"refuse":1}'), publish(4, 3, '{"a":3}')]));
     await settle();
     telemetry.completeAll();
     await settle();
-    expect(acks(link)).toEqual([[1, 0]]);
+    // 3 was stored: without its PUBACK the device would send it, and Hangar store it, again.
+    expect(acks(link)).toEqual([
+      [1, 0],
+      [3, 0],
+    ]);
     expect(link.closed).toBe(true);
     await gw.close();
   });
@@ -233,6 +237,14 @@ describe('MQTT telemetry hot path', () => {
     link.feed(Buffer.concat([publish(5, 1, '{"a":1}'), publish(5, 2, '{"a":2}'), publish(5, 3, '{"a":3}')]));
     await settle();
     expect(telemetry.received).toHaveLength(2);
+    // The DISCONNECT waits for the PUBACKs of the two messages already with the core.
+    expect(link.take('disconnect')).toEqual([]);
+    telemetry.completeAll();
+    await settle();
+    expect(acks(link)).toEqual([
+      [1, 0],
+      [2, 0],
+    ]);
     expect(link.take('disconnect').map((p) => (p as { reasonCode?: number }).reasonCode)).toEqual([0x93]);
     await gw.close();
   });

@@ -116,9 +116,13 @@ describe('MQTT gateway robustness', () => {
         Array.from({ length: 101 }, (_, i) => generate({ cmd: 'publish', topic: `devices/${id}/telemetry`, payload: Buffer.from('{}'), qos: 1, messageId: i + 1, dup: false, retain: false }, { protocolVersion: 5 })),
       );
       r.write(burst);
-      expect((await r.next('disconnect')).reasonCode).toBe(0x93);
+      await until(() => tb.telemetry.calls.filter((c) => c.device.deviceId === id).length === 100, 'the 100 within Receive Maximum');
     } finally {
       tb.telemetry.release();
     }
+    // The 100 taken are acknowledged before the DISCONNECT; the 101st is not.
+    await r.closed;
+    expect(r.packets.map((p) => (p.cmd === 'puback' ? p.messageId : p.cmd))).toEqual([...Array.from({ length: 100 }, (_, i) => i + 1), 'disconnect']);
+    expect((r.packets.at(-1) as { reasonCode?: number }).reasonCode).toBe(0x93);
   });
 });

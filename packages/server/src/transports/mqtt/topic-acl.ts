@@ -1,21 +1,21 @@
 import { DEVICE_TOPIC_ROOT } from '@hangar/protocol';
 import type { TelemetryFormat } from '../../core/telemetry/telemetry-ingest.js';
+import { findUplinkRoute, type UplinkPort } from './uplink-routes.js';
 
 /**
- * Where a device's PUBLISH goes, by DESIGN §5: only its own `devices/{id}/…` uplink topics.
- * There is no routing between devices, so a topic is either one of these or refused.
+ * Where a device's PUBLISH goes, by DESIGN §5: only its own `devices/{id}/…` uplink topics
+ * (the routing table in uplink-routes.ts). There is no routing between devices, so a topic is
+ * either one of these or refused.
  */
 export type PublishRoute =
   | { kind: 'telemetry'; format: TelemetryFormat }
-  /** twin/reported, commands/{cmdId}/result, ota/status, logs: handed to the `uplink` hook. */
-  | { kind: 'uplink'; subtopic: string }
+  /** twin/reported, commands/{cmdId}/result, ota/status, logs: handed to `port`. */
+  | { kind: 'uplink'; subtopic: string; port: UplinkPort }
   | { kind: 'enroll' }
   | { kind: 'refused'; why: 'forbidden' | 'invalid' };
 
 /** A device session may publish telemetry and state; an enrollment session only its request. */
 export type SessionMode = 'device' | 'enrollment';
-
-const SENML_CBOR = 'application/senml+cbor';
 
 /**
  * Longest topic name or filter accepted, in UTF-8 bytes. A device's own topics are short (a
@@ -36,19 +36,10 @@ export function routePublish(deviceId: string, topic: string, mode: SessionMode,
   if (!topic.startsWith(prefix)) return { kind: 'refused', why: 'forbidden' };
   const sub = topic.slice(prefix.length);
   if (mode === 'enrollment') return sub === 'enroll' ? { kind: 'enroll' } : { kind: 'refused', why: 'forbidden' };
-  switch (sub) {
-    case 'telemetry':
-      return { kind: 'telemetry', format: 'json' };
-    case 'telemetry/senml':
-      return { kind: 'telemetry', format: contentType === SENML_CBOR ? 'senml+cbor' : 'senml+json' };
-    case 'twin/reported':
-    case 'ota/status':
-    case 'logs':
-      return { kind: 'uplink', subtopic: sub };
-  }
-  const parts = sub.split('/');
-  if (parts.length === 3 && parts[0] === 'commands' && parts[1] !== '' && parts[2] === 'result') return { kind: 'uplink', subtopic: sub };
-  return { kind: 'refused', why: 'forbidden' };
+  const route = findUplinkRoute(sub);
+  if (route === undefined) return { kind: 'refused', why: 'forbidden' };
+  if (route.kind === 'telemetry') return { kind: 'telemetry', format: route.formatFor(contentType) };
+  return { kind: 'uplink', subtopic: sub, port: route.port };
 }
 
 /** The topic routePublish maps to JSON telemetry for `deviceId` (the connection's hot path matches its bytes). */
