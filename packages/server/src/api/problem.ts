@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ERROR_CATALOG, HangarError, type ErrorCode } from '../errors.js';
+import { HTTP_STATUS, httpAnswerOf } from '../errors/http-wire.js';
 
 export interface Problem {
   type: string;
@@ -16,7 +17,8 @@ export interface Problem {
 
 /** RFC 9457 problem document for an error code; `type` links to the catalog in the docs. */
 export function problem(code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): Problem {
-  const { status, title } = ERROR_CATALOG[code];
+  const status = HTTP_STATUS[code];
+  const { title } = ERROR_CATALOG[code];
   return { type: `https://hangar.dev/problems/${code.toLowerCase().replace(/_/g, '-')}`, title, status, detail, code, ...extra };
 }
 
@@ -127,14 +129,18 @@ export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
 export function errorHandler(log: Logger) {
   return (err: FastifyError | HangarError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     let p: Problem | undefined;
-    if (err instanceof HangarError) p = problem(err.code, err.message, err.extra);
-    else p = fromFastifyError(err as FastifyError);
+    if (err instanceof HangarError) {
+      const answer = httpAnswerOf(err);
+      reply.headers(answer.headers);
+      p = problem(err.code, err.message, err.extra);
+    } else {
+      p = fromFastifyError(err as FastifyError);
+    }
     if (!p) {
       // Unknown failure: log it whole with its cause, tell the client only that it happened.
       log.error({ err, reqId: request.id, url: request.url }, 'request failed');
       p = problem('INTERNAL', `an internal error occurred (request ${request.id})`);
     }
-    if (p.code === 'RATE_LIMITED' && typeof p.retryAfter === 'number') reply.header('retry-after', String(p.retryAfter));
     return sendProblem(reply, { ...p, instance: pathOf(request.url) });
   };
 }
