@@ -134,7 +134,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const stopEventLog = bus.subscribeAll((event) => void eventLog.append(event));
     const webhookRuntime = new WebhookRuntime({ store: stores.webhooks, dialect: store.dialect, log: eventLog, masterKey, logger, now }, options.webhooks);
     const services: Services = {
-      tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId)),
+      tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId), bus),
       devices: new DeviceService(stores, now, credentials),
       groups: new GroupService(stores, now),
       imports: new DeviceImportService(stores, now),
@@ -147,7 +147,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       presence: new PresenceService(stores, bus, { ...options.presence, nodeId: options.nodeId, now, logger: logger.child({ component: 'presence' }) }),
       alerts: new AlertService(stores, bus, now),
       fleet: new FleetStatsService(stores, now),
-      events: new EventStreamService(eventLog, { dialect: store.dialect, lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now }),
+      events: new EventStreamService(eventLog, { dialect: store.dialect, lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now, bus }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
