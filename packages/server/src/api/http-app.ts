@@ -17,7 +17,7 @@ import { fleetRoutes } from './routes/fleet.js';
 import { eventRoutes } from './routes/events.js';
 import { groupRoutes } from './routes/groups.js';
 import { identityRoutes, pkiAndProvisioningRoutes } from './routes/identity.js';
-import { opsRoutes } from './routes/ops.js';
+import { opsRoutes, type MetricsAccess } from './routes/ops.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { presenceRoutes } from './routes/presence.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -39,6 +39,8 @@ export interface HttpAppOptions {
   deviceApi?: DeviceApiDeps | undefined;
   /** The installation CA of the TLS listeners, for `GET /pki/server-ca.pem` (null: the operator gave the certificate). */
   serverCaPem?: string | null | undefined;
+  /** Who may read `/metrics` (default: callers with an API key or session). */
+  metricsAccess?: MetricsAccess | undefined;
 }
 
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
@@ -88,7 +90,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   registerAuth(app, options.services.tenancy);
 
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  opsRoutes(app, { metrics: options.metrics, ready: options.ready });
+  opsRoutes(app, { metrics: options.metrics, ready: options.ready, tenancy: options.services.tenancy, access: options.metricsAccess });
   accessRoutes(app, options.services, { secureCookies: options.secureCookies ?? false });
   deviceRoutes(app, options.services);
   telemetryRoutes(app, options.services);
