@@ -1,6 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMqttListener } from '../transports/mqtt/listeners.js';
 import { STORE_KINDS } from '../testing/test-store.js';
 import { startListeningHangar, type ListeningHangar } from './events-fixture.js';
 
@@ -73,7 +75,7 @@ describe.each(STORE_KINDS)('/metrics on %s', (kind) => {
     }
     for (const severity of ['critical', 'major', 'minor', 'warning', 'info']) expect(sample(before, 'hangar_alerts_open', `{severity="${severity}"}`)).toBe(0);
 
-    // Two devices, one of them online over HTTP with three readings, one of which raises a critical alert.
+    // Two devices: one online over HTTP with three readings, one of which raises a critical alert.
     expect((await t.call('POST', '/api/v1/alert-rules', { body: { name: 'Hot', severity: 'critical', condition: 'telemetry.temp > 80', target: 'type = "sensor"' } })).status).toBe(201);
     for (const id of ['m-1', 'm-2']) expect((await t.call('POST', '/api/v1/devices', { body: { id, type: 'sensor' } })).status).toBe(201);
     const token = (await t.call('POST', '/api/v1/devices/m-1/credentials', { body: { type: 'token' } })).body.token as string;
@@ -86,18 +88,30 @@ describe.each(STORE_KINDS)('/metrics on %s', (kind) => {
     expect((await t.call('POST', `/api/v1/webhooks/${pendingHook.body.id as string}/test`)).status).toBe(202);
     expect((await t.call('POST', `/api/v1/webhooks/${deadHook.body.id as string}/test`)).status).toBe(202);
 
-    await eventually('the gauges to show the new state', async () => {
-      const p = await page();
-      return sample(p, 'hangar_devices_online') === 1 && sample(p, 'hangar_alerts_open', '{severity="critical"}') === 1 && sample(p, 'hangar_webhook_deliveries_dead') === 1;
-    });
-    const after = await page();
-    expect(sample(after, 'hangar_devices_online')).toBe(1);
+    // The second device holds an MQTT session.
+    const listener = await startMqttListener(t.hangar.mqtt, { port: 0, host: '127.0.0.1' });
+    const token2 = (await t.call('POST', '/api/v1/devices/m-2/credentials', { body: { type: 'token' } })).body.token as string;
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${listener.port}`, { clientId: 'm-2', username: 'm-2', password: token2, protocolVersion: 5, reconnectPeriod: 0 });
+    let after: string;
+    try {
+      await eventually('the gauges to show the new state', async () => {
+        const p = await page();
+        return sample(p, 'hangar_devices_online') === 2 && sample(p, 'hangar_alerts_open', '{severity="critical"}') === 1 && sample(p, 'hangar_webhook_deliveries_dead') === 1;
+      });
+      after = await page();
+    } finally {
+      await client.endAsync();
+      await listener.close();
+    }
+    expect(sample(after, 'hangar_devices_online')).toBe(2);
+    expect(sample(after, 'hangar_device_sessions', '{protocol="mqtt"}')).toBe(1);
     expect(sample(after, 'hangar_alerts_open', '{severity="critical"}')).toBe(1);
     expect(sample(after, 'hangar_alerts_open', '{severity="major"}')).toBe(0);
     expect(sample(after, 'hangar_webhook_deliveries_pending')).toBe(1);
     expect(sample(after, 'hangar_webhook_deliveries_dead')).toBe(1);
     expect(sample(after, 'hangar_telemetry_inbox_readings')).toBe(3);
     expect(sample(after, 'hangar_device_sessions', '{protocol="http"}')).toBe(1);
+    expect(sample(after, 'hangar_mqtt_connections')).toBe(1);
   });
 });
 
