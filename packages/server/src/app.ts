@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildHttpApp } from './api/http-app.js';
 import { Metrics } from './api/metrics.js';
+import type { MetricsAccess } from './api/routes/ops.js';
 import { InProcessEventBus, type EventBus } from './bus/event-bus.js';
 import { AlertEvaluator, type AlertEvaluatorOptions } from './core/alerts/alert-evaluator.js';
 import { AlertService } from './core/alerts/alert-service.js';
@@ -31,6 +32,7 @@ import { TenancyService, type BootstrapResult } from './core/tenancy/tenancy-ser
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
+import { KyselyFleetGaugeStore } from './store/kysely/fleet-gauge-store.js';
 
 export interface Services {
   tenancy: TenancyService;
@@ -74,6 +76,8 @@ export interface HangarOptions {
   webhooks?: Partial<WebhookOptions> | undefined;
   /** Recent events a reconnecting SSE client can resume from (default 10,000). */
   eventLogCapacity?: number | undefined;
+  /** Who may read `/metrics`: `public` (--metrics-public) or a scrape token besides API keys (--metrics-token). */
+  metrics?: MetricsAccess | undefined;
   /** The TLS listeners' certificate: given (--tls-cert/--tls-key) or made from an installation CA. */
   tls?: { certFile?: string | undefined; keyFile?: string | undefined; hostnames?: string[] | undefined } | undefined;
 }
@@ -135,7 +139,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const stopEventLog = bus.subscribeAll((event) => void eventLog.append(event));
     const webhookRuntime = new WebhookRuntime({ store: stores.webhooks, log: eventLog, masterKey, logger, now }, options.webhooks);
     const services: Services = {
-      tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId)),
+      tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId), bus),
       devices: new DeviceService(stores, now, credentials),
       groups: new GroupService(stores, now),
       imports: new DeviceImportService(stores, now),
@@ -148,7 +152,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       presence: new PresenceService(stores, bus, { ...options.presence, nodeId: options.nodeId, now, logger: logger.child({ component: 'presence' }) }),
       alerts: new AlertService(stores, bus, now),
       fleet: new FleetStatsService(stores, now),
-      events: new EventStreamService(eventLog, { lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now }),
+      events: new EventStreamService(eventLog, { lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now, bus }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
@@ -162,6 +166,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       ready: () => pingStore(store),
       webRoot: options.webRoot ?? DEFAULT_WEB_ROOT,
       serverCaPem: serverTls.caPem,
+      metricsAccess: options.metrics,
       deviceApi: { authenticator, telemetry: services.telemetry, presence: services.presence },
     });
     const liveSessions = new LiveSessions(bus);
@@ -177,6 +182,13 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       now,
     });
     const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader });
+    const fleetGauges = new KyselyFleetGaugeStore(store.db);
+    metrics.watchFleet({
+      fleet: () => fleetGauges.read(),
+      mqttConnections: () => mqtt.stats().connections,
+      coapObservations: () => coap.observerCount,
+      onError: (err) => logger.warn({ err }, 'metrics: the fleet gauges could not be read'),
+    });
     const sessionSweep = setInterval(() => {
       services.tenancy.purgeExpiredSessions().catch((err: unknown) => logger.warn({ err }, 'session sweep failed'));
       services.enrollment.purgeNonces().catch((err: unknown) => logger.warn({ err }, 'nonce sweep failed'));

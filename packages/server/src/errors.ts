@@ -1,8 +1,11 @@
 /**
  * The one error catalog of Hangar. Core services throw `HangarError` with a code from this
- * closed list; each adapter maps the code to its wire (HTTP status here; MQTT reason codes and
- * CoAP codes join when those transports land). Anything that is not a HangarError is an
- * internal error and keeps its cause for the log.
+ * closed list, and with that code's typed extra fields (`ErrorExtras`). Each wire's answer to a
+ * code sits beside the catalog: `errors/http-wire.ts` (status and headers), `errors/mqtt-wire.ts`
+ * (MQTT 5 reason code, MQTT 3.1.1 behaviour) and `errors/coap-wire.ts` (response code and
+ * options); `errors/wires.test.ts` fails when a code lacks any of them. `status` is the HTTP
+ * status and also how core tells a caller's fault (< 500) from its own. Anything that is not a
+ * HangarError is an internal error and keeps its cause for the log.
  */
 export const ERROR_CATALOG = {
   VALIDATION_FAILED: { status: 400, title: 'Invalid request' },
@@ -31,20 +34,42 @@ export const ERROR_CATALOG = {
   CONFLICT: { status: 409, title: 'Conflict' },
   DEVICE_DECOMMISSIONED: { status: 409, title: 'Device is decommissioned' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
+  URI_TOO_LONG: { status: 414, title: 'Request path too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
+  REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
   NOT_READY: { status: 503, title: 'Not ready' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
 
-export class HangarError extends Error {
-  readonly code: ErrorCode;
-  /** Extra members of the problem document (e.g. `position` of a query error). */
-  readonly extra: Record<string, unknown>;
+/**
+ * Extra fields of a code, read by the wires and sent as members of the HTTP problem document.
+ * A code not listed here carries none.
+ */
+export interface ErrorExtras {
+  /** `retryAfterMs`: when a retry can succeed, if known (HTTP Retry-After, CoAP Max-Age, MQTT hold). */
+  RATE_LIMITED: { retryAfterMs?: number };
+  INVALID_QUERY: { position: number; length: number; query: string; field?: string };
+  ALERT_STATE_CONFLICT: { state: string };
+  VALIDATION_FAILED: { errors?: Array<{ path: string; message: string }>; knownTypes?: readonly string[] };
+}
 
-  constructor(code: ErrorCode, detail: string, extra: Record<string, unknown> = {}, options?: ErrorOptions) {
+export type ErrorExtra<C extends ErrorCode> = C extends keyof ErrorExtras ? ErrorExtras[C] : Record<string, never>;
+
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+
+/** What a reader of any HangarError may find in `extra`: every code's fields, each optional. */
+export type AnyErrorExtra = Readonly<Partial<UnionToIntersection<ErrorExtras[keyof ErrorExtras]>>> & Readonly<Record<string, unknown>>;
+
+class CatalogError extends Error {
+  readonly code: ErrorCode;
+  /** Typed extra fields of the code (see ErrorExtras); also extra members of the problem document. */
+  readonly extra: AnyErrorExtra;
+
+  constructor(code: ErrorCode, detail: string, extra: AnyErrorExtra = {}, options?: ErrorOptions) {
     super(detail, options);
     this.name = 'HangarError';
     this.code = code;
@@ -56,6 +81,27 @@ export class HangarError extends Error {
   }
 }
 
+/** The constructor checks a code's extra fields against ErrorExtras; `instanceof` narrows to HangarError. */
+interface HangarErrorConstructor {
+  new <C extends ErrorCode>(code: C, detail: string, extra?: ErrorExtra<C>, options?: ErrorOptions): HangarError;
+  readonly prototype: HangarError;
+}
+
+export type HangarError = CatalogError;
+export const HangarError = CatalogError as HangarErrorConstructor;
+
 export function isHangarError(err: unknown): err is HangarError {
   return err instanceof HangarError;
+}
+
+/** Narrows to one code, so that its extra fields are typed. */
+export function hasCode<C extends ErrorCode>(err: unknown, code: C): err is HangarError & { readonly code: C; readonly extra: ErrorExtra<C> } {
+  return err instanceof HangarError && err.code === code;
+}
+
+/** How long a refused caller should wait, in ms, when the error says (a RATE_LIMITED with `retryAfterMs`). */
+export function retryAfterMsOf(err: unknown): number | undefined {
+  if (!hasCode(err, 'RATE_LIMITED')) return undefined;
+  const ms = err.extra.retryAfterMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
 }

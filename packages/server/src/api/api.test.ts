@@ -313,7 +313,7 @@ describe.each(STORE_KINDS)('REST API on %s', (kind) => {
       expect((await t.call('GET', '/docs', { token: null })).status).toBeLessThan(400);
       expect((await t.call('GET', '/healthz', { token: null })).body).toEqual({ status: 'ok' });
       expect((await t.call('GET', '/readyz', { token: null })).body).toEqual({ status: 'ready' });
-      const metrics = await t.call('GET', '/metrics', { token: null });
+      const metrics = await t.call('GET', '/metrics');
       expect(metrics.body).toContain('hangar_http_requests_total{method="GET",route="/api/v1/devices",status="200"}');
       expect(metrics.body).toContain('hangar_store_query_duration_seconds_bucket');
     });

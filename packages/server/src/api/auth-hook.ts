@@ -1,8 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { TenancyService } from '../core/tenancy/tenancy-service.js';
+import { sessionIdOf, type TenancyService } from '../core/tenancy/tenancy-service.js';
 import { HangarError } from '../errors.js';
 
 export const SESSION_COOKIE = 'hangar_session';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set when the caller authenticated with the session cookie (`sessionIdOf`): open streams end with the session. */
+    sessionId?: string;
+  }
+}
 
 /** Routes reachable without credentials (everything else under /api/v1 needs them). */
 const PUBLIC = new Set(['/api/v1/auth/login', '/api/v1/openapi.json']);
@@ -29,6 +36,7 @@ export function registerAuth(app: FastifyInstance, tenancy: TenancyService): voi
       const principal = await tenancy.authenticateSession(session);
       if (!principal) throw new HangarError('UNAUTHENTICATED', 'the session has expired or was ended; sign in again');
       request.principal = principal;
+      request.sessionId = sessionIdOf(session);
       return;
     }
     throw new HangarError('UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key>" or sign in');

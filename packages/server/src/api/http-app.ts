@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Services } from '../app.js';
 import { registerAuth } from './auth-hook.js';
 import type { Metrics } from './metrics.js';
-import { errorHandler, problem, sendProblem } from './problem.js';
+import { clientErrorHandler, errorHandler, frameworkErrorHandler, problem, sendProblem } from './problem.js';
 import { accessRoutes } from './routes/access.js';
 import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -17,7 +17,7 @@ import { fleetRoutes } from './routes/fleet.js';
 import { eventRoutes } from './routes/events.js';
 import { groupRoutes } from './routes/groups.js';
 import { identityRoutes, pkiAndProvisioningRoutes } from './routes/identity.js';
-import { opsRoutes } from './routes/ops.js';
+import { opsRoutes, type MetricsAccess } from './routes/ops.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { presenceRoutes } from './routes/presence.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -39,6 +39,8 @@ export interface HttpAppOptions {
   deviceApi?: DeviceApiDeps | undefined;
   /** The installation CA of the TLS listeners, for `GET /pki/server-ca.pem` (null: the operator gave the certificate). */
   serverCaPem?: string | null | undefined;
+  /** Who may read `/metrics` (default: callers with an API key or session). */
+  metricsAccess?: MetricsAccess | undefined;
 }
 
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
@@ -47,8 +49,12 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     // Per-request lines would dominate the log at fleet scale; metrics count requests instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => crypto.randomUUID(),
+    // The caller's x-request-id is kept only when it is short and plain (it lands in logs, audit
+    // entries and problem details); anything else gets an id of ours.
+    requestIdHeader: false,
+    genReqId: (req) => safeRequestId(req.headers['x-request-id']) ?? crypto.randomUUID(),
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     return503OnClosing: true,
     ajv: { customOptions: { strict: false } },
   });
@@ -84,7 +90,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   registerAuth(app, options.services.tenancy);
 
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  opsRoutes(app, { metrics: options.metrics, ready: options.ready });
+  opsRoutes(app, { metrics: options.metrics, ready: options.ready, tenancy: options.services.tenancy, access: options.metricsAccess });
   accessRoutes(app, options.services, { secureCookies: options.secureCookies ?? false });
   deviceRoutes(app, options.services);
   telemetryRoutes(app, options.services);
@@ -114,6 +120,14 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     return sendProblem(reply, problem('NOT_FOUND', `no route ${request.method} ${path}`));
   });
   return app;
+}
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** The caller's request id if it is one we may echo, else undefined (a new one is made). */
+export function safeRequestId(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value !== undefined && SAFE_REQUEST_ID.test(value) ? value : undefined;
 }
 
 function serverCaRoute(app: FastifyInstance, caPem: string | null | undefined): void {

@@ -197,7 +197,7 @@ describe.each(STORE_KINDS)('identity on %s', (kind) => {
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ status: 'decommissioned', revokedCredentials: 2 });
       await new Promise((r) => setTimeout(r, 20));
-      expect(events.filter((e) => e.deviceId === 'old-1').map((e) => e.type).sort()).toEqual(['credential.revoked', 'credential.revoked', 'device.decommissioned']);
+      expect(events.filter((e) => 'deviceId' in e && e.deviceId === 'old-1').map((e) => e.type).sort()).toEqual(['credential.revoked', 'credential.revoked', 'device.decommissioned']);
       expect(await t.hangar.services.credentials.authenticateToken('old-1', token.body.token)).toBeUndefined();
       ssl.write('old-1.pem', cert.body.certificatePem);
       await crl();

@@ -1,6 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FleetGauges } from '../core/ops/ports.js';
 import type { StoreQueryEvent } from '../core/stores.js';
+
+/** Where the scrape-time gauges come from: core's store port and the transports of this node. */
+export interface FleetGaugeSources {
+  fleet: () => Promise<FleetGauges>;
+  mqttConnections: () => number;
+  coapObservations: () => number;
+  onError?: (err: unknown) => void;
+}
 
 /** One registry per Hangar instance (never prom-client's global one), so tests can run several. */
 export class Metrics {
@@ -35,6 +44,55 @@ export class Metrics {
     this.storeQueries.inc({ kind, outcome: event.level === 'error' ? 'error' : 'ok' });
     this.storeDuration.observe({ kind }, event.queryDurationMillis / 1000);
   };
+
+  /**
+   * Gauges operators alert on, computed when Prometheus scrapes (collect callbacks): one store
+   * read per scrape, shared by the gauges the registry collects together. A failed read leaves
+   * the store gauges without samples for that scrape rather than failing the whole page.
+   */
+  watchFleet(sources: FleetGaugeSources): void {
+    let pending: Promise<FleetGauges | undefined> | undefined;
+    const read = (): Promise<FleetGauges | undefined> => {
+      pending ??= sources
+        .fleet()
+        .catch((err: unknown) => {
+          sources.onError?.(err);
+          return undefined;
+        })
+        .finally(() => setImmediate(() => (pending = undefined)));
+      return pending;
+    };
+    const registers = [this.registry];
+    const fromStore = (name: string, help: string, labelNames: string[], fill: (g: Gauge, v: FleetGauges) => void): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        async collect() {
+          const v = await read();
+          this.reset();
+          if (v) fill(this, v);
+        },
+      });
+    };
+    fromStore('hangar_devices_online', 'Devices online now (all tenants)', [], (g, v) => g.set(v.devicesOnline));
+    fromStore('hangar_alerts_open', 'Open (raised or acknowledged) alerts by severity', ['severity'], (g, v) => {
+      for (const [severity, n] of Object.entries(v.openAlerts)) g.set({ severity }, n);
+    });
+    fromStore('hangar_webhook_deliveries_pending', 'Webhook deliveries waiting to be made (the outbox backlog)', [], (g, v) => g.set(v.webhookDeliveries.pending));
+    fromStore('hangar_webhook_deliveries_dead', 'Webhook deliveries given up after their last attempt (dead letters)', [], (g, v) => g.set(v.webhookDeliveries.dead));
+    fromStore('hangar_telemetry_inbox_readings', 'Durable readings not yet compacted out of the telemetry inbox', [], (g, v) => g.set(v.telemetryInbox));
+    fromStore('hangar_device_sessions', 'Current device connection periods by protocol, all nodes (MQTT sessions, HTTP/CoAP activity windows)', ['protocol'], (g, v) => {
+      for (const p of v.presence) g.set({ protocol: p.protocol }, p.count);
+    });
+    new Gauge({ name: 'hangar_mqtt_connections', help: 'Open MQTT connections on this node', registers, collect() {
+      this.set(sources.mqttConnections());
+    } });
+    new Gauge({ name: 'hangar_coap_observations', help: 'CoAP observations held on this node', registers, collect() {
+      this.set(sources.coapObservations());
+    } });
+  }
 
   instrument(app: FastifyInstance): void {
     app.addHook('onResponse', async (request, reply) => {

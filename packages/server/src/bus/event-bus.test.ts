@@ -75,7 +75,7 @@ describe('in-process event bus', () => {
       // A handler that publishes: its event comes after the ones already published.
       if (e.deviceId === 'a') bus.publish({ type: 'device.created', tenantId: 't', deviceId: 'from-a' });
     });
-    bus.subscribeAll((e) => void all.push(e.deviceId));
+    bus.subscribeAll((e) => void all.push('deviceId' in e ? e.deviceId : e.type));
     for (const id of ['a', 'b', 'c']) bus.publish({ type: 'device.created', tenantId: 't', deviceId: id });
     bus.publish({ type: 'device.deleted', tenantId: 't', deviceId: 'd' });
     await settle();

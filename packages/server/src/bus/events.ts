@@ -29,7 +29,15 @@ export type DomainEvent =
   | { type: 'twin.desired.changed'; tenantId: string; deviceId: string; version: number }
   | { type: 'alert.raised'; tenantId: string; deviceId: string; alertId: string; ruleId: string; ruleName: string; severity: AlertSeverity; message: string }
   | { type: 'alert.acknowledged'; tenantId: string; deviceId: string; alertId: string; ruleId: string; severity: AlertSeverity; by: string }
-  | { type: 'alert.cleared'; tenantId: string; deviceId: string; alertId: string; ruleId: string; severity: AlertSeverity; by: string };
+  | { type: 'alert.cleared'; tenantId: string; deviceId: string; alertId: string; ruleId: string; severity: AlertSeverity; by: string }
+  /**
+   * Access ended: open event streams of that credential close (every node hears it). A
+   * revoked key also ends the sessions signed in with it; `session.ended` without `sessionId`
+   * is every session of the principal (a changed password or role).
+   */
+  | { type: 'api_key.revoked'; tenantId: string; apiKeyId: string }
+  | { type: 'user.disabled'; tenantId: string; userId: string }
+  | { type: 'session.ended'; tenantId: string; principalType: 'user' | 'api_key'; principalId: string; sessionId?: string };
 
 export type DomainEventType = DomainEvent['type'];
 export type EventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;
@@ -49,4 +57,7 @@ export const DOMAIN_EVENT_TYPES: readonly DomainEventType[] = [
   'alert.raised',
   'alert.acknowledged',
   'alert.cleared',
+  'api_key.revoked',
+  'user.disabled',
+  'session.ended',
 ];

@@ -25,6 +25,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--tls-cert <file>', 'TLS certificate for HTTPS/MQTTS [env HANGAR_TLS_CERT]'))
     .addOption(new Option('--tls-key <file>', 'TLS private key [env HANGAR_TLS_KEY]'))
     .addOption(new Option('--host <addr>', 'address to bind [env HANGAR_HOST] (default 0.0.0.0)'))
+    .addOption(new Option('--metrics-token <token>', 'scrape token for /metrics, besides API keys (16+ characters) [env HANGAR_METRICS_TOKEN]'))
+    .addOption(new Option('--metrics-public', 'serve /metrics without a token [env HANGAR_METRICS_PUBLIC=true]'))
     .action(async (flags: Record<string, string>) => {
       const options = resolveServeOptions(flags, process.env);
       // Loaded only here: client commands start in a fraction of the time without the server stack.

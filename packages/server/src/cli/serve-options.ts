@@ -16,6 +16,11 @@ export interface ServeOptions {
   host: string;
   /** Listener ports nobody chose (the defaults of DESIGN §3), by option name. */
   defaultedPorts: ReadonlySet<keyof typeof PORT_FLAGS>;
+  // ---- /metrics access
+  /** `--metrics-public`: anyone may read /metrics; otherwise a bearer token is needed. */
+  metricsPublic: boolean;
+  /** `--metrics-token`: a scrape token accepted on /metrics besides API keys and sessions. */
+  metricsToken?: string | undefined;
 }
 
 export const PORT_FLAGS = {
@@ -36,10 +41,10 @@ export function parsePort(value: string, flag: string): PortSetting {
   return Number(v);
 }
 
-type RawFlags = Partial<Record<keyof ServeOptions, string>>;
+type RawFlags = Partial<Record<Exclude<keyof ServeOptions, 'metricsPublic'>, string>> & { metricsPublic?: string | boolean };
 
 export function resolveServeOptions(flags: RawFlags, env: NodeJS.ProcessEnv): ServeOptions {
-  const pick = (key: keyof ServeOptions, envName: string): string | undefined => flags[key] ?? (env[envName] === '' ? undefined : env[envName]);
+  const pick = (key: Exclude<keyof ServeOptions, 'metricsPublic'>, envName: string): string | undefined => flags[key] ?? (env[envName] === '' ? undefined : env[envName]);
   const defaultedPorts = new Set<keyof typeof PORT_FLAGS>();
   const port = (key: keyof typeof PORT_FLAGS): PortSetting => {
     const spec = PORT_FLAGS[key];
@@ -58,6 +63,7 @@ export function resolveServeOptions(flags: RawFlags, env: NodeJS.ProcessEnv): Se
   const tlsCert = pick('tlsCert', 'HANGAR_TLS_CERT');
   const tlsKey = pick('tlsKey', 'HANGAR_TLS_KEY');
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new OptionError('--tls-cert and --tls-key go together');
+  const { metricsPublic, metricsToken } = metricsAccess(flags, env, pick('metricsToken', 'HANGAR_METRICS_TOKEN'));
   return {
     dataDir: pick('dataDir', 'HANGAR_DATA_DIR') ?? './data',
     httpPort: port('httpPort'),
@@ -72,5 +78,20 @@ export function resolveServeOptions(flags: RawFlags, env: NodeJS.ProcessEnv): Se
     tlsKey,
     host: pick('host', 'HANGAR_HOST') ?? '0.0.0.0',
     defaultedPorts,
+    metricsPublic,
+    metricsToken,
   };
+}
+
+/** `--metrics-public` (or HANGAR_METRICS_PUBLIC=1/true/yes) and `--metrics-token`. */
+function metricsAccess(flags: RawFlags, env: NodeJS.ProcessEnv, token: string | undefined): { metricsPublic: boolean; metricsToken: string | undefined } {
+  let metricsPublic = flags.metricsPublic === true || flags.metricsPublic === 'true';
+  const raw = env.HANGAR_METRICS_PUBLIC?.trim().toLowerCase();
+  if (flags.metricsPublic === undefined && raw !== undefined && raw !== '') {
+    if (['1', 'true', 'yes', 'on'].includes(raw)) metricsPublic = true;
+    else if (!['0', 'false', 'no', 'off'].includes(raw)) throw new OptionError(`HANGAR_METRICS_PUBLIC must be true or false, not "${env.HANGAR_METRICS_PUBLIC}"`);
+  }
+  // A guessable scrape token would make the page as good as public.
+  if (token !== undefined && token.length < 16) throw new OptionError('--metrics-token must be at least 16 characters');
+  return { metricsPublic, metricsToken: token };
 }

@@ -5,6 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import type { AddressInfo, Server } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import pino from 'pino';
+import { clientErrorHandler } from '../api/problem.js';
 import { createHangar, type Hangar } from '../app.js';
 import { startMqttListener, type MqttListener } from '../transports/mqtt/listeners.js';
 import { PORT_FLAGS, type ServeOptions } from './serve-options.js';
@@ -43,6 +44,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
     logger,
     nodeId: options.nodeId,
     tls: { certFile: options.tlsCert, keyFile: options.tlsKey, hostnames: (process.env.HANGAR_TLS_HOSTNAMES ?? '').split(',') },
+    metrics: { public: options.metricsPublic, token: options.metricsToken },
   });
   if (hangar.bootstrap.generatedAdminToken) {
     // Shown exactly once; only its hash is stored.
@@ -120,6 +122,8 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
       // Client certificates are requested but checked by the device authenticator, not by
       // OpenSSL: the set of trusted device CAs changes at run time.
       const https = createHttpsServer({ key: hangar.serverTls.privateKeyPem, cert: hangar.serverTls.certificatePem, requestCert: true, rejectUnauthorized: false }, (req, res) => hangar.http.routing(req, res));
+      // Requests the parser refuses get the same problem document as on the HTTP port.
+      https.on('clientError', clientErrorHandler);
       extraServers.push(https);
       tlsServers.push(https);
       if (await listenOrSkip(() => listenServer(https, options.httpsPort as number, options.host), options.httpsPort, 'httpsPort')) endpoints.https = (https.address() as AddressInfo).port;

@@ -28,8 +28,8 @@ export class FailureThrottle {
     for (const key of keys) {
       const recent = this.recent(key, now);
       if (recent.length >= this.options.maxFailures) {
-        const retryAfter = Math.ceil((recent[0]! + this.options.windowMs - now) / 1000);
-        throw new HangarError('RATE_LIMITED', `too many failed ${this.options.what ?? 'attempts'}; try again in ${retryAfter} s`, { retryAfter });
+        const retryAfterMs = recent[0]! + this.options.windowMs - now;
+        throw new HangarError('RATE_LIMITED', `too many failed ${this.options.what ?? 'attempts'}; try again in ${Math.ceil(retryAfterMs / 1000)} s`, { retryAfterMs });
       }
     }
   }

@@ -55,6 +55,7 @@ export function eventRoutes(app: FastifyInstance, services: Services): void {
         deviceId: req.query.device,
         query: req.query.q,
         lastEventId: (Array.isArray(header) ? header[0] : header) ?? req.query.lastEventId,
+        sessionId: req.sessionId,
       });
       reply.hijack();
       const res = reply.raw;
@@ -90,6 +91,9 @@ async function pump(sub: EventSubscription, res: ServerResponse): Promise<void> 
         if (item.reason === 'overflow' || (item.reason === 'shutdown' && res.writableNeedDrain)) {
           // The client cannot keep up and its socket is full: a goodbye would never get through.
           res.destroy();
+        } else if (item.reason === 'revoked') {
+          // The client's next request (an EventSource reconnect) gets the 401 that says why.
+          res.end(`event: revoked\ndata: ${JSON.stringify({ reason: 'the API key, user or session of this stream no longer grants access' })}\n\n`, () => res.socket?.destroy());
         } else if (item.reason === 'error') {
           res.end(`event: error\ndata: ${JSON.stringify({ reason: 'the stream’s query filter could not be evaluated; reconnect to resume' })}\n\n`);
         } else if (item.reason === 'shutdown') {

@@ -1,4 +1,6 @@
 import { isValidDeviceId } from '@hangar/protocol';
+import type { EventBus } from '../../bus/event-bus.js';
+import type { DomainEvent } from '../../bus/events.js';
 import { HangarError } from '../../errors.js';
 import type { CallContext } from '../context.js';
 import { requireRole } from '../tenancy/principal.js';
@@ -16,6 +18,16 @@ export interface StreamRequest {
   query?: string | undefined;
   /** Resume after this event id (the SSE Last-Event-ID). */
   lastEventId?: string | undefined;
+  /** The session the caller signed in with (`sessionIdOf`), when it used the session cookie. */
+  sessionId?: string | undefined;
+}
+
+/** Whose access a stream rides on: ended when that key, user or session is. */
+interface StreamCredential {
+  tenantId: string;
+  principalType: 'api_key' | 'user' | 'system';
+  principalId: string;
+  sessionId: string | undefined;
 }
 
 export interface EventStreamOptions {
@@ -32,14 +44,21 @@ export interface EventStreamOptions {
  * every open subscription so that shutdown can end them all.
  */
 export class EventStreamService {
-  private readonly open = new Set<EventSubscription>();
+  private readonly open = new Map<EventSubscription, StreamCredential>();
   private closed = false;
+  private readonly stopListening: Array<() => void> = [];
 
   constructor(
     private readonly log: EventLog,
-    private readonly deps: { lookup: DeviceMatchLookup; now?: () => number },
+    private readonly deps: { lookup: DeviceMatchLookup; now?: () => number; bus?: EventBus | undefined },
     private readonly options: EventStreamOptions = {},
-  ) {}
+  ) {
+    const bus = deps.bus;
+    if (bus) {
+      const end = (event: DomainEvent): void => this.endStreamsOf(event);
+      this.stopListening.push(bus.subscribe('api_key.revoked', end), bus.subscribe('user.disabled', end), bus.subscribe('session.ended', end));
+    }
+  }
 
   subscribe(ctx: CallContext, request: StreamRequest): EventSubscription {
     requireRole(ctx.principal, 'viewer');
@@ -68,7 +87,7 @@ export class EventStreamService {
       else for (const e of replay.events) sub.offer(e, true);
     }
     const stop = this.log.listen((e, bytes) => sub.offer(e, false, bytes));
-    this.open.add(sub);
+    this.open.set(sub, { tenantId, principalType: ctx.principal.type, principalId: ctx.principal.id, sessionId: request.sessionId });
     sub.onEnded(() => {
       stop();
       this.open.delete(sub);
@@ -83,6 +102,29 @@ export class EventStreamService {
   /** Ends every open stream (server shutdown) and refuses new ones. */
   close(): void {
     this.closed = true;
-    for (const sub of [...this.open]) sub.end('shutdown');
+    for (const stop of this.stopListening.splice(0)) stop();
+    for (const sub of [...this.open.keys()]) sub.end('shutdown');
+  }
+
+  /**
+   * A key was revoked, a user disabled, a session ended: the streams opened with it end now,
+   * not at their next request (a stream makes none). A session signed in with a revoked key
+   * ends with the key.
+   */
+  private endStreamsOf(event: DomainEvent): void {
+    for (const [sub, c] of [...this.open]) {
+      if (c.tenantId !== event.tenantId) continue;
+      const ended =
+        event.type === 'api_key.revoked'
+          ? c.principalType === 'api_key' && c.principalId === event.apiKeyId
+          : event.type === 'user.disabled'
+            ? c.principalType === 'user' && c.principalId === event.userId
+            : event.type === 'session.ended' &&
+              c.principalType === event.principalType &&
+              c.principalId === event.principalId &&
+              c.sessionId !== undefined &&
+              (event.sessionId === undefined || c.sessionId === event.sessionId);
+      if (ended) sub.end('revoked');
+    }
   }
 }

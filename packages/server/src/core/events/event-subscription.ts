@@ -12,7 +12,8 @@ export interface SubscriptionFilter {
 /** What one stream may hold for a slow client: a few maximal telemetry events (1,000 values × 1 KiB). */
 export const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 
-export type EndReason = 'closed' | 'overflow' | 'error' | 'shutdown';
+/** `revoked`: the key, user or session the stream was opened with no longer grants access. */
+export type EndReason = 'closed' | 'overflow' | 'error' | 'shutdown' | 'revoked';
 
 /** What the consumer writes next: events in order, a reset notice, or the end of the stream. */
 export type SubscriptionItem =

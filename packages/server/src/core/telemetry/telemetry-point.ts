@@ -85,7 +85,9 @@ export function checkTs(ts: number, where: string, now: number, limits: Telemetr
     throw refuse(`${where}: time ${ts} is before ${new Date(limits.minTs).toISOString()}${hint}`);
   }
   if (ts > now + limits.maxFutureMs) {
-    throw refuse(`${where}: time ${new Date(ts).toISOString()} is more than ${Math.round(limits.maxFutureMs / 60_000)} minutes ahead of the server's clock`);
+    // Past year 275760 a Date cannot be formatted (toISOString throws): say the number instead.
+    const shown = ts <= 8.64e15 ? new Date(ts).toISOString() : String(ts);
+    throw refuse(`${where}: time ${shown} is more than ${Math.round(limits.maxFutureMs / 60_000)} minutes ahead of the server's clock`);
   }
   return ts;
 }

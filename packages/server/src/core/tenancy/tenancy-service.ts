@@ -1,3 +1,4 @@
+import type { EventBus } from '../../bus/event-bus.js';
 import { HangarError } from '../../errors.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
@@ -26,6 +27,14 @@ export interface BootstrapResult {
   generatedAdminToken?: string;
 }
 
+/**
+ * A session's public id: enough of its stored hash to tell sessions apart in events, never
+ * enough to be mistaken for the token (which is what authenticates).
+ */
+export function sessionIdOf(sessionToken: string): string {
+  return hashToken(sessionToken).slice(0, 16);
+}
+
 export class TenancyService {
   private readonly throttle: FailureThrottle;
 
@@ -34,6 +43,8 @@ export class TenancyService {
     private readonly now: () => number = Date.now,
     /** Runs inside the transaction that creates a tenant (the identity context makes its CA here). */
     private readonly onTenantCreated?: (tx: StoreSet, tenantId: string) => Promise<unknown>,
+    /** Hears of ended access (revoked keys, disabled users, sign-outs), to close open streams. */
+    private readonly bus?: EventBus,
   ) {
     this.throttle = new FailureThrottle({ maxFailures: 10, windowMs: 15 * 60 * 1000, what: 'sign-ins', now });
   }
@@ -135,7 +146,10 @@ export class TenancyService {
   }
 
   async logout(sessionToken: string): Promise<void> {
-    await this.stores.tenancy.deleteSession(hashToken(sessionToken));
+    const idHash = hashToken(sessionToken);
+    const session = await this.stores.tenancy.getSession(idHash);
+    await this.stores.tenancy.deleteSession(idHash);
+    if (session) this.bus?.publish({ type: 'session.ended', tenantId: session.tenantId, principalType: session.principalType, principalId: session.principalId, sessionId: sessionIdOf(sessionToken) });
   }
 
   async purgeExpiredSessions(): Promise<number> {
@@ -174,6 +188,7 @@ export class TenancyService {
       await tx.tenancy.deleteSessionsOf('api_key', id);
       await recordAudit(tx.audit, ctx, { action: 'api_key.revoke', target: { type: 'api_key', id }, summary: { before: { name: key.name, role: key.role } } }, now);
     });
+    this.bus?.publish({ type: 'api_key.revoked', tenantId: ctx.principal.tenantId, apiKeyId: id });
   }
 
   // ---- users -----------------------------------------------------------------------------
@@ -203,7 +218,7 @@ export class TenancyService {
     requireRole(ctx.principal, 'admin');
     if (patch.password !== undefined) checkPassword(patch.password);
     const passwordHash = patch.password !== undefined ? await hashPassword(patch.password) : undefined;
-    return this.stores.transaction(async (tx) => {
+    const updated = await this.stores.transaction(async (tx) => {
       const before = await tx.tenancy.getUser(ctx.principal.tenantId, id);
       if (!before) throw new HangarError('USER_NOT_FOUND', `user "${id}" does not exist`);
       const now = this.now();
@@ -219,6 +234,8 @@ export class TenancyService {
       );
       return after;
     });
+    this.bus?.publish({ type: 'session.ended', tenantId: ctx.principal.tenantId, principalType: 'user', principalId: id });
+    return updated;
   }
 
   async disableUser(ctx: CallContext, id: string): Promise<void> {
@@ -232,6 +249,7 @@ export class TenancyService {
       await tx.tenancy.deleteSessionsOf('user', id);
       await recordAudit(tx.audit, ctx, { action: 'user.disable', target: { type: 'user', id }, summary: { before: { username: before.username } } }, now);
     });
+    this.bus?.publish({ type: 'user.disabled', tenantId: ctx.principal.tenantId, userId: id });
   }
 
   // ---- tenants ---------------------------------------------------------------------------

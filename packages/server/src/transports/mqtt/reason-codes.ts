@@ -1,4 +1,4 @@
-import { HangarError } from '../../errors.js';
+import { mqttRefusalOf } from '../../errors/mqtt-wire.js';
 
 /** MQTT 5 reason codes Hangar sends (MQTT 5.0 §2.4, table 2-6). */
 export const RC = {
@@ -86,26 +86,7 @@ export function connackCode(refusal: ConnectRefusal, version: 4 | 5): number {
   }
 }
 
-/**
- * The PUBACK reason for an uplink the core refused. PUBACK cannot carry 0x95 (MQTT 5.0
- * §3.4.2.1 lists the allowed codes), so a payload over the core's limit is a quota refusal.
- */
+/** The PUBACK reason for an uplink the core refused, as the error catalog maps it (errors/mqtt-wire.ts). */
 export function pubackCodeFor(err: unknown): number {
-  if (!(err instanceof HangarError)) return RC.UNSPECIFIED;
-  switch (err.code) {
-    case 'VALIDATION_FAILED':
-    case 'INVALID_JSON':
-    case 'UNSUPPORTED_MEDIA_TYPE':
-      return RC.PAYLOAD_FORMAT_INVALID;
-    case 'PAYLOAD_TOO_LARGE':
-    case 'RATE_LIMITED':
-      return RC.QUOTA_EXCEEDED;
-    case 'FORBIDDEN':
-    case 'UNAUTHENTICATED':
-    case 'DEVICE_DECOMMISSIONED':
-    case 'DEVICE_NOT_FOUND':
-      return RC.NOT_AUTHORIZED;
-    default:
-      return RC.UNSPECIFIED;
-  }
+  return mqttRefusalOf(err).reason;
 }
