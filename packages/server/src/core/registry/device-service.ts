@@ -120,7 +120,7 @@ export class DeviceService {
     const type = patch.type === undefined ? undefined : checkType(patch.type);
     const tags = patch.tags === undefined ? undefined : checkTags(patch.tags, true);
     const attributes = patch.attributes === undefined ? undefined : checkAttributes(patch.attributes);
-    await this.stores.transaction(async (tx) => {
+    const statusChange = await this.stores.transaction(async (tx) => {
       const before = await tx.devices.get(tenantId, id);
       if (!before) throw new HangarError('DEVICE_NOT_FOUND', `device "${id}" does not exist`);
       if (before.status === 'decommissioned') throw new HangarError('DEVICE_DECOMMISSIONED', `device "${id}" is decommissioned and cannot be changed`);
@@ -137,7 +137,11 @@ export class DeviceService {
       checkAttributes(after.attributes);
       await tx.devices.update(after);
       await recordAudit(tx.audit, ctx, { action: 'device.update', target: { type: 'device', id }, summary: { before: auditSummary(before), after: auditSummary(after) } }, now);
+      return before.status === after.status ? undefined : after.status;
     });
+    // Transports end a suspended device's sessions and forget its cached authentications.
+    if (statusChange === 'suspended') this.onDelete?.publish([{ type: 'device.suspended', tenantId, deviceId: id }]);
+    if (statusChange === 'active') this.onDelete?.publish([{ type: 'device.reactivated', tenantId, deviceId: id }]);
     return this.get(ctx, id);
   }
 
