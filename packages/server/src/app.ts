@@ -13,6 +13,7 @@ import { CredentialService } from './core/identity/credential-service.js';
 import { DecommissionService } from './core/identity/decommission-service.js';
 import { EnrollmentService } from './core/identity/enrollment-service.js';
 import { PresenceService, type PresenceOptions } from './core/presence/presence-service.js';
+import { ChangeEvents } from './core/events/change-events.js';
 import { EventLog } from './core/events/event-log.js';
 import { EventStreamService } from './core/events/event-stream-service.js';
 import { WebhookRuntime, type WebhookOptions } from './core/webhooks/webhook-runtime.js';
@@ -133,16 +134,19 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const eventLog = new EventLog({ capacity: options.eventLogCapacity, now });
     const stopEventLog = bus.subscribeAll((event) => void eventLog.append(event));
     const webhookRuntime = new WebhookRuntime({ store: stores.webhooks, dialect: store.dialect, log: eventLog, masterKey, logger, now }, options.webhooks);
+    // Changes write their webhook deliveries in their own transactions and publish after commit.
+    const changeEvents = new ChangeEvents(bus);
+    changeEvents.attachOutbox(webhookRuntime.outbox);
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId)),
-      devices: new DeviceService(stores, now, credentials),
+      devices: new DeviceService(stores, now, credentials, changeEvents),
       groups: new GroupService(stores, now),
-      imports: new DeviceImportService(stores, now),
+      imports: new DeviceImportService(stores, now, changeEvents),
       audit: new AuditService(stores.audit),
       cas,
       credentials,
       decommission: new DecommissionService(stores, credentials, bus, now),
-      enrollment: new EnrollmentService(stores, cas, credentials, masterKey, bus, now),
+      enrollment: new EnrollmentService(stores, cas, credentials, masterKey, changeEvents, now),
       telemetry: new TelemetryService(stores, bus, logger.child({ component: 'telemetry' }), { ...options.telemetry, now }),
       presence: new PresenceService(stores, bus, { ...options.presence, nodeId: options.nodeId, now, logger: logger.child({ component: 'presence' }) }),
       alerts: new AlertService(stores, bus, now),
