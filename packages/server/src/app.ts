@@ -130,13 +130,13 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       return enrolled && { tenantId: enrolled.tenant, deviceId: enrolled.deviceId, credentialId: enrolled.issued.credential.id };
     });
     const cas = new CaService(stores, masterKey, now);
-    const credentials = new CredentialService(stores, cas, bus, now);
     const eventLog = new EventLog({ capacity: options.eventLogCapacity, now });
     const stopEventLog = bus.subscribeAll((event) => void eventLog.append(event));
     const webhookRuntime = new WebhookRuntime({ store: stores.webhooks, dialect: store.dialect, log: eventLog, masterKey, logger, now }, options.webhooks);
     // Changes write their webhook deliveries in their own transactions and publish after commit.
     const changeEvents = new ChangeEvents(bus);
     changeEvents.attachOutbox(webhookRuntime.outbox);
+    const credentials = new CredentialService(stores, cas, changeEvents, now);
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId)),
       devices: new DeviceService(stores, now, credentials, changeEvents),
@@ -145,11 +145,11 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       audit: new AuditService(stores.audit),
       cas,
       credentials,
-      decommission: new DecommissionService(stores, credentials, bus, now),
+      decommission: new DecommissionService(stores, credentials, changeEvents, now),
       enrollment: new EnrollmentService(stores, cas, credentials, masterKey, changeEvents, now),
       telemetry: new TelemetryService(stores, bus, logger.child({ component: 'telemetry' }), { ...options.telemetry, now }),
       presence: new PresenceService(stores, bus, { ...options.presence, nodeId: options.nodeId, now, logger: logger.child({ component: 'presence' }) }),
-      alerts: new AlertService(stores, bus, now),
+      alerts: new AlertService(stores, changeEvents, now),
       fleet: new FleetStatsService(stores, now),
       events: new EventStreamService(eventLog, { dialect: store.dialect, lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),

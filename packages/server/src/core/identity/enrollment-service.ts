@@ -286,6 +286,7 @@ export class EnrollmentService {
       const outcome = await registerDevices(tx, [{ device, groups: group.deviceGroups }], {
         // The group's list was checked when it was set; a group deleted since is left out, not a reason to refuse the device.
         groups: 'skip',
+        idsChecked: true,
         inserted: async (unitTx) => {
           if (Object.keys(group.initialDesired).length > 0) await unitTx.devices.setInitialDesired(group.tenantId, deviceId, group.initialDesired, now);
           result = await this.issue(unitTx, group, deviceId, now, prepared, jitCertificate);

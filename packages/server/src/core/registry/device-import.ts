@@ -151,7 +151,7 @@ export class DeviceImportService {
         updates.push({ ...next, updatedAt: now });
       }
       // The import is audited once, as one call (below), not per device.
-      const registered = await registerDevices(tx, inserts, { groups: 'refuse', now });
+      const registered = await registerDevices(tx, inserts, { groups: 'refuse', idsChecked: true, now });
       for (const { registration, error } of registered.refused) failures.push({ line: firstLine.get(registration.device.id) ?? 0, id: registration.device.id, reason: error.message });
       await this.events.stage(tx, registered.events);
       for (const d of updates) await tx.devices.update(d);

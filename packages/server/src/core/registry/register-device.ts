@@ -28,6 +28,12 @@ export interface RegisterOptions {
    * it); `skip`: it is left out (an enrollment group's list may have gone stale since it was set).
    */
   groups: 'refuse' | 'skip';
+  /**
+   * The caller found the ids unowned in this very transaction (import), or checked before it and
+   * accepts that an id taken since fails the insert, answered DEVICE_EXISTS (enrollment, whose
+   * group commit would pay a query per device): the owner lookup is skipped.
+   */
+  idsChecked?: boolean;
   /** Work on a registered device in the same transaction (e.g. its first credential); its result goes to `audit`. */
   inserted?: (tx: StoreSet, device: Device) => Promise<Record<string, unknown>>;
   /** The audit entry of each registered device, written in the transaction; none when undefined. */
@@ -73,7 +79,7 @@ export async function registerDevices(tx: StoreSet, registrations: readonly Regi
   const refused: RegisterOutcome['refused'] = [];
   if (registrations.length === 0) return { registered: [], refused, events: [] };
   const ids = registrations.map((r) => r.device.id);
-  const owners = await tx.devices.findOwners(ids);
+  const owners = options.idsChecked ? new Map<string, Device>() : await tx.devices.findOwners(ids);
   const purging = await tx.telemetry.withHistory(ids);
   const groupKinds = await groupsOf(tx, registrations);
   const accepted: Registration[] = [];
