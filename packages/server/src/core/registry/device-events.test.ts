@@ -32,7 +32,8 @@ describe('device lifecycle events', () => {
     const body = ['{"id":"imp-0","tags":{"a":"1"}}', '{"id":"imp-1"}', '{"id":"imp-2","type":"meter"}', '{"id":"bad id"}'].join('\n') + '\n';
     const res = await t.call('POST', '/api/v1/devices/import', { payload: body, headers: { 'content-type': 'application/x-ndjson' } });
     expect(res.body).toMatchObject({ created: 2, updated: 1, failed: 1 });
-    await new Promise((r) => setTimeout(r, 20));
+    // Long enough for the batched dispatcher (50 ms) too: it must not write these events a second time.
+    await new Promise((r) => setTimeout(r, 200));
     const created = seen.filter((e) => e.type === 'device.created' && e.deviceId.startsWith('imp-')).map((e) => (e as { deviceId: string }).deviceId);
     expect(created).toEqual(['imp-0', 'imp-1', 'imp-2']);
     // Their webhook deliveries were written in the import's own transaction.
