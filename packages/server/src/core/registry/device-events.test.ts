@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DomainEvent } from '../../bus/events.js';
 import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
+import { STORE_KINDS } from '../../testing/test-store.js';
 
 /** The registry's lifecycle events: the stream, webhooks, transports and alerts act on them. */
-describe('device lifecycle events', () => {
+describe.each(STORE_KINDS)('device lifecycle events on %s', (kind) => {
   let t: TestHangar;
   const seen: DomainEvent[] = [];
   beforeAll(async () => {
-    t = await startTestHangar('sqlite');
+    t = await startTestHangar(kind);
     t.hangar.bus.subscribeAll((e) => void seen.push(e));
   });
   afterAll(async () => t?.close());
