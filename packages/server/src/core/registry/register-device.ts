@@ -80,7 +80,10 @@ export async function registerDevices(tx: StoreSet, registrations: readonly Regi
   if (registrations.length === 0) return { registered: [], refused, events: [] };
   const ids = registrations.map((r) => r.device.id);
   const owners = options.idsChecked ? new Map<string, Device>() : await tx.devices.findOwners(ids);
-  const purging = await tx.telemetry.withHistory(ids);
+  // A reused id (serial numbers) waits while a deleted device's history under it is still being
+  // purged (a large history, or a purge cut short by a restart): the new device, possibly of
+  // another tenant, would be served the old readings, and the purge would delete its new ones.
+  const purging = ids.length === 1 ? new Set((await tx.telemetry.hasHistory(ids[0]!)) ? ids : []) : await tx.telemetry.withHistory(ids);
   const groupKinds = await groupsOf(tx, registrations);
   const accepted: Registration[] = [];
   for (const r of registrations) {
@@ -115,7 +118,6 @@ function idRefusal(device: Device, existing: Device | undefined, purging: boolea
     }
     return new HangarError('DEVICE_EXISTS', `device id "${device.id}" is already taken`);
   }
-  // The new device (possibly of another tenant) would be served the old readings, and the purge would delete its new ones.
   if (purging) {
     return new HangarError('DEVICE_EXISTS', `device id "${device.id}" cannot be reused yet: the telemetry history of the deleted device that had it is still being purged; retry in a few minutes`);
   }
