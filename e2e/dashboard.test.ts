@@ -140,6 +140,18 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     expect(device.tags).toMatchObject({ site: 'berlin', rack: 'r7' });
   });
 
+  it('suspends a device, says so on its page, and reactivates it', async () => {
+    await page.locator('[data-testid="device-page"][data-device-id="berlin-01"]').waitFor();
+    await page.getByTestId('suspend-device').click();
+    const banner = page.getByTestId('suspended-banner');
+    await banner.waitFor();
+    expect(await banner.textContent()).toMatch(/Suspended: .*cannot connect/);
+    expect((await adminApi<{ status: string }>('GET', '/devices/berlin-01')).status).toBe('suspended');
+    await page.getByTestId('activate-device').click();
+    await banner.waitFor({ state: 'detached' });
+    expect((await adminApi<{ status: string }>('GET', '/devices/berlin-01')).status).toBe('active');
+  });
+
   it('creates a static group and adds a device to it', async () => {
     await page.getByTestId('nav-groups').click();
     await page.getByTestId('new-group-button').click();

@@ -14,6 +14,7 @@ import { CredentialService } from './core/identity/credential-service.js';
 import { DecommissionService } from './core/identity/decommission-service.js';
 import { EnrollmentService } from './core/identity/enrollment-service.js';
 import { PresenceService, type PresenceOptions } from './core/presence/presence-service.js';
+import { ChangeEvents } from './core/events/change-events.js';
 import { EventLog } from './core/events/event-log.js';
 import { EventStreamService } from './core/events/event-stream-service.js';
 import { WebhookRuntime, type WebhookOptions } from './core/webhooks/webhook-runtime.js';
@@ -134,23 +135,26 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       return enrolled && { tenantId: enrolled.tenant, deviceId: enrolled.deviceId, credentialId: enrolled.issued.credential.id };
     });
     const cas = new CaService(stores, masterKey, now);
-    const credentials = new CredentialService(stores, cas, bus, now);
     const eventLog = new EventLog({ capacity: options.eventLogCapacity, now });
     const stopEventLog = bus.subscribeAll((event) => void eventLog.append(event));
     const webhookRuntime = new WebhookRuntime({ store: stores.webhooks, log: eventLog, masterKey, logger, now }, options.webhooks);
+    // Changes write their webhook deliveries in their own transactions and publish after commit.
+    const changeEvents = new ChangeEvents(bus);
+    changeEvents.attachOutbox(webhookRuntime.outbox);
+    const credentials = new CredentialService(stores, cas, changeEvents, now);
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId), bus),
-      devices: new DeviceService(stores, now, credentials),
+      devices: new DeviceService(stores, now, credentials, changeEvents),
       groups: new GroupService(stores, now),
-      imports: new DeviceImportService(stores, now),
+      imports: new DeviceImportService(stores, now, changeEvents),
       audit: new AuditService(stores.audit),
       cas,
       credentials,
-      decommission: new DecommissionService(stores, credentials, bus, now),
-      enrollment: new EnrollmentService(stores, cas, credentials, masterKey, bus, now),
+      decommission: new DecommissionService(stores, credentials, changeEvents, now),
+      enrollment: new EnrollmentService(stores, cas, credentials, masterKey, changeEvents, now),
       telemetry: new TelemetryService(stores, bus, logger.child({ component: 'telemetry' }), { ...options.telemetry, now }),
       presence: new PresenceService(stores, bus, { ...options.presence, nodeId: options.nodeId, now, logger: logger.child({ component: 'presence' }) }),
-      alerts: new AlertService(stores, bus, now),
+      alerts: new AlertService(stores, changeEvents, now),
       fleet: new FleetStatsService(stores, now),
       events: new EventStreamService(eventLog, { lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now, bus }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),

@@ -14,6 +14,9 @@ export type DomainEvent =
   | { type: 'device.deleted'; tenantId: string; deviceId: string }
   | { type: 'device.decommissioned'; tenantId: string; deviceId: string; purgeData: boolean }
   | { type: 'device.recommissioned'; tenantId: string; deviceId: string }
+  /** Transports end the device's live sessions and refuse it until `device.reactivated`. */
+  | { type: 'device.suspended'; tenantId: string; deviceId: string }
+  | { type: 'device.reactivated'; tenantId: string; deviceId: string }
   /** Transports close every live session that authenticated with this credential. */
   | { type: 'credential.revoked'; tenantId: string; deviceId: string; credentialId: string; credentialType: 'x509' | 'token'; serialHex: string | null }
   | { type: 'device.enrolled'; tenantId: string; deviceId: string; enrollmentGroupId: string }
@@ -48,6 +51,8 @@ export const DOMAIN_EVENT_TYPES: readonly DomainEventType[] = [
   'device.deleted',
   'device.decommissioned',
   'device.recommissioned',
+  'device.suspended',
+  'device.reactivated',
   'credential.revoked',
   'device.enrolled',
   'device.connected',

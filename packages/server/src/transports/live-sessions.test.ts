@@ -77,6 +77,27 @@ describe('live sessions', () => {
     expect(sessions.of('live-4')).toEqual([back]);
   });
 
+  it('closes the sessions of a suspended device, and one registered just after, until it is reactivated', async () => {
+    await t.call('POST', '/api/v1/devices', { body: { id: 'live-5' } });
+    const c = (await t.call('POST', '/api/v1/devices/live-5/credentials', { body: { type: 'token' } })).body;
+    const open = fakeSession('live-5', c.id);
+    sessions.add(open);
+    const at = Date.now();
+    expect((await t.call('PATCH', '/api/v1/devices/live-5', { body: { status: 'suspended' } })).status).toBe(200);
+    const closed = await open.closed;
+    expect(closed.reason).toBe('device suspended');
+    expect(closed.at - at).toBeLessThan(1000);
+    // The transport authenticated before the suspension and registers after it.
+    const late = fakeSession('live-5', c.id);
+    sessions.add(late);
+    expect((await late.closed).reason).toBe('device suspended');
+    expect((await t.call('PATCH', '/api/v1/devices/live-5', { body: { status: 'active' } })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 20));
+    const back = fakeSession('live-5', c.id);
+    sessions.add(back);
+    expect(sessions.of('live-5')).toEqual([back]);
+  });
+
   it('forgets a session its transport ended', () => {
     const s = fakeSession('live-3', 'cred_x');
     const forget = sessions.add(s);

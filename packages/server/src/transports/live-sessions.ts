@@ -11,8 +11,9 @@ export interface LiveSession {
 
 /**
  * The live device sessions of this node, shared by every transport. It acts on the bus:
- * a revoked credential ends the sessions that authenticated with it, a decommissioned (or
- * deleted) device ends all of its sessions — at once, not at the next keep-alive.
+ * a revoked credential ends the sessions that authenticated with it, a decommissioned, deleted
+ * or suspended device ends all of its sessions — at once, not at the next keep-alive. (A new
+ * connection of a suspended device is refused by the authenticator, in core.)
  */
 export class LiveSessions {
   private readonly byDevice = new Map<string, Set<LiveSession>>();
@@ -38,8 +39,10 @@ export class LiveSessions {
       }),
       bus.subscribe('device.decommissioned', (e) => this.removed(e.deviceId, 'device decommissioned')),
       bus.subscribe('device.deleted', (e) => this.removed(e.deviceId, 'device deleted')),
-      // The id is in use again: sessions of the new (or recommissioned) device are legitimate.
+      bus.subscribe('device.suspended', (e) => this.removed(e.deviceId, 'device suspended')),
+      // The id is in use again: sessions of the new (or recommissioned, or reactivated) device are legitimate.
       bus.subscribe('device.recommissioned', (e) => void this.goneDevices.delete(e.deviceId)),
+      bus.subscribe('device.reactivated', (e) => void this.goneDevices.delete(e.deviceId)),
       bus.subscribe('device.created', (e) => void this.goneDevices.delete(e.deviceId)),
     ];
   }

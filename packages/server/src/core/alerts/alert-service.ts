@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { EventBus } from '../../bus/event-bus.js';
 import type { AlertSeverity, DomainEvent } from '../../bus/events.js';
 import { HangarError } from '../../errors.js';
 import type { StoreSet, Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
+import type { ChangeEvents } from '../events/change-events.js';
 import { decodeCursor, encodeCursor, toPage, type Page } from '../pagination.js';
 import { FleetQuerySyntaxError, MAX_QUERY_LENGTH } from '../query/index.js';
 import { requireRole } from '../tenancy/principal.js';
@@ -58,7 +58,7 @@ export class AlertService {
 
   constructor(
     private readonly stores: Stores,
-    private readonly bus: EventBus,
+    private readonly changeEvents: ChangeEvents,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -114,7 +114,7 @@ export class AlertService {
     const name = patch.name === undefined ? undefined : checkName(patch.name);
     const description = patch.description === undefined ? undefined : checkDescription(patch.description);
     const severity = patch.severity === undefined ? undefined : checkSeverity(patch.severity);
-    const { after, events } = await this.stores.transaction(async (tx) => {
+    const after = await this.changeEvents.transaction(this.stores, async (tx, changeEvents) => {
       const before = await tx.alerts.getRule(tenantId, id);
       if (!before) throw new HangarError('ALERT_RULE_NOT_FOUND', `alert rule "${id}" does not exist`);
       if (name !== undefined && name !== before.name) {
@@ -142,9 +142,9 @@ export class AlertService {
         await tx.alerts.deletePending(tenantId, { ruleId: id });
       }
       await recordAudit(tx.audit, ctx, { action: 'alert_rule.update', target: { type: 'alert_rule', id }, summary: { before: auditSummary(before), after: auditSummary(after), clearedAlerts: events.length } }, now);
-      return { after, events };
+      changeEvents.push(...events);
+      return after;
     });
-    for (const event of events) this.bus.publish(event);
     this.listener?.ruleChanged(tenantId, id);
     return storedView(after);
   }
@@ -153,16 +153,15 @@ export class AlertService {
   async deleteRule(ctx: CallContext, id: string): Promise<void> {
     requireRole(ctx.principal, 'operator');
     const tenantId = ctx.principal.tenantId;
-    const events = await this.stores.transaction(async (tx) => {
+    await this.changeEvents.transaction(this.stores, async (tx, changeEvents) => {
       const before = await tx.alerts.getRule(tenantId, id);
       if (!before) throw new HangarError('ALERT_RULE_NOT_FOUND', `alert rule "${id}" does not exist`);
       const now = this.now();
       const events = await clearOpenAlerts(tx, tenantId, { ruleId: id }, { at: now, by: ctx.principal.name, reason: 'rule_deleted' });
       await tx.alerts.deleteRule(tenantId, id);
       await recordAudit(tx.audit, ctx, { action: 'alert_rule.delete', target: { type: 'alert_rule', id }, summary: { before: auditSummary(before), clearedAlerts: events.length } }, now);
-      return events;
+      changeEvents.push(...events);
     });
-    for (const event of events) this.bus.publish(event);
     this.listener?.ruleChanged(tenantId, id);
   }
 
@@ -196,7 +195,7 @@ export class AlertService {
   async acknowledge(ctx: CallContext, id: string): Promise<Alert> {
     requireRole(ctx.principal, 'operator');
     const tenantId = ctx.principal.tenantId;
-    const alert = await this.stores.transaction(async (tx) => {
+    return this.changeEvents.transaction(this.stores, async (tx, events) => {
       const before = await tx.alerts.getAlert(tenantId, id);
       if (!before) throw new HangarError('ALERT_NOT_FOUND', `alert "${id}" does not exist`);
       if (before.state !== 'raised') {
@@ -206,10 +205,9 @@ export class AlertService {
       const after = await tx.alerts.acknowledge(tenantId, id, now, ctx.principal.name);
       if (!after) throw new HangarError('ALERT_STATE_CONFLICT', `alert "${id}" changed state meanwhile; read it again`);
       await recordAudit(tx.audit, ctx, { action: 'alert.acknowledge', target: { type: 'alert', id }, summary: { ruleId: after.ruleId, deviceId: after.deviceId, before: { state: 'raised' }, after: { state: 'acknowledged' } } }, now);
+      events.push({ type: 'alert.acknowledged', tenantId, deviceId: after.deviceId, alertId: after.id, ruleId: after.ruleId, severity: after.severity, by: ctx.principal.name });
       return after;
     });
-    this.bus.publish({ type: 'alert.acknowledged', tenantId, deviceId: alert.deviceId, alertId: alert.id, ruleId: alert.ruleId, severity: alert.severity, by: ctx.principal.name });
-    return alert;
   }
 
   /**
@@ -219,7 +217,7 @@ export class AlertService {
   async clear(ctx: CallContext, id: string): Promise<Alert> {
     requireRole(ctx.principal, 'operator');
     const tenantId = ctx.principal.tenantId;
-    const alert = await this.stores.transaction(async (tx) => {
+    return this.changeEvents.transaction(this.stores, async (tx, events) => {
       const before = await tx.alerts.getAlert(tenantId, id);
       if (!before) throw new HangarError('ALERT_NOT_FOUND', `alert "${id}" does not exist`);
       if (before.state === 'cleared') throw new HangarError('ALERT_STATE_CONFLICT', `alert "${id}" is already cleared`, { state: before.state });
@@ -227,10 +225,9 @@ export class AlertService {
       const [after] = await tx.alerts.clearAlerts(tenantId, [id], { at: now, by: ctx.principal.name, reason: 'operator' });
       if (!after) throw new HangarError('ALERT_STATE_CONFLICT', `alert "${id}" changed state meanwhile; read it again`);
       await recordAudit(tx.audit, ctx, { action: 'alert.clear', target: { type: 'alert', id }, summary: { ruleId: after.ruleId, deviceId: after.deviceId, before: { state: before.state }, after: { state: 'cleared' } } }, now);
+      events.push({ type: 'alert.cleared', tenantId, deviceId: after.deviceId, alertId: after.id, ruleId: after.ruleId, severity: after.severity, by: ctx.principal.name });
       return after;
     });
-    this.bus.publish({ type: 'alert.cleared', tenantId, deviceId: alert.deviceId, alertId: alert.id, ruleId: alert.ruleId, severity: alert.severity, by: ctx.principal.name });
-    return alert;
   }
 }
 

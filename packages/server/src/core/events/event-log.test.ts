@@ -97,6 +97,21 @@ describe('event log', () => {
     expect(Object.keys(bare)).toEqual(['id', 'type', 'tenant', 'at', 'data']);
     expect(bare.data).toEqual({});
   });
+
+  it('appends a reserved event with the id and time it was reserved with, and resumes in append order', () => {
+    let clock = 1_000;
+    const log = new EventLog({ now: () => clock });
+    const late = { type: 'device.created', tenantId: 't', deviceId: 'late' } as const;
+    const reserved = log.reserve(late);
+    clock = 2_000;
+    const other = log.append({ type: 'device.deleted', tenantId: 't', deviceId: 'other' });
+    expect(other.id).toBeGreaterThan(reserved.id);
+    // The reserving transaction commits after `other` was published.
+    expect(log.append(late)).toBe(reserved);
+    // A client that saw `other` has not seen `late`, although its id is lower.
+    const replay = log.since(other.id);
+    expect(replay).toEqual({ kind: 'events', events: [reserved] });
+  });
 });
 
 describe('type filters', () => {

@@ -47,6 +47,7 @@ export class EventLog {
   private floor: number;
   private readonly listeners = new Set<EventListener>();
   private readonly clock = new IsoClock();
+  private readonly reserved = new WeakMap<DomainEvent, StreamEvent>();
 
   constructor(options: EventLogOptions = {}) {
     this.capacity = Math.max(1, options.capacity ?? DEFAULT_EVENT_LOG_CAPACITY);
@@ -63,9 +64,28 @@ export class EventLog {
     return this.nextId(this.now());
   }
 
-  append(event: DomainEvent): StreamEvent {
+  /**
+   * Numbers an event before it is published: a change whose webhook deliveries are written in
+   * its own transaction (core/events/change-events.ts) needs the id and time the stream will
+   * show. `append` of the same event object then uses them. A reserved event whose transaction
+   * rolls back is never appended (its id stays unused).
+   */
+  reserve(event: DomainEvent): StreamEvent {
+    const reserved = this.reserved.get(event);
+    if (reserved) return reserved;
     const at = this.now();
     const streamEvent = toStreamEvent(this.nextId(at), this.clock.iso(at), event);
+    this.reserved.set(event, streamEvent);
+    return streamEvent;
+  }
+
+  append(event: DomainEvent): StreamEvent {
+    let streamEvent = this.reserved.get(event);
+    if (streamEvent) this.reserved.delete(event);
+    else {
+      const at = this.now();
+      streamEvent = toStreamEvent(this.nextId(at), this.clock.iso(at), event);
+    }
     const bytes = estimateEventBytes(streamEvent);
     // An event larger than the whole budget is still held (alone): it must be resumable like any.
     while (this.size > 0 && (this.size === this.capacity || this.bytes + bytes > this.maxBytes)) this.evictOldest();
@@ -78,15 +98,18 @@ export class EventLog {
     return streamEvent;
   }
 
-  /** Events after `afterId`, oldest first, or a reset when some of them are no longer held. */
+  /**
+   * Events after `afterId`, in the order they were appended, or a reset when some of them are
+   * no longer held. A reserved event is appended after its transaction commits, so it can follow
+   * events with higher ids: when the event `afterId` is held, what was appended after it is
+   * what its client has not seen (clients receive events in append order).
+   */
   since(afterId: number): Replay {
     if (afterId < this.floor || afterId > this.lastId) return { kind: 'reset', oldestId: this.oldest()?.id ?? null, latestId: this.lastId };
-    const events: StreamEvent[] = [];
-    for (let i = 0; i < this.size; i++) {
-      const e = this.ring[(this.head - this.size + i + this.capacity) % this.capacity]!;
-      if (e.id > afterId) events.push(e);
-    }
-    return { kind: 'events', events };
+    const held: StreamEvent[] = [];
+    for (let i = 0; i < this.size; i++) held.push(this.ring[(this.head - this.size + i + this.capacity) % this.capacity]!);
+    const at = held.findIndex((e) => e.id === afterId);
+    return { kind: 'events', events: at >= 0 ? held.slice(at + 1) : held.filter((e) => e.id > afterId) };
   }
 
   /** Registers `listener` for every event appended from now on. */
@@ -111,7 +134,7 @@ export class EventLog {
 
   private evictOldest(): void {
     const tail = (this.head - this.size + this.capacity) % this.capacity;
-    this.floor = this.ring[tail]!.id;
+    this.floor = Math.max(this.floor, this.ring[tail]!.id);
     this.bytes -= this.sizes[tail]!;
     this.ring[tail] = undefined;
     this.size--;

@@ -1,9 +1,9 @@
 import { HangarError } from '../../errors.js';
-import type { EventBus } from '../../bus/event-bus.js';
 import type { DomainEvent } from '../../bus/events.js';
 import type { StoreSet, Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
+import type { ChangeEvents } from '../events/change-events.js';
 import { requireRole } from '../tenancy/principal.js';
 import { hashToken, newId, newToken } from '../tenancy/secrets.js';
 import type { CaService } from './ca-service.js';
@@ -52,7 +52,7 @@ export class CredentialService {
   constructor(
     private readonly stores: Stores,
     private readonly cas: CaService,
-    private readonly bus: EventBus,
+    private readonly events: ChangeEvents,
     private readonly now: () => number = Date.now,
     options: CredentialServiceOptions = {},
   ) {
@@ -164,16 +164,15 @@ export class CredentialService {
   async revoke(ctx: CallContext, deviceId: string, credentialId: string, reason = 'unspecified'): Promise<DeviceCredential> {
     requireRole(ctx.principal, 'operator');
     const tenantId = ctx.principal.tenantId;
-    const { revoked, events } = await this.stores.transaction(async (tx) => {
+    return this.events.transaction(this.stores, async (tx, events) => {
       const cred = await tx.identity.getCredential(tenantId, credentialId);
       if (!cred || cred.deviceId !== deviceId) throw new HangarError('NOT_FOUND', `device "${deviceId}" has no credential "${credentialId}"`);
       if (cred.status === 'revoked') throw new HangarError('CONFLICT', `credential "${credentialId}" is already revoked`);
       const result = await this.revokeInTx(tx, [cred], reason);
       await recordAudit(tx.audit, ctx, { action: 'credential.revoke', target: { type: 'device', id: deviceId }, summary: { credentialId, type: cred.type, serial: cred.serialHex, reason } }, this.now());
-      return { revoked: { ...cred, status: 'revoked' as const, revokedAt: this.now(), revocationReason: reason }, events: result };
+      events.push(...result);
+      return { ...cred, status: 'revoked' as const, revokedAt: this.now(), revocationReason: reason };
     });
-    this.publish(events);
-    return revoked;
   }
 
   /**
@@ -196,10 +195,6 @@ export class CredentialService {
 
   async revokeAllOfDevice(tx: StoreSet, tenantId: string, deviceId: string, reason: string): Promise<DomainEvent[]> {
     return this.revokeInTx(tx, await tx.identity.listCredentials(tenantId, deviceId), reason);
-  }
-
-  publish(events: DomainEvent[]): void {
-    for (const e of events) this.bus.publish(e);
   }
 
   /**

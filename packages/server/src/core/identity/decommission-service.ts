@@ -1,8 +1,8 @@
 import { HangarError } from '../../errors.js';
-import type { EventBus } from '../../bus/event-bus.js';
 import type { Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
+import type { ChangeEvents } from '../events/change-events.js';
 import type { DeviceView } from '../registry/device-service.js';
 import { requireRole } from '../tenancy/principal.js';
 import type { CredentialService } from './credential-service.js';
@@ -17,14 +17,14 @@ export class DecommissionService {
   constructor(
     private readonly stores: Stores,
     private readonly credentials: CredentialService,
-    private readonly bus: EventBus,
+    private readonly events: ChangeEvents,
     private readonly now: () => number = Date.now,
   ) {}
 
   async decommission(ctx: CallContext, deviceId: string, options: { purgeData: boolean }): Promise<{ device: DeviceView; revokedCredentials: number }> {
     requireRole(ctx.principal, 'operator');
     const tenantId = ctx.principal.tenantId;
-    const { events, device } = await this.stores.transaction(async (tx) => {
+    const { revokedCredentials, device } = await this.events.transaction(this.stores, async (tx, events) => {
       const before = await tx.devices.get(tenantId, deviceId);
       if (!before) throw new HangarError('DEVICE_NOT_FOUND', `device "${deviceId}" does not exist`);
       if (before.status === 'decommissioned') throw new HangarError('DEVICE_DECOMMISSIONED', `device "${deviceId}" is already decommissioned`);
@@ -39,19 +39,18 @@ export class DecommissionService {
         { action: 'device.decommission', target: { type: 'device', id: deviceId }, summary: { before: { status: before.status }, after: { status: 'decommissioned' }, purgeData: options.purgeData, revokedCredentials: revoked.length } },
         now,
       );
-      return { events: revoked, device: after };
+      events.push(...revoked, { type: 'device.decommissioned', tenantId, deviceId, purgeData: options.purgeData });
+      return { revokedCredentials: revoked.length, device: after };
     });
-    this.credentials.publish(events);
-    this.bus.publish({ type: 'device.decommissioned', tenantId, deviceId, purgeData: options.purgeData });
     const groups = (await this.stores.groups.staticGroupsOf(tenantId, [deviceId])).get(deviceId) ?? [];
-    return { device: { ...device, groups }, revokedCredentials: events.length };
+    return { device: { ...device, groups }, revokedCredentials };
   }
 
   /** An operator's explicit decision to let a decommissioned id live again; it gets new credentials. */
   async recommission(ctx: CallContext, deviceId: string): Promise<DeviceView> {
     requireRole(ctx.principal, 'operator');
     const tenantId = ctx.principal.tenantId;
-    const device = await this.stores.transaction(async (tx) => {
+    const device = await this.events.transaction(this.stores, async (tx, events) => {
       const before = await tx.devices.get(tenantId, deviceId);
       if (!before) throw new HangarError('DEVICE_NOT_FOUND', `device "${deviceId}" does not exist`);
       if (before.status !== 'decommissioned') throw new HangarError('CONFLICT', `device "${deviceId}" is not decommissioned`);
@@ -59,9 +58,9 @@ export class DecommissionService {
       const after = { ...before, status: 'active' as const, updatedAt: now };
       await tx.devices.update(after);
       await recordAudit(tx.audit, ctx, { action: 'device.recommission', target: { type: 'device', id: deviceId }, summary: { before: { status: 'decommissioned' }, after: { status: 'active' } } }, now);
+      events.push({ type: 'device.recommissioned', tenantId, deviceId });
       return after;
     });
-    this.bus.publish({ type: 'device.recommissioned', tenantId, deviceId });
     const groups = (await this.stores.groups.staticGroupsOf(tenantId, [deviceId])).get(deviceId) ?? [];
     return { ...device, groups };
   }

@@ -114,7 +114,7 @@ export class DeviceAuthenticator {
         if (enrolled) return enrolled;
         return refuse('bad_credentials', `no device "${deviceId}" in the tenant of the CA that signed the certificate, and no enabled enrollment group of that CA`);
       }
-      if (device.status !== 'active') return refuse('not_authorized', `device "${deviceId}" is ${device.status}`);
+      if (device.status !== 'active') return refuseInactive(deviceId, device.status);
       const credential: DeviceCredential = {
         id: newId('cred'),
         tenantId: issuer.tenantId,
@@ -166,7 +166,7 @@ export class DeviceAuthenticator {
       throw err;
     }
     const result = await work();
-    if (!result.ok) {
+    if (!result.ok && !uncounted.has(result)) {
       this.identityThrottle.fail(identityKeys);
       if (result.reason === 'bad_credentials') this.sourceThrottle.fail(sourceKeys);
     }
@@ -178,7 +178,7 @@ export class DeviceAuthenticator {
     if (cred.expiresAt <= this.now()) return refuse('not_authorized', 'this credential expired');
     const device = await this.stores.devices.get(cred.tenantId, cred.deviceId);
     if (!device) return refuse('bad_credentials', 'unknown device or wrong credentials');
-    if (device.status !== 'active') return refuse('not_authorized', `device "${cred.deviceId}" is ${device.status}`);
+    if (device.status !== 'active') return refuseInactive(cred.deviceId, device.status);
     return { ok: true, identity: { tenantId: cred.tenantId, deviceId: cred.deviceId, credentialId: cred.id } };
   }
 
@@ -197,6 +197,21 @@ export class DeviceAuthenticator {
 
 function refuse(reason: 'bad_credentials' | 'not_authorized' | 'rate_limited', detail: string): DeviceAuthResult {
   return { ok: false, reason, detail };
+}
+
+/** Refusals that are no failure of the device: they do not count towards its throttle. */
+const uncounted = new WeakSet<DeviceAuthResult>();
+
+/**
+ * Every transport's refusal of a device that is not active. A suspended device holds good
+ * credentials and retries on its own schedule: counting its refusals would throttle it for a
+ * while after an operator reactivates it.
+ */
+function refuseInactive(deviceId: string, status: string): DeviceAuthResult {
+  if (status !== 'suspended') return refuse('not_authorized', `device "${deviceId}" is ${status}`);
+  const result = refuse('not_authorized', `device "${deviceId}" is suspended until an operator reactivates it`);
+  uncounted.add(result);
+  return result;
 }
 
 /** The CN of a certificate's subject (Node prints the subject one `KEY=value` per line). */

@@ -1,13 +1,14 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { EventBus } from '../../bus/event-bus.js';
+import type { DomainEvent } from '../../bus/events.js';
 import { HangarError } from '../../errors.js';
-import { StoreError, type StoreSet, type Stores } from '../stores.js';
+import type { StoreSet, Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
+import type { ChangeEvents } from '../events/change-events.js';
 import { FailureThrottle } from '../failure-throttle.js';
-import { refuseIdWithPendingPurge } from '../telemetry/device-history.js';
 import type { Device } from '../registry/device.js';
 import { checkAttributes, checkDeviceId, checkTags, checkType } from '../registry/device-rules.js';
+import { newDevice, registerDevices } from '../registry/register-device.js';
 import { requireRole, systemPrincipal } from '../tenancy/principal.js';
 import { hashToken, newId, newToken } from '../tenancy/secrets.js';
 import type { CaService } from './ca-service.js';
@@ -72,7 +73,7 @@ export class EnrollmentService {
     private readonly cas: CaService,
     private readonly credentials: CredentialService,
     private readonly masterKey: MasterKey,
-    private readonly bus: EventBus,
+    private readonly changeEvents: ChangeEvents,
     private readonly now: () => number = Date.now,
   ) {
     this.throttle = new FailureThrottle({ maxFailures: 20, windowMs: 10 * 60 * 1000, what: 'provisioning attempts', now });
@@ -276,73 +277,67 @@ export class EnrollmentService {
     prepared: PreparedCredential | undefined,
     jitCertificate: Awaited<ReturnType<typeof parseCertificate>> | undefined,
   ): Promise<ProvisionResult> {
-    const issued = await this.commits.run(async (tx) => {
+    const { issued, events } = await this.commits.run(async (tx) => {
       // No second id check here: the one above answers the usual refusals, and an id taken since
-      // (in any tenant: ids are the primary key) fails the insert below, answered the same way.
+      // (in any tenant: ids are the primary key) is refused by registerDevices, answered the same way.
       if (!(await tx.identity.claimEnrollmentSlot(group.id, now))) throw new HangarError('FORBIDDEN', `enrollment group "${group.name}" has reached its limit of ${group.deviceLimit} devices`);
-      const device: Device = {
-        id: deviceId,
-        tenantId: group.tenantId,
-        type: group.deviceType,
-        status: 'active',
-        tags: group.tags,
-        attributes: { enrollmentGroup: group.id },
-        firmwareVersion: null,
-        online: false,
-        lastSeen: null,
-        createdAt: now,
-        updatedAt: now,
-      };
-      // A reused id (serial numbers) waits until the old device's history is purged.
-      await refuseIdWithPendingPurge(tx.telemetry, deviceId);
-      try {
-        await tx.devices.insert(device);
-      } catch (err) {
-        // An id registered since the check above (by a request in the same batch, or elsewhere) loses here.
-        if (err instanceof StoreError && err.reason === 'unique') throw new HangarError('DEVICE_EXISTS', `device id "${deviceId}" is already registered`, {}, { cause: err });
-        throw err;
-      }
-      const existingGroups: string[] = [];
-      for (const g of group.deviceGroups) if ((await tx.groups.get(group.tenantId, g))?.kind === 'static') existingGroups.push(g);
-      for (const g of existingGroups) await tx.groups.addMembers(group.tenantId, g, [deviceId], now);
-      if (Object.keys(group.initialDesired).length > 0) await tx.devices.setInitialDesired(group.tenantId, deviceId, group.initialDesired, now);
-      let result: IssuedCredential;
-      if (prepared) {
-        result = await this.credentials.store(tx, prepared, 'enrollment', { deviceCreatedInTx: true });
-      } else {
-        const cert = jitCertificate!;
-        const credential: DeviceCredential = {
-          id: newId('cred'),
-          tenantId: group.tenantId,
-          deviceId,
-          type: 'x509',
-          status: 'active',
-          tokenHash: null,
-          caId: group.caId,
-          serialHex: cert.serialHex,
-          fingerprintSha256: cert.fingerprintSha256,
-          certificatePem: cert.pem,
-          keyAlgorithm: cert.keyAlgorithm,
-          source: 'jit',
-          createdAt: now,
-          expiresAt: cert.notAfter.getTime(),
-          revokedAt: null,
-          revocationReason: null,
-        };
-        await tx.identity.insertCredential(credential);
-        result = { credential };
-      }
-      await recordAudit(
-        tx.audit,
-        { principal: { ...systemPrincipal(group.tenantId), type: 'system', id: `enrollment:${group.id}`, name: `enrollment group ${group.name}` } },
-        { action: 'device.enroll', target: { type: 'device', id: deviceId }, summary: { enrollmentGroup: group.id, mechanism: group.mechanism, credentialId: result.credential.id, credentialType: result.credential.type } },
+      const device: Device = { ...newDevice(group.tenantId, { id: deviceId }, now), type: group.deviceType, tags: group.tags, attributes: { enrollmentGroup: group.id } };
+      let result: IssuedCredential | undefined;
+      const outcome = await registerDevices(tx, [{ device, groups: group.deviceGroups }], {
+        // The group's list was checked when it was set; a group deleted since is left out, not a reason to refuse the device.
+        groups: 'skip',
+        idsChecked: true,
+        inserted: async (unitTx) => {
+          if (Object.keys(group.initialDesired).length > 0) await unitTx.devices.setInitialDesired(group.tenantId, deviceId, group.initialDesired, now);
+          result = await this.issue(unitTx, group, deviceId, now, prepared, jitCertificate);
+          return { credentialId: result.credential.id, credentialType: result.credential.type };
+        },
+        audit: {
+          ctx: { principal: { ...systemPrincipal(group.tenantId), type: 'system', id: `enrollment:${group.id}`, name: `enrollment group ${group.name}` } },
+          entry: (_r, extra) => ({ action: 'device.enroll', target: { type: 'device', id: deviceId }, summary: { enrollmentGroup: group.id, mechanism: group.mechanism, ...extra } }),
+        },
         now,
-      );
-      return result;
+      });
+      if (outcome.refused[0]) throw outcome.refused[0].error;
+      const unitEvents: DomainEvent[] = [...outcome.events, { type: 'device.enrolled', tenantId: group.tenantId, deviceId, enrollmentGroupId: group.id }];
+      await this.changeEvents.stage(tx, unitEvents);
+      return { issued: result!, events: unitEvents };
     });
-    this.bus.publish({ type: 'device.created', tenantId: group.tenantId, deviceId });
-    this.bus.publish({ type: 'device.enrolled', tenantId: group.tenantId, deviceId, enrollmentGroupId: group.id });
+    this.changeEvents.publish(events);
     return { deviceId, tenant: group.tenantId, enrollmentGroupId: group.id, issued };
+  }
+
+  /** The device's first credential: the one prepared for it, or the certificate it enrolled with. */
+  private async issue(
+    tx: StoreSet,
+    group: EnrollmentGroup,
+    deviceId: string,
+    now: number,
+    prepared: PreparedCredential | undefined,
+    jitCertificate: Awaited<ReturnType<typeof parseCertificate>> | undefined,
+  ): Promise<IssuedCredential> {
+    if (prepared) return this.credentials.store(tx, prepared, 'enrollment', { deviceCreatedInTx: true });
+    const cert = jitCertificate!;
+    const credential: DeviceCredential = {
+      id: newId('cred'),
+      tenantId: group.tenantId,
+      deviceId,
+      type: 'x509',
+      status: 'active',
+      tokenHash: null,
+      caId: group.caId,
+      serialHex: cert.serialHex,
+      fingerprintSha256: cert.fingerprintSha256,
+      certificatePem: cert.pem,
+      keyAlgorithm: cert.keyAlgorithm,
+      source: 'jit',
+      createdAt: now,
+      expiresAt: cert.notAfter.getTime(),
+      revokedAt: null,
+      revocationReason: null,
+    };
+    await tx.identity.insertCredential(credential);
+    return { credential };
   }
 
   async purgeNonces(): Promise<number> {

@@ -3,10 +3,11 @@ import { HangarError } from '../../errors.js';
 import type { Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
+import { ChangeEvents } from '../events/change-events.js';
 import { requireRole } from '../tenancy/principal.js';
 import type { Device } from './device.js';
 import { checkAttributes, checkDeviceId, checkTags, checkType, mergePatch, sameJson } from './device-rules.js';
-import { DEFAULT_DEVICE_TYPE } from './device-service.js';
+import { DEFAULT_DEVICE_TYPE, newDevice, registerDevices, type Registration } from './register-device.js';
 import { csvRows, ndjsonRows, type ImportFormat, type ImportRow } from './import-rows.js';
 
 export interface ImportError {
@@ -45,6 +46,7 @@ export class DeviceImportService {
   constructor(
     private readonly stores: Stores,
     private readonly now: () => number = Date.now,
+    private readonly events: ChangeEvents = new ChangeEvents(undefined),
   ) {}
 
   async import(ctx: CallContext, input: Readable, format: ImportFormat, onProgress?: (report: ImportReport) => void): Promise<ImportReport> {
@@ -111,29 +113,17 @@ export class DeviceImportService {
       firstLine.set(r.id, r.line);
       unique.push(r);
     }
-    await this.stores.transaction(async (tx) => {
+    const events = await this.stores.transaction(async (tx) => {
       const owners = await tx.devices.findOwners(unique.map((r) => r.id));
       const now = this.now();
-      const inserts: Device[] = [];
+      const inserts: Registration[] = [];
       const updates: Device[] = [];
       let unchanged = 0;
       const failures: ImportError[] = [];
       for (const r of unique) {
         const existing = owners.get(r.id);
         if (!existing) {
-          inserts.push({
-            id: r.id,
-            tenantId,
-            type: r.type ?? DEFAULT_DEVICE_TYPE,
-            status: 'active',
-            tags: r.tags,
-            attributes: r.attributes,
-            firmwareVersion: null,
-            online: false,
-            lastSeen: null,
-            createdAt: now,
-            updatedAt: now,
-          });
+          inserts.push({ device: { ...newDevice(tenantId, { id: r.id }, now), type: r.type ?? DEFAULT_DEVICE_TYPE, tags: r.tags, attributes: r.attributes }, groups: [] });
           continue;
         }
         if (existing.tenantId !== tenantId) {
@@ -160,24 +150,20 @@ export class DeviceImportService {
         }
         updates.push({ ...next, updatedAt: now });
       }
-      // An id whose deleted device's history is still being purged waits (as device create does).
-      const purging = inserts.length > 0 ? await tx.telemetry.withHistory(inserts.map((d) => d.id)) : new Set<string>();
-      if (purging.size > 0) {
-        for (let i = inserts.length - 1; i >= 0; i--) {
-          const d = inserts[i]!;
-          if (!purging.has(d.id)) continue;
-          inserts.splice(i, 1);
-          failures.push({ line: firstLine.get(d.id) ?? 0, id: d.id, reason: 'device id cannot be reused yet: the history of the deleted device that had it is still being purged' });
-        }
-      }
-      await tx.devices.insertMany(inserts);
+      // The import is audited once, as one call (below), not per device.
+      const registered = await registerDevices(tx, inserts, { groups: 'refuse', idsChecked: true, now });
+      for (const { registration, error } of registered.refused) failures.push({ line: firstLine.get(registration.device.id) ?? 0, id: registration.device.id, reason: error.message });
+      await this.events.stage(tx, registered.events);
       for (const d of updates) await tx.devices.update(d);
       // Counted only once the batch's transaction is sure to commit.
-      report.created += inserts.length;
+      report.created += registered.registered.length;
       report.updated += updates.length;
       report.unchanged += unchanged;
       for (const f of failures) fail(f);
+      return registered.events;
     });
+    // Alert rules, live-session tombstones, streams and webhooks hear of imported devices as of any other.
+    this.events.publish(events);
   }
 }
 

@@ -3,13 +3,15 @@ import type { DomainEvent } from '../../bus/events.js';
 import type { StoreSet, Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
+import { ChangeEvents } from '../events/change-events.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
 import { deviceQuery, onlyDevice } from '../query/index.js';
-import { purgeSmallHistory, refuseIdWithPendingPurge } from '../telemetry/device-history.js';
+import { purgeSmallHistory } from '../telemetry/device-history.js';
 import { requireRole } from '../tenancy/principal.js';
 import type { Device, DeviceStatus } from './device.js';
-import { checkAttributes, checkDeviceId, checkTags, checkType, mergeFlat, mergePatch } from './device-rules.js';
+import { checkAttributes, checkTags, checkType, mergeFlat, mergePatch } from './device-rules.js';
 import { parseQueryText } from './fleet-query.js';
+import { newDevice, registerDevices } from './register-device.js';
 
 export interface DeviceView extends Device {
   groups: string[];
@@ -30,7 +32,7 @@ export interface DevicePatch {
   status?: 'active' | 'suspended' | undefined;
 }
 
-export const DEFAULT_DEVICE_TYPE = 'generic';
+export { DEFAULT_DEVICE_TYPE } from './register-device.js';
 
 /** What the audit log keeps of a device: enough to see what changed, not a full copy. */
 export function auditSummary(d: Device): Record<string, unknown> {
@@ -39,11 +41,10 @@ export function auditSummary(d: Device): Record<string, unknown> {
 
 /**
  * What the registry asks of the identity context: revoke a deleted device's credentials in the
- * same transaction, and publish the device's lifecycle events after commit.
+ * same transaction (the events it returns are published with the deletion's).
  */
 export interface DeviceDeletionHook {
   revokeAllOfDevice(tx: StoreSet, tenantId: string, deviceId: string, reason: string): Promise<DomainEvent[]>;
-  publish(events: DomainEvent[]): void;
 }
 
 export class DeviceService {
@@ -51,46 +52,23 @@ export class DeviceService {
     private readonly stores: Stores,
     private readonly now: () => number = Date.now,
     private readonly onDelete?: DeviceDeletionHook,
+    private readonly events: ChangeEvents = new ChangeEvents(undefined),
   ) {}
 
   async create(ctx: CallContext, input: NewDevice): Promise<DeviceView> {
     requireRole(ctx.principal, 'operator');
-    const tenantId = ctx.principal.tenantId;
     const now = this.now();
-    const device: Device = {
-      id: checkDeviceId(input.id),
-      tenantId,
-      type: input.type === undefined ? DEFAULT_DEVICE_TYPE : checkType(input.type),
-      status: 'active',
-      tags: (input.tags === undefined ? {} : checkTags(input.tags, false)) as Record<string, string>,
-      attributes: input.attributes === undefined ? {} : checkAttributes(input.attributes),
-      firmwareVersion: null,
-      online: false,
-      lastSeen: null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const device = newDevice(ctx.principal.tenantId, input, now);
     const groups = [...new Set(input.groups ?? [])];
-    await this.stores.transaction(async (tx) => {
-      const existing = (await tx.devices.findOwners([device.id])).get(device.id);
-      if (existing) {
-        // Ids are unique in the installation; say no more than "taken" across tenants.
-        if (existing.tenantId === tenantId && existing.status === 'decommissioned') {
-          throw new HangarError('DEVICE_DECOMMISSIONED', `device "${device.id}" is decommissioned; an operator must recommission it`);
-        }
-        throw new HangarError('DEVICE_EXISTS', `device id "${device.id}" is already taken`);
-      }
-      await refuseIdWithPendingPurge(tx.telemetry, device.id);
-      for (const g of groups) {
-        const group = await tx.groups.get(tenantId, g);
-        if (!group) throw new HangarError('GROUP_NOT_FOUND', `group "${g}" does not exist`);
-        if (group.kind !== 'static') throw new HangarError('VALIDATION_FAILED', `group "${g}" is dynamic: its members come from its query`);
-      }
-      await tx.devices.insert(device);
-      for (const g of groups) await tx.groups.addMembers(tenantId, g, [device.id], now);
-      await recordAudit(tx.audit, ctx, { action: 'device.create', target: { type: 'device', id: device.id }, summary: { after: { ...auditSummary(device), groups } } }, now);
+    await this.events.transaction(this.stores, async (tx, events) => {
+      const outcome = await registerDevices(tx, [{ device, groups }], {
+        groups: 'refuse',
+        audit: { ctx, entry: (r) => ({ action: 'device.create', target: { type: 'device', id: r.device.id }, summary: { after: { ...auditSummary(r.device), groups: r.groups } } }) },
+        now,
+      });
+      if (outcome.refused[0]) throw outcome.refused[0].error;
+      events.push(...outcome.events);
     });
-    this.onDelete?.publish([{ type: 'device.created', tenantId, deviceId: device.id }]);
     return { ...device, groups: groups.sort() };
   }
 
@@ -120,7 +98,7 @@ export class DeviceService {
     const type = patch.type === undefined ? undefined : checkType(patch.type);
     const tags = patch.tags === undefined ? undefined : checkTags(patch.tags, true);
     const attributes = patch.attributes === undefined ? undefined : checkAttributes(patch.attributes);
-    await this.stores.transaction(async (tx) => {
+    await this.events.transaction(this.stores, async (tx, events) => {
       const before = await tx.devices.get(tenantId, id);
       if (!before) throw new HangarError('DEVICE_NOT_FOUND', `device "${id}" does not exist`);
       if (before.status === 'decommissioned') throw new HangarError('DEVICE_DECOMMISSIONED', `device "${id}" is decommissioned and cannot be changed`);
@@ -137,6 +115,8 @@ export class DeviceService {
       checkAttributes(after.attributes);
       await tx.devices.update(after);
       await recordAudit(tx.audit, ctx, { action: 'device.update', target: { type: 'device', id }, summary: { before: auditSummary(before), after: auditSummary(after) } }, now);
+      // Transports end a suspended device's sessions and forget its cached authentications.
+      if (before.status !== after.status) events.push({ type: after.status === 'suspended' ? 'device.suspended' : 'device.reactivated', tenantId, deviceId: id });
     });
     return this.get(ctx, id);
   }
@@ -144,7 +124,7 @@ export class DeviceService {
   async delete(ctx: CallContext, id: string): Promise<void> {
     requireRole(ctx.principal, 'operator');
     const tenantId = ctx.principal.tenantId;
-    const events = await this.stores.transaction(async (tx) => {
+    await this.events.transaction(this.stores, async (tx, events) => {
       const before = await tx.devices.get(tenantId, id);
       if (!before) throw new HangarError('DEVICE_NOT_FOUND', `device "${id}" does not exist`);
       // A decommissioned id stays taken (and its record kept) until an operator recommissions it.
@@ -154,9 +134,8 @@ export class DeviceService {
       await tx.devices.delete(tenantId, id);
       await purgeSmallHistory(tx.telemetry, id);
       await recordAudit(tx.audit, ctx, { action: 'device.delete', target: { type: 'device', id }, summary: { before: auditSummary(before), revokedCredentials: revoked.length } }, this.now());
-      return revoked;
+      events.push(...revoked, { type: 'device.deleted', tenantId, deviceId: id });
     });
-    this.onDelete?.publish([...events, { type: 'device.deleted', tenantId, deviceId: id }]);
   }
 
   private async dynamicGroupsOf(tenantId: string, deviceId: string): Promise<string[]> {

@@ -1,4 +1,3 @@
-import { HangarError } from '../../errors.js';
 import type { TelemetryStore } from './ports.js';
 
 /**
@@ -17,16 +16,4 @@ export const INLINE_PURGE_ROWS = 10_000;
  */
 export async function purgeSmallHistory(telemetry: TelemetryStore, deviceId: string): Promise<void> {
   await telemetry.purgeDeviceChunk(deviceId, INLINE_PURGE_ROWS);
-}
-
-/**
- * Run in the transaction that creates a device: while history of a deleted device with the same
- * id is still being purged (a large history, or a purge cut short by a restart and finished by
- * the next retention pass), the id is refused — otherwise the new device, possibly of another
- * tenant, would be served the old readings and the purge would delete the new ones.
- */
-export async function refuseIdWithPendingPurge(telemetry: TelemetryStore, deviceId: string): Promise<void> {
-  if (await telemetry.hasHistory(deviceId)) {
-    throw new HangarError('DEVICE_EXISTS', `device id "${deviceId}" cannot be reused yet: the telemetry history of the deleted device that had it is still being purged; retry in a few minutes`);
-  }
 }

@@ -4,6 +4,7 @@ import { FleetMatcher, parseQueryFilter } from '../events/fleet-matcher.js';
 import type { StreamEvent } from '../events/stream-event.js';
 import { parseTypeFilter, type TypeFilter } from '../events/type-filter.js';
 import type { NewDelivery, WebhookStore } from './ports.js';
+import type { WebhookOutbox } from './webhook-outbox.js';
 import { sortableId, type Webhook } from './webhook.js';
 
 export interface DispatcherOptions {
@@ -25,12 +26,13 @@ interface Subscriber {
 }
 
 /**
- * The outbox writer: turns each event of the log into delivery rows for the webhooks of its
- * tenant that subscribed to its type (and whose query its device matches), and inserts them in
- * batches — at telemetry rates one transaction per event would cost more than the event.
- *
- * Events reach the log after their transaction committed, so a crash between that commit and
- * the next flush (≤ flushMs) loses those deliveries; docs/events-and-webhooks.md says so.
+ * The outbox writer for events that are not written with their change (telemetry and presence,
+ * whose changes are group-committed by their own writers): turns each event of the log into
+ * delivery rows for the webhooks of its tenant that subscribed to its type (and whose query its
+ * device matches), and inserts them in batches — at telemetry rates one transaction per event
+ * would cost more than the event. A crash between an event and the next flush (≤ flushMs) loses
+ * those deliveries; docs/events-and-webhooks.md says so. Events of changes made through
+ * ChangeEvents had their rows written in their own transaction (WebhookOutbox) and are skipped.
  */
 export class WebhookDispatcher {
   private byTenant = new Map<string, Subscriber[]>();
@@ -45,7 +47,7 @@ export class WebhookDispatcher {
   private reloadQueued: Promise<void> | undefined;
 
   constructor(
-    private readonly deps: { store: WebhookStore; log: EventLog; logger: Logger; now: () => number; onQueued: () => void },
+    private readonly deps: { store: WebhookStore; log: EventLog; logger: Logger; now: () => number; onQueued: () => void; outbox: WebhookOutbox },
     private readonly options: DispatcherOptions,
   ) {}
 
@@ -123,6 +125,11 @@ export class WebhookDispatcher {
   }
 
   private onEvent(event: StreamEvent): void {
+    if (this.deps.outbox.handled(event)) {
+      // Its rows committed with its change; now that the change is published they may go out.
+      if (this.deps.outbox.queued(event)) this.deps.onQueued();
+      return;
+    }
     const subs = this.byTenant.get(event.tenant);
     if (!subs) return;
     let payload: string | undefined;

@@ -5,6 +5,7 @@ import { DeliveryWorker, type DeliveryWorkerOptions } from './delivery-worker.js
 import type { WebhookStore } from './ports.js';
 import type { WebhookRuntimeHooks } from './webhook-service.js';
 import { WebhookDispatcher, type DispatcherOptions } from './webhook-dispatcher.js';
+import { WebhookOutbox } from './webhook-outbox.js';
 
 export type WebhookOptions = DeliveryWorkerOptions & DispatcherOptions;
 
@@ -29,16 +30,19 @@ export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
   reloadMs: 30_000,
 };
 
-/** The outbox writer and the delivery worker, started and stopped together by createHangar. */
+/** The outbox writers and the delivery worker, started and stopped together by createHangar. */
 export class WebhookRuntime implements WebhookRuntimeHooks {
   readonly dispatcher: WebhookDispatcher;
   readonly worker: DeliveryWorker;
+  /** Writes the deliveries of changes made through ChangeEvents, in their transactions. */
+  readonly outbox: WebhookOutbox;
 
   constructor(deps: { store: WebhookStore; log: EventLog; masterKey: MasterKey; logger: Logger; now: () => number }, options: Partial<WebhookOptions> = {}) {
     const o = { ...DEFAULT_WEBHOOK_OPTIONS, ...options };
     const logger = deps.logger.child({ component: 'webhooks' });
     this.worker = new DeliveryWorker({ store: deps.store, masterKey: deps.masterKey, logger, now: deps.now }, o);
-    this.dispatcher = new WebhookDispatcher({ store: deps.store, log: deps.log, logger, now: deps.now, onQueued: () => this.worker.wake() }, o);
+    this.outbox = new WebhookOutbox({ log: deps.log, now: deps.now });
+    this.dispatcher = new WebhookDispatcher({ store: deps.store, log: deps.log, logger, now: deps.now, onQueued: () => this.worker.wake(), outbox: this.outbox }, o);
     this.issueEventId = () => deps.log.issueId();
   }
 

@@ -12,7 +12,7 @@ interface Entry {
  * two store reads; a constrained device posting every few seconds would otherwise pay them each
  * time. Only successes are cached — failures go through the authenticator's throttle every
  * time — and an entry is dropped at once when its credential is revoked or its device
- * decommissioned or deleted (bus events), so the TTL only bounds how late an expiry is noticed.
+ * suspended, decommissioned or deleted (bus events), so the TTL only bounds how late an expiry is noticed.
  * An authentication that was in flight when such an event arrived may have read the store before
  * the change: `generation` lets the caller skip caching it (otherwise a just-revoked credential
  * would be served from the cache for a whole TTL). Keys hold a hash of the token, not the token.

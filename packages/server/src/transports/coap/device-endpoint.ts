@@ -170,6 +170,10 @@ export class CoapDeviceEndpoint {
         this.auth.forget((i) => i.tenantId === e.tenantId && i.deviceId === e.deviceId);
         this.endObservations((o) => o.device.tenantId === e.tenantId && o.device.deviceId === e.deviceId, CoapCode.Forbidden, 'the device was decommissioned');
       }),
+      bus.subscribe('device.suspended', (e) => {
+        this.auth.forget((i) => i.tenantId === e.tenantId && i.deviceId === e.deviceId);
+        this.endObservations((o) => o.device.tenantId === e.tenantId && o.device.deviceId === e.deviceId, CoapCode.Forbidden, 'the device was suspended');
+      }),
       bus.subscribe('device.deleted', (e) => {
         this.auth.forget((i) => i.tenantId === e.tenantId && i.deviceId === e.deviceId);
         this.endObservations((o) => o.device.tenantId === e.tenantId && o.device.deviceId === e.deviceId, CoapCode.NotFound, 'the device was deleted');

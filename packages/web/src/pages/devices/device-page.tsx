@@ -77,6 +77,11 @@ export function DevicePage({ id }: { id: string }): ReactElement {
           }}
         />
       ) : null}
+      {device.status === 'suspended' ? (
+        <p className="notice" role="status" data-testid="suspended-banner">
+          Suspended: this device’s connections were closed, and it cannot connect or send data until it is reactivated.
+        </p>
+      ) : null}
       {decommissioned && retired ? (
         <p className="notice" role="status" data-testid="decommission-result">
           Decommissioned: revoked {decommissioned.revokedCredentials} credential
