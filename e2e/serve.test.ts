@@ -225,6 +225,14 @@ describe('hangar serve', () => {
     expect(res.stderr).toMatch(/HANGAR_COAP_PORT must be a port number/);
   });
 
+  it('prints the package version with --version and -v', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../packages/server/package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const res = await run([flag]);
+      expect(res).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
+  });
+
   it('refuses a too-short HANGAR_ADMIN_TOKEN', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'hangar-short-'));
     dirs.push(dataDir);

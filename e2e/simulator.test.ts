@@ -100,6 +100,11 @@ describe('hangar-agent simulate', () => {
     expect(twice.stderr).toMatch(/^error: could not enroll e2e-enr-000001: 409/m);
   });
 
+  it('prints the package version with --version', async () => {
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'packages/agent/package.json'), 'utf8')) as { version: string };
+    expect(await agent(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
   it('ends with one clear line on bad input', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['simulate', '--server', mosquitto.url, '--anonymous'], /^error: --devices N is required\n$/],
