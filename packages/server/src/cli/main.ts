@@ -32,6 +32,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--tls-cert <file>', 'TLS certificate for HTTPS/MQTTS [env HANGAR_TLS_CERT]'))
     .addOption(new Option('--tls-key <file>', 'TLS private key [env HANGAR_TLS_KEY]'))
     .addOption(new Option('--host <addr>', 'address to bind [env HANGAR_HOST] (default 0.0.0.0)'))
+    .addOption(new Option('--telemetry-rate-limit <n>', 'telemetry messages per second per device (burst 2n), off = none; tenants may set their own [env HANGAR_TELEMETRY_RATE_LIMIT] (default 100)'))
     .action(async (flags: Record<string, string>) => {
       const options = resolveServeOptions(flags, process.env);
       // Loaded only here: client commands start in a fraction of the time without the server stack.

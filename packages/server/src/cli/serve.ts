@@ -43,6 +43,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
     logger,
     nodeId: options.nodeId,
     tls: { certFile: options.tlsCert, keyFile: options.tlsKey, hostnames: (process.env.HANGAR_TLS_HOSTNAMES ?? '').split(',') },
+    ...(options.telemetryRateLimit !== undefined ? { telemetry: { rateLimit: options.telemetryRateLimit } } : {}),
   });
   if (hangar.bootstrap.generatedAdminToken) {
     // Shown exactly once; only its hash is stored.
