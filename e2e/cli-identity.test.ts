@@ -97,8 +97,13 @@ describe('hangar device credentials', () => {
     const credentialId = field(issued.stdout, 'id');
     const cert = join(dir, 'id-x509.crt.pem');
     const key = join(dir, 'id-x509.key.pem');
-    const ca = join(dir, 'ca.pem');
+    const ca = join(dir, 'device-ca.pem');
     expect(field(issued.stdout, 'private key')).toBe(key);
+    // The CA a device passes to --cafile is the one of the TLS listeners, not the one that signed it.
+    const serverCa = readFileSync(join(dir, 'server-ca.pem'), 'utf8');
+    expect(serverCa).toBe((await api('GET', '/pki/server-ca.pem', undefined, null)).body);
+    expect(serverCa).not.toBe(readFileSync(ca, 'utf8'));
+    expect(issued.stdout).toMatch(/^server CA: +\S+\/server-ca\.pem {2}\(--cafile: verifies Hangar's TLS listeners\)$/m);
     expect(mode(key)).toBe(0o600);
     expect(await openssl('verify', '-CAfile', ca, cert)).toContain(`${cert}: OK`);
     expect(await openssl('x509', '-in', cert, '-noout', '-subject')).toMatch(/CN ?= ?id-x509/);
@@ -125,10 +130,10 @@ describe('hangar device credentials', () => {
     const issued = await cli(['device', 'credentials', 'id-csr', '--type', 'x509', '--csr', join(workDir, 'r.csr'), '--out-dir', dir, '--json']);
     expect(issued.code).toBe(0);
     const answer = JSON.parse(issued.stdout) as Record<string, unknown>;
-    expect(answer).toMatchObject({ type: 'x509', files: { certificate: join(dir, 'id-csr.crt.pem'), ca: join(dir, 'ca.pem') } });
+    expect(answer).toMatchObject({ type: 'x509', files: { certificate: join(dir, 'id-csr.crt.pem'), deviceCa: join(dir, 'device-ca.pem'), serverCa: join(dir, 'server-ca.pem') } });
     expect(answer).not.toHaveProperty('privateKeyPem');
     expect(existsSync(join(dir, 'id-csr.key.pem'))).toBe(false);
-    expect(await openssl('verify', '-CAfile', join(dir, 'ca.pem'), join(dir, 'id-csr.crt.pem'))).toContain(': OK');
+    expect(await openssl('verify', '-CAfile', join(dir, 'device-ca.pem'), join(dir, 'id-csr.crt.pem'))).toContain(': OK');
     expect(await publicKeyOf('cert', join(dir, 'id-csr.crt.pem'))).toBe(await publicKeyOf('key', join(workDir, 'k.pem')));
 
     writeFileSync(join(workDir, 'notes.txt'), 'this is not a certificate request\n');

@@ -225,6 +225,45 @@ describe('hangar serve', () => {
     expect(res.stderr).toMatch(/HANGAR_COAP_PORT must be a port number/);
   });
 
+  it('takes the installation’s per-device telemetry rate limit from --telemetry-rate-limit, shows it in the API, and refuses a bad one', async () => {
+    const h = await startHangar({ args: ['--telemetry-rate-limit', '2'] });
+    try {
+      const admin = { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' };
+      const settings = await (await fetch(`${h.url}/api/v1/telemetry/settings`, { headers: admin })).json();
+      expect(settings).toMatchObject({ rateLimit: { perSecond: 2, burst: 4 }, rateLimitSource: 'installation' });
+      await fetch(`${h.url}/api/v1/devices`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'rate-1' }) });
+      const { token } = (await (await fetch(`${h.url}/api/v1/devices/rate-1/credentials`, { method: 'POST', headers: admin, body: JSON.stringify({ type: 'token' }) })).json()) as { token: string };
+      const send = async (): Promise<number> =>
+        (await fetch(`${h.url}/device/v1/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"temp":1}' })).status;
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push(await send());
+      expect(statuses).toEqual([200, 200, 200, 200, 429]);
+    } finally {
+      await h.stop();
+    }
+    const off = await startHangar({ env: { HANGAR_TELEMETRY_RATE_LIMIT: 'off' } });
+    try {
+      const settings = await (await fetch(`${off.url}/api/v1/telemetry/settings`, { headers: { authorization: `Bearer ${off.adminToken}` } })).json();
+      expect(settings).toMatchObject({ rateLimit: null, rateLimitSource: 'installation' });
+    } finally {
+      await off.stop();
+    }
+    const flag = await run(['serve', '--telemetry-rate-limit', 'fast']);
+    expect(flag.code).toBe(1);
+    expect(flag.stderr).toBe('error: --telemetry-rate-limit must be a number of messages per second per device above 0 and at most 100000, or "off", not "fast"\n');
+    const env = await run(['serve'], { HANGAR_TELEMETRY_RATE_LIMIT: '0' });
+    expect(env.code).toBe(1);
+    expect(env.stderr).toMatch(/^error: HANGAR_TELEMETRY_RATE_LIMIT must be a number .*, not "0"\n$/);
+  });
+
+  it('prints the package version with --version and -v', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../packages/server/package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const res = await run([flag]);
+      expect(res).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
+  });
+
   it('refuses a too-short HANGAR_ADMIN_TOKEN', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'hangar-short-'));
     dirs.push(dataDir);

@@ -47,7 +47,13 @@ async function agent(args: string[], env: Record<string, string> = {}): Promise<
   return { code, stdout, stderr };
 }
 
-function summaryOf(run: Run): SimulationSummary {
+/** Hangar's own MQTT listener, as its `listening` line printed it. */
+function hangarMqtt(): string {
+  if (hangar.endpoints.mqtt === undefined) throw new Error('hangar serve printed no mqtt port');
+  return `mqtt://127.0.0.1:${hangar.endpoints.mqtt}`;
+}
+
+function summaryOf(run: Run): SimulationSummary & { serverCheck?: unknown } {
   if (run.code !== 0) throw new Error(`hangar-agent exited ${run.code}:\n${run.stderr}`);
   return JSON.parse(run.stdout) as SimulationSummary;
 }
@@ -69,13 +75,14 @@ describe('hangar-agent simulate', () => {
     expect(run.stderr).toMatch(/publishing · connected 20\/20 · sent [\d,]+ · acked [\d,]+ · errors 0 · [\d,]+ msg\/s/);
   });
 
-  it('provisions devices through the REST API, saves their tokens and reuses them', async () => {
+  it('provisions devices through the REST API, saves their tokens and reuses them, and checks that Hangar saw them', async () => {
     const file = join(workDir, 'fleet.ndjson');
-    const first = await agent(['simulate', '--devices', '5', '--server', mosquitto.url, '--provision', '--prefix', 'e2e-sim-', '--save-credentials', file, '--duration', '1'], {
+    const first = await agent(['simulate', '--devices', '5', '--server', hangarMqtt(), '--provision', '--prefix', 'e2e-sim-', '--save-credentials', file, '--duration', '1'], {
       HANGAR_URL: hangar.url,
       HANGAR_TOKEN: hangar.adminToken,
     });
-    expect(summaryOf(first).connect.connected).toBe(5);
+    expect(summaryOf(first)).toMatchObject({ connect: { connected: 5 }, serverCheck: { api: hangar.url, sampled: 5, seen: 5 } });
+    expect(first.stderr).toContain(`checked at ${hangar.url}: Hangar saw 5 of 5 sampled devices\n`);
     const saved = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { deviceId: string; token: string });
     expect(saved.map((c) => c.deviceId)).toEqual(['e2e-sim-000001', 'e2e-sim-000002', 'e2e-sim-000003', 'e2e-sim-000004', 'e2e-sim-000005']);
     expect(saved.every((c) => c.token.startsWith('dt_'))).toBe(true);
@@ -84,15 +91,32 @@ describe('hangar-agent simulate', () => {
     const creds = await api('GET', '/api/v1/devices/e2e-sim-000003/credentials');
     expect(creds.items).toHaveLength(1);
 
-    const again = await agent(['simulate', '--devices', '3', '--server', mosquitto.url, '--credentials', file, '--rate', '2', '--duration', '1']);
-    expect(summaryOf(again)).toMatchObject({ devices: 3, mode: 'rate', ratePerDevice: 2, connect: { connected: 3 } });
+    const again = await agent(['simulate', '--devices', '3', '--server', hangarMqtt(), '--credentials', file, '--rate', '2', '--duration', '1', '--api', hangar.url], { HANGAR_TOKEN: hangar.adminToken });
+    expect(summaryOf(again)).toMatchObject({ devices: 3, mode: 'rate', ratePerDevice: 2, connect: { connected: 3 }, serverCheck: { sampled: 3, seen: 3 } });
+  });
+
+  it('fails loudly when the devices of the Hangar behind --api went to another broker', async () => {
+    // The README's old example: a broker that accepts anyone (as a local Mosquitto on 1883 does) acknowledged everything.
+    const run = await agent(['simulate', '--devices', '3', '--server', mosquitto.url, '--provision', '--api', hangar.url, '--api-token', hangar.adminToken, '--prefix', 'e2e-wrong-', '--rate', '5', '--duration', '1']);
+    expect(run.code).toBe(1);
+    const summary = JSON.parse(run.stdout) as SimulationSummary;
+    expect(summary).toMatchObject({ connect: { connected: 3 }, errors: { total: 0 } });
+    expect(summary.publish.acked).toBeGreaterThan(0);
+    expect(run.stderr).toContain(
+      `error: Hangar at ${hangar.url} saw 0 of 3 sampled devices (e2e-wrong-000001, e2e-wrong-000002, e2e-wrong-000003 not seen) although 3 of 3 connected to ${mosquitto.url}: ` +
+        `${mosquitto.url} is not the MQTT listener of that Hangar (another broker accepted the devices?). Use the mqtt port Hangar printed in its "listening" line (or <data-dir>/endpoints.json)\n`,
+    );
+
+    const anyway = await agent(['simulate', '--devices', '3', '--server', mosquitto.url, '--provision', '--api', hangar.url, '--api-token', hangar.adminToken, '--prefix', 'e2e-wrong-', '--duration', '0', '--no-verify']);
+    expect(summaryOf(anyway)).not.toHaveProperty('serverCheck');
   });
 
   it('enrolls devices through an enrollment group', async () => {
     const group = await api('POST', '/api/v1/enrollment-groups', { name: 'simulated fleet', mechanism: 'claim_token', credentialType: 'token' });
     const file = join(workDir, 'enrolled.ndjson');
-    const run = await agent(['simulate', '--devices', '4', '--server', mosquitto.url, '--enroll', '--api', hangar.url, '--enrollment-group', group.id, '--claim-token', group.claimToken, '--prefix', 'e2e-enr-', '--save-credentials', file, '--duration', '0']);
-    expect(summaryOf(run)).toMatchObject({ devices: 4, connect: { connected: 4 }, publish: { sent: 0 } });
+    const run = await agent(['simulate', '--devices', '4', '--server', hangarMqtt(), '--enroll', '--api', hangar.url, '--enrollment-group', group.id, '--claim-token', group.claimToken, '--prefix', 'e2e-enr-', '--save-credentials', file, '--duration', '0'], { HANGAR_TOKEN: hangar.adminToken });
+    // Connecting alone is something Hangar sees (lastSeen).
+    expect(summaryOf(run)).toMatchObject({ devices: 4, connect: { connected: 4 }, publish: { sent: 0 }, serverCheck: { sampled: 4, seen: 4 } });
     expect((await api('GET', '/api/v1/devices/e2e-enr-000004')).id).toBe('e2e-enr-000004');
     // Enrolling the same ids again is refused: they are registered now.
     const twice = await agent(['simulate', '--devices', '1', '--server', mosquitto.url, '--enroll', '--api', hangar.url, '--enrollment-group', group.id, '--claim-token', group.claimToken, '--prefix', 'e2e-enr-']);
@@ -100,13 +124,21 @@ describe('hangar-agent simulate', () => {
     expect(twice.stderr).toMatch(/^error: could not enroll e2e-enr-000001: 409/m);
   });
 
+  it('prints the package version with --version', async () => {
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'packages/agent/package.json'), 'utf8')) as { version: string };
+    expect(await agent(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
   it('ends with one clear line on bad input', async () => {
+    const strangers = join(workDir, 'strangers.ndjson');
+    writeFileSync(strangers, JSON.stringify({ deviceId: 'stranger-1', token: 'dt_x' }) + '\n');
     const cases: Array<[string[], RegExp]> = [
       [['simulate', '--server', mosquitto.url, '--anonymous'], /^error: --devices N is required\n$/],
       [['simulate', '--devices', '2', '--server', mosquitto.url, '--credentials', 'absent.ndjson'], /^error: cannot read credentials file absent\.ndjson: ENOENT\n$/],
       [['simulate', '--devices', '2', '--server', mosquitto.url, '--provision', '--api', hangar.url, '--api-token', 'hk_wrong'], /^error: could not import the devices: 401/m],
       [['simulate', '--devices', '2', '--server', 'mqtt://127.0.0.1:1', '--anonymous', '--connect-timeout', '1'], /error: no device could connect to mqtt:\/\/127\.0\.0\.1:1: connect: ECONNREFUSED/],
       [['--server', 'mqtt://x:1'], /^error: the device agent is not built yet/],
+      [['simulate', '--devices', '1', '--server', mosquitto.url, '--credentials', strangers, '--api', hangar.url, '--api-token', hangar.adminToken], /^error: Hangar at http:\/\/127\.0\.0\.1:\d+ has no device stranger-1: these are not its devices \(--no-verify runs them anyway\)\n$/],
     ];
     for (const [args, message] of cases) {
       const run = await agent(args);

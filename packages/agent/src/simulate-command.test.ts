@@ -38,6 +38,17 @@ describe('planSimulation', () => {
     });
   });
 
+  it('checks at the end that the Hangar of --provision/--enroll, or of an explicit --api, saw the devices, unless --no-verify', () => {
+    const env = { HANGAR_URL: 'http://h:8080', HANGAR_TOKEN: 'hk_x' };
+    const provision = { devices: '5', server: 'mqtt://h:1', provision: true };
+    expect(planSimulation(provision, env).check).toEqual({ api: 'http://h:8080', apiToken: 'hk_x' });
+    expect(planSimulation({ devices: '1', server: 'mqtt://h:1', enroll: true, api: 'http://h', enrollmentGroup: 'eg', claimToken: 'c' }).check).toEqual({ api: 'http://h' });
+    expect(planSimulation({ ...base, anonymous: undefined, credentials: 'f', api: 'http://h', apiToken: 't' }).check).toEqual({ api: 'http://h', apiToken: 't' });
+    // An exported HANGAR_URL alone says nothing about where a --credentials or --anonymous run goes.
+    expect(planSimulation(base, env).check).toBeUndefined();
+    expect(planSimulation({ ...provision, verify: false }, env).check).toBeUndefined();
+  });
+
   it('reads the --ca file for an mqtts:// server', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hangar-sim-ca-'));
     try {

@@ -18,6 +18,8 @@ export interface SimulatePlan {
   devices: number;
   source: CredentialSource;
   saveCredentials?: string;
+  /** Ask this Hangar's REST API at the end whether it saw the devices (no token: say it was not checked). */
+  check?: { api: string; apiToken?: string };
   options: Omit<SimulateOptions, 'credentials' | 'signal' | 'onProgress' | 'onConnected'>;
 }
 
@@ -111,7 +113,12 @@ export function planSimulation(flags: SimulateFlags, env: NodeJS.ProcessEnv = {}
   }
   const saveCredentials = str('saveCredentials');
   if (saveCredentials && (source.kind === 'file' || source.kind === 'anonymous')) throw new UsageError('--save-credentials goes with --provision or --enroll');
-  return { devices, source, options, ...(saveCredentials ? { saveCredentials } : {}) };
+  // The devices of --provision/--enroll belong to that Hangar, so it must see them; any other run
+  // is checked only when --api names a Hangar (an exported HANGAR_URL alone may be unrelated).
+  const checkApi = flags.verify === false ? undefined : source.kind === 'provision' || source.kind === 'enroll' ? source.api : str('api');
+  const checkToken = str('apiToken') ?? env.HANGAR_TOKEN;
+  const check = checkApi === undefined ? undefined : { api: checkApi, ...(checkToken ? { apiToken: checkToken } : {}) };
+  return { devices, source, options, ...(saveCredentials ? { saveCredentials } : {}), ...(check ? { check } : {}) };
 }
 
 export function registerSimulateCommand(program: Command): void {
@@ -137,8 +144,9 @@ export function registerSimulateCommand(program: Command): void {
     .addOption(new Option('--provision', 'create the devices and token credentials through the REST API'))
     .addOption(new Option('--enroll', 'enroll the devices through an enrollment group (claim token)'))
     .addOption(new Option('--anonymous', 'connect without credentials (brokers that allow it)'))
-    .addOption(new Option('--api <url>', 'Hangar HTTP URL for --provision/--enroll [env HANGAR_URL]'))
-    .addOption(new Option('--api-token <token>', 'operator API key for --provision [env HANGAR_TOKEN]'))
+    .addOption(new Option('--api <url>', 'Hangar HTTP URL for --provision/--enroll [env HANGAR_URL]; with it the run ends by checking there that Hangar saw the devices'))
+    .addOption(new Option('--api-token <token>', 'operator API key for --provision, any API key for the check [env HANGAR_TOKEN]'))
+    .addOption(new Option('--no-verify', 'skip that check (devices of this Hangar simulated against another broker on purpose)'))
     .addOption(new Option('--enrollment-group <id>', 'enrollment group for --enroll'))
     .addOption(new Option('--claim-token <token>', 'the group’s claim token for --enroll'))
     .addOption(new Option('--prefix <p>', 'device ids <p>000001… for --provision/--enroll/--anonymous (default sim-)'))

@@ -11,6 +11,7 @@ import {
   CredentialsError,
   type DeviceCredential,
 } from './simulator/index.js';
+import { checkServerSaw, lastSeenBefore, sampleDeviceIds, type ServerCheckResult, type ServerCheckTarget } from './simulator/server-check.js';
 
 export async function runSimulation(plan: SimulatePlan): Promise<void> {
   const credentials = await credentialsFor(plan);
@@ -18,6 +19,10 @@ export async function runSimulation(plan: SimulatePlan): Promise<void> {
     writeCredentialsFile(plan.saveCredentials, credentials);
     process.stderr.write(`saved ${credentials.length} credentials to ${plan.saveCredentials}\n`);
   }
+  const target = checkTarget(plan);
+  // Read before connecting: an id the Hangar does not know stops the run here, and the check
+  // later compares with these values rather than with a clock that may differ from the server's.
+  const before = target ? await lastSeenBefore(target, sampleDeviceIds(credentials.map((c) => c.deviceId))) : undefined;
   const abort = new AbortController();
   let interrupts = 0;
   const onInterrupt = (): void => {
@@ -36,11 +41,29 @@ export async function runSimulation(plan: SimulatePlan): Promise<void> {
       signal: abort.signal,
       onProgress: (p) => process.stderr.write(`${formatProgress(p)}\n`),
     });
-    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    let serverCheck: ServerCheckResult | undefined;
+    let failure: unknown;
+    if (target && before) {
+      try {
+        serverCheck = await checkServerSaw(target, before, { server: summary.server, devices: summary.devices, connected: summary.connect.connected });
+        process.stderr.write(`checked at ${serverCheck.api}: Hangar saw ${serverCheck.seen} of ${serverCheck.sampled} sampled devices\n`);
+      } catch (err) {
+        failure = err;
+      }
+    }
+    process.stdout.write(`${JSON.stringify(serverCheck ? { ...summary, serverCheck } : summary, null, 2)}\n`);
+    if (failure !== undefined) throw failure;
   } finally {
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onInterrupt);
   }
+}
+
+function checkTarget(plan: SimulatePlan): ServerCheckTarget | undefined {
+  if (!plan.check) return undefined;
+  if (plan.check.apiToken) return { api: plan.check.api, apiToken: plan.check.apiToken };
+  process.stderr.write(`not checking that ${plan.check.api} sees the devices: that needs --api-token (or HANGAR_TOKEN), any role\n`);
+  return undefined;
 }
 
 async function credentialsFor(plan: SimulatePlan): Promise<DeviceCredential[]> {

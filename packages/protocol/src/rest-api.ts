@@ -389,9 +389,12 @@ export interface TelemetryLatestResponse {
   values: Record<string, { ts: number; value: TelemetryValue }>;
 }
 
-/** `GET|PUT /api/v1/telemetry/settings` */
+/** `GET|PUT /api/v1/telemetry/settings` (a `PUT` names only what it changes) */
 export interface TelemetrySettings {
   retentionDays: number;
+  /** Per-device telemetry messages in force for the tenant; null: no limit. */
+  rateLimit: { perSecond: number; burst: number } | null;
+  rateLimitSource: 'tenant' | 'installation';
 }
 
 /** `GET /api/v1/webhooks/{id}`; `secret` only in the answers to create and rotate-secret. */

@@ -102,16 +102,48 @@ describe.each(STORE_KINDS)('telemetry REST API on %s', (kind) => {
   });
 
   it('keeps retention settings per tenant, changed by admins only and audited', async () => {
-    expect((await t.call('GET', '/api/v1/telemetry/settings', { token: viewer })).body).toEqual({ retentionDays: 30 });
+    const installation = { rateLimit: { perSecond: 100, burst: 200 }, rateLimitSource: 'installation' };
+    expect((await t.call('GET', '/api/v1/telemetry/settings', { token: viewer })).body).toEqual({ retentionDays: 30, ...installation });
     expect((await t.call('PUT', '/api/v1/telemetry/settings', { body: { retentionDays: 7 }, token: viewer })).status).toBe(403);
     expect((await t.call('PUT', '/api/v1/telemetry/settings', { body: { retentionDays: 0 } })).status).toBe(400);
     expect((await t.call('PUT', '/api/v1/telemetry/settings', { body: { retentionDays: '7' } })).status).toBe(400);
     const put = await t.call('PUT', '/api/v1/telemetry/settings', { body: { retentionDays: 90 } });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ retentionDays: 90 });
-    expect((await t.call('GET', '/api/v1/telemetry/settings')).body).toEqual({ retentionDays: 90 });
+    expect(put.body).toEqual({ retentionDays: 90, ...installation });
+    expect((await t.call('GET', '/api/v1/telemetry/settings')).body).toEqual({ retentionDays: 90, ...installation });
     const audit = await t.call('GET', '/api/v1/audit?action=telemetry.settings.update');
     expect(audit.body.items[0]).toMatchObject({ action: 'telemetry.settings.update' });
+  });
+
+  it('keeps a per-device rate limit per tenant that limits its devices at once, and refuses bad values', async () => {
+    const send = (token: string) => t.call('POST', '/device/v1/telemetry', { body: { temp: 1 }, token });
+    await t.call('POST', '/api/v1/devices', { body: { id: 'th-rate' } });
+    const token = (await t.call('POST', '/api/v1/devices/th-rate/credentials', { body: { type: 'token' } })).body.token as string;
+    expect((await send(token)).status).toBe(200);
+
+    expect((await t.call('PUT', '/api/v1/telemetry/settings', { body: { rateLimit: { perSecond: 1 } }, token: viewer })).status).toBe(403);
+    const put = await t.call('PUT', '/api/v1/telemetry/settings', { body: { rateLimit: { perSecond: 0.5, burst: 2 } } });
+    expect(put.status).toBe(200);
+    expect(put.body).toEqual({ retentionDays: expect.any(Number), rateLimit: { perSecond: 0.5, burst: 2 }, rateLimitSource: 'tenant' });
+    expect((await t.call('GET', '/api/v1/telemetry/settings', { token: viewer })).body).toMatchObject({ rateLimit: { perSecond: 0.5, burst: 2 }, rateLimitSource: 'tenant' });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await send(token)).status);
+    expect(statuses).toEqual([200, 200, 429]);
+
+    // A burst left out is two seconds' worth; null gives the tenant the installation's limit again.
+    expect((await t.call('PUT', '/api/v1/telemetry/settings', { body: { rateLimit: { perSecond: 50 } } })).body.rateLimit).toEqual({ perSecond: 50, burst: 100 });
+    // The emptied bucket refills at the new rate: a token within 20 ms.
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect((await send(token)).status).toBe(200);
+    expect((await t.call('PUT', '/api/v1/telemetry/settings', { body: { rateLimit: null } })).body).toEqual({ retentionDays: expect.any(Number), rateLimit: { perSecond: 100, burst: 200 }, rateLimitSource: 'installation' });
+
+    for (const body of [{}, { rateLimit: { perSecond: 0 } }, { rateLimit: { perSecond: -1 } }, { rateLimit: { perSecond: '5' } }, { rateLimit: { perSecond: 100_001 } }, { rateLimit: { perSecond: 5, burst: 0 } }, { rateLimit: { perSecond: 5, burst: 1.5 } }, { rateLimit: { burst: 5 } }, { rateLimit: 5 }, { rateLimit: { perSecond: 5, extra: 1 } }]) {
+      const res = await t.call('PUT', '/api/v1/telemetry/settings', { body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+    }
+    const audit = await t.call('GET', '/api/v1/audit?action=telemetry.settings.update');
+    expect(audit.body.items[0]).toMatchObject({ summary: { before: { rateLimit: { perSecond: 50, burst: 100 } }, after: { rateLimit: null } } });
   });
 
   it('purges the history when a device is decommissioned with purgeData', async () => {

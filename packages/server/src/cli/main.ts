@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { registerApiKeyCommands } from './commands/api-key.js';
 import { registerCaCommands } from './commands/ca.js';
@@ -8,8 +9,14 @@ import { registerQueryCommand } from './commands/query.js';
 import { registerUserCommands } from './commands/user.js';
 import { OptionError, resolveServeOptions } from './serve-options.js';
 
+/** @hangar/server's version; package.json is two levels up from both src/cli/ and dist/cli/. */
+export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 export function buildProgram(): Command {
-  const program = new Command('hangar').description('Hangar — self-hosted IoT device management').showHelpAfterError(false);
+  const program = new Command('hangar')
+    .description('Hangar — self-hosted IoT device management')
+    .version(VERSION, '-v, --version', 'print the version')
+    .showHelpAfterError(false);
   program
     .command('serve')
     .description('run the Hangar server (dashboard, REST API, device endpoints)')
@@ -27,6 +34,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--host <addr>', 'address to bind [env HANGAR_HOST] (default 0.0.0.0)'))
     .addOption(new Option('--metrics-token <token>', 'scrape token for /metrics, besides API keys (16+ characters) [env HANGAR_METRICS_TOKEN]'))
     .addOption(new Option('--metrics-public', 'serve /metrics without a token [env HANGAR_METRICS_PUBLIC=true]'))
+    .addOption(new Option('--telemetry-rate-limit <n>', 'telemetry messages per second per device (burst 2n), off = none; tenants may set their own [env HANGAR_TELEMETRY_RATE_LIMIT] (default 100)'))
     .action(async (flags: Record<string, string>) => {
       const options = resolveServeOptions(flags, process.env);
       // Loaded only here: client commands start in a fraction of the time without the server stack.

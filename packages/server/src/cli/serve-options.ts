@@ -1,3 +1,5 @@
+import { defaultBurst, rateLimitProblem, type RateLimit } from '../core/telemetry/rate-limiter.js';
+
 /** `hangar serve` options: every flag of DESIGN §3, each also read from `HANGAR_<FLAG>`. */
 export type PortSetting = number | 'off';
 
@@ -14,6 +16,8 @@ export interface ServeOptions {
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
   host: string;
+  /** The installation's per-device telemetry rate limit (tenants may set their own); false: none. Unset: the built-in 100/s. */
+  telemetryRateLimit?: RateLimit | false | undefined;
   /** Listener ports nobody chose (the defaults of DESIGN §3), by option name. */
   defaultedPorts: ReadonlySet<keyof typeof PORT_FLAGS>;
   // ---- /metrics access
@@ -42,6 +46,17 @@ export function parsePort(value: string, flag: string): PortSetting {
 }
 
 type RawFlags = Partial<Record<Exclude<keyof ServeOptions, 'metricsPublic'>, string>> & { metricsPublic?: string | boolean };
+
+/** `--telemetry-rate-limit`: messages per second per device (burst: two seconds' worth), or `off`. */
+export function parseTelemetryRateLimit(value: string, flag: string): RateLimit | false {
+  const v = value.trim().toLowerCase();
+  if (v === 'off') return false;
+  const perSecond = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+  const limit = { perSecond, burst: Number.isFinite(perSecond) ? defaultBurst(perSecond) : NaN };
+  const problem = rateLimitProblem(limit);
+  if (problem) throw new OptionError(`${flag} must be a number of messages per second per device above 0 and at most 100000, or "off", not "${value}"`);
+  return limit;
+}
 
 export function resolveServeOptions(flags: RawFlags, env: NodeJS.ProcessEnv): ServeOptions {
   const pick = (key: Exclude<keyof ServeOptions, 'metricsPublic'>, envName: string): string | undefined => flags[key] ?? (env[envName] === '' ? undefined : env[envName]);
@@ -77,6 +92,7 @@ export function resolveServeOptions(flags: RawFlags, env: NodeJS.ProcessEnv): Se
     tlsCert,
     tlsKey,
     host: pick('host', 'HANGAR_HOST') ?? '0.0.0.0',
+    ...telemetryRateLimitOption(flags, pick),
     defaultedPorts,
     metricsPublic,
     metricsToken,
@@ -94,4 +110,10 @@ function metricsAccess(flags: RawFlags, env: NodeJS.ProcessEnv, token: string | 
   // A guessable scrape token would make the page as good as public.
   if (token !== undefined && token.length < 16) throw new OptionError('--metrics-token must be at least 16 characters');
   return { metricsPublic, metricsToken: token };
+}
+
+function telemetryRateLimitOption(flags: RawFlags, pick: (key: 'telemetryRateLimit', envName: string) => string | undefined): Pick<ServeOptions, 'telemetryRateLimit'> {
+  const raw = pick('telemetryRateLimit', 'HANGAR_TELEMETRY_RATE_LIMIT');
+  if (raw === undefined) return {};
+  return { telemetryRateLimit: parseTelemetryRateLimit(raw, flags.telemetryRateLimit !== undefined ? '--telemetry-rate-limit' : 'HANGAR_TELEMETRY_RATE_LIMIT') };
 }

@@ -45,6 +45,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
     nodeId: options.nodeId,
     tls: { certFile: options.tlsCert, keyFile: options.tlsKey, hostnames: (process.env.HANGAR_TLS_HOSTNAMES ?? '').split(',') },
     metrics: { public: options.metricsPublic, token: options.metricsToken },
+    ...(options.telemetryRateLimit !== undefined ? { telemetry: { rateLimit: options.telemetryRateLimit } } : {}),
   });
   if (hangar.bootstrap.generatedAdminToken) {
     // Shown exactly once; only its hash is stored.

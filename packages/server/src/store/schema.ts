@@ -351,6 +351,14 @@ export interface TelemetrySettingsTable {
   updated_at: number;
 }
 
+/** Per-tenant telemetry rate limits (migration 007); a tenant without a row has the installation's. */
+export interface TelemetryRateLimitsTable {
+  tenant_id: string;
+  per_second: number;
+  burst: number;
+  updated_at: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -367,6 +375,7 @@ export interface Database {
   telemetry_rollup_1m: TelemetryRollupTable;
   telemetry_rollup_1h: TelemetryRollupTable;
   telemetry_settings: TelemetrySettingsTable;
+  telemetry_rate_limits: TelemetryRateLimitsTable;
   audit_log: AuditLogTable;
   certificate_authorities: CertificateAuthoritiesTable;
   crls: CrlsTable;

@@ -26,7 +26,33 @@ const LatestResponse = Type.Object({
   values: Type.Record(Type.String(), Type.Object({ ts: Type.Integer(), value: Value })),
 });
 
-const Settings = Type.Object({ retentionDays: Type.Integer({ minimum: 1, maximum: 3650, description: 'days of raw points and rollups kept (default 30)' }) }, { additionalProperties: false });
+const RetentionDays = Type.Integer({ minimum: 1, maximum: 3650, description: 'days of raw points and rollups kept (default 30)' });
+const RateLimit = Type.Object(
+  {
+    perSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, description: 'telemetry messages per second per device, steady' }),
+    burst: Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'messages a device may send at once (default: two seconds’ worth)' }),
+  },
+  { additionalProperties: false },
+);
+const Settings = Type.Object(
+  {
+    retentionDays: RetentionDays,
+    rateLimit: Type.Union([RateLimit, Type.Null()], { description: 'per-device telemetry rate limit in force for the tenant; null: none' }),
+    rateLimitSource: Type.Union([Type.Literal('tenant'), Type.Literal('installation')], { description: 'the tenant’s own limit, or the installation’s (hangar serve --telemetry-rate-limit)' }),
+  },
+  { additionalProperties: false },
+);
+const SettingsPatch = Type.Object(
+  {
+    retentionDays: Type.Optional(RetentionDays),
+    rateLimit: Type.Optional(
+      Type.Union([Type.Object({ perSecond: RateLimit.properties.perSecond, burst: Type.Optional(RateLimit.properties.burst) }, { additionalProperties: false }), Type.Null()], {
+        description: 'a limit of the tenant’s own; null: the installation’s again',
+      }),
+    ),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
 
 export function telemetryRoutes(app: FastifyInstance, services: Services): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -91,7 +117,7 @@ export function telemetryRoutes(app: FastifyInstance, services: Services): void 
 
   r.put(
     '/api/v1/telemetry/settings',
-    { schema: { tags: ['telemetry'], summary: "Change the tenant's telemetry retention (admin)", body: Settings, response: { 200: Settings, ...ErrorResponses } } },
+    { schema: { tags: ['telemetry'], summary: "Change the tenant's telemetry retention and/or per-device rate limit (admin); fields left out keep their value", body: SettingsPatch, response: { 200: Settings, ...ErrorResponses } } },
     async (req) => services.telemetry.updateSettings(ctxOf(req), req.body),
   );
 }

@@ -11,6 +11,10 @@
  *
  * A new credential's secret is answered once. It goes to files (`--out-dir`: the key and the
  * token mode 0600, written whole or not at all) or to stdout with a warning.
+ *
+ * Two CAs are involved and users mixed them up when both were "the CA": the device CA signed
+ * the device's certificate (the server trusts it), the server CA signed the certificate of
+ * Hangar's TLS listeners (the device trusts it: `--cafile`). `--out-dir` writes both, named so.
  */
 import { randomBytes } from 'node:crypto';
 import { access, chmod, constants, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -95,9 +99,11 @@ export function registerDeviceIdentityCommands(device: Command, ioOverrides: Par
       .addHelpText(
         'after',
         '\nWithout --out-dir the secret (private key or token) is printed once; with it, the files\n' +
-          '<id>.crt.pem, <id>.key.pem (mode 0600, not with --csr) and ca.pem, or <id>.token\n' +
-          '(mode 0600), are written there. --json prints the API answer; with --out-dir the\n' +
-          'secret is left out of it and "files" names what was written.\n' +
+          '<id>.crt.pem, <id>.key.pem (mode 0600, not with --csr) and device-ca.pem (the CA that\n' +
+          'signed the certificate), or <id>.token (mode 0600), are written there, and with either\n' +
+          'server-ca.pem: the CA of Hangar\'s TLS listeners, what a device passes to --cafile.\n' +
+          '--json prints the API answer; with --out-dir the secret is left out of it and "files"\n' +
+          'names what was written.\n' +
           'A device whose id is "list", "revoke" or "issue": hangar device credentials issue <id> …',
       ),
   ).action(async (id: string, options: IssueOptions) => {
@@ -222,16 +228,20 @@ async function issueCredential(deviceId: string, options: IssueOptions, io: CliI
   if (options.validityDays !== undefined) body.validityDays = options.validityDays;
   // Checked before issuing: a secret that cannot be written is lost.
   const outDir = options.outDir !== undefined ? await prepareOutDir(options.outDir) : undefined;
+  const serverCa = outDir !== undefined ? await fetchServerCa(client.baseUrl) : undefined;
 
   const issued = await client.request<IssuedCredential>('POST', credentialsPath(deviceId), { json: body });
 
   if (outDir !== undefined) {
-    const files = await writeCredentialFiles(outDir, deviceId, issued);
+    const files = await writeCredentialFiles(outDir, deviceId, issued, serverCa ?? undefined);
     if (options.json) {
       const { privateKeyPem: _key, token: _token, ...rest } = issued;
       printJson({ ...rest, files }, io.stdout);
     } else {
       printFields([...newCredentialFields(issued), ...fileFields(files)], io.stdout);
+      if (serverCa === null) {
+        io.stdout.write('server-ca.pem not written: this Hangar serves a TLS certificate of its operator; ask them for its CA (for --cafile)\n');
+      }
     }
     return;
   }
@@ -249,7 +259,7 @@ async function issueCredential(deviceId: string, options: IssueOptions, io: CliI
   const blocks: Array<[string, string | undefined]> = [
     ['device certificate', issued.certificatePem ?? undefined],
     ['private key', issued.privateKeyPem],
-    ['CA certificate', issued.caPem],
+    ['device CA certificate (signed the certificate above; not for --cafile: that is GET /pki/server-ca.pem)', issued.caPem],
   ];
   for (const [label, pem] of blocks) {
     if (pem !== undefined) io.stdout.write(`\n# ${label}\n${pemText(pem)}`);
@@ -271,7 +281,8 @@ function newCredentialFields(issued: IssuedCredential): Array<[string, string]> 
 interface WrittenFiles {
   certificate?: string;
   privateKey?: string;
-  ca?: string;
+  deviceCa?: string;
+  serverCa?: string;
   token?: string;
 }
 
@@ -279,9 +290,32 @@ function fileFields(files: WrittenFiles): Array<[string, string]> {
   const fields: Array<[string, string]> = [];
   if (files.certificate) fields.push(['certificate', files.certificate]);
   if (files.privateKey) fields.push(['private key', files.privateKey]);
-  if (files.ca) fields.push(['CA certificate', files.ca]);
   if (files.token) fields.push(['token file', files.token]);
+  if (files.serverCa) fields.push(['server CA', `${files.serverCa}  (--cafile: verifies Hangar's TLS listeners)`]);
+  if (files.deviceCa) fields.push(['device CA', `${files.deviceCa}  (signed the device certificate)`]);
   return fields;
+}
+
+/**
+ * The CA of Hangar's TLS listeners (`GET /pki/server-ca.pem`, public), fetched before a
+ * credential is issued so that a failure loses no secret; null when the operator gave the
+ * listeners a certificate of their own (the server answers 404 and names no CA).
+ */
+async function fetchServerCa(baseUrl: string): Promise<string | null> {
+  const url = `${baseUrl.replace(/\/api\/v1$/, '')}/pki/server-ca.pem`;
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(url, { headers: { 'user-agent': 'hangar-cli' } });
+    text = await response.text();
+  } catch (err) {
+    throw new CliError(`cannot fetch the server CA from ${url} (${errorCode(err)})`);
+  }
+  if (response.status === 404) return null;
+  if (!response.ok || !text.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new CliError(`cannot fetch the server CA from ${url} (${response.status}: not a PEM certificate); no credential was issued`);
+  }
+  return text;
 }
 
 /** Creates the directory (0700 when new) and checks it can be written to. */
@@ -296,12 +330,13 @@ async function prepareOutDir(dir: string): Promise<string> {
   return path;
 }
 
-async function writeCredentialFiles(dir: string, deviceId: string, issued: IssuedCredential): Promise<WrittenFiles> {
+async function writeCredentialFiles(dir: string, deviceId: string, issued: IssuedCredential, serverCaPem: string | undefined): Promise<WrittenFiles> {
   const plan: Array<{ key: keyof WrittenFiles; name: string; content: string | undefined; mode: number }> = [
     { key: 'certificate', name: `${deviceId}.crt.pem`, content: issued.certificatePem ?? undefined, mode: 0o644 },
     { key: 'privateKey', name: `${deviceId}.key.pem`, content: issued.privateKeyPem, mode: 0o600 },
-    { key: 'ca', name: 'ca.pem', content: issued.caPem, mode: 0o644 },
     { key: 'token', name: `${deviceId}.token`, content: issued.token !== undefined ? `${issued.token}\n` : undefined, mode: 0o600 },
+    { key: 'serverCa', name: 'server-ca.pem', content: serverCaPem, mode: 0o644 },
+    { key: 'deviceCa', name: 'device-ca.pem', content: issued.caPem, mode: 0o644 },
   ];
   const files: WrittenFiles = {};
   for (const { key, name, content, mode } of plan) {

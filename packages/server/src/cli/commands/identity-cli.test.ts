@@ -21,6 +21,7 @@ const LATER = '2026-01-02T03:04:05.678Z';
 const CERT_PEM = '-----BEGIN CERTIFICATE-----\nMIIBdevice\n-----END CERTIFICATE-----\n';
 const KEY_PEM = '-----BEGIN PRIVATE KEY-----\nMIGHsecret\n-----END PRIVATE KEY-----\n';
 const CA_PEM = '-----BEGIN CERTIFICATE-----\nMIIBca\n-----END CERTIFICATE-----\n';
+const SERVER_CA_PEM = '-----BEGIN CERTIFICATE-----\nMIIBserverca\n-----END CERTIFICATE-----\n';
 const CSR_PEM = '-----BEGIN CERTIFICATE REQUEST-----\nMIIBcsr\n-----END CERTIFICATE REQUEST-----\n';
 
 // ---------------------------------------------------------------------------------------------
@@ -34,6 +35,8 @@ class FakeHangar extends FakeServer {
   readonly groups: Json[] = [];
   readonly cas: Json[] = [];
   readonly requests: RecordedRequest[] = [];
+  /** What `GET /pki/server-ca.pem` answers; null: 404, as when the operator gave the TLS certificate. */
+  serverCaPem: string | null = SERVER_CA_PEM;
   private counter = 0;
 
   reset(): void {
@@ -43,6 +46,7 @@ class FakeHangar extends FakeServer {
     this.cas.length = 0;
     this.requests.length = 0;
     this.counter = 0;
+    this.serverCaPem = SERVER_CA_PEM;
     this.cas.push(makeCa({ id: 'ca_hangar', kind: 'hangar', status: 'active', subject: 'CN=Hangar device CA (default)' }));
   }
 
@@ -59,6 +63,11 @@ class FakeHangar extends FakeServer {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname.replace(/^\/api\/v1/, '');
     const method = req.method ?? 'GET';
+    // Public and outside the API: not recorded, so that requests[0] stays the API call under test.
+    if (url.pathname === '/pki/server-ca.pem' && method === 'GET') {
+      if (this.serverCaPem === null) return problem(res, 404, 'NOT_FOUND', 'Not found', 'this installation serves an operator-provided TLS certificate');
+      return void res.writeHead(200, { 'content-type': 'application/x-pem-file' }).end(this.serverCaPem);
+    }
     const body = await readJson(req);
     this.requests.push({ method, path, query: url.searchParams, body });
 
@@ -268,24 +277,26 @@ function freshDir(): string {
 // ---------------------------------------------------------------------------------------------
 
 describe('device credentials (issue)', () => {
-  it('writes the certificate, a 0600 private key and the CA into --out-dir and says where', async () => {
+  it('writes the certificate, a 0600 private key, the device CA and the server CA (for --cafile) into --out-dir, named so, and says which is which', async () => {
     const dir = freshDir();
     const { stdout, stderr, exitCode } = await run(['device', 'credentials', 'cam-1', '--type', 'x509', '--out-dir', dir]);
     expect(exitCode).toBe(0);
     expect(stderr).toBe(''); // nothing to warn about: the secret is in a file
     expect(hangar.requests[0]).toMatchObject({ method: 'POST', path: '/devices/cam-1/credentials', body: { type: 'x509' } });
-    expect((await readdir(dir)).sort()).toEqual(['ca.pem', 'cam-1.crt.pem', 'cam-1.key.pem']);
+    expect((await readdir(dir)).sort()).toEqual(['cam-1.crt.pem', 'cam-1.key.pem', 'device-ca.pem', 'server-ca.pem']);
     expect(await readFile(join(dir, 'cam-1.crt.pem'), 'utf8')).toBe(CERT_PEM);
     expect(await readFile(join(dir, 'cam-1.key.pem'), 'utf8')).toBe(KEY_PEM);
-    expect(await readFile(join(dir, 'ca.pem'), 'utf8')).toBe(CA_PEM);
+    expect(await readFile(join(dir, 'device-ca.pem'), 'utf8')).toBe(CA_PEM);
+    expect(await readFile(join(dir, 'server-ca.pem'), 'utf8')).toBe(SERVER_CA_PEM);
     expect(await mode(join(dir, 'cam-1.key.pem'))).toBe(0o600);
     expect(await mode(join(dir, 'cam-1.crt.pem'))).toBe(0o644);
     expect(await mode(dir)).toBe(0o700); // made by the command
     expect(stdout).toMatch(/^id: +cred_1$/m);
     expect(stdout).toMatch(/^serial: +0a1b2c$/m);
     expect(stdout).toMatch(/^expires: +2026-01-02T03:04:05Z$/m);
-    expect(stdout).toContain(`private key:     ${join(dir, 'cam-1.key.pem')}\n`);
-    expect(stdout).toContain(`CA certificate:  ${join(dir, 'ca.pem')}\n`);
+    expect(stdout).toContain(`private key:  ${join(dir, 'cam-1.key.pem')}\n`);
+    expect(stdout).toContain(`server CA:    ${join(dir, 'server-ca.pem')}  (--cafile: verifies Hangar's TLS listeners)\n`);
+    expect(stdout).toContain(`device CA:    ${join(dir, 'device-ca.pem')}  (signed the device certificate)\n`);
     expect(stdout).not.toContain('PRIVATE KEY');
   });
 
@@ -296,7 +307,7 @@ describe('device credentials (issue)', () => {
     await ok(['device', 'credentials', 'cam-1', '--type', 'x509', '--out-dir', dir]);
     expect(await readFile(join(dir, 'cam-1.key.pem'), 'utf8')).toBe(KEY_PEM);
     expect(await mode(join(dir, 'cam-1.key.pem'))).toBe(0o600);
-    expect((await readdir(dir)).sort()).toEqual(['ca.pem', 'cam-1.crt.pem', 'cam-1.key.pem']); // no temporary files left
+    expect((await readdir(dir)).sort()).toEqual(['cam-1.crt.pem', 'cam-1.key.pem', 'device-ca.pem', 'server-ca.pem']); // no temporary files left
   });
 
   it('sends a CSR and its validity, and writes no key file for it', async () => {
@@ -305,23 +316,40 @@ describe('device credentials (issue)', () => {
     await writeFile(csr, CSR_PEM);
     await ok(['device', 'credentials', 'cam-1', '--type', 'x509', '--csr', csr, '--validity-days', '30', '--out-dir', dir]);
     expect(hangar.requests[0]?.body).toEqual({ type: 'x509', csr: CSR_PEM, validityDays: 30 });
-    expect((await readdir(dir)).sort()).toEqual(['ca.pem', 'cam-1.crt.pem']);
+    expect((await readdir(dir)).sort()).toEqual(['cam-1.crt.pem', 'device-ca.pem', 'server-ca.pem']);
   });
 
-  it('writes a token to <id>.token with mode 0600', async () => {
+  it('writes a token to <id>.token with mode 0600, and the server CA beside it', async () => {
     const dir = freshDir();
     const stdout = await ok(['device', 'credentials', 'cam-1', '--type', 'token', '--out-dir', dir]);
-    expect(await readdir(dir)).toEqual(['cam-1.token']);
+    expect((await readdir(dir)).sort()).toEqual(['cam-1.token', 'server-ca.pem']);
     expect(await readFile(join(dir, 'cam-1.token'), 'utf8')).toBe('dt_secret_token\n');
     expect(await mode(join(dir, 'cam-1.token'))).toBe(0o600);
     expect(stdout).toContain(`token file:  ${join(dir, 'cam-1.token')}\n`);
     expect(stdout).not.toContain('dt_secret_token');
   });
 
+  it('writes no server CA, and says so, when the operator gave Hangar its TLS certificate', async () => {
+    hangar.serverCaPem = null;
+    const dir = freshDir();
+    const stdout = await ok(['device', 'credentials', 'cam-1', '--type', 'x509', '--out-dir', dir]);
+    expect((await readdir(dir)).sort()).toEqual(['cam-1.crt.pem', 'cam-1.key.pem', 'device-ca.pem']);
+    expect(stdout).toContain('server-ca.pem not written: this Hangar serves a TLS certificate of its operator; ask them for its CA (for --cafile)\n');
+  });
+
+  it('issues nothing when the server CA cannot be fetched', async () => {
+    hangar.serverCaPem = 'not a certificate';
+    const dir = freshDir();
+    const { stderr, exitCode } = await run(['device', 'credentials', 'cam-1', '--type', 'x509', '--out-dir', dir]);
+    expect(exitCode).toBe(1);
+    expect(lines(stderr)).toEqual([`error: cannot fetch the server CA from ${hangar.url}/pki/server-ca.pem (200: not a PEM certificate); no credential was issued`]);
+    expect(hangar.requests).toEqual([]);
+  });
+
   it('prints the certificate, key and CA once, with a warning on stderr, without --out-dir', async () => {
     const { stdout, stderr, exitCode } = await run(['device', 'credentials', 'cam-1', '--type', 'x509']);
     expect(exitCode).toBe(0);
-    expect(stdout).toContain(`# device certificate\n${CERT_PEM}\n# private key\n${KEY_PEM}\n# CA certificate\n${CA_PEM}`);
+    expect(stdout).toContain(`# device certificate\n${CERT_PEM}\n# private key\n${KEY_PEM}\n# device CA certificate (signed the certificate above; not for --cafile: that is GET /pki/server-ca.pem)\n${CA_PEM}`);
     expect(lines(stderr)).toEqual(['Store the private key now: it will not be shown again (--out-dir DIR writes it to a file).']);
   });
 
@@ -337,7 +365,7 @@ describe('device credentials (issue)', () => {
 
     const dir = freshDir();
     const filed = JSON.parse(await ok(['device', 'credentials', 'cam-1', '--type', 'token', '--out-dir', dir, '--json'])) as Json;
-    expect(filed).toEqual({ id: 'cred_2', type: 'token', expiresAt: LATER, files: { token: join(dir, 'cam-1.token') } });
+    expect(filed).toEqual({ id: 'cred_2', type: 'token', expiresAt: LATER, files: { token: join(dir, 'cam-1.token'), serverCa: join(dir, 'server-ca.pem') } });
   });
 
   it('spells issuing out with "credentials issue", for a device named like a subcommand', async () => {

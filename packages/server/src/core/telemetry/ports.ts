@@ -103,4 +103,9 @@ export interface TelemetryStore {
   listRetention(): Promise<Array<{ tenantId: string; retentionDays: number | null }>>;
   getRetentionDays(tenantId: string): Promise<number | null>;
   setRetentionDays(tenantId: string, days: number, at: number): Promise<void>;
+  /** Every tenant's own per-device rate limit (tenants without one use the installation's). */
+  listRateLimits(): Promise<Array<{ tenantId: string; perSecond: number; burst: number }>>;
+  getRateLimit(tenantId: string): Promise<{ perSecond: number; burst: number } | null>;
+  /** null removes the tenant's limit: the installation's applies again. */
+  setRateLimit(tenantId: string, limit: { perSecond: number; burst: number } | null, at: number): Promise<void>;
 }

@@ -10,7 +10,7 @@ import { requireRole } from '../tenancy/principal.js';
 import { decodeTelemetry } from './codec.js';
 import { InboxCompactor, type CompactorOptions } from './inbox-compactor.js';
 import type { Aggregate, AggregateSource, BucketValue, LatestValue, SeriesPoint } from './ports.js';
-import { DEFAULT_DEVICE_RATE_LIMIT, TokenBucketLimiter, type RateLimit } from './rate-limiter.js';
+import { DEFAULT_DEVICE_RATE_LIMIT, TokenBucketLimiter, defaultBurst, rateLimitProblem, type RateLimit } from './rate-limiter.js';
 import { RetentionWorker, type RetentionOptions } from './retention-worker.js';
 import { MAX_QUERY_KEYS, planSeriesQuery, type SeriesRequest } from './series-query.js';
 import type { IngestDone, TelemetryFormat, TelemetryIngest } from './telemetry-ingest.js';
@@ -19,8 +19,10 @@ import { TelemetryWriter, type WriterOptions } from './telemetry-writer.js';
 
 export interface TelemetryServiceOptions {
   limits?: Partial<TelemetryLimits> | undefined;
-  /** Per-device message rate; `false` turns the limit off (benchmarks). */
+  /** Per-device message rate of the installation, for tenants without their own; `false` turns it off (benchmarks). */
   rateLimit?: RateLimit | false | undefined;
+  /** How often each node reads the tenants' own rate limits again (changes made on this node apply at once). */
+  rateLimitRefreshMs?: number | undefined;
   writer?: Partial<WriterOptions> | undefined;
   compactor?: Partial<CompactorOptions> | undefined;
   retention?: Partial<RetentionOptions> | undefined;
@@ -40,6 +42,15 @@ export interface SeriesResult {
 
 export interface TelemetrySettings {
   retentionDays: number;
+  /** Per-device telemetry messages: the tenant's own limit, else the installation's; null: none. */
+  rateLimit: RateLimit | null;
+  rateLimitSource: 'tenant' | 'installation';
+}
+
+export interface TelemetrySettingsPatch {
+  retentionDays?: number | undefined;
+  /** A limit of the tenant's own (burst defaults to two seconds' worth); null: the installation's again. */
+  rateLimit?: { perSecond: number; burst?: number | undefined } | null | undefined;
 }
 
 export const MAX_RETENTION_DAYS = 3650;
@@ -51,7 +62,13 @@ export const MAX_RETENTION_DAYS = 3650;
  */
 export class TelemetryService implements TelemetryIngest {
   private readonly limits: TelemetryLimits;
-  private readonly limiter: TokenBucketLimiter | undefined;
+  private readonly limiter: TokenBucketLimiter;
+  private readonly installationRateLimit: RateLimit | false;
+  /** Tenants' own limits, read at start and every `rateLimitRefreshMs`; the hot path reads only this. */
+  private tenantRateLimits = new Map<string, RateLimit>();
+  private readonly rateLimitRefreshMs: number;
+  private rateLimitTimer: NodeJS.Timeout | undefined;
+  private readonly logger: Logger;
   private readonly writer: TelemetryWriter;
   private readonly compactor: InboxCompactor;
   private readonly retention: RetentionWorker;
@@ -69,8 +86,10 @@ export class TelemetryService implements TelemetryIngest {
     this.now = options.now ?? Date.now;
     this.receiveClock = new ReceiveClock(this.now);
     this.limits = { ...DEFAULT_TELEMETRY_LIMITS, ...options.limits };
-    const rate = options.rateLimit === undefined ? DEFAULT_DEVICE_RATE_LIMIT : options.rateLimit;
-    this.limiter = rate === false ? undefined : new TokenBucketLimiter(rate, this.now);
+    this.logger = logger;
+    this.installationRateLimit = options.rateLimit === undefined ? DEFAULT_DEVICE_RATE_LIMIT : options.rateLimit;
+    this.limiter = new TokenBucketLimiter(this.installationRateLimit === false ? DEFAULT_DEVICE_RATE_LIMIT : this.installationRateLimit, this.now);
+    this.rateLimitRefreshMs = options.rateLimitRefreshMs ?? 10_000;
     this.compactor = new InboxCompactor(stores, logger, options.compactor);
     this.writer = new TelemetryWriter(
       stores,
@@ -101,8 +120,9 @@ export class TelemetryService implements TelemetryIngest {
 
   /** Rate limit, then decode: the readings to write, or a HangarError saying why not. */
   private accept(device: DeviceIdentity, payload: Uint8Array, format: TelemetryFormat): TelemetryPoint[] {
-    if (this.limiter) {
-      const waitMs = this.limiter.take(device.deviceId);
+    const limit = this.tenantRateLimits.get(device.tenantId) ?? this.installationRateLimit;
+    if (limit !== false) {
+      const waitMs = this.limiter.take(device.deviceId, limit);
       if (waitMs > 0) throw new HangarError('RATE_LIMITED', `device "${device.deviceId}" sends telemetry faster than allowed; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
     }
     return decodeTelemetry(payload, format, this.receiveClock.stamp(device.deviceId), this.limits);
@@ -153,29 +173,72 @@ export class TelemetryService implements TelemetryIngest {
 
   async settings(ctx: CallContext): Promise<TelemetrySettings> {
     requireRole(ctx.principal, 'viewer');
-    return { retentionDays: (await this.stores.telemetry.getRetentionDays(ctx.principal.tenantId)) ?? this.retention.defaultDays };
+    const tenantId = ctx.principal.tenantId;
+    const retentionDays = (await this.stores.telemetry.getRetentionDays(tenantId)) ?? this.retention.defaultDays;
+    return { retentionDays, ...this.rateLimitSettings(await this.stores.telemetry.getRateLimit(tenantId)) };
   }
 
-  async updateSettings(ctx: CallContext, patch: { retentionDays: number }): Promise<TelemetrySettings> {
+  /** Changes what the patch names: retention, and/or the tenant's own rate limit (null: back to the installation's). */
+  async updateSettings(ctx: CallContext, patch: TelemetrySettingsPatch): Promise<TelemetrySettings> {
     requireRole(ctx.principal, 'admin');
     const days = patch.retentionDays;
-    if (!Number.isInteger(days) || days < 1 || days > MAX_RETENTION_DAYS) {
+    if (days === undefined && patch.rateLimit === undefined) throw new HangarError('VALIDATION_FAILED', 'name retentionDays, rateLimit or both');
+    if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > MAX_RETENTION_DAYS)) {
       throw new HangarError('VALIDATION_FAILED', `retentionDays must be a whole number of days between 1 and ${MAX_RETENTION_DAYS}`);
     }
+    let rate: RateLimit | null | undefined;
+    if (patch.rateLimit) {
+      rate = { perSecond: patch.rateLimit.perSecond, burst: patch.rateLimit.burst ?? defaultBurst(patch.rateLimit.perSecond) };
+      const problem = rateLimitProblem(rate);
+      if (problem) throw new HangarError('VALIDATION_FAILED', `rateLimit.${problem}`);
+    } else rate = patch.rateLimit;
     const tenantId = ctx.principal.tenantId;
     const now = this.now();
-    await this.stores.transaction(async (tx) => {
-      const before = (await tx.telemetry.getRetentionDays(tenantId)) ?? this.retention.defaultDays;
-      await tx.telemetry.setRetentionDays(tenantId, days, now);
-      await recordAudit(tx.audit, ctx, { action: 'telemetry.settings.update', target: { type: 'tenant', id: tenantId }, summary: { before: { retentionDays: before }, after: { retentionDays: days } } }, now);
+    const settings = await this.stores.transaction(async (tx) => {
+      const before: Record<string, unknown> = {};
+      const after: Record<string, unknown> = {};
+      let retentionDays = (await tx.telemetry.getRetentionDays(tenantId)) ?? this.retention.defaultDays;
+      if (days !== undefined) {
+        before.retentionDays = retentionDays;
+        after.retentionDays = retentionDays = days;
+        await tx.telemetry.setRetentionDays(tenantId, days, now);
+      }
+      let own = await tx.telemetry.getRateLimit(tenantId);
+      if (rate !== undefined) {
+        before.rateLimit = own;
+        after.rateLimit = own = rate;
+        await tx.telemetry.setRateLimit(tenantId, rate, now);
+      }
+      await recordAudit(tx.audit, ctx, { action: 'telemetry.settings.update', target: { type: 'tenant', id: tenantId }, summary: { before, after } }, now);
+      return { retentionDays, ...this.rateLimitSettings(own) };
     });
-    return { retentionDays: days };
+    if (rate === null) this.tenantRateLimits.delete(tenantId);
+    else if (rate !== undefined) this.tenantRateLimits.set(tenantId, rate);
+    return settings;
+  }
+
+  private rateLimitSettings(own: RateLimit | null): Pick<TelemetrySettings, 'rateLimit' | 'rateLimitSource'> {
+    if (own) return { rateLimit: own, rateLimitSource: 'tenant' };
+    return { rateLimit: this.installationRateLimit === false ? null : this.installationRateLimit, rateLimitSource: 'installation' };
+  }
+
+  /** Reads every tenant's own limit; a failed read keeps the limits known so far. */
+  async refreshRateLimits(): Promise<void> {
+    try {
+      const rows = await this.stores.telemetry.listRateLimits();
+      this.tenantRateLimits = new Map(rows.map((r) => [r.tenantId, { perSecond: r.perSecond, burst: r.burst }]));
+    } catch (err) {
+      this.logger.warn({ err }, 'could not read the tenants’ telemetry rate limits; keeping the ones known');
+    }
   }
 
   /** Starts the inbox compaction, the retention timer and the purge of deleted devices' history. */
   start(): void {
     this.compactor.start();
     this.retention.start();
+    void this.refreshRateLimits();
+    // Another node may change a tenant's limit; this node learns of it within the interval.
+    this.rateLimitTimer ??= setInterval(() => void this.refreshRateLimits(), this.rateLimitRefreshMs).unref();
     this.unsubscribe ??= this.bus.subscribe('device.deleted', (e) => this.retention.purgeDevice(e.deviceId));
   }
 
@@ -194,6 +257,8 @@ export class TelemetryService implements TelemetryIngest {
   async close(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    clearInterval(this.rateLimitTimer);
+    this.rateLimitTimer = undefined;
     await this.writer.close();
     await this.retention.stop();
     // What the inbox holds is durable either way; compacting it now leaves the history complete.

@@ -264,4 +264,26 @@ export abstract class KyselyTelemetryStore implements TelemetryStore {
       .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ retention_days: days, updated_at: at }))
       .execute();
   }
+
+  async listRateLimits(): Promise<Array<{ tenantId: string; perSecond: number; burst: number }>> {
+    const rows = await this.db.selectFrom('telemetry_rate_limits').select(['tenant_id', 'per_second', 'burst']).execute();
+    return rows.map((r) => ({ tenantId: r.tenant_id, perSecond: Number(r.per_second), burst: Number(r.burst) }));
+  }
+
+  async getRateLimit(tenantId: string): Promise<{ perSecond: number; burst: number } | null> {
+    const row = await this.db.selectFrom('telemetry_rate_limits').select(['per_second', 'burst']).where('tenant_id', '=', tenantId).executeTakeFirst();
+    return row ? { perSecond: Number(row.per_second), burst: Number(row.burst) } : null;
+  }
+
+  async setRateLimit(tenantId: string, limit: { perSecond: number; burst: number } | null, at: number): Promise<void> {
+    if (limit === null) {
+      await this.db.deleteFrom('telemetry_rate_limits').where('tenant_id', '=', tenantId).execute();
+      return;
+    }
+    await this.db
+      .insertInto('telemetry_rate_limits')
+      .values({ tenant_id: tenantId, per_second: limit.perSecond, burst: limit.burst, updated_at: at })
+      .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ per_second: limit.perSecond, burst: limit.burst, updated_at: at }))
+      .execute();
+  }
 }

@@ -6,6 +6,7 @@ import { telemetryMigration } from './003-telemetry.js';
 import { alertsMigration } from './006-alerts.js';
 import { presenceMigration } from './004-presence.js';
 import { webhooksMigration } from './005-webhooks.js';
+import { telemetryRateLimitsMigration } from './007-telemetry-rate-limits.js';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration:
@@ -21,6 +22,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '004-presence': presenceMigration(dialect),
         '005-webhooks': webhooksMigration(dialect),
         '006-alerts': alertsMigration(dialect),
+        '007-telemetry-rate-limits': telemetryRateLimitsMigration(dialect),
       };
     },
   };
