@@ -6,7 +6,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Services } from '../app.js';
+import type { Services } from '../core/services.js';
 import { registerAuth } from './auth-hook.js';
 import type { Metrics } from './metrics.js';
 import { errorHandler, problem, sendProblem } from './problem.js';
@@ -23,7 +23,6 @@ import { presenceRoutes } from './routes/presence.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { validatorCompiler } from './validation.js';
-import { deviceApiRoutes, type DeviceApiDeps } from '../transports/http/device-api.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -35,8 +34,6 @@ export interface HttpAppOptions {
   /** Built dashboard (packages/web/dist); absent means the API runs without it. */
   webRoot?: string | undefined;
   secureCookies?: boolean;
-  /** The HTTP device API (`/device/v1/…` beyond provisioning); absent in tests that don't need it. */
-  deviceApi?: DeviceApiDeps | undefined;
   /** The installation CA of the TLS listeners, for `GET /pki/server-ca.pem` (null: the operator gave the certificate). */
   serverCaPem?: string | null | undefined;
 }
@@ -97,7 +94,6 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   eventRoutes(app, options.services);
   webhookRoutes(app, options.services);
   serverCaRoute(app, options.serverCaPem);
-  if (options.deviceApi) await deviceApiRoutes(app, options.deviceApi);
 
   const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;
   // wildcard: files are looked up per request, so a rebuilt dashboard is served without a restart.

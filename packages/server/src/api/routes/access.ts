@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Services } from '../../app.js';
+import type { Services } from '../../core/services.js';
 import { SESSION_TTL_MS } from '../../core/tenancy/tenancy-service.js';
 import { SESSION_COOKIE } from '../auth-hook.js';
 import { ctxOf } from '../context.js';

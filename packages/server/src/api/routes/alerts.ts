@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
-import type { Services } from '../../app.js';
+import type { Services } from '../../core/services.js';
 import type { AlertRuleView } from '../../core/alerts/alert-service.js';
 import type { Alert } from '../../core/alerts/ports.js';
 import { ctxOf } from '../context.js';

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Services } from '../../app.js';
+import type { Services } from '../../core/services.js';
 import { HangarError } from '../../errors.js';
 import { ctxOf } from '../context.js';
 import { DeviceId, ErrorResponses, ImportReport, PageQuery, Tags, pageOf } from '../schemas.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Services } from '../../app.js';
+import type { Services } from '../../core/services.js';
 import { ctxOf } from '../context.js';
 import { DeviceId, ErrorResponses, Tags } from '../schemas.js';
 import { caView, credentialView, deviceView, enrollmentGroupView, issuedCredentialView } from '../views.js';

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type, type TSchema } from 'typebox';
-import type { Services } from '../../app.js';
+import type { Services } from '../../core/services.js';
 import type { Webhook as WebhookRecord, WebhookDelivery as DeliveryRecord } from '../../core/webhooks/webhook.js';
 import { HangarError } from '../../errors.js';
 import { ctxOf } from '../context.js';
