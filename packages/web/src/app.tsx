@@ -20,7 +20,7 @@ export function App(): ReactElement {
         setAuth(
           isApiError(err) && err.status === 401
             ? { status: 'signed-out' }
-            : { status: 'signed-out', notice: `Could not check the session: ${isApiError(err) ? err.detail : String(err)}` },
+            : { status: 'signed-out', notice: `Could not check the session: ${isApiError(err) ? err.message : String(err)}` },
         ),
     );
   }, []);

@@ -31,6 +31,7 @@ export function eventRoutes(app: FastifyInstance, services: Services): void {
     '/api/v1/events/stream',
     {
       schema: {
+        operationId: 'streamEvents',
         tags: ['events'],
         summary: 'Live domain events (Server-Sent Events)',
         description:

@@ -27,7 +27,7 @@ export function SignInPage({
       // Ask who we are through the new session cookie: this also proves the cookie works.
       onSignedIn(await api.me());
     } catch (err) {
-      setError(isApiError(err) ? err.detail : String(err));
+      setError(isApiError(err) ? err.message : String(err));
     } finally {
       setBusy(false);
     }
