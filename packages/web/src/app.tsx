@@ -128,6 +128,10 @@ function Shell({ session }: { session: Session }): ReactElement {
           <span className="muted">
             {principal.type === 'api_key' ? 'API key' : 'user'} · {principal.tenant}
           </span>
+          {/* The OpenAPI browser the server serves beside the API (Swagger UI). */}
+          <a className="docs-link" href="/docs" target="_blank" rel="noreferrer" data-testid="api-docs-link">
+            API docs
+          </a>
           <button type="button" data-testid="sign-out" onClick={() => void session.signOut()}>
             Sign out
           </button>
