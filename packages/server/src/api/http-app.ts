@@ -21,7 +21,7 @@ import { opsRoutes } from './routes/ops.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { presenceRoutes } from './routes/presence.js';
 import { webhookRoutes } from './routes/webhooks.js';
-import { REST_COMPONENTS } from '@hangar/protocol';
+import { REST_COMPONENTS } from '@hangar/protocol/rest';
 import { validatorCompiler } from './validation.js';
 
 export const BODY_LIMIT = 1024 * 1024;

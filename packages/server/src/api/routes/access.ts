@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { CreatedApiKey, CreatedTenant, LoginRequest, LoginResponse, NewApiKey, NewTenant, NewUser, PageQuery, Tenant, UserPatch, allOf, isoTime, pageOf } from '@hangar/protocol';
+import { CreatedApiKey, CreatedTenant, LoginRequest, LoginResponse, NewApiKey, NewTenant, NewUser, PageQuery, Tenant, UserPatch, allOf, pageOf } from '@hangar/protocol/rest';
+import { isoTime } from '@hangar/protocol';
 import type { Services } from '../../core/services.js';
 import { SESSION_TTL_MS } from '../../core/tenancy/tenancy-service.js';
 import { SESSION_COOKIE } from '../auth-hook.js';

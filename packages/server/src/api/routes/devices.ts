@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import type { Services } from '../../core/services.js';
 import { HangarError } from '../../errors.js';
 import { ctxOf } from '../context.js';
-import { DevicePatch, ImportResult, NewDevice, PageQuery, pageOf } from '@hangar/protocol';
+import { DevicePatch, ImportResult, NewDevice, PageQuery, pageOf } from '@hangar/protocol/rest';
 import { ErrorResponses } from '../schemas.js';
 import { deviceView } from '../views.js';
 

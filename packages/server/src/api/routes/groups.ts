@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Services } from '../../core/services.js';
 import { ctxOf } from '../context.js';
-import { GroupDevicesAdd, GroupDevicesAdded, GroupPatch, NewGroup, PageQuery, pageOf } from '@hangar/protocol';
+import { GroupDevicesAdd, GroupDevicesAdded, GroupPatch, NewGroup, PageQuery, pageOf } from '@hangar/protocol/rest';
 import { ErrorResponses } from '../schemas.js';
 import { deviceView, groupView } from '../views.js';
 

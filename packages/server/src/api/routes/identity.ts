@@ -14,7 +14,7 @@ import {
   ProvisionResponse,
   RevokeCredentialQuery,
   allOf,
-} from '@hangar/protocol';
+} from '@hangar/protocol/rest';
 import type { Services } from '../../core/services.js';
 import { ctxOf } from '../context.js';
 import { ErrorResponses } from '../schemas.js';

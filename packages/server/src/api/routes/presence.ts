@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { DeviceConnection, DevicePresence, PageQuery, pageOf } from '@hangar/protocol';
+import { DeviceConnection, DevicePresence, PageQuery, pageOf } from '@hangar/protocol/rest';
 import type { Services } from '../../core/services.js';
 import { ctxOf } from '../context.js';
 import { ErrorResponses } from '../schemas.js';

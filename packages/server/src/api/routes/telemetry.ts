@@ -3,7 +3,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Services } from '../../core/services.js';
 import { ctxOf } from '../context.js';
-import { TelemetryLatestResponse, TelemetrySeriesResponse, TelemetrySettings, isoTime, type TelemetryValue } from '@hangar/protocol';
+import { TelemetryLatestResponse, TelemetrySeriesResponse, TelemetrySettings, type TelemetryValue } from '@hangar/protocol/rest';
+import { isoTime } from '@hangar/protocol';
 import { ErrorResponses } from '../schemas.js';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 256 }) });

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { NewWebhook, PageQuery, WebhookDeliveryQuery, WebhookPatch, pageOf } from '@hangar/protocol';
+import { NewWebhook, PageQuery, WebhookDeliveryQuery, WebhookPatch, pageOf } from '@hangar/protocol/rest';
 import type { Services } from '../../core/services.js';
 import { HangarError } from '../../errors.js';
 import { ctxOf } from '../context.js';
