@@ -44,6 +44,11 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: ['**/store/**'] }] },
   },
   {
+    // Routes get their services as an argument (core/services.ts), never from the composition root.
+    files: ['packages/server/src/api/routes/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['**/store/**', '**/app.js'] }] },
+  },
+  {
     files: ['packages/protocol/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: ['@hangar/server', '**/server/src/**', 'node:*'] }] },
   },

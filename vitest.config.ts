@@ -1,7 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const alias = { '@hangar/protocol': fileURLToPath(new URL('./packages/protocol/src/index.ts', import.meta.url)) };
+const protocolSource = (file: string): string => fileURLToPath(new URL(`./packages/protocol/src/${file}`, import.meta.url));
+// Exact matches: the package's subpath entries (`/rest`, `/rest-client`) are files of their own.
+const alias = [
+  { find: /^@hangar\/protocol$/, replacement: protocolSource('index.ts') },
+  { find: /^@hangar\/protocol\/rest$/, replacement: protocolSource('rest/index.ts') },
+  { find: /^@hangar\/protocol\/rest-client$/, replacement: protocolSource('rest-client.ts') },
+];
 
 export default defineConfig({
   resolve: { alias },

@@ -73,6 +73,14 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     expect(await page.getByTestId('whoami-role').textContent()).toBe('admin');
   });
 
+  it('links to the API browser (/docs), which the server serves', async () => {
+    const link = page.getByTestId('api-docs-link');
+    expect(await link.getAttribute('href')).toBe('/docs');
+    const docs = await fetch(new URL('/docs', hangar.url));
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain('swagger');
+  });
+
   it('lists the devices in a table', async () => {
     // Sign-in lands on the fleet overview; the devices are one click away.
     await page.getByTestId('nav-devices').click();

@@ -23,6 +23,7 @@ import { MasterKey } from './core/identity/master-key.js';
 import { DeviceAuthenticator } from './core/identity/device-authenticator.js';
 import { loadOrCreateServerTls, type ServerTls } from './core/identity/server-tls.js';
 import { CoapDeviceEndpoint } from './transports/coap/index.js';
+import { deviceApiRoutes } from './transports/http/device-api.js';
 import { LiveSessions } from './transports/live-sessions.js';
 import { MqttGateway } from './transports/mqtt/mqtt-gateway.js';
 import { DeviceImportService } from './core/registry/device-import.js';
@@ -30,28 +31,16 @@ import { DeviceService } from './core/registry/device-service.js';
 import { GroupService } from './core/registry/group-service.js';
 import { TelemetryService, type TelemetryServiceOptions } from './core/telemetry/telemetry-service.js';
 import { TenancyService, type BootstrapResult } from './core/tenancy/tenancy-service.js';
+import type { Services } from './core/services.js';
+import { TwinService } from './core/twin/twin-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
 import { KyselyFleetGaugeStore } from './store/kysely/fleet-gauge-store.js';
+import { KyselyTwinStore } from './store/kysely/twin-store.js';
 
-export interface Services {
-  tenancy: TenancyService;
-  devices: DeviceService;
-  groups: GroupService;
-  imports: DeviceImportService;
-  audit: AuditService;
-  cas: CaService;
-  credentials: CredentialService;
-  decommission: DecommissionService;
-  enrollment: EnrollmentService;
-  telemetry: TelemetryService;
-  presence: PresenceService;
-  alerts: AlertService;
-  fleet: FleetStatsService;
-  events: EventStreamService;
-  webhooks: WebhookService;
-}
+/** Re-exported for callers of `createHangar`; the type lives in core so that `api/` need not import this root. */
+export type { Services };
 
 export interface HangarOptions {
   dataDir: string;
@@ -158,11 +147,11 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       fleet: new FleetStatsService(stores, now),
       events: new EventStreamService(eventLog, { lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now, bus }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
+      twins: new TwinService(new KyselyTwinStore(store.db)),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
     const madeCas = await cas.ensureEveryTenantHasCa();
     if (madeCas.length > 0) logger.info({ tenants: madeCas }, 'created tenant certificate authorities');
-    const twinReader = { readDesired: (tenantId: string, deviceId: string) => stores.devices.getDesired(tenantId, deviceId) };
     const http = await buildHttpApp({
       services,
       logger,
@@ -171,8 +160,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       webRoot: options.webRoot ?? DEFAULT_WEB_ROOT,
       serverCaPem: serverTls.caPem,
       metricsAccess: options.metrics,
-      deviceApi: { authenticator, telemetry: services.telemetry, presence: services.presence },
     });
+    // The device transports: the HTTP device API shares the REST API's listener, MQTT and CoAP bind their own.
+    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence });
     const liveSessions = new LiveSessions(bus);
     const mqtt = new MqttGateway({
       authenticator,
@@ -185,7 +175,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       logger: logger.child({ component: 'mqtt' }),
       now,
     });
-    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader });
+    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins });
     const fleetGauges = new KyselyFleetGaugeStore(store.db);
     metrics.watchFleet({
       fleet: () => fleetGauges.read(),

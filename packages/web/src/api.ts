@@ -5,8 +5,8 @@
  * Non-2xx answers (RFC 9457 problem+json) become an `ApiError`.
  */
 
+import { API_PREFIX, ApiError, apiUrl, decodeAnswer, isApiError, jsonRequest, type QueryValue } from '@hangar/protocol/rest-client';
 import type {
-  Role,
   Principal,
   Page,
   Device,
@@ -14,7 +14,9 @@ import type {
   DevicePatch,
   Group,
   NewGroup,
+  GroupPatch,
   ApiKey,
+  NewApiKey,
   CreatedApiKey,
   AuditEntry,
   RevocationReason,
@@ -27,17 +29,16 @@ import type {
   CreatedEnrollmentGroup,
   NewEnrollmentGroup,
   EnrollmentGroupPatch,
-  ValidationIssue,
-  Problem,
   DevicePresence,
   DeviceConnection,
-  AlertSeverity,
-  AlertState,
+  AlertListQuery,
   AlertRule,
   NewAlertRule,
   AlertRulePatch,
   Alert,
   FleetStats,
+  LoginRequest,
+  LoginResponse,
   TelemetryAggregate,
   TelemetrySeriesResponse,
   TelemetryLatestResponse,
@@ -48,41 +49,9 @@ import type {
   WebhookDelivery,
 } from '@hangar/protocol';
 
-// Pages import the wire types from here, with the client that speaks them.
+// Pages import the wire types and the error class from here, with the client that speaks them.
 export type * from '@hangar/protocol';
-
-export class ApiError extends Error {
-  readonly status: number;
-  readonly title: string;
-  readonly detail: string;
-  readonly code: string | undefined;
-  /** 0-based character offset into a fleet query (INVALID_QUERY). */
-  readonly position: number | undefined;
-  /** Length of the offending range in a fleet query. */
-  readonly length: number | undefined;
-  /** The request field `position` points into (an alert rule's `condition` or `target`). */
-  readonly field: string | undefined;
-  readonly errors: ValidationIssue[];
-
-  constructor(status: number, problem: Problem) {
-    const title = problem.title ?? (status === 0 ? 'Network error' : `HTTP ${status}`);
-    const detail = problem.detail ?? title;
-    super(detail);
-    this.name = 'ApiError';
-    this.status = status;
-    this.title = title;
-    this.detail = detail;
-    this.code = problem.code;
-    this.position = typeof problem.position === 'number' ? problem.position : undefined;
-    this.length = typeof problem.length === 'number' ? problem.length : undefined;
-    this.field = typeof problem.field === 'string' ? problem.field : undefined;
-    this.errors = Array.isArray(problem.errors) ? problem.errors : [];
-  }
-}
-
-export function isApiError(err: unknown): err is ApiError {
-  return err instanceof ApiError;
-}
+export { ApiError, isApiError };
 
 type UnauthorizedListener = () => void;
 const unauthorizedListeners = new Set<UnauthorizedListener>();
@@ -93,8 +62,6 @@ export function onUnauthorized(listener: UnauthorizedListener): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-type QueryValue = string | number | undefined | null;
-
 interface RequestOptions {
   query?: Record<string, QueryValue>;
   body?: unknown;
@@ -102,52 +69,22 @@ interface RequestOptions {
   notifyUnauthorized?: boolean;
 }
 
-const BASE = '/api/v1';
-
-function buildUrl(path: string, query?: Record<string, QueryValue>): string {
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query ?? {})) {
-    if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
-  }
-  const qs = params.toString();
-  return `${BASE}${path}${qs ? `?${qs}` : ''}`;
-}
-
-async function readProblem(res: Response): Promise<Problem> {
-  const text = await res.text().catch(() => '');
-  if (!text) return { status: res.status, title: res.statusText || undefined };
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === 'object') return parsed as Problem;
-  } catch {
-    // Not JSON (e.g. a proxy's HTML error page): fall through to the raw text.
-  }
-  return { status: res.status, title: res.statusText || undefined, detail: text.slice(0, 500) };
-}
-
 export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  const init: RequestInit = { method, headers, credentials: 'same-origin' };
-  if (options.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    init.body = JSON.stringify(options.body);
-  }
+  const init: RequestInit = { ...jsonRequest(method, options.body), credentials: 'same-origin' };
+  // An empty search box means no filter, not `q=`.
+  const query = Object.fromEntries(Object.entries(options.query ?? {}).filter(([, value]) => value !== ''));
   let res: Response;
+  let text: string;
   try {
-    res = await fetch(buildUrl(path, options.query), init);
+    res = await fetch(apiUrl(API_PREFIX, path, query), init);
+    text = await res.text();
   } catch (err) {
-    throw new ApiError(0, { detail: `Could not reach the server: ${String(err)}` });
+    throw new ApiError({ status: 0, title: 'Network error', detail: `Could not reach the server: ${String(err)}` });
   }
-  if (!res.ok) {
-    const problem = await readProblem(res);
-    if (res.status === 401 && options.notifyUnauthorized !== false) {
-      for (const listener of unauthorizedListeners) listener();
-    }
-    throw new ApiError(res.status, problem);
+  if (res.status === 401 && options.notifyUnauthorized !== false) {
+    for (const listener of unauthorizedListeners) listener();
   }
-  if (res.status === 204) return undefined as T;
-  const text = await res.text();
-  return (text ? JSON.parse(text) : undefined) as T;
+  return decodeAnswer<T>(res, text, `${method} ${path}`);
 }
 
 const enc = encodeURIComponent;
@@ -157,10 +94,8 @@ export interface PageQuery {
   cursor?: string | null;
 }
 
-export type LoginRequest = { username: string; password: string } | { apiKey: string };
-
 export const api = {
-  login: (body: LoginRequest): Promise<{ principal: Principal }> =>
+  login: (body: LoginRequest): Promise<LoginResponse> =>
     request('POST', '/auth/login', { body, notifyUnauthorized: false }),
   logout: (): Promise<void> => request('POST', '/auth/logout', { notifyUnauthorized: false }),
   /** Does not notify listeners: a 401 here just means "not signed in yet". */
@@ -202,7 +137,7 @@ export const api = {
     request('GET', '/groups', { query: { limit: q.limit, cursor: q.cursor, counts: 'true' } }),
   getGroup: (id: string): Promise<Group> => request('GET', `/groups/${enc(id)}`),
   createGroup: (body: NewGroup): Promise<Group> => request('POST', '/groups', { body }),
-  patchGroup: (id: string, body: { query?: string; description?: string }): Promise<Group> =>
+  patchGroup: (id: string, body: GroupPatch): Promise<Group> =>
     request('PATCH', `/groups/${enc(id)}`, { body }),
   deleteGroup: (id: string): Promise<void> => request('DELETE', `/groups/${enc(id)}`),
   listGroupDevices: (id: string, q: PageQuery = {}): Promise<Page<Device>> =>
@@ -214,7 +149,7 @@ export const api = {
 
   listApiKeys: (q: PageQuery = {}): Promise<Page<ApiKey>> =>
     request('GET', '/api-keys', { query: { limit: q.limit, cursor: q.cursor } }),
-  createApiKey: (body: { name: string; role: Role }): Promise<CreatedApiKey> =>
+  createApiKey: (body: NewApiKey): Promise<CreatedApiKey> =>
     request('POST', '/api-keys', { body }),
   revokeApiKey: (id: string): Promise<void> => request('DELETE', `/api-keys/${enc(id)}`),
 
@@ -236,7 +171,7 @@ export const api = {
     }),
   telemetryLatest: (deviceId: string): Promise<TelemetryLatestResponse> => request('GET', `/devices/${enc(deviceId)}/telemetry/latest`),
 
-  listAlerts: (q: { state?: AlertState; severity?: AlertSeverity; device?: string; ruleId?: string } & PageQuery): Promise<Page<Alert>> =>
+  listAlerts: (q: Omit<AlertListQuery, 'limit' | 'cursor'> & PageQuery): Promise<Page<Alert>> =>
     request('GET', '/alerts', { query: { state: q.state, severity: q.severity, device: q.device, ruleId: q.ruleId, limit: q.limit, cursor: q.cursor } }),
   acknowledgeAlert: (id: string): Promise<Alert> => request('POST', `/alerts/${enc(id)}/acknowledge`),
   clearAlert: (id: string): Promise<Alert> => request('POST', `/alerts/${enc(id)}/clear`),

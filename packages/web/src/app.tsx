@@ -20,7 +20,7 @@ export function App(): ReactElement {
         setAuth(
           isApiError(err) && err.status === 401
             ? { status: 'signed-out' }
-            : { status: 'signed-out', notice: `Could not check the session: ${isApiError(err) ? err.detail : String(err)}` },
+            : { status: 'signed-out', notice: `Could not check the session: ${isApiError(err) ? err.message : String(err)}` },
         ),
     );
   }, []);
@@ -128,6 +128,10 @@ function Shell({ session }: { session: Session }): ReactElement {
           <span className="muted">
             {principal.type === 'api_key' ? 'API key' : 'user'} · {principal.tenant}
           </span>
+          {/* The OpenAPI browser the server serves beside the API (Swagger UI). */}
+          <a className="docs-link" href="/docs" target="_blank" rel="noreferrer" data-testid="api-docs-link">
+            API docs
+          </a>
           <button type="button" data-testid="sign-out" onClick={() => void session.signOut()}>
             Sign out
           </button>

@@ -6,7 +6,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Services } from '../app.js';
+import type { Services } from '../core/services.js';
 import { registerAuth } from './auth-hook.js';
 import type { Metrics } from './metrics.js';
 import { clientErrorHandler, errorHandler, frameworkErrorHandler, problem, sendProblem } from './problem.js';
@@ -21,11 +21,20 @@ import { opsRoutes, type MetricsAccess } from './routes/ops.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { presenceRoutes } from './routes/presence.js';
 import { webhookRoutes } from './routes/webhooks.js';
-import { SHARED_SCHEMAS } from './schemas.js';
+import { REST_COMPONENTS } from '@hangar/protocol/rest';
 import { validatorCompiler } from './validation.js';
-import { deviceApiRoutes, type DeviceApiDeps } from '../transports/http/device-api.js';
 
 export const BODY_LIMIT = 1024 * 1024;
+
+const API_DESCRIPTION = [
+  'Self-hosted IoT device management. `/api/v1` is the operator API: the device registry, groups and fleet queries, bulk import, ' +
+    'device credentials and certificate authorities, enrollment groups, presence and connection history, telemetry history, ' +
+    'alert rules and alerts, fleet statistics, webhooks, live events (Server-Sent Events), API keys, users, tenants and the audit log.',
+  'Authenticate with an API key (`Authorization: Bearer <key>`) or the dashboard session cookie; roles are viewer, operator and admin.',
+  '`/device/v1` is for devices (provisioning, telemetry over HTTP); `/pki` serves public CA certificates and CRLs.',
+  'Lists are paged with `limit` and the `nextCursor` of the previous page. Times are ISO 8601 UTC. ' +
+    'Errors are RFC 9457 problem details with a stable `code` (e.g. DEVICE_NOT_FOUND).',
+].join('\n\n');
 
 export interface HttpAppOptions {
   services: Services;
@@ -35,8 +44,6 @@ export interface HttpAppOptions {
   /** Built dashboard (packages/web/dist); absent means the API runs without it. */
   webRoot?: string | undefined;
   secureCookies?: boolean;
-  /** The HTTP device API (`/device/v1/…` beyond provisioning); absent in tests that don't need it. */
-  deviceApi?: DeviceApiDeps | undefined;
   /** The installation CA of the TLS listeners, for `GET /pki/server-ca.pem` (null: the operator gave the certificate). */
   serverCaPem?: string | null | undefined;
   /** Who may read `/metrics` (default: callers with an API key or session). */
@@ -60,7 +67,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   });
   app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(errorHandler(options.logger));
-  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  for (const schema of REST_COMPONENTS) app.addSchema(schema);
 
   // `Content-Type: application/json` with an empty body (many clients send it on a bare POST)
   // means "no body": routes without one accept it, routes that need one answer a 400 naming it.
@@ -78,7 +85,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Hangar REST API', version: '1', description: 'Device management: registry, fleet queries, access. Errors are RFC 9457 problem details.' },
+      info: { title: 'Hangar REST API', version: '1', description: API_DESCRIPTION },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'hangar_session' }, deviceBasic: { type: 'http', scheme: 'basic', description: 'device id : device token' }, deviceBearer: { type: 'http', scheme: 'bearer', description: 'device token' } } },
       security: [{ bearer: [] }, { session: [] }],
     },
@@ -103,7 +110,6 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   eventRoutes(app, options.services);
   webhookRoutes(app, options.services);
   serverCaRoute(app, options.serverCaPem);
-  if (options.deviceApi) await deviceApiRoutes(app, options.deviceApi);
 
   const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;
   // wildcard: files are looked up per request, so a rebuilt dashboard is served without a restart.
@@ -131,7 +137,7 @@ export function safeRequestId(header: string | string[] | undefined): string | u
 }
 
 function serverCaRoute(app: FastifyInstance, caPem: string | null | undefined): void {
-  app.get('/pki/server-ca.pem', { schema: { tags: ['pki'], summary: 'The installation CA that signed the TLS certificate of the HTTPS and MQTTS listeners (public)', security: [] } }, async (_req, reply) => {
+  app.get('/pki/server-ca.pem', { schema: { operationId: 'getServerCaPem', tags: ['pki'], summary: 'The installation CA that signed the TLS certificate of the HTTPS and MQTTS listeners (public)', security: [] } }, async (_req, reply) => {
     if (!caPem) return sendProblem(reply, problem('NOT_FOUND', 'this installation serves an operator-provided TLS certificate (--tls-cert); ask the operator for its CA'));
     return reply.type('application/x-pem-file').send(caPem);
   });

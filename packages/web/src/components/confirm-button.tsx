@@ -1,5 +1,6 @@
 import { useState, type ReactElement } from 'react';
 import { ErrorMessage } from './error-message.tsx';
+import { useAction } from './use-action.ts';
 
 /**
  * A destructive action in two clicks: the first asks, the second does it. Inline rather than
@@ -21,8 +22,7 @@ export function ConfirmButton({
   disabled?: boolean;
 }): ReactElement {
   const [asking, setAsking] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
 
   if (!asking) {
     return (
@@ -35,17 +35,8 @@ export function ConfirmButton({
     );
   }
   const confirm = async (): Promise<void> => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await onConfirm();
-      setAsking(false);
-    } catch (err) {
-      setError(err);
-      setAsking(false);
-    } finally {
-      setBusy(false);
-    }
+    await run(onConfirm);
+    setAsking(false);
   };
   return (
     <span className="confirm" role="group" data-testid={`${testId}-confirm-box`}>

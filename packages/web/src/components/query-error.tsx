@@ -16,7 +16,7 @@ export function QueryError({ query, error }: { query: string; error: ApiError })
   return (
     <div className="query-error" role="alert" data-testid="query-error">
       <div data-testid="query-error-message">
-        {error.detail}
+        {error.message}
       </div>
       {hasPosition ? (
         <pre className="query-echo" data-testid="query-error-echo">

@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Services } from '../../app.js';
+import { CreatedApiKey, CreatedTenant, LoginRequest, LoginResponse, NewApiKey, NewTenant, NewUser, PageQuery, Tenant, UserPatch, allOf, pageOf } from '@hangar/protocol/rest';
+import { isoTime } from '@hangar/protocol';
+import type { Services } from '../../core/services.js';
 import { SESSION_TTL_MS } from '../../core/tenancy/tenancy-service.js';
 import { SESSION_COOKIE } from '../auth-hook.js';
 import { ctxOf } from '../context.js';
-import { ErrorResponses, PageQuery, Role, pageOf } from '../schemas.js';
-import { apiKeyView, auditView, principalView, userView } from '../views.js';
+import { ErrorResponses } from '../schemas.js';
+import { apiKeyView, auditView, principalView, tenantView, userView } from '../views.js';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 256 }) });
 
@@ -18,13 +20,11 @@ export function accessRoutes(app: FastifyInstance, services: Services, options: 
     '/api/v1/auth/login',
     {
       schema: {
+        operationId: 'login',
         tags: ['auth'],
         summary: 'Dashboard sign-in by username and password, or by API key; sets the session cookie',
-        body: Type.Union([
-          Type.Object({ username: Type.String({ minLength: 1, maxLength: 128 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
-          Type.Object({ apiKey: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false }),
-        ]),
-        response: { 200: Type.Object({ principal: Type.Ref('Principal'), expiresAt: Type.String() }), ...ErrorResponses },
+        body: LoginRequest,
+        response: { 200: LoginResponse, ...ErrorResponses },
       },
     },
     async (req, reply) => {
@@ -36,25 +36,25 @@ export function accessRoutes(app: FastifyInstance, services: Services, options: 
         secure: options.secureCookies,
         maxAge: Math.floor(SESSION_TTL_MS / 1000),
       });
-      return { principal: principalView(principal), expiresAt: new Date(expiresAt).toISOString() };
+      return { principal: principalView(principal), expiresAt: isoTime(expiresAt) };
     },
   );
 
-  r.post('/api/v1/auth/logout', { schema: { tags: ['auth'], summary: 'End the dashboard session', response: { 204: Type.Null() } } }, async (req, reply) => {
+  r.post('/api/v1/auth/logout', { schema: { operationId: 'logout', tags: ['auth'], summary: 'End the dashboard session', response: { 204: Type.Null() } } }, async (req, reply) => {
     const token = req.cookies[SESSION_COOKIE];
     if (token !== undefined) await services.tenancy.logout(token);
     reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: options.secureCookies });
     return reply.code(204).send(null);
   });
 
-  r.get('/api/v1/auth/me', { schema: { tags: ['auth'], summary: 'Who the caller is', response: { 200: Type.Ref('Principal'), ...ErrorResponses } } }, async (req) =>
+  r.get('/api/v1/auth/me', { schema: { operationId: 'getCurrentPrincipal', tags: ['auth'], summary: 'Who the caller is', response: { 200: Type.Ref('Principal'), ...ErrorResponses } } }, async (req) =>
     principalView(ctxOf(req).principal),
   );
 
   // ---- API keys
   r.get(
     '/api/v1/api-keys',
-    { schema: { tags: ['api-keys'], summary: 'List API keys', querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageOf(Type.Ref('ApiKey')), ...ErrorResponses } } },
+    { schema: { operationId: 'listApiKeys', tags: ['api-keys'], summary: 'List API keys', querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageOf(Type.Ref('ApiKey')), ...ErrorResponses } } },
     async (req) => {
       const page = await services.tenancy.listApiKeys(ctxOf(req), req.query.cursor, req.query.limit ?? 100);
       return { items: page.items.map(apiKeyView), nextCursor: page.nextCursor };
@@ -65,10 +65,11 @@ export function accessRoutes(app: FastifyInstance, services: Services, options: 
     '/api/v1/api-keys',
     {
       schema: {
+        operationId: 'createApiKey',
         tags: ['api-keys'],
         summary: 'Create an API key; its token is in this answer only',
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }), role: Role }, { additionalProperties: false }),
-        response: { 201: Type.Intersect([Type.Ref('ApiKey'), Type.Object({ token: Type.String() })]), ...ErrorResponses },
+        body: NewApiKey,
+        response: { 201: CreatedApiKey, ...ErrorResponses },
       },
     },
     async (req, reply) => {
@@ -77,7 +78,7 @@ export function accessRoutes(app: FastifyInstance, services: Services, options: 
     },
   );
 
-  r.delete('/api/v1/api-keys/:id', { schema: { tags: ['api-keys'], summary: 'Revoke an API key', params: IdParams, response: { 204: Type.Null(), ...ErrorResponses } } }, async (req, reply) => {
+  r.delete('/api/v1/api-keys/:id', { schema: { operationId: 'revokeApiKey', tags: ['api-keys'], summary: 'Revoke an API key', params: IdParams, response: { 204: Type.Null(), ...ErrorResponses } } }, async (req, reply) => {
     await services.tenancy.revokeApiKey(ctxOf(req), req.params.id);
     return reply.code(204).send(null);
   });
@@ -85,7 +86,7 @@ export function accessRoutes(app: FastifyInstance, services: Services, options: 
   // ---- users
   r.get(
     '/api/v1/users',
-    { schema: { tags: ['users'], summary: 'List dashboard users', querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageOf(Type.Ref('User')), ...ErrorResponses } } },
+    { schema: { operationId: 'listUsers', tags: ['users'], summary: 'List dashboard users', querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: pageOf(Type.Ref('User')), ...ErrorResponses } } },
     async (req) => {
       const page = await services.tenancy.listUsers(ctxOf(req), req.query.cursor, req.query.limit ?? 100);
       return { items: page.items.map(userView), nextCursor: page.nextCursor };
@@ -96,9 +97,10 @@ export function accessRoutes(app: FastifyInstance, services: Services, options: 
     '/api/v1/users',
     {
       schema: {
+        operationId: 'createUser',
         tags: ['users'],
         summary: 'Create a dashboard user',
-        body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 128 }), password: Type.String({ minLength: 8, maxLength: 1024 }), role: Role }, { additionalProperties: false }),
+        body: NewUser,
         response: { 201: Type.Ref('User'), ...ErrorResponses },
       },
     },
@@ -109,25 +111,25 @@ export function accessRoutes(app: FastifyInstance, services: Services, options: 
     '/api/v1/users/:id',
     {
       schema: {
+        operationId: 'updateUser',
         tags: ['users'],
         summary: 'Change a user’s role or password (ends their sessions)',
         params: IdParams,
-        body: Type.Object({ role: Type.Optional(Role), password: Type.Optional(Type.String({ minLength: 8, maxLength: 1024 })) }, { additionalProperties: false, minProperties: 1 }),
+        body: UserPatch,
         response: { 200: Type.Ref('User'), ...ErrorResponses },
       },
     },
     async (req) => userView(await services.tenancy.updateUser(ctxOf(req), req.params.id, req.body)),
   );
 
-  r.delete('/api/v1/users/:id', { schema: { tags: ['users'], summary: 'Disable a user (the record stays for the audit trail)', params: IdParams, response: { 204: Type.Null(), ...ErrorResponses } } }, async (req, reply) => {
+  r.delete('/api/v1/users/:id', { schema: { operationId: 'disableUser', tags: ['users'], summary: 'Disable a user (the record stays for the audit trail)', params: IdParams, response: { 204: Type.Null(), ...ErrorResponses } } }, async (req, reply) => {
     await services.tenancy.disableUser(ctxOf(req), req.params.id);
     return reply.code(204).send(null);
   });
 
   // ---- tenants
-  const TenantView = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String() });
-  r.get('/api/v1/tenants', { schema: { tags: ['tenants'], summary: 'List tenants (admins of the default tenant)', response: { 200: Type.Object({ items: Type.Array(TenantView), nextCursor: Type.Null() }), ...ErrorResponses } } }, async (req) => ({
-    items: (await services.tenancy.listTenants(ctxOf(req))).map((t) => ({ id: t.id, name: t.name, createdAt: new Date(t.createdAt).toISOString() })),
+  r.get('/api/v1/tenants', { schema: { operationId: 'listTenants', tags: ['tenants'], summary: 'List tenants (admins of the default tenant)', response: { 200: allOf(Tenant), ...ErrorResponses } } }, async (req) => ({
+    items: (await services.tenancy.listTenants(ctxOf(req))).map(tenantView),
     nextCursor: null,
   }));
 
@@ -135,15 +137,16 @@ export function accessRoutes(app: FastifyInstance, services: Services, options: 
     '/api/v1/tenants',
     {
       schema: {
+        operationId: 'createTenant',
         tags: ['tenants'],
         summary: 'Create a tenant and its first admin API key (shown once)',
-        body: Type.Object({ id: Type.String({ minLength: 1, maxLength: 63 }), name: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false }),
-        response: { 201: Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), adminApiKey: Type.Object({ id: Type.String(), token: Type.String() }) }), ...ErrorResponses },
+        body: NewTenant,
+        response: { 201: CreatedTenant, ...ErrorResponses },
       },
     },
     async (req, reply) => {
       const { tenant, adminKey } = await services.tenancy.createTenant(ctxOf(req), req.body);
-      return reply.code(201).send({ id: tenant.id, name: tenant.name, createdAt: new Date(tenant.createdAt).toISOString(), adminApiKey: { id: adminKey.record.id, token: adminKey.token } });
+      return reply.code(201).send({ ...tenantView(tenant), adminApiKey: { id: adminKey.record.id, token: adminKey.token } });
     },
   );
 
@@ -152,6 +155,7 @@ export function accessRoutes(app: FastifyInstance, services: Services, options: 
     '/api/v1/audit',
     {
       schema: {
+        operationId: 'listAuditEntries',
         tags: ['audit'],
         summary: 'The audit log, newest first',
         querystring: Type.Object({ ...PageQuery, action: Type.Optional(Type.String({ maxLength: 128 })), targetId: Type.Optional(Type.String({ maxLength: 256 })) }, { additionalProperties: false }),

@@ -2,10 +2,11 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Services } from '../../app.js';
+import type { Services } from '../../core/services.js';
 import { HangarError } from '../../errors.js';
 import { ctxOf } from '../context.js';
-import { DeviceId, ErrorResponses, ImportReport, PageQuery, Tags, pageOf } from '../schemas.js';
+import { DevicePatch, ImportResult, NewDevice, PageQuery, pageOf } from '@hangar/protocol/rest';
+import { ErrorResponses } from '../schemas.js';
 import { deviceView } from '../views.js';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 256 }) });
@@ -17,6 +18,7 @@ export function deviceRoutes(app: FastifyInstance, services: Services): void {
     '/api/v1/devices',
     {
       schema: {
+        operationId: 'listDevices',
         tags: ['devices'],
         summary: 'List devices, optionally filtered by a fleet query',
         querystring: Type.Object({ q: Type.Optional(Type.String({ maxLength: 4096 })), ...PageQuery }, { additionalProperties: false }),
@@ -33,18 +35,10 @@ export function deviceRoutes(app: FastifyInstance, services: Services): void {
     '/api/v1/devices',
     {
       schema: {
+        operationId: 'createDevice',
         tags: ['devices'],
         summary: 'Create a device',
-        body: Type.Object(
-          {
-            id: DeviceId,
-            type: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-            tags: Type.Optional(Tags),
-            attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-            groups: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100 })),
-          },
-          { additionalProperties: false },
-        ),
+        body: NewDevice,
         response: { 201: Type.Ref('Device'), ...ErrorResponses },
       },
     },
@@ -56,7 +50,7 @@ export function deviceRoutes(app: FastifyInstance, services: Services): void {
 
   r.get(
     '/api/v1/devices/:id',
-    { schema: { tags: ['devices'], summary: 'Get a device', params: IdParams, response: { 200: Type.Ref('Device'), ...ErrorResponses } } },
+    { schema: { operationId: 'getDevice', tags: ['devices'], summary: 'Get a device', params: IdParams, response: { 200: Type.Ref('Device'), ...ErrorResponses } } },
     async (req) => deviceView(await services.devices.get(ctxOf(req), req.params.id)),
   );
 
@@ -64,18 +58,11 @@ export function deviceRoutes(app: FastifyInstance, services: Services): void {
     '/api/v1/devices/:id',
     {
       schema: {
+        operationId: 'updateDevice',
         tags: ['devices'],
         summary: 'Update a device (tags and attributes are JSON merge patches: null removes a key)',
         params: IdParams,
-        body: Type.Object(
-          {
-            type: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-            tags: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()]))),
-            attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-            status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('suspended')])),
-          },
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        body: DevicePatch,
         response: { 200: Type.Ref('Device'), ...ErrorResponses },
       },
     },
@@ -84,7 +71,7 @@ export function deviceRoutes(app: FastifyInstance, services: Services): void {
 
   r.delete(
     '/api/v1/devices/:id',
-    { schema: { tags: ['devices'], summary: 'Delete a device and its data (the audit log keeps its history)', params: IdParams, response: { 204: Type.Null(), ...ErrorResponses } } },
+    { schema: { operationId: 'deleteDevice', tags: ['devices'], summary: 'Delete a device and its data (the audit log keeps its history)', params: IdParams, response: { 204: Type.Null(), ...ErrorResponses } } },
     async (req, reply) => {
       await services.devices.delete(ctxOf(req), req.params.id);
       return reply.code(204).send(null);
@@ -95,10 +82,11 @@ export function deviceRoutes(app: FastifyInstance, services: Services): void {
     '/api/v1/devices/import',
     {
       schema: {
+        operationId: 'importDevices',
         tags: ['devices'],
         summary: 'Bulk import from a streamed CSV (header: id, type, tags.K, attributes.K) or NDJSON body',
         description: 'Rows are committed in batches of 1,000. Re-running an import is safe: existing devices are updated to the row, identical rows are counted as unchanged.',
-        response: { 200: ImportReport, ...ErrorResponses },
+        response: { 200: ImportResult, ...ErrorResponses },
       },
     },
     async (req) => {

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Services } from '../../app.js';
+import type { Services } from '../../core/services.js';
 import type { EventSubscription } from '../../core/events/event-subscription.js';
 import type { StreamEvent } from '../../core/events/stream-event.js';
 import { ctxOf } from '../context.js';
@@ -31,6 +31,7 @@ export function eventRoutes(app: FastifyInstance, services: Services): void {
     '/api/v1/events/stream',
     {
       schema: {
+        operationId: 'streamEvents',
         tags: ['events'],
         summary: 'Live domain events (Server-Sent Events)',
         description:

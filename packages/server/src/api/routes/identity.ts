@@ -1,35 +1,33 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Services } from '../../app.js';
+import {
+  CaPatch,
+  CaRegistration,
+  CaVerification,
+  DecommissionRequest,
+  DecommissionedDevice,
+  EnrollmentGroupPatch,
+  NewCredentialRequest,
+  NewEnrollmentGroup,
+  ProvisionRequest,
+  ProvisionResponse,
+  RevokeCredentialQuery,
+  allOf,
+} from '@hangar/protocol/rest';
+import type { Services } from '../../core/services.js';
 import { ctxOf } from '../context.js';
-import { DeviceId, ErrorResponses, Tags } from '../schemas.js';
+import { ErrorResponses } from '../schemas.js';
 import { caView, credentialView, deviceView, enrollmentGroupView, issuedCredentialView } from '../views.js';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 256 }) });
-const Pem = (description: string) => Type.String({ minLength: 1, maxLength: 65536, description });
-const CredentialType = Type.Union([Type.Literal('x509'), Type.Literal('token')]);
-const Mechanism = Type.Union([Type.Literal('claim_token'), Type.Literal('symmetric_key'), Type.Literal('ca')]);
-
-const EnrollmentGroupFields = {
-  name: Type.String({ minLength: 1, maxLength: 128 }),
-  credentialType: Type.Optional(CredentialType),
-  deviceType: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  tags: Type.Optional(Tags),
-  groups: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100 })),
-  initialDesired: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  deviceLimit: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
-  expiresAt: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
-  enabled: Type.Optional(Type.Boolean()),
-};
-
 /** Credentials, decommissioning, CAs and enrollment groups (operator/admin side). */
 export function identityRoutes(app: FastifyInstance, services: Services): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
     '/api/v1/devices/:id/credentials',
-    { schema: { tags: ['credentials'], summary: 'A device’s credentials (secrets are never listed)', params: IdParams, response: { 200: Type.Object({ items: Type.Array(Type.Ref('Credential')), nextCursor: Type.Null() }), ...ErrorResponses } } },
+    { schema: { operationId: 'listCredentials', tags: ['credentials'], summary: 'A device’s credentials (secrets are never listed)', params: IdParams, response: { 200: allOf(Type.Ref('Credential')), ...ErrorResponses } } },
     async (req) => ({ items: (await services.credentials.list(ctxOf(req), req.params.id)).map(credentialView), nextCursor: null }),
   );
 
@@ -37,13 +35,11 @@ export function identityRoutes(app: FastifyInstance, services: Services): void {
     '/api/v1/devices/:id/credentials',
     {
       schema: {
+        operationId: 'issueCredential',
         tags: ['credentials'],
         summary: 'Issue a credential: a token, an X.509 certificate with a generated key, or a certificate for a CSR. The secret is in this answer only.',
         params: IdParams,
-        body: Type.Object(
-          { type: CredentialType, csr: Type.Optional(Pem('PKCS#10 CSR (PEM); its subject CN must be the device id or absent')), validityDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })) },
-          { additionalProperties: false },
-        ),
+        body: NewCredentialRequest,
         response: { 201: Type.Ref('NewCredential'), ...ErrorResponses },
       },
     },
@@ -54,10 +50,11 @@ export function identityRoutes(app: FastifyInstance, services: Services): void {
     '/api/v1/devices/:id/credentials/:credId',
     {
       schema: {
+        operationId: 'revokeCredential',
         tags: ['credentials'],
         summary: 'Revoke a credential: certificates go on the tenant CRL and live sessions using it are closed',
         params: Type.Object({ id: Type.String({ maxLength: 256 }), credId: Type.String({ maxLength: 64 }) }),
-        querystring: Type.Object({ reason: Type.Optional(Type.Union([Type.Literal('keyCompromise'), Type.Literal('superseded'), Type.Literal('cessationOfOperation'), Type.Literal('unspecified')])) }, { additionalProperties: false }),
+        querystring: RevokeCredentialQuery,
         response: { 204: Type.Null(), ...ErrorResponses },
       },
     },
@@ -71,11 +68,12 @@ export function identityRoutes(app: FastifyInstance, services: Services): void {
     '/api/v1/devices/:id/decommission',
     {
       schema: {
+        operationId: 'decommissionDevice',
         tags: ['devices'],
         summary: 'Decommission a device: revoke its credentials, disconnect it, optionally purge its data; the audit trail stays',
         params: IdParams,
-        body: Type.Object({ purgeData: Type.Boolean() }, { additionalProperties: false }),
-        response: { 200: Type.Intersect([Type.Ref('Device'), Type.Object({ revokedCredentials: Type.Integer() })]), ...ErrorResponses },
+        body: DecommissionRequest,
+        response: { 200: DecommissionedDevice, ...ErrorResponses },
       },
     },
     async (req) => {
@@ -86,25 +84,26 @@ export function identityRoutes(app: FastifyInstance, services: Services): void {
 
   r.post(
     '/api/v1/devices/:id/recommission',
-    { schema: { tags: ['devices'], summary: 'Let a decommissioned device id live again (it needs new credentials)', params: IdParams, response: { 200: Type.Ref('Device'), ...ErrorResponses } } },
+    { schema: { operationId: 'recommissionDevice', tags: ['devices'], summary: 'Let a decommissioned device id live again (it needs new credentials)', params: IdParams, response: { 200: Type.Ref('Device'), ...ErrorResponses } } },
     async (req) => deviceView(await services.decommission.recommission(ctxOf(req), req.params.id)),
   );
 
   // ---- certificate authorities
-  r.get('/api/v1/cas', { schema: { tags: ['pki'], summary: 'The tenant’s CAs: its own and registered external ones', response: { 200: Type.Object({ items: Type.Array(Type.Ref('Ca')), nextCursor: Type.Null() }), ...ErrorResponses } } }, async (req) => ({
+  r.get('/api/v1/cas', { schema: { operationId: 'listCas', tags: ['pki'], summary: 'The tenant’s CAs: its own and registered external ones', response: { 200: allOf(Type.Ref('Ca')), ...ErrorResponses } } }, async (req) => ({
     items: (await services.cas.list(ctxOf(req))).map(caView),
     nextCursor: null,
   }));
 
-  r.get('/api/v1/cas/:id', { schema: { tags: ['pki'], summary: 'One CA', params: IdParams, response: { 200: Type.Ref('Ca'), ...ErrorResponses } } }, async (req) => caView(await services.cas.get(ctxOf(req), req.params.id)));
+  r.get('/api/v1/cas/:id', { schema: { operationId: 'getCa', tags: ['pki'], summary: 'One CA', params: IdParams, response: { 200: Type.Ref('Ca'), ...ErrorResponses } } }, async (req) => caView(await services.cas.get(ctxOf(req), req.params.id)));
 
   r.post(
     '/api/v1/cas',
     {
       schema: {
+        operationId: 'registerCa',
         tags: ['pki'],
         summary: 'Register an external CA (step 1): answers a verification code to prove possession of its key',
-        body: Type.Object({ certificatePem: Pem('the CA certificate (PEM)') }, { additionalProperties: false }),
+        body: CaRegistration,
         response: { 201: Type.Ref('Ca'), ...ErrorResponses },
       },
     },
@@ -115,10 +114,11 @@ export function identityRoutes(app: FastifyInstance, services: Services): void {
     '/api/v1/cas/:id/verify',
     {
       schema: {
+        operationId: 'verifyCa',
         tags: ['pki'],
         summary: 'Register an external CA (step 2): a certificate with CN = the verification code, signed by the CA’s key',
         params: IdParams,
-        body: Type.Object({ verificationCertificatePem: Pem('certificate whose CN is the verification code') }, { additionalProperties: false }),
+        body: CaVerification,
         response: { 200: Type.Ref('Ca'), ...ErrorResponses },
       },
     },
@@ -128,7 +128,7 @@ export function identityRoutes(app: FastifyInstance, services: Services): void {
   r.patch(
     '/api/v1/cas/:id',
     {
-      schema: { tags: ['pki'], summary: 'Enable or disable an external CA', params: IdParams, body: Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false }), response: { 200: Type.Ref('Ca'), ...ErrorResponses } },
+      schema: { operationId: 'updateCa', tags: ['pki'], summary: 'Enable or disable an external CA', params: IdParams, body: CaPatch, response: { 200: Type.Ref('Ca'), ...ErrorResponses } },
     },
     async (req) => caView(await services.cas.setExternalEnabled(ctxOf(req), req.params.id, req.body.enabled)),
   );
@@ -136,7 +136,7 @@ export function identityRoutes(app: FastifyInstance, services: Services): void {
   // ---- enrollment groups
   r.get(
     '/api/v1/enrollment-groups',
-    { schema: { tags: ['enrollment'], summary: 'Enrollment groups', response: { 200: Type.Object({ items: Type.Array(Type.Ref('EnrollmentGroup')), nextCursor: Type.Null() }), ...ErrorResponses } } },
+    { schema: { operationId: 'listEnrollmentGroups', tags: ['enrollment'], summary: 'Enrollment groups', response: { 200: allOf(Type.Ref('EnrollmentGroup')), ...ErrorResponses } } },
     async (req) => ({ items: (await services.enrollment.list(ctxOf(req))).map((g) => enrollmentGroupView(g)), nextCursor: null }),
   );
 
@@ -144,9 +144,10 @@ export function identityRoutes(app: FastifyInstance, services: Services): void {
     '/api/v1/enrollment-groups',
     {
       schema: {
+        operationId: 'createEnrollmentGroup',
         tags: ['enrollment'],
         summary: 'Create an enrollment group; its claim token or group key is in this answer only',
-        body: Type.Object({ ...EnrollmentGroupFields, mechanism: Mechanism, caId: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+        body: NewEnrollmentGroup,
         response: { 201: Type.Ref('EnrollmentGroup'), ...ErrorResponses },
       },
     },
@@ -157,7 +158,7 @@ export function identityRoutes(app: FastifyInstance, services: Services): void {
     },
   );
 
-  r.get('/api/v1/enrollment-groups/:id', { schema: { tags: ['enrollment'], summary: 'One enrollment group', params: IdParams, response: { 200: Type.Ref('EnrollmentGroup'), ...ErrorResponses } } }, async (req) =>
+  r.get('/api/v1/enrollment-groups/:id', { schema: { operationId: 'getEnrollmentGroup', tags: ['enrollment'], summary: 'One enrollment group', params: IdParams, response: { 200: Type.Ref('EnrollmentGroup'), ...ErrorResponses } } }, async (req) =>
     enrollmentGroupView(await services.enrollment.get(ctxOf(req), req.params.id)),
   );
 
@@ -165,10 +166,11 @@ export function identityRoutes(app: FastifyInstance, services: Services): void {
     '/api/v1/enrollment-groups/:id',
     {
       schema: {
+        operationId: 'updateEnrollmentGroup',
         tags: ['enrollment'],
         summary: 'Change an enrollment group (enable/disable, limit, expiry, initial settings)',
         params: IdParams,
-        body: Type.Partial(Type.Object(EnrollmentGroupFields), { additionalProperties: false, minProperties: 1 }),
+        body: EnrollmentGroupPatch,
         response: { 200: Type.Ref('EnrollmentGroup'), ...ErrorResponses },
       },
     },
@@ -178,7 +180,7 @@ export function identityRoutes(app: FastifyInstance, services: Services): void {
     },
   );
 
-  r.delete('/api/v1/enrollment-groups/:id', { schema: { tags: ['enrollment'], summary: 'Delete an enrollment group (enrolled devices stay)', params: IdParams, response: { 204: Type.Null(), ...ErrorResponses } } }, async (req, reply) => {
+  r.delete('/api/v1/enrollment-groups/:id', { schema: { operationId: 'deleteEnrollmentGroup', tags: ['enrollment'], summary: 'Delete an enrollment group (enrolled devices stay)', params: IdParams, response: { 204: Type.Null(), ...ErrorResponses } } }, async (req, reply) => {
     await services.enrollment.delete(ctxOf(req), req.params.id);
     return reply.code(204).send(null);
   });
@@ -189,11 +191,11 @@ export function pkiAndProvisioningRoutes(app: FastifyInstance, services: Service
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const Tenant = Type.Object({ tenant: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }) });
 
-  r.get('/pki/:tenant/ca.pem', { schema: { tags: ['pki'], summary: 'The tenant CA certificate (public)', params: Tenant, security: [] } }, async (req, reply) =>
+  r.get('/pki/:tenant/ca.pem', { schema: { operationId: 'getTenantCaPem', tags: ['pki'], summary: 'The tenant CA certificate (public)', params: Tenant, security: [] } }, async (req, reply) =>
     reply.type('application/x-pem-file').send(await services.cas.caPem(req.params.tenant)),
   );
 
-  r.get('/pki/:tenant/crl.pem', { schema: { tags: ['pki'], summary: 'The tenant CRL, signed by its CA (public)', params: Tenant, security: [] } }, async (req, reply) =>
+  r.get('/pki/:tenant/crl.pem', { schema: { operationId: 'getTenantCrlPem', tags: ['pki'], summary: 'The tenant CRL, signed by its CA (public)', params: Tenant, security: [] } }, async (req, reply) =>
     reply.type('application/x-pem-file').header('cache-control', 'max-age=60').send(await services.cas.crlPem(req.params.tenant)),
   );
 
@@ -201,25 +203,13 @@ export function pkiAndProvisioningRoutes(app: FastifyInstance, services: Service
     '/device/v1/provision',
     {
       schema: {
+        operationId: 'provisionDevice',
         tags: ['device'],
         summary: 'A device enrolls through an enrollment group and receives its own credential',
         description: 'See docs/provisioning.md for the three flows: claim token, group symmetric key (HMAC proof), CA-signed certificate (signature proof).',
         security: [],
-        body: Type.Object(
-          {
-            enrollmentGroupId: Type.String({ minLength: 1, maxLength: 64 }),
-            deviceId: DeviceId,
-            claimToken: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-            proof: Type.Optional(
-              Type.Object({ timestamp: Type.Integer(), nonce: Type.String({ minLength: 1, maxLength: 128 }), signature: Type.String({ minLength: 1, maxLength: 2048 }) }, { additionalProperties: false }),
-            ),
-            certificatePem: Type.Optional(Pem('device certificate (CA-signed flow)')),
-            csr: Type.Optional(Pem('PKCS#10 CSR: the device keeps its key')),
-            credentialType: Type.Optional(CredentialType),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 201: Type.Object({ deviceId: Type.String(), tenant: Type.String(), enrollmentGroupId: Type.String(), credential: Type.Ref('NewCredential') }), ...ErrorResponses },
+        body: ProvisionRequest,
+        response: { 201: ProvisionResponse, ...ErrorResponses },
       },
     },
     async (req, reply) => {

@@ -1,58 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Services } from '../../app.js';
+import type { Services } from '../../core/services.js';
 import { ctxOf } from '../context.js';
-import { ErrorResponses, IsoTime } from '../schemas.js';
+import { TelemetryLatestResponse, TelemetrySeriesResponse, TelemetrySettings, TelemetrySettingsPatch, type TelemetryValue } from '@hangar/protocol/rest';
+import { isoTime } from '@hangar/protocol';
+import { ErrorResponses } from '../schemas.js';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 256 }) });
-const Value = Type.Union([Type.Number(), Type.String(), Type.Boolean()]);
-const Point = Type.Object({ ts: Type.Integer({ description: 'epoch milliseconds (UTC); the bucket start for aggregates' }), value: Type.Union([Value, Type.Null()]) });
 const Keys = Type.String({ maxLength: 8192, description: 'comma-separated keys (at most 50); all keys of the device when absent' });
-
-const SeriesResponse = Type.Object({
-  deviceId: Type.String(),
-  from: IsoTime,
-  to: IsoTime,
-  agg: Type.Union([Type.String(), Type.Null()]),
-  interval: Type.Union([Type.String(), Type.Null()]),
-  intervalMs: Type.Union([Type.Integer(), Type.Null()]),
-  source: Type.Union([Type.Literal('raw'), Type.Literal('rollup_1m'), Type.Literal('rollup_1h')], { description: 'where buckets were computed from' }),
-  series: Type.Array(Type.Object({ key: Type.String(), points: Type.Array(Point), truncated: Type.Boolean({ description: 'the limit was reached: more points may follow' }) })),
-});
-
-const LatestResponse = Type.Object({
-  deviceId: Type.String(),
-  values: Type.Record(Type.String(), Type.Object({ ts: Type.Integer(), value: Value })),
-});
-
-const RetentionDays = Type.Integer({ minimum: 1, maximum: 3650, description: 'days of raw points and rollups kept (default 30)' });
-const RateLimit = Type.Object(
-  {
-    perSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, description: 'telemetry messages per second per device, steady' }),
-    burst: Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'messages a device may send at once (default: two seconds’ worth)' }),
-  },
-  { additionalProperties: false },
-);
-const Settings = Type.Object(
-  {
-    retentionDays: RetentionDays,
-    rateLimit: Type.Union([RateLimit, Type.Null()], { description: 'per-device telemetry rate limit in force for the tenant; null: none' }),
-    rateLimitSource: Type.Union([Type.Literal('tenant'), Type.Literal('installation')], { description: 'the tenant’s own limit, or the installation’s (hangar serve --telemetry-rate-limit)' }),
-  },
-  { additionalProperties: false },
-);
-const SettingsPatch = Type.Object(
-  {
-    retentionDays: Type.Optional(RetentionDays),
-    rateLimit: Type.Optional(
-      Type.Union([Type.Object({ perSecond: RateLimit.properties.perSecond, burst: Type.Optional(RateLimit.properties.burst) }, { additionalProperties: false }), Type.Null()], {
-        description: 'a limit of the tenant’s own; null: the installation’s again',
-      }),
-    ),
-  },
-  { additionalProperties: false, minProperties: 1 },
-);
 
 export function telemetryRoutes(app: FastifyInstance, services: Services): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -61,6 +17,7 @@ export function telemetryRoutes(app: FastifyInstance, services: Services): void 
     '/api/v1/devices/:id/telemetry',
     {
       schema: {
+        operationId: 'getTelemetrySeries',
         tags: ['telemetry'],
         summary: 'Telemetry history of a device: raw points, or buckets with agg + interval',
         description:
@@ -80,12 +37,12 @@ export function telemetryRoutes(app: FastifyInstance, services: Services): void 
           },
           { additionalProperties: false },
         ),
-        response: { 200: SeriesResponse, ...ErrorResponses },
+        response: { 200: TelemetrySeriesResponse, ...ErrorResponses },
       },
     },
     async (req) => {
       const result = await services.telemetry.series(ctxOf(req), req.params.id, req.query);
-      return { ...result, from: new Date(result.from).toISOString(), to: new Date(result.to).toISOString() };
+      return { ...result, from: isoTime(result.from), to: isoTime(result.to) };
     },
   );
 
@@ -93,17 +50,18 @@ export function telemetryRoutes(app: FastifyInstance, services: Services): void 
     '/api/v1/devices/:id/telemetry/latest',
     {
       schema: {
+        operationId: 'getLatestTelemetry',
         tags: ['telemetry'],
         summary: 'The newest value of each telemetry key of a device (what fleet queries read as telemetry.K)',
         params: IdParams,
         querystring: Type.Object({ keys: Type.Optional(Keys) }, { additionalProperties: false }),
-        response: { 200: LatestResponse, ...ErrorResponses },
+        response: { 200: TelemetryLatestResponse, ...ErrorResponses },
       },
     },
     async (req) => {
       const keys = req.query.keys?.split(',').map((k) => k.trim()).filter((k) => k.length > 0);
       const latest = await services.telemetry.latest(ctxOf(req), req.params.id, keys);
-      const values: Record<string, { ts: number; value: number | string | boolean }> = {};
+      const values: Record<string, { ts: number; value: TelemetryValue }> = {};
       for (const v of latest) Object.defineProperty(values, v.key, { value: { ts: v.ts, value: v.value }, enumerable: true, writable: true, configurable: true });
       return { deviceId: req.params.id, values };
     },
@@ -111,13 +69,21 @@ export function telemetryRoutes(app: FastifyInstance, services: Services): void 
 
   r.get(
     '/api/v1/telemetry/settings',
-    { schema: { tags: ['telemetry'], summary: "The tenant's telemetry settings", response: { 200: Settings, ...ErrorResponses } } },
+    { schema: { operationId: 'getTelemetrySettings', tags: ['telemetry'], summary: "The tenant's telemetry settings", response: { 200: TelemetrySettings, ...ErrorResponses } } },
     async (req) => services.telemetry.settings(ctxOf(req)),
   );
 
   r.put(
     '/api/v1/telemetry/settings',
-    { schema: { tags: ['telemetry'], summary: "Change the tenant's telemetry retention and/or per-device rate limit (admin); fields left out keep their value", body: SettingsPatch, response: { 200: Settings, ...ErrorResponses } } },
+    {
+      schema: {
+        operationId: 'updateTelemetrySettings',
+        tags: ['telemetry'],
+        summary: "Change the tenant's telemetry retention and/or per-device rate limit (admin); fields left out keep their value",
+        body: TelemetrySettingsPatch,
+        response: { 200: TelemetrySettings, ...ErrorResponses },
+      },
+    },
     async (req) => services.telemetry.updateSettings(ctxOf(req), req.body),
   );
 }

@@ -10,11 +10,33 @@
  */
 
 // ---------------------------------------------------------------------------------------------
-// Wire shapes (times are ISO 8601 UTC strings on the wire)
+// Wire shapes (derived from the server's schemas in @hangar/protocol; times are ISO 8601 UTC strings)
 
-import type { ApiKey, CreatedApiKey, Device, DevicePatch, DeviceStatus, ImportLineError, ImportResult, NewDevice, NewUser, Page, Role, User } from '@hangar/protocol';
+import {
+  API_PREFIX,
+  ApiError,
+  apiUrl,
+  decodeAnswer,
+  jsonRequest,
+  type ApiKey,
+  type CreatedApiKey,
+  type Device,
+  type DevicePatch,
+  type DeviceStatus,
+  type ImportLineError,
+  type ImportResult,
+  type NewApiKey,
+  type NewDevice,
+  type NewUser,
+  type Page,
+  type ProblemFieldError,
+  type QueryValue,
+  type Role,
+  type User,
+} from '@hangar/protocol';
 
-export type { ApiKey, CreatedApiKey, Device, DevicePatch, DeviceStatus, ImportLineError, ImportResult, NewDevice, NewUser, Page, Role, User };
+export type { ApiKey, CreatedApiKey, Device, DevicePatch, DeviceStatus, ImportLineError, ImportResult, NewDevice, NewUser, Page, ProblemFieldError, Role, User };
+export { ApiError };
 
 export const ROLES: readonly Role[] = ['admin', 'operator', 'viewer'];
 
@@ -32,45 +54,6 @@ export type ImportContentType = 'text/csv' | 'application/x-ndjson';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
-
-export interface ProblemFieldError {
-  path: string;
-  message: string;
-}
-
-/** An error answer of the API, decoded from `application/problem+json` when the server sent one. */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly title: string;
-  readonly detail: string | undefined;
-  /** Hangar's error catalog code (`DEVICE_NOT_FOUND`, `INVALID_QUERY`, …) when present. */
-  readonly code: string | undefined;
-  /** 0-based character offset into the fleet query, for query errors. */
-  readonly position: number | undefined;
-  readonly length: number | undefined;
-  /** Per-field messages of validation errors. */
-  readonly errors: ProblemFieldError[];
-
-  constructor(init: {
-    status: number;
-    title: string;
-    detail?: string | undefined;
-    code?: string | undefined;
-    position?: number | undefined;
-    length?: number | undefined;
-    errors?: ProblemFieldError[] | undefined;
-  }) {
-    super(init.detail ?? init.title);
-    this.name = 'ApiError';
-    this.status = init.status;
-    this.title = init.title;
-    this.detail = init.detail;
-    this.code = init.code;
-    this.position = init.position;
-    this.length = init.length;
-    this.errors = init.errors ?? [];
-  }
-}
 
 /** No HTTP answer at all. `reason` is the system error code when there is one (`ECONNREFUSED`). */
 export class HangarUnreachableError extends Error {
@@ -98,14 +81,12 @@ export interface ApiClientOptions {
 }
 
 export interface RequestOptions {
-  query?: Record<string, string | number | undefined>;
+  query?: Record<string, QueryValue>;
   /** Sent as JSON. */
   json?: unknown;
   /** Sent as is with `duplex: 'half'`, so a large body is streamed rather than buffered. */
   stream?: { body: AsyncIterable<Uint8Array>; contentType: string };
 }
-
-const API_PREFIX = '/api/v1';
 
 export class ApiClient {
   /** Normalised base URL, without a trailing slash; used in messages. */
@@ -156,7 +137,7 @@ export class ApiClient {
     return this.requestPage<ApiKey>('/api-keys', params);
   }
 
-  createApiKey(body: { name: string; role: Role }): Promise<CreatedApiKey> {
+  createApiKey(body: NewApiKey): Promise<CreatedApiKey> {
     return this.request<CreatedApiKey>('POST', '/api-keys', { json: body });
   }
 
@@ -185,50 +166,23 @@ export class ApiClient {
    * `ApiError` for an error status and `HangarUnreachableError` when no answer came.
    */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const url = new URL(this.apiRoot + path);
-    for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
-    }
-    const headers: Record<string, string> = {
-      accept: 'application/json, application/problem+json',
-      authorization: `Bearer ${this.token}`,
-      'user-agent': 'hangar-cli',
-    };
-    const init: RequestInit = { method, headers };
-    if (options.json !== undefined) {
-      headers['content-type'] = 'application/json';
-      init.body = JSON.stringify(options.json);
-    } else if (options.stream) {
-      headers['content-type'] = options.stream.contentType;
+    const init = jsonRequest(method, options.json, { authorization: `Bearer ${this.token}`, 'user-agent': 'hangar-cli' });
+    if (options.stream) {
+      init.headers['content-type'] = options.stream.contentType;
       init.body = options.stream.body;
       // Required by fetch for a streamed request body; the answer is read after the upload.
       init.duplex = 'half';
     }
 
+    let text: string;
     let response: Response;
     try {
-      response = await this.fetchImpl(url, init);
-    } catch (err) {
-      throw new HangarUnreachableError(this.baseUrl, networkReason(err), { cause: err });
-    }
-
-    let text: string;
-    try {
+      response = await this.fetchImpl(apiUrl(this.apiRoot, path, options.query), init);
       text = await response.text();
     } catch (err) {
       throw new HangarUnreachableError(this.baseUrl, networkReason(err), { cause: err });
     }
-    if (!response.ok) throw problemFromResponse(response, text);
-    if (response.status === 204 || text.length === 0) return undefined as T;
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new ApiError({
-        status: response.status,
-        title: 'Unexpected response',
-        detail: `the server answered ${method} ${path} with a body that is not JSON`,
-      });
-    }
+    return decodeAnswer<T>(response, text, `${method} ${path}`);
   }
 
   /** Lists answer `{items, nextCursor}`; a bare array is accepted too and read as one page. */
@@ -280,36 +234,6 @@ export function normaliseBaseUrl(baseUrl: string): string {
   return url.toString().replace(/\/+$/, '');
 }
 
-function problemFromResponse(response: Response, text: string): ApiError {
-  const fallbackTitle = response.statusText || `HTTP ${response.status}`;
-  const contentType = response.headers.get('content-type') ?? '';
-  if (/json/i.test(contentType)) {
-    try {
-      const body: unknown = JSON.parse(text);
-      if (isRecord(body)) {
-        return new ApiError({
-          status: response.status,
-          title: stringOr(body['title'], fallbackTitle),
-          detail: optionalString(body['detail']),
-          code: optionalString(body['code']),
-          position: optionalNumber(body['position']),
-          length: optionalNumber(body['length']),
-          errors: fieldErrors(body['errors']),
-        });
-      }
-    } catch {
-      // Not JSON after all: fall through to the plain-text reading.
-    }
-  }
-  // A proxy or a foreign server: keep a short plain-text body, it usually says what went wrong.
-  const plain = /^text\/plain/i.test(contentType) ? text.trim() : '';
-  return new ApiError({
-    status: response.status,
-    title: fallbackTitle,
-    detail: plain && plain.length <= 200 ? plain : undefined,
-  });
-}
-
 function networkReason(err: unknown): string {
   // undici wraps the system error: TypeError('fetch failed', { cause: Error{code} | AggregateError })
   const cause = isRecord(err) && 'cause' in err ? err['cause'] : undefined;
@@ -326,29 +250,6 @@ function networkReason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function fieldErrors(value: unknown): ProblemFieldError[] | undefined {
-  if (!Array.isArray(value)) return undefined;
-  const out: ProblemFieldError[] = [];
-  for (const item of value) {
-    if (isRecord(item) && typeof item['message'] === 'string') {
-      out.push({ path: typeof item['path'] === 'string' ? item['path'] : '', message: item['message'] });
-    }
-  }
-  return out;
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
-}
-
-function stringOr(value: unknown, fallback: string): string {
-  return typeof value === 'string' && value.length > 0 ? value : fallback;
-}
-
-function optionalString(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
-function optionalNumber(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }

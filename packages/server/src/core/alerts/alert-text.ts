@@ -1,3 +1,4 @@
+import { isoTime as iso } from '@hangar/protocol';
 import type { Field } from '../query/index.js';
 import type { AlertRule, DeviceFacts } from './ports.js';
 import type { RuleCondition } from './rule-condition.js';
@@ -10,8 +11,6 @@ export interface AlertText {
   message: string;
   details: Record<string, unknown>;
 }
-
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 /**
  * Describes why `rule` holds for a device from its current values: every field the condition

@@ -13,11 +13,11 @@ import type { Database } from '../../testing/test-store.js';
 import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
 import { encodeMessage, parseMessage, type CoapMessage } from './coap-message.js';
 import { CoapDeviceEndpoint, type CoapDeviceEndpointOptions } from './device-endpoint.js';
-import type { DesiredTwin, DeviceUplink, TwinReader } from './device-ports.js';
+import type { DeviceUplink } from './device-ports.js';
 
 /**
  * Test support for the CoAP endpoint: recording stand-ins for the telemetry ingest and presence
- * tracker (the real ones are wired by their own issue), a twin reader over `device_twins`, a
+ * tracker (the real ones are wired by their own issue), the core twin service as twin reader, a
  * raw UDP client speaking the codec, and a runner for libcoap's `coap-client-notls`.
  */
 
@@ -70,16 +70,6 @@ export class RecordingUplink implements DeviceUplink {
   }
 }
 
-/** Reads `device_twins` (migration 001) the way the twin issue's store will. */
-export class TableTwinReader implements TwinReader {
-  constructor(private readonly db: Kysely<Database>) {}
-
-  async readDesired(tenantId: string, deviceId: string): Promise<DesiredTwin | undefined> {
-    const row = await this.db.selectFrom('device_twins').select(['desired', 'desired_version']).where('tenant_id', '=', tenantId).where('device_id', '=', deviceId).executeTakeFirst();
-    return row ? { version: Number(row.desired_version), desired: JSON.parse(row.desired) as Record<string, unknown> } : undefined;
-  }
-}
-
 /** Writes a desired twin straight into the table (the twin service arrives with its issue). */
 export async function writeDesired(db: Kysely<Database>, tenantId: string, deviceId: string, desired: Record<string, unknown>): Promise<number> {
   const row = await db.selectFrom('device_twins').select('desired_version').where('device_id', '=', deviceId).executeTakeFirst();
@@ -113,7 +103,7 @@ export async function startCoapHarness(overrides: Partial<CoapDeviceEndpointOpti
     presence,
     bus: t.hangar.bus,
     logger: pino({ level: process.env.COAP_TEST_LOG ?? 'silent' }),
-    twinReader: new TableTwinReader(t.hangar.store.db),
+    twinReader: t.hangar.services.twins,
     uplink,
     ...overrides,
   });

@@ -431,10 +431,7 @@ export class CoapDeviceEndpoint {
       if (resource === COAP_RESOURCES.twinDesired) {
         const reader = this.options.twinReader;
         if (!reader) return { ok: false, response: errorResponse(CoapCode.NotImplemented, 'the desired twin is not served over CoAP by this server yet') };
-        const twin = await reader.readDesired(device.tenantId, device.deviceId);
-        // The same document MQTT devices receive on devices/{id}/twin/desired (DESIGN §5).
-        const version = twin?.version ?? 0;
-        document = Object.assign({ $version: version }, twin?.desired ?? {}, { $version: version });
+        document = await reader.desiredDocument(device.tenantId, device.deviceId);
       } else if (resource === COAP_RESOURCES.commands) {
         document = (await this.options.commands?.pending(device)) ?? [];
       } else {

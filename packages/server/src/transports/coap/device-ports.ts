@@ -1,4 +1,5 @@
 import type { DeviceIdentity } from '../../core/identity/device-authenticator.js';
+import type { TwinService } from '../../core/twin/twin-service.js';
 
 /**
  * What the CoAP device API needs beyond telemetry and presence. Issues that own these areas
@@ -6,16 +7,8 @@ import type { DeviceIdentity } from '../../core/identity/device-authenticator.js
  * resource is not available (5.01) rather than pretending to accept data.
  */
 
-/** The desired half of a device twin, as stored (table `device_twins`). */
-export interface DesiredTwin {
-  version: number;
-  desired: Record<string, unknown>;
-}
-
-export interface TwinReader {
-  /** `undefined` when the device has no twin row yet (it then reads as version 0, empty). */
-  readDesired(tenantId: string, deviceId: string): Promise<DesiredTwin | undefined>;
-}
+/** The twin documents a device reads: built by the core twin service, served as they are. */
+export type TwinReader = Pick<TwinService, 'desiredDocument'>;
 
 /** Device-to-cloud messages other than telemetry. */
 export interface DeviceUplink {

@@ -10,6 +10,7 @@ import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
 import type { TelemetryFormat, TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
 import { HangarError } from '../../errors.js';
 import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
+import { deviceApiRoutes } from './device-api.js';
 
 /** Stands in for the telemetry service: records what it was handed and refuses non-JSON. */
 class RecordingIngest implements TelemetryIngest {
@@ -54,7 +55,8 @@ describe('HTTP device API', () => {
   beforeAll(async () => {
     t = await startTestHangar('sqlite');
     const h = t.hangar;
-    app = await buildHttpApp({ services: h.services, logger: pino({ level: 'silent' }), metrics: new Metrics(), ready: async () => {}, deviceApi: { authenticator: h.authenticator, telemetry: ingest, presence }, serverCaPem: h.serverTls.caPem });
+    app = await buildHttpApp({ services: h.services, logger: pino({ level: 'silent' }), metrics: new Metrics(), ready: async () => {}, serverCaPem: h.serverTls.caPem });
+    await deviceApiRoutes(app, { authenticator: h.authenticator, telemetry: ingest, presence });
     await app.ready();
     https = createHttpsServer({ key: h.serverTls.privateKeyPem, cert: h.serverTls.certificatePem, requestCert: true, rejectUnauthorized: false }, (req, res) => app.routing(req, res));
     await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));

@@ -53,6 +53,7 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
       '/device/v1/telemetry',
       {
         schema: {
+          operationId: 'reportTelemetry',
           tags: ['device'],
           summary: 'A device reports telemetry; answered once the readings are durable',
           description: 'Body: a JSON object of readings, {"ts","values"}, an array of those (application/json), SenML JSON (application/senml+json) or SenML CBOR (application/senml+cbor). See docs/telemetry.md.',

@@ -3,6 +3,7 @@ import { api, isApiError, type AlertRule, type AlertRulePatch, type AlertSeverit
 import { ErrorMessage } from '../../components/error-message.tsx';
 import { QueryError, isQueryError } from '../../components/query-error.tsx';
 import { SEVERITIES } from '../../components/severity-badge.tsx';
+import { useAction } from '../../components/use-action.ts';
 
 interface Draft {
   name: string;
@@ -43,18 +44,15 @@ function patchOf(rule: AlertRule, d: Draft): AlertRulePatch {
  */
 export function AlertRuleForm({ rule, onSaved, onCancel }: { rule?: AlertRule; onSaved(rule: AlertRule): void; onCancel(): void }): ReactElement {
   const [draft, setDraft] = useState<Draft>(() => draftOf(rule));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   // The texts the error is about: the fields may have been edited since.
   const [submitted, setSubmitted] = useState<Draft>(draft);
   const set = <K extends keyof Draft>(key: K, value: Draft[K]): void => setDraft((d) => ({ ...d, [key]: value }));
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
     setSubmitted(draft);
-    try {
+    await run(async () => {
       if (rule) {
         const patch = patchOf(rule, draft);
         onSaved(Object.keys(patch).length === 0 ? rule : await api.patchAlertRule(rule.id, patch));
@@ -69,11 +67,7 @@ export function AlertRuleForm({ rule, onSaved, onCancel }: { rule?: AlertRule; o
         };
         onSaved(await api.createAlertRule(body));
       }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const queryError = isQueryError(error) ? error : null;

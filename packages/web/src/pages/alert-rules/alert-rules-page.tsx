@@ -9,6 +9,7 @@ import { formatTime } from '../../format.ts';
 import { href } from '../../router.ts';
 import { useSession } from '../../session.ts';
 import { AlertRuleForm } from './alert-rule-form.tsx';
+import { useAction } from '../../components/use-action.ts';
 
 /** `#/alert-rules`: viewers read; operators create, edit, enable/disable and delete. */
 export function AlertRulesPage(): ReactElement {
@@ -114,19 +115,12 @@ function RuleTable({
 }
 
 function RuleRow({ rule: r, operator, onEdit, onChanged }: { rule: AlertRule; operator: boolean; onEdit(rule: AlertRule): void; onChanged(): void }): ReactElement {
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const toggle = async (): Promise<void> => {
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await api.patchAlertRule(r.id, { enabled: !r.enabled });
       onChanged();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <tr data-testid="rule-row" data-rule-id={r.id} data-rule-name={r.name} className={r.enabled ? '' : 'revoked'}>

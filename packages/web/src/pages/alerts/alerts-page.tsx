@@ -10,6 +10,7 @@ import { formatTime } from '../../format.ts';
 import { useEventStream, useLiveEvent, usePolling, useThrottled } from '../../live-events.ts';
 import { href, navigate, segment, type HashLocation } from '../../router.ts';
 import { useSession } from '../../session.ts';
+import { useAction } from '../../components/use-action.ts';
 
 interface Filters {
   state: AlertState | '';
@@ -173,19 +174,12 @@ function AlertTable({ alerts, operator, onChanged }: { alerts: Alert[]; operator
 }
 
 function AlertRow({ alert: a, operator, onChanged }: { alert: Alert; operator: boolean; onChanged(): void }): ReactElement {
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const acknowledge = async (): Promise<void> => {
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await api.acknowledgeAlert(a.id);
       onChanged();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <tr data-testid="alert-row" data-alert-id={a.id} data-state={a.state} data-rule={a.ruleName} data-device-id={a.deviceId}>

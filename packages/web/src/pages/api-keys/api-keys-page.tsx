@@ -6,6 +6,7 @@ import { Pager, useCursorStack } from '../../components/pager.tsx';
 import { useAsync } from '../../components/use-async.ts';
 import { formatTime } from '../../format.ts';
 import { NewTokenPanel } from './new-token-panel.tsx';
+import { useAction } from '../../components/use-action.ts';
 
 const ROLES: Role[] = ['viewer', 'operator', 'admin'];
 
@@ -39,20 +40,13 @@ export function ApiKeysPage(): ReactElement {
 function NewApiKeyForm({ onCreated }: { onCreated(key: CreatedApiKey): void }): ReactElement {
   const [name, setName] = useState('');
   const [role, setRole] = useState<Role>('viewer');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       onCreated(await api.createApiKey({ name: name.trim(), role }));
       setName('');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form className="card" onSubmit={submit} data-testid="new-api-key-form">

@@ -5,6 +5,7 @@ import { useAsync } from '../../components/use-async.ts';
 import { formatTime, shortHex } from '../../format.ts';
 import { useSession } from '../../session.ts';
 import { VerifyCaPanel } from './verify-ca-panel.tsx';
+import { useAction } from '../../components/use-action.ts';
 
 /** `#/cas` (admin): the tenant CA, external CAs and their two-step registration. */
 export function CasPage(): ReactElement {
@@ -104,20 +105,13 @@ function TenantCaCard({ tenant, ca }: { tenant: string; ca: Ca | undefined }): R
 
 function RegisterCaForm({ onRegistered }: { onRegistered(ca: Ca): void }): ReactElement {
   const [pem, setPem] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       onRegistered(await api.registerCa(pem.trim()));
       setPem('');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form className="card form" onSubmit={submit} data-testid="register-ca-form">
@@ -197,20 +191,13 @@ function CaTable({ cas, onVerify, onChanged }: { cas: Ca[]; onVerify(ca: Ca): vo
 }
 
 function ToggleCa({ ca, onChanged }: { ca: Ca; onChanged(): void }): ReactElement {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   const enable = ca.status === 'disabled';
   const toggle = async (): Promise<void> => {
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await api.setCaEnabled(ca.id, enable);
       onChanged();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <>

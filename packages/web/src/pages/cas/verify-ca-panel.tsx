@@ -2,6 +2,7 @@ import { useState, type FormEvent, type ReactElement } from 'react';
 import { api, type Ca } from '../../api.ts';
 import { ErrorMessage } from '../../components/error-message.tsx';
 import { SecretField } from '../../components/secret-field.tsx';
+import { useAction } from '../../components/use-action.ts';
 
 /**
  * Step 2 of registering an external CA: proof of possession. The admin signs a certificate
@@ -9,20 +10,14 @@ import { SecretField } from '../../components/secret-field.tsx';
  */
 export function VerifyCaPanel({ ca, onCancel, onVerified }: { ca: Ca; onCancel(): void; onVerified(ca: Ca): void }): ReactElement {
   const [pem, setPem] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   const code = ca.verificationCode ?? '';
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       onVerified(await api.verifyCa(ca.id, pem.trim()));
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    });
   };
 
   const commands = [

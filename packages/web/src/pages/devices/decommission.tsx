@@ -2,6 +2,7 @@ import { useState, type FormEvent, type ReactElement } from 'react';
 import { api, type DecommissionedDevice, type Device } from '../../api.ts';
 import { Dialog } from '../../components/dialog.tsx';
 import { ErrorMessage } from '../../components/error-message.tsx';
+import { useAction } from '../../components/use-action.ts';
 
 /**
  * Decommissioning ends a device's life without forgetting it: credentials revoked, sessions
@@ -54,21 +55,15 @@ function DecommissionDialog({
 }): ReactElement {
   const [typed, setTyped] = useState('');
   const [purgeData, setPurgeData] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   const matches = typed === device.id;
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     if (!matches) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       onDone(await api.decommissionDevice(device.id, { purgeData }));
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -119,18 +114,11 @@ export function DecommissionedBanner({
   canRecommission: boolean;
   onRecommissioned(device: Device): void;
 }): ReactElement {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   const recommission = async (): Promise<void> => {
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       onRecommissioned(await api.recommissionDevice(device.id));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <div className="banner decommissioned" role="status" data-testid="decommissioned-banner">

@@ -6,6 +6,7 @@ import { DownloadLink } from '../../components/secret-field.tsx';
 import { useAsync } from '../../components/use-async.ts';
 import { formatTime, isPast, shortHex } from '../../format.ts';
 import { IssuedCredentialPanel } from './issued-credential-panel.tsx';
+import { useAction } from '../../components/use-action.ts';
 
 type IssueKind = 'token' | 'x509' | 'csr';
 
@@ -159,24 +160,17 @@ function IssueCredentialForm({ deviceId, onIssued }: { deviceId: string; onIssue
   const [kind, setKind] = useState<IssueKind>('token');
   const [csr, setCsr] = useState('');
   const [validityDays, setValidityDays] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     const body: NewCredentialRequest = { type: kind === 'token' ? 'token' : 'x509' };
     if (kind === 'csr') body.csr = csr.trim();
     if (validityDays.trim()) body.validityDays = Number(validityDays);
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       onIssued(await api.issueCredential(deviceId, body));
       setCsr('');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const option = (value: IssueKind, label: string, hint: string): ReactElement => (
@@ -247,19 +241,13 @@ function RevokeDialog({
   onRevoked(): void;
 }): ReactElement {
   const [reason, setReason] = useState<RevocationReason>('keyCompromise');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await api.revokeCredential(deviceId, credential.id, reason);
       onRevoked();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    });
   };
   return (
     <Dialog title={`Revoke ${credential.type === 'token' ? 'token' : 'certificate'} ${credential.id}?`} onClose={onClose} testId="revoke-credential-dialog" danger>

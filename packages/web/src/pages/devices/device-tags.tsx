@@ -1,6 +1,7 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
 import { api, type Device } from '../../api.ts';
 import { ErrorMessage } from '../../components/error-message.tsx';
+import { useAction } from '../../components/use-action.ts';
 
 /** A device's tags; operators add and remove them (PATCH with a JSON merge patch). */
 export function DeviceTags({
@@ -17,22 +18,9 @@ export function DeviceTags({
 }): ReactElement {
   const [key, setKey] = useState('');
   const [value, setValue] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
 
-  const patch = async (tags: Record<string, string | null>): Promise<boolean> => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      onChanged(await api.patchDevice(device.id, { tags }));
-      return true;
-    } catch (err) {
-      setError(err);
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  };
+  const patch = (tags: Record<string, string | null>): Promise<boolean> => run(async () => onChanged(await api.patchDevice(device.id, { tags })));
   const add = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     if (await patch({ [key.trim()]: value })) {

@@ -3,13 +3,13 @@ import { api } from '../../api.ts';
 import { ErrorMessage } from '../../components/error-message.tsx';
 import { parseTagLines } from '../../format.ts';
 import { navigate, segment } from '../../router.ts';
+import { useAction } from '../../components/use-action.ts';
 
 export function NewDeviceForm({ onCancel }: { onCancel(): void }): ReactElement {
   const [id, setId] = useState('');
   const [type, setType] = useState('');
   const [tagText, setTagText] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, setError, run } = useAction();
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -18,20 +18,14 @@ export function NewDeviceForm({ onCancel }: { onCancel(): void }): ReactElement 
       setError(new Error(parsed.error));
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const device = await api.createDevice({
         id: id.trim(),
         ...(type.trim() ? { type: type.trim() } : {}),
         tags: parsed.tags,
       });
       navigate(`/devices/${segment(device.id)}`);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

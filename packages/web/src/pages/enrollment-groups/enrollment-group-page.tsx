@@ -9,6 +9,7 @@ import { useSession } from '../../session.ts';
 import { TagChips } from '../devices/device-table.tsx';
 import { closedReason, enrolledOfLimit, mechanismLabel } from './mechanism.ts';
 import { ProvisionExample } from './provision-example.tsx';
+import { useAction } from '../../components/use-action.ts';
 
 /** `#/enrollment-groups/:id` */
 export function EnrollmentGroupPage({ id }: { id: string }): ReactElement {
@@ -17,8 +18,7 @@ export function EnrollmentGroupPage({ id }: { id: string }): ReactElement {
   // Edits answer with the updated group; keep that instead of refetching.
   const [group, setGroup] = useState<EnrollmentGroup | undefined>(undefined);
   useEffect(() => setGroup(loaded.data), [loaded.data]);
-  const [toggleError, setToggleError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error: toggleError, run } = useAction();
 
   if (loaded.error) {
     return (
@@ -36,15 +36,7 @@ export function EnrollmentGroupPage({ id }: { id: string }): ReactElement {
   const closed = closedReason(group);
 
   const toggle = async (): Promise<void> => {
-    setBusy(true);
-    setToggleError(undefined);
-    try {
-      setGroup(await api.patchEnrollmentGroup(group.id, { enabled: !group.enabled }));
-    } catch (err) {
-      setToggleError(err);
-    } finally {
-      setBusy(false);
-    }
+    await run(async () => setGroup(await api.patchEnrollmentGroup(group.id, { enabled: !group.enabled })));
   };
 
   return (
@@ -161,8 +153,7 @@ function EditLimits({ group, onSaved }: { group: EnrollmentGroup; onSaved(group:
   const [open, setOpen] = useState(false);
   const [limit, setLimit] = useState('');
   const [expires, setExpires] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, setError, run } = useAction();
 
   if (!open) {
     return (
@@ -182,9 +173,7 @@ function EditLimits({ group, onSaved }: { group: EnrollmentGroup; onSaved(group:
   }
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       onSaved(
         await api.patchEnrollmentGroup(group.id, {
           // Empty fields clear the limit / the expiry.
@@ -193,11 +182,7 @@ function EditLimits({ group, onSaved }: { group: EnrollmentGroup; onSaved(group:
         }),
       );
       setOpen(false);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form className="form" onSubmit={submit} data-testid="enrollment-limits-form">

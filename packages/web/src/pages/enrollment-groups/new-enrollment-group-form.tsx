@@ -6,6 +6,7 @@ import { formatTime, localInputToIso, parseJsonObject, parseTagLines } from '../
 import { href } from '../../router.ts';
 import { useSession } from '../../session.ts';
 import { MECHANISMS } from './mechanism.ts';
+import { useAction } from '../../components/use-action.ts';
 
 export function NewEnrollmentGroupForm({
   onCancel,
@@ -25,8 +26,7 @@ export function NewEnrollmentGroupForm({
   const [desiredText, setDesiredText] = useState('');
   const [deviceLimit, setDeviceLimit] = useState('');
   const [expires, setExpires] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, setError, run } = useAction();
 
   // Only an active CA can admit devices; the server refuses the others.
   const cas = useAsync(() => api.listCas(), []);
@@ -55,15 +55,9 @@ export function NewEnrollmentGroupForm({
     if (Object.keys(desired.value).length > 0) body.initialDesired = desired.value;
     if (deviceLimit.trim()) body.deviceLimit = Number(deviceLimit);
     if (expires) body.expiresAt = localInputToIso(expires);
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       onCreated(await api.createEnrollmentGroup(body));
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const toggleGroup = (id: string, on: boolean): void => setGroups((prev) => (on ? [...prev, id] : prev.filter((g) => g !== id)));

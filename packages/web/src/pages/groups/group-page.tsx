@@ -9,6 +9,7 @@ import { formatTime } from '../../format.ts';
 import { href, navigate } from '../../router.ts';
 import { useSession } from '../../session.ts';
 import { DeviceTable } from '../devices/device-table.tsx';
+import { useAction } from '../../components/use-action.ts';
 
 /** `#/groups/:id`: the group, its members (paginated) and, for static groups, membership edits. */
 export function GroupPage({ id }: { id: string }): ReactElement {
@@ -125,27 +126,20 @@ export function GroupPage({ id }: { id: string }): ReactElement {
 
 function AddMembers({ groupId, onAdded }: { groupId: string; onAdded(): void }): ReactElement {
   const [text, setText] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   const [result, setResult] = useState<string | undefined>(undefined);
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     const deviceIds = text.split(/[\s,]+/).filter(Boolean);
     if (deviceIds.length === 0) return;
-    setBusy(true);
-    setError(undefined);
     setResult(undefined);
-    try {
+    await run(async () => {
       const { added } = await api.addGroupDevices(groupId, deviceIds);
       setResult(`Added ${added} device${added === 1 ? '' : 's'}.`);
       setText('');
       onAdded();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form className="row" onSubmit={submit}>
@@ -198,8 +192,7 @@ function EditGroup({ group, onSaved }: { group: Group; onSaved(): void }): React
   const [query, setQuery] = useState(group.query ?? '');
   const [description, setDescription] = useState(group.description ?? '');
   const [sentQuery, setSentQuery] = useState('');
-  const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   if (!open) {
     return (
@@ -210,18 +203,12 @@ function EditGroup({ group, onSaved }: { group: Group; onSaved(): void }): React
   }
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
     setSentQuery(query);
-    try {
+    await run(async () => {
       await api.patchGroup(group.id, { description, ...(group.kind === 'dynamic' ? { query } : {}) });
       setOpen(false);
       onSaved();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form className="form" onSubmit={submit}>

@@ -3,23 +3,21 @@ import { api, type GroupKind } from '../../api.ts';
 import { ErrorMessage } from '../../components/error-message.tsx';
 import { isQueryError, QueryError } from '../../components/query-error.tsx';
 import { navigate, segment } from '../../router.ts';
+import { useAction } from '../../components/use-action.ts';
 
 export function NewGroupForm({ onCancel }: { onCancel(): void }): ReactElement {
   const [id, setId] = useState('');
   const [kind, setKind] = useState<GroupKind>('static');
   const [query, setQuery] = useState('');
   const [description, setDescription] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   // The query the error is about (the box may have been edited since).
   const [sentQuery, setSentQuery] = useState('');
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
     setSentQuery(query);
-    try {
+    await run(async () => {
       const group = await api.createGroup({
         id: id.trim(),
         kind,
@@ -27,11 +25,7 @@ export function NewGroupForm({ onCancel }: { onCancel(): void }): ReactElement {
         ...(description.trim() ? { description: description.trim() } : {}),
       });
       navigate(`/groups/${segment(group.id)}`);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -1,5 +1,6 @@
 import { useState, type FormEvent, type ReactElement } from 'react';
 import { api, isApiError, type Principal } from '../../api.ts';
+import { useAction } from '../../components/use-action.ts';
 
 type Mode = 'password' | 'apiKey';
 
@@ -15,22 +16,15 @@ export function SignInPage({
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [apiKey, setApiKey] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
+  const { busy, error, run } = useAction();
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await api.login(mode === 'password' ? { username, password } : { apiKey: apiKey.trim() });
       // Ask who we are through the new session cookie: this also proves the cookie works.
       onSignedIn(await api.me());
-    } catch (err) {
-      setError(isApiError(err) ? err.detail : String(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -101,7 +95,7 @@ export function SignInPage({
         )}
         {error ? (
           <div className="error" role="alert" data-testid="signin-error">
-            {error}
+            {isApiError(error) ? error.message : String(error)}
           </div>
         ) : null}
         <button type="submit" className="primary" data-testid="signin-submit" disabled={busy}>

@@ -4,6 +4,7 @@ import { ErrorMessage } from '../../components/error-message.tsx';
 import { Pager, useCursorStack } from '../../components/pager.tsx';
 import { useAsync } from '../../components/use-async.ts';
 import { formatTime } from '../../format.ts';
+import { useAction } from '../../components/use-action.ts';
 
 const STATUSES: WebhookDeliveryStatus[] = ['pending', 'delivered', 'dead'];
 const PAGE = 25;
@@ -91,19 +92,12 @@ export function DeliveryHistory({ webhookId, operator, refreshKey }: { webhookId
 
 function DeliveryRow({ webhookId, delivery: d, operator, onRetried }: { webhookId: string; delivery: WebhookDelivery; operator: boolean; onRetried(): void }): ReactElement {
   const [open, setOpen] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   const retry = async (): Promise<void> => {
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await api.retryWebhookDelivery(webhookId, d.id);
       onRetried();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <>

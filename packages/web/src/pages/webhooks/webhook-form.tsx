@@ -2,6 +2,7 @@ import { useState, type FormEvent, type ReactElement } from 'react';
 import { api, type Webhook, type WebhookPatch } from '../../api.ts';
 import { ErrorMessage } from '../../components/error-message.tsx';
 import { QueryError, isQueryError } from '../../components/query-error.tsx';
+import { useAction } from '../../components/use-action.ts';
 
 interface Draft {
   url: string;
@@ -35,18 +36,15 @@ function draftOf(w: Webhook | undefined): Draft {
 export function WebhookForm({ webhook, onSaved, onCancel }: { webhook?: Webhook; onSaved(webhook: Webhook): void; onCancel(): void }): ReactElement {
   const [draft, setDraft] = useState<Draft>(() => draftOf(webhook));
   const [submittedQuery, setSubmittedQuery] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
+  const { busy, error, run } = useAction();
   const set = <K extends keyof Draft>(key: K, value: Draft[K]): void => setDraft((d) => ({ ...d, [key]: value }));
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     const eventTypes = parseTypes(draft.eventTypes);
     const query = draft.query.trim() || null;
-    setBusy(true);
-    setError(undefined);
     setSubmittedQuery(query ?? '');
-    try {
+    await run(async () => {
       if (webhook) {
         const patch: WebhookPatch = {};
         if (draft.url.trim() !== webhook.url) patch.url = draft.url.trim();
@@ -58,11 +56,7 @@ export function WebhookForm({ webhook, onSaved, onCancel }: { webhook?: Webhook;
       } else {
         onSaved(await api.createWebhook({ url: draft.url.trim(), eventTypes, query, description: draft.description, enabled: draft.enabled }));
       }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const queryError = isQueryError(error) ? error : null;

@@ -9,6 +9,7 @@ import { useSession } from '../../session.ts';
 import { DeliveryHistory } from './delivery-history.tsx';
 import { WebhookForm } from './webhook-form.tsx';
 import { WebhookSecretPanel } from './webhook-secret-panel.tsx';
+import { useAction } from '../../components/use-action.ts';
 
 /** `#/webhooks/:id`: the subscription, its actions (operator+) and its delivery history. */
 export function WebhookPage({ id }: { id: string }): ReactElement {
@@ -18,8 +19,7 @@ export function WebhookPage({ id }: { id: string }): ReactElement {
   useEffect(() => setWebhook(loaded.data), [loaded.data]);
   const [editing, setEditing] = useState(false);
   const [secret, setSecret] = useState<string | undefined>(undefined);
-  const [actionError, setActionError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState(false);
+  const { busy, error: actionError, run } = useAction();
   // Bumped by actions that queue a delivery, so the history looks at once.
   const [historyKey, setHistoryKey] = useState(0);
 
@@ -38,15 +38,7 @@ export function WebhookPage({ id }: { id: string }): ReactElement {
   const operator = can('operator');
 
   const act = async (action: () => Promise<void>): Promise<void> => {
-    setBusy(true);
-    setActionError(undefined);
-    try {
-      await action();
-    } catch (err) {
-      setActionError(err);
-    } finally {
-      setBusy(false);
-    }
+    await run(action);
   };
 
   return (

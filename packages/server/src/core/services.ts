@@ -1,0 +1,39 @@
+import type { AlertService } from './alerts/alert-service.js';
+import type { AuditService } from './audit/audit-service.js';
+import type { EventStreamService } from './events/event-stream-service.js';
+import type { FleetStatsService } from './fleet/fleet-stats-service.js';
+import type { CaService } from './identity/ca-service.js';
+import type { CredentialService } from './identity/credential-service.js';
+import type { DecommissionService } from './identity/decommission-service.js';
+import type { EnrollmentService } from './identity/enrollment-service.js';
+import type { PresenceService } from './presence/presence-service.js';
+import type { DeviceImportService } from './registry/device-import.js';
+import type { DeviceService } from './registry/device-service.js';
+import type { GroupService } from './registry/group-service.js';
+import type { TelemetryService } from './telemetry/telemetry-service.js';
+import type { TenancyService } from './tenancy/tenancy-service.js';
+import type { TwinService } from './twin/twin-service.js';
+import type { WebhookService } from './webhooks/webhook-service.js';
+
+/**
+ * The core services the REST API calls, built by the composition root (`app.ts`). A module of
+ * its own so that `api/` depends on core, not on the root that imports `api/`.
+ */
+export interface Services {
+  tenancy: TenancyService;
+  devices: DeviceService;
+  groups: GroupService;
+  imports: DeviceImportService;
+  audit: AuditService;
+  cas: CaService;
+  credentials: CredentialService;
+  decommission: DecommissionService;
+  enrollment: EnrollmentService;
+  telemetry: TelemetryService;
+  presence: PresenceService;
+  alerts: AlertService;
+  fleet: FleetStatsService;
+  events: EventStreamService;
+  webhooks: WebhookService;
+  twins: TwinService;
+}
