@@ -36,8 +36,6 @@ import { TwinService } from './core/twin/twin-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
-import { KyselyFleetGaugeStore } from './store/kysely/fleet-gauge-store.js';
-import { KyselyTwinStore } from './store/kysely/twin-store.js';
 
 /** Re-exported for callers of `createHangar`; the type lives in core so that `api/` need not import this root. */
 export type { Services };
@@ -147,7 +145,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       fleet: new FleetStatsService(stores, now),
       events: new EventStreamService(eventLog, { lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now, bus }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
-      twins: new TwinService(new KyselyTwinStore(store.db)),
+      twins: new TwinService(stores.twins),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
     const madeCas = await cas.ensureEveryTenantHasCa();
@@ -176,9 +174,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       now,
     });
     const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins });
-    const fleetGauges = new KyselyFleetGaugeStore(store.db);
     metrics.watchFleet({
-      fleet: () => fleetGauges.read(),
+      fleet: () => stores.fleetGauges.read(),
       mqttConnections: () => mqtt.stats().connections,
       coapObservations: () => coap.observerCount,
       onError: (err) => logger.warn({ err }, 'metrics: the fleet gauges could not be read'),

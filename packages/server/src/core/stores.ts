@@ -12,6 +12,8 @@ import type { DeviceStore, GroupStore } from './registry/ports.js';
 import type { TelemetryStore } from './telemetry/ports.js';
 import type { TenancyStore } from './tenancy/ports.js';
 import type { WebhookStore } from './webhooks/ports.js';
+import type { TwinStore } from './twin/ports.js';
+import type { FleetGaugeStore } from './ops/ports.js';
 
 /** Which database holds the store. Services read it only to size their concurrency. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -68,6 +70,8 @@ export interface StoreSet {
   readonly alerts: AlertStore;
   readonly fleetStats: FleetStatsStore;
   readonly webhooks: WebhookStore;
+  readonly twins: TwinStore;
+  readonly fleetGauges: FleetGaugeStore;
 }
 
 /** The store as services see it: the ports plus a unit of work spanning them. */

@@ -14,6 +14,8 @@ import { KyselyPresenceStore } from './kysely/presence-store.js';
 import { PostgresTelemetryStore } from './kysely/postgres-telemetry-store.js';
 import { SqliteTelemetryStore } from './kysely/sqlite-telemetry-store.js';
 import { KyselyTenancyStore } from './kysely/tenancy-store.js';
+import { KyselyTwinStore } from './kysely/twin-store.js';
+import { KyselyFleetGaugeStore } from './kysely/fleet-gauge-store.js';
 import { KyselyWebhookStore } from './kysely/webhook-store.js';
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
@@ -29,6 +31,8 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     alerts: new KyselyAlertStore(db, dialect),
     fleetStats: new KyselyFleetStatsStore(db, dialect),
     webhooks: new KyselyWebhookStore(db, dialect),
+    twins: new KyselyTwinStore(db),
+    fleetGauges: new KyselyFleetGaugeStore(db),
   };
 }
 
