@@ -1,5 +1,5 @@
 import { X509Certificate, createHash } from 'node:crypto';
-import { HangarError } from '../../errors.js';
+import { HangarError, retryAfterMsOf } from '../../errors.js';
 import type { Stores } from '../stores.js';
 import { FailureThrottle } from '../failure-throttle.js';
 import { hashToken, newId } from '../tenancy/secrets.js';
@@ -20,7 +20,7 @@ export type DeviceAuthResult =
    * `not_authorized`: known but refused (revoked, expired, decommissioned, disabled CA);
    * `rate_limited`: too many failures from this source — refused before checking.
    */
-  | { ok: false; reason: 'bad_credentials' | 'not_authorized' | 'rate_limited'; detail: string };
+  | { ok: false; reason: 'bad_credentials' | 'not_authorized' | 'rate_limited'; detail: string; retryAfterMs?: number };
 
 /**
  * Registers an unknown device whose certificate chains to `issuer` (a "ca" enrollment group,
@@ -144,7 +144,7 @@ export class DeviceAuthenticator {
       const identity = await this.firstContact(issuer, cert.toString(), source);
       return identity ? { ok: true, identity } : undefined;
     } catch (err) {
-      if (err instanceof HangarError && err.code === 'RATE_LIMITED') return refuse('rate_limited', err.message);
+      if (err instanceof HangarError && err.code === 'RATE_LIMITED') return refuse('rate_limited', err.message, retryAfterMsOf(err));
       if (err instanceof HangarError && err.status < 500) return refuse('not_authorized', err.message);
       throw err;
     }
@@ -162,7 +162,7 @@ export class DeviceAuthenticator {
       this.identityThrottle.check(identityKeys);
       this.sourceThrottle.check(sourceKeys);
     } catch (err) {
-      if (err instanceof HangarError) return refuse('rate_limited', err.message);
+      if (err instanceof HangarError) return refuse('rate_limited', err.message, retryAfterMsOf(err));
       throw err;
     }
     const result = await work();
@@ -195,8 +195,15 @@ export class DeviceAuthenticator {
   }
 }
 
-function refuse(reason: 'bad_credentials' | 'not_authorized' | 'rate_limited', detail: string): DeviceAuthResult {
-  return { ok: false, reason, detail };
+function refuse(reason: 'bad_credentials' | 'not_authorized' | 'rate_limited', detail: string, retryAfterMs?: number): DeviceAuthResult {
+  return retryAfterMs === undefined ? { ok: false, reason, detail } : { ok: false, reason, detail, retryAfterMs };
+}
+
+/** The refusal as the catalog's error, so every wire says it the same way (Retry-After, Max-Age). */
+export function refusalError(result: Extract<DeviceAuthResult, { ok: false }>): HangarError {
+  if (result.reason === 'rate_limited') return new HangarError('RATE_LIMITED', result.detail, result.retryAfterMs === undefined ? {} : { retryAfterMs: result.retryAfterMs });
+  if (result.reason === 'not_authorized') return new HangarError('FORBIDDEN', result.detail);
+  return new HangarError('UNAUTHENTICATED', result.detail);
 }
 
 /** Refusals that are no failure of the device: they do not count towards its throttle. */

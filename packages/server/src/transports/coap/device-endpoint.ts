@@ -3,7 +3,7 @@ import { COAP_DEVICE_PATH, COAP_QUERY_DEVICE, COAP_QUERY_TOKEN, COAP_RESOURCES }
 import type { Logger } from 'pino';
 import type { EventBus, Unsubscribe } from '../../bus/event-bus.js';
 import type { DomainEventType } from '../../bus/events.js';
-import type { DeviceAuthenticator, DeviceIdentity } from '../../core/identity/device-authenticator.js';
+import { refusalError, type DeviceAuthenticator, type DeviceIdentity } from '../../core/identity/device-authenticator.js';
 import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
 import type { TelemetryFormat, TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
 import { AuthCache } from './auth-cache.js';
@@ -260,9 +260,7 @@ export class CoapDeviceEndpoint {
       return { ok: true, identity: result.identity };
     }
     this.logger.debug({ remote: remote.key, deviceId, reason: result.reason }, 'CoAP device authentication refused');
-    if (result.reason === 'rate_limited') return { ok: false, response: errorResponse(CoapCode.TooManyRequests, result.detail, [{ number: Opt.MaxAge, value: encodeUint(60) }]) };
-    if (result.reason === 'not_authorized') return { ok: false, response: errorResponse(CoapCode.Forbidden, result.detail) };
-    return { ok: false, response: errorResponse(CoapCode.Unauthorized, result.detail) };
+    return { ok: false, response: responseForHangarError(refusalError(result), this.limits.maxBodyBytes)! };
   }
 
   // ---- uploads: POST telemetry, PATCH/POST twin/reported ----

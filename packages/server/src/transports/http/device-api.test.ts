@@ -101,6 +101,17 @@ describe('HTTP device API', () => {
     expect(ingest.calls.length).toBe(before);
   });
 
+  it('answers 429 with Retry-After (the throttle\'s real wait) once a source has failed too often', async () => {
+    const guess = (i: number) => app.inject({ method: 'POST', url: '/device/v1/telemetry', remoteAddress: '10.9.8.7', headers: { authorization: basic('http-guess', `dt_guess-${i}`), 'content-type': 'application/json' }, payload: '{}' });
+    let last = await guess(0);
+    for (let i = 1; i < 12 && last.statusCode !== 429; i++) last = await guess(i);
+    expect(last.statusCode).toBe(429);
+    const retryAfter = Number(last.headers['retry-after']);
+    expect(Number.isInteger(retryAfter) && retryAfter >= 1).toBe(true);
+    expect(last.json()).toMatchObject({ code: 'RATE_LIMITED', retryAfterMs: expect.any(Number) });
+    expect(retryAfter).toBe(Math.ceil(last.json().retryAfterMs / 1000));
+  });
+
   it('answers 415 for other media types, 400 for an empty or invalid body, 413 past the limit', async () => {
     const auth = { authorization: basic('http-dev', token) };
     expect((await post({ ...auth, 'content-type': 'text/plain' }, 'temp=1')).statusCode).toBe(415);

@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { DeviceAuthenticator, DeviceAuthResult, DeviceIdentity } from '../../core/identity/device-authenticator.js';
+import { refusalError, type DeviceAuthenticator, type DeviceAuthResult, type DeviceIdentity } from '../../core/identity/device-authenticator.js';
 import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
 import type { TelemetryFormat, TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
 import { HangarError } from '../../errors.js';
@@ -40,11 +40,7 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
 
     scope.addHook('onRequest', async (request) => {
       const result = await authenticate(deps, request);
-      if (!result.ok) {
-        if (result.reason === 'rate_limited') throw new HangarError('RATE_LIMITED', result.detail);
-        if (result.reason === 'not_authorized') throw new HangarError('FORBIDDEN', result.detail);
-        throw new HangarError('UNAUTHENTICATED', result.detail);
-      }
+      if (!result.ok) throw refusalError(result);
       request.device = result.identity;
       deps.presence.touched(result.identity, 'http', request.ip);
     });
