@@ -58,6 +58,8 @@ export interface HangarOptions {
   nodeId?: string | undefined;
   /** Presence tuning: activity window of HTTP/CoAP devices, flush and sweep intervals, history kept. */
   presence?: Omit<PresenceOptions, 'nodeId' | 'now' | 'logger'> | undefined;
+  /** Largest serialized size of a twin's desired and of its reported, each, in bytes (default 32 KiB). */
+  twinMaxBytes?: number | undefined;
   /** Alert evaluation: sweep interval (0: no timer), per-device coalescing, rule cache. */
   alerts?: AlertEvaluatorOptions | undefined;
   /** Webhook delivery tuning (timeouts, backoff, attempts); tests shorten the delays. */
@@ -145,7 +147,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       fleet: new FleetStatsService(stores, now),
       events: new EventStreamService(eventLog, { lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now, bus }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
-      twins: new TwinService(stores.twins),
+      twins: new TwinService(stores, changeEvents, { maxBytes: options.twinMaxBytes, now }),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
     const madeCas = await cas.ensureEveryTenantHasCa();

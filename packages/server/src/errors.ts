@@ -33,6 +33,7 @@ export const ERROR_CATALOG = {
   ALERT_STATE_CONFLICT: { status: 409, title: 'Alert is not in a state that allows this' },
   CONFLICT: { status: 409, title: 'Conflict' },
   DEVICE_DECOMMISSIONED: { status: 409, title: 'Device is decommissioned' },
+  PRECONDITION_FAILED: { status: 412, title: 'Precondition failed' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large' },
   URI_TOO_LONG: { status: 414, title: 'Request path too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },

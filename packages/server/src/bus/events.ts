@@ -30,6 +30,8 @@ export type DomainEvent =
   | { type: 'telemetry.received'; tenantId: string; deviceId: string; ts: number; values: Record<string, TelemetryScalar> }
   /** The desired half of a twin changed (the twin issue publishes it; transports push it down). */
   | { type: 'twin.desired.changed'; tenantId: string; deviceId: string; version: number }
+  /** A device patched its reported twin; `version` is the new reported `$version`. */
+  | { type: 'twin.reported.changed'; tenantId: string; deviceId: string; version: number }
   | { type: 'alert.raised'; tenantId: string; deviceId: string; alertId: string; ruleId: string; ruleName: string; severity: AlertSeverity; message: string }
   | { type: 'alert.acknowledged'; tenantId: string; deviceId: string; alertId: string; ruleId: string; severity: AlertSeverity; by: string }
   | { type: 'alert.cleared'; tenantId: string; deviceId: string; alertId: string; ruleId: string; severity: AlertSeverity; by: string }
@@ -59,6 +61,7 @@ export const DOMAIN_EVENT_TYPES: readonly DomainEventType[] = [
   'device.disconnected',
   'telemetry.received',
   'twin.desired.changed',
+  'twin.reported.changed',
   'alert.raised',
   'alert.acknowledged',
   'alert.cleared',

@@ -56,6 +56,7 @@ export const MQTT_REFUSAL: { readonly [C in ErrorCode]: MqttRefusal } = {
   ALERT_RULE_EXISTS: close(R.UNSPECIFIED),
   ALERT_STATE_CONFLICT: close(R.UNSPECIFIED),
   CONFLICT: close(R.UNSPECIFIED),
+  PRECONDITION_FAILED: close(R.UNSPECIFIED),
   PAYLOAD_TOO_LARGE: close(R.QUOTA_EXCEEDED),
   URI_TOO_LONG: close(R.UNSPECIFIED),
   // Only once the connection stopped waiting for the device's bucket (see mqtt-connection holdForRate).

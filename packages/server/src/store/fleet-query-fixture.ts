@@ -14,6 +14,7 @@ import type {
   TelemetryLatestTable,
   TenantsTable,
 } from './schema.js';
+import type { Insertable } from 'kysely';
 import { semverKey } from '../core/query/index.js';
 
 export interface FleetQueryCase {
@@ -31,7 +32,7 @@ export interface FleetQueryFixture {
   devices: DevicesTable[];
   deviceTags: DeviceTagsTable[];
   telemetryLatest: TelemetryLatestTable[];
-  deviceTwins: DeviceTwinsTable[];
+  deviceTwins: Array<Insertable<DeviceTwinsTable>>;
   cases: FleetQueryCase[];
 }
 

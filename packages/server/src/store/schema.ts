@@ -6,7 +6,7 @@
  * Conventions: times are epoch milliseconds (`bigint`/`integer`), booleans are 0/1 integers
  * (one representation on both stores), JSON documents are TEXT holding JSON.
  */
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 export interface TenantsTable {
   id: string;
@@ -103,6 +103,9 @@ export interface DeviceTwinsTable {
   desired_version: number;
   reported_version: number;
   updated_at: number;
+  /** JSON metadata trees (migration 008); default '{}'. */
+  desired_metadata: ColumnType<string, string | undefined, string>;
+  reported_metadata: ColumnType<string, string | undefined, string>;
 }
 
 /** Latest telemetry value per device and key; filled by the telemetry issue. */

@@ -4,8 +4,31 @@ export interface DesiredTwin {
   desired: Record<string, unknown>;
 }
 
-/** Device twins. Read-only for now: the twin issue adds reported state and desired updates. */
+export type TwinHalfName = 'desired' | 'reported';
+
+/** One half of a twin: its properties, their metadata tree and the half's version. */
+export interface TwinHalf {
+  version: number;
+  properties: Record<string, unknown>;
+  /** `{ $lastUpdated, <property>: { $lastUpdated, <nested property>: … } }` (see merge-patch.ts). */
+  metadata: Record<string, unknown>;
+}
+
+export interface StoredTwin {
+  desired: TwinHalf;
+  reported: TwinHalf;
+  updatedAt: number;
+}
+
+/** Device twins, one row per device (created by the first write). */
 export interface TwinStore {
   /** `undefined` when the device has no twin row yet. */
   getDesired(tenantId: string, deviceId: string): Promise<DesiredTwin | undefined>;
+  /** `undefined` when the device has no twin row yet. */
+  get(tenantId: string, deviceId: string): Promise<StoredTwin | undefined>;
+  /**
+   * Replaces one half if its stored version is still `expectedVersion` (0: also when the row
+   * does not exist yet). False when another writer changed it first: nothing was written.
+   */
+  writeHalf(tenantId: string, deviceId: string, half: TwinHalfName, next: TwinHalf, expectedVersion: number, now: number): Promise<boolean>;
 }

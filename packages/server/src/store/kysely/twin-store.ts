@@ -1,12 +1,60 @@
 import type { Kysely } from 'kysely';
-import type { DesiredTwin, TwinStore } from '../../core/twin/ports.js';
+import type { DesiredTwin, StoredTwin, TwinHalf, TwinHalfName, TwinStore } from '../../core/twin/ports.js';
 import type { Database } from '../schema.js';
+
+function parseObject(text: string): Record<string, unknown> {
+  return JSON.parse(text) as Record<string, unknown>;
+}
 
 export class KyselyTwinStore implements TwinStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async getDesired(tenantId: string, deviceId: string): Promise<DesiredTwin | undefined> {
     const row = await this.db.selectFrom('device_twins').select(['desired', 'desired_version']).where('tenant_id', '=', tenantId).where('device_id', '=', deviceId).executeTakeFirst();
-    return row ? { version: Number(row.desired_version), desired: JSON.parse(row.desired) as Record<string, unknown> } : undefined;
+    return row ? { version: Number(row.desired_version), desired: parseObject(row.desired) } : undefined;
+  }
+
+  async get(tenantId: string, deviceId: string): Promise<StoredTwin | undefined> {
+    const row = await this.db.selectFrom('device_twins').selectAll().where('tenant_id', '=', tenantId).where('device_id', '=', deviceId).executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      desired: { version: Number(row.desired_version), properties: parseObject(row.desired), metadata: parseObject(row.desired_metadata) },
+      reported: { version: Number(row.reported_version), properties: parseObject(row.reported), metadata: parseObject(row.reported_metadata) },
+      updatedAt: Number(row.updated_at),
+    };
+  }
+
+  async writeHalf(tenantId: string, deviceId: string, half: TwinHalfName, next: TwinHalf, expectedVersion: number, now: number): Promise<boolean> {
+    const properties = JSON.stringify(next.properties);
+    const metadata = JSON.stringify(next.metadata);
+    if (expectedVersion === 0) {
+      const empty = { props: '{}', meta: '{}', version: 0 };
+      const desired = half === 'desired' ? { props: properties, meta: metadata, version: next.version } : empty;
+      const reported = half === 'reported' ? { props: properties, meta: metadata, version: next.version } : empty;
+      // The primary key is device_id: a concurrent first write makes this insert a no-op, and the
+      // conditional update below then decides.
+      const inserted = await this.db
+        .insertInto('device_twins')
+        .values({
+          tenant_id: tenantId,
+          device_id: deviceId,
+          desired: desired.props,
+          desired_metadata: desired.meta,
+          desired_version: desired.version,
+          reported: reported.props,
+          reported_metadata: reported.meta,
+          reported_version: reported.version,
+          updated_at: now,
+        })
+        .onConflict((oc) => oc.column('device_id').doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return true;
+    }
+    const update =
+      half === 'desired'
+        ? this.db.updateTable('device_twins').set({ desired: properties, desired_metadata: metadata, desired_version: next.version, updated_at: now }).where('desired_version', '=', expectedVersion)
+        : this.db.updateTable('device_twins').set({ reported: properties, reported_metadata: metadata, reported_version: next.version, updated_at: now }).where('reported_version', '=', expectedVersion);
+    const result = await update.where('tenant_id', '=', tenantId).where('device_id', '=', deviceId).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 }

@@ -7,6 +7,7 @@ import { alertsMigration } from './006-alerts.js';
 import { presenceMigration } from './004-presence.js';
 import { webhooksMigration } from './005-webhooks.js';
 import { telemetryRateLimitsMigration } from './007-telemetry-rate-limits.js';
+import { twinMetadataMigration } from './008-twin-metadata.js';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration:
@@ -23,6 +24,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '005-webhooks': webhooksMigration(dialect),
         '006-alerts': alertsMigration(dialect),
         '007-telemetry-rate-limits': telemetryRateLimitsMigration(dialect),
+        '008-twin-metadata': twinMetadataMigration(dialect),
       };
     },
   };
