@@ -21,6 +21,7 @@ export * from './identity.js';
 export * from './presence.js';
 export * from './registry.js';
 export * from './telemetry.js';
+export * from './twin.js';
 export * from './webhooks.js';
 export type { Wire } from './refs.js';
 

@@ -19,6 +19,7 @@ import { groupRoutes } from './routes/groups.js';
 import { identityRoutes, pkiAndProvisioningRoutes } from './routes/identity.js';
 import { opsRoutes, type MetricsAccess } from './routes/ops.js';
 import { telemetryRoutes } from './routes/telemetry.js';
+import { twinRoutes } from './routes/twin.js';
 import { presenceRoutes } from './routes/presence.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { REST_COMPONENTS } from '@hangar/protocol/rest';
@@ -103,6 +104,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   telemetryRoutes(app, options.services);
   groupRoutes(app, options.services);
   presenceRoutes(app, options.services);
+  twinRoutes(app, options.services);
   alertRoutes(app, options.services);
   fleetRoutes(app, options.services);
   identityRoutes(app, options.services);
