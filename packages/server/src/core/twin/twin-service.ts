@@ -33,9 +33,11 @@ export const DEFAULT_TWIN_MAX_BYTES = 32 * 1024;
 
 /**
  * Optimistic writes retry this often when another writer changed the same half between the
- * read and the conditional write; past it the writer gets CONFLICT (a hot twin, not a bug).
+ * read and the conditional write; past it the writer gets CONFLICT (a hot twin, not a bug). A
+ * writer only loses a round when another one committed in it, so up to this many concurrent
+ * writers of one half all get through.
  */
-const WRITE_ATTEMPTS = 5;
+const WRITE_ATTEMPTS = 10;
 
 const EMPTY_HALF: TwinHalf = { version: 0, properties: {}, metadata: {} };
 
