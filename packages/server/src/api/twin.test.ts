@@ -123,3 +123,64 @@ describe.each(STORE_KINDS)('the twin REST API on %s', (kind) => {
     expect((await t.call('GET', '/api/v1/devices/tw-1/twin')).body.desired.$version).toBe(2);
   });
 });
+
+describe.each(STORE_KINDS)('the twin over the HTTP device API on %s', (kind) => {
+  let t: TestHangar;
+  let auth: string;
+  let otherAuth: string;
+
+  beforeAll(async () => {
+    t = await startTestHangar(kind);
+    const basic = async (id: string): Promise<string> => {
+      await t.call('POST', '/api/v1/devices', { body: { id } });
+      const token = (await t.call('POST', `/api/v1/devices/${id}/credentials`, { body: { type: 'token' } })).body.token as string;
+      return `Basic ${Buffer.from(`${id}:${token}`).toString('base64')}`;
+    };
+    auth = await basic('hd-1');
+    otherAuth = await basic('hd-2');
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const reported = (payload: string, authorization = auth, type = 'application/json'): ReturnType<TestHangar['call']> =>
+    t.call('PATCH', '/device/v1/twin/reported', { token: null, payload, headers: { authorization, 'content-type': type } });
+
+  it('merges reported patches of the authenticated device and answers the new $version', async () => {
+    const r1 = await reported('{"fw":"1.0","net":{"rssi":-60}}');
+    expect(r1.status).toBe(200);
+    expect(r1.body).toEqual({ $version: 1 });
+    const r2 = await reported('{"net":{"rssi":null,"ip":"10.0.0.2"}}', auth, 'application/merge-patch+json');
+    expect(r2.body).toEqual({ $version: 2 });
+    const twin = await t.call('GET', '/api/v1/devices/hd-1/twin');
+    expect(twin.body.reported).toMatchObject({ fw: '1.0', net: { ip: '10.0.0.2' }, $version: 2 });
+    expect(twin.body.reported.net).not.toHaveProperty('rssi');
+    expect((await t.call('GET', '/api/v1/devices/hd-2/twin')).body.reported).toEqual({ $version: 0, $metadata: {} });
+  });
+
+  it('serves the desired document', async () => {
+    await t.call('PATCH', '/api/v1/devices/hd-1/twin', { body: { desired: { interval: 30 } } });
+    const r = await t.call('GET', '/device/v1/twin/desired', { token: null, headers: { authorization: auth } });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ $version: 1, interval: 30 });
+    expect((await t.call('GET', '/device/v1/twin/desired', { token: null, headers: { authorization: otherAuth } })).body).toEqual({ $version: 0 });
+  });
+
+  it.each<[string, string, string, number, string]>([
+    ['malformed JSON', '{"a":', 'application/json', 400, 'INVALID_JSON'],
+    ['an array', '[1]', 'application/json', 400, 'VALIDATION_FAILED'],
+    ['a $-named property', '{"$version":9}', 'application/json', 400, 'VALIDATION_FAILED'],
+    ['an oversize reported', JSON.stringify({ big: 'x'.repeat(33 * 1024) }), 'application/json', 413, 'PAYLOAD_TOO_LARGE'],
+    ['another media type', '{"a":1}', 'application/senml+json', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+  ])('refuses %s, nothing stored changes', async (_what, payload, type, status, code) => {
+    const before = await t.call('GET', '/api/v1/devices/hd-1/twin');
+    const r = await reported(payload, auth, type);
+    expect(r.status).toBe(status);
+    expect(r.body.code).toBe(code);
+    expect((await t.call('GET', '/api/v1/devices/hd-1/twin')).body).toEqual(before.body);
+  });
+
+  it('refuses an unauthenticated device with 401', async () => {
+    expect((await t.call('PATCH', '/device/v1/twin/reported', { token: null, payload: '{"a":1}', headers: { 'content-type': 'application/json' } })).status).toBe(401);
+  });
+});

@@ -3,12 +3,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { refusalError, type DeviceAuthenticator, type DeviceAuthResult, type DeviceIdentity } from '../../core/identity/device-authenticator.js';
 import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
 import type { TelemetryFormat, TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
+import type { TwinService } from '../../core/twin/twin-service.js';
 import { HangarError } from '../../errors.js';
 
 export interface DeviceApiDeps {
   authenticator: Pick<DeviceAuthenticator, 'authenticateToken' | 'authenticateBearer' | 'authenticateCertificate'>;
   telemetry: TelemetryIngest;
   presence: PresenceTracker;
+  /** Serves the twin resources; without it they are not registered. */
+  twins?: Pick<TwinService, 'desiredDocument' | 'patchReported'> | undefined;
 }
 
 /** The telemetry limit of issue 4; the body limit sits a little above it so the core can say which limit was hit. */
@@ -36,7 +39,7 @@ declare module 'fastify' {
 export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps): Promise<void> {
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser(Object.keys(FORMATS), { parseAs: 'buffer', bodyLimit: TELEMETRY_BODY_LIMIT + 1024 }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser([...Object.keys(FORMATS), MERGE_PATCH], { parseAs: 'buffer', bodyLimit: TELEMETRY_BODY_LIMIT + 1024 }, (_req, body, done) => done(null, body));
 
     scope.addHook('onRequest', async (request) => {
       const result = await authenticate(deps, request);
@@ -65,7 +68,46 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
         return reply.code(200).send({ accepted });
       },
     );
+
+    const twins = deps.twins;
+    if (twins) {
+      scope.get(
+        '/device/v1/twin/desired',
+        { schema: { operationId: 'getDeviceDesiredTwin', tags: ['device'], summary: 'The device’s desired twin document: {"$version": n, …desired}', security: [{ deviceBasic: [] }, { deviceBearer: [] }] } },
+        async (request) => twins.desiredDocument(request.device!.tenantId, request.device!.deviceId),
+      );
+
+      scope.patch(
+        '/device/v1/twin/reported',
+        {
+          schema: {
+            operationId: 'patchDeviceReportedTwin',
+            tags: ['device'],
+            summary: 'A device merges a patch into its reported twin; answers the new reported $version',
+            description: 'Body: a JSON merge patch (RFC 7396) object, as application/json or application/merge-patch+json. See docs/twins.md.',
+            security: [{ deviceBasic: [] }, { deviceBearer: [] }],
+          },
+        },
+        async (request) => {
+          const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+          if (type !== 'application/json' && type !== MERGE_PATCH) throw new HangarError('UNSUPPORTED_MEDIA_TYPE', `send the reported patch as application/json or ${MERGE_PATCH}; not "${type || 'no content type'}"`);
+          return twins.patchReported(request.device!.tenantId, request.device!.deviceId, parseJson(request.body));
+        },
+      );
+    }
   });
+}
+
+/** RFC 7396 §4's media type; plain application/json is taken too. */
+const MERGE_PATCH = 'application/merge-patch+json';
+
+function parseJson(body: unknown): unknown {
+  if (!Buffer.isBuffer(body) || body.length === 0) throw new HangarError('VALIDATION_FAILED', 'the body is empty; send a JSON object');
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch (error) {
+    throw new HangarError('INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 async function authenticate(deps: DeviceApiDeps, request: FastifyRequest): Promise<DeviceAuthResult> {
