@@ -22,7 +22,7 @@ import { WebhookService } from './core/webhooks/webhook-service.js';
 import { MasterKey } from './core/identity/master-key.js';
 import { DeviceAuthenticator } from './core/identity/device-authenticator.js';
 import { loadOrCreateServerTls, type ServerTls } from './core/identity/server-tls.js';
-import { CoapDeviceEndpoint } from './transports/coap/index.js';
+import { CoapDeviceEndpoint, twinUplink } from './transports/coap/index.js';
 import { deviceApiRoutes } from './transports/http/device-api.js';
 import { LiveSessions } from './transports/live-sessions.js';
 import { MqttGateway } from './transports/mqtt/mqtt-gateway.js';
@@ -175,7 +175,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       logger: logger.child({ component: 'mqtt' }),
       now,
     });
-    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins });
+    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins) });
     metrics.watchFleet({
       fleet: () => stores.fleetGauges.read(),
       mqttConnections: () => mqtt.stats().connections,

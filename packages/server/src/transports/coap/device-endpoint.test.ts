@@ -5,6 +5,8 @@ import { Encoder } from 'cbor-x';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceAuthenticator } from '../../core/identity/device-authenticator.js';
 import { coapClient, startCoapHarness, writeDesired, type CoapHarness } from './coap-fixture.js';
+import { twinUplink } from './device-ports.js';
+import type { TwinService } from '../../core/twin/twin-service.js';
 
 /**
  * The CoAP device API against libcoap's coap-client (a real, independent peer): it changes the
@@ -260,5 +262,28 @@ describe('CoAP authentication racing a revocation', () => {
     expect(auth.midway).toBeUndefined();
     // …but the next one is checked again and refused, not served from the cache for 30 s.
     expect((await coapClient(['-m', 'post', '-e', '{"a":2}', h.url('telemetry', d.id, d.token)])).stderr).toMatch(/^4\.03 /);
+  });
+});
+
+describe('CoAP reported twin into the twin service', () => {
+  let h: CoapHarness;
+  let twins: TwinService | undefined;
+  beforeAll(async () => {
+    // The service exists only once the harness's Hangar does; the uplink looks it up per call.
+    h = await startCoapHarness({ uplink: { twinReported: (device, patch) => twinUplink(twins!).twinReported(device, patch) } });
+    twins = h.t.hangar.services.twins;
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('merges a reported patch (2.04) and refuses $-names with 4.00, nothing stored changes', async () => {
+    const dev = await h.device('coap-twin-rep');
+    expect((await coapClient(['-m', 'patch', '-t', '50', '-e', '{"fw":"1.2.0","net":{"ip":"10.0.0.9"}}', h.url('twin/reported', dev.id, dev.token)])).stderr).toBe('');
+    expect((await coapClient(['-m', 'patch', '-t', '50', '-e', '{"net":{"ip":null}}', h.url('twin/reported', dev.id, dev.token)])).stderr).toBe('');
+    const twin = await h.t.call('GET', `/api/v1/devices/${dev.id}/twin`);
+    expect(twin.body.reported).toMatchObject({ fw: '1.2.0', net: {}, $version: 2 });
+    expect((await coapClient(['-m', 'patch', '-t', '50', '-e', '{"$version":7}', h.url('twin/reported', dev.id, dev.token)])).stderr).toMatch(/^4\.00 /);
+    expect((await h.t.call('GET', `/api/v1/devices/${dev.id}/twin`)).body).toEqual(twin.body);
   });
 });

@@ -16,6 +16,15 @@ export interface DeviceUplink {
   twinReported(device: DeviceIdentity, patch: Record<string, unknown>): Promise<void>;
 }
 
+/** The uplink a Hangar serves: reported patches go to the core twin service (merge patch, limits, version). */
+export function twinUplink(twins: Pick<TwinService, 'patchReported'>): DeviceUplink {
+  return {
+    async twinReported(device, patch): Promise<void> {
+      await twins.patchReported(device.tenantId, device.deviceId, patch);
+    },
+  };
+}
+
 export interface CommandReader {
   /** Commands waiting for this device, in the wire shape the device receives. */
   pending(device: DeviceIdentity): Promise<readonly unknown[]>;
