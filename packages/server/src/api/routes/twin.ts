@@ -38,7 +38,7 @@ export function twinRoutes(app: FastifyInstance, services: Services): void {
         summary: 'Change a device’s desired twin with a JSON merge patch (RFC 7396); operator role',
         description: 'Body `{"desired": <merge patch>}`: `null` deletes a property, objects merge. With `If-Match: <etag>` the patch applies only if the twin is still that version (412 otherwise). Each half is limited in size (413).',
         params: IdParams,
-        headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 256 })) }),
+        headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 256 })) }, { additionalProperties: true }),
         body: TwinDesiredPatch,
         response: { 200: DeviceTwin, 412: Type.Ref('Problem'), 413: Type.Ref('Problem'), ...ErrorResponses },
       },
