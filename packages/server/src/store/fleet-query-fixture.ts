@@ -8,13 +8,14 @@
  * matches many of the queries and must never be returned.
  */
 import type {
+  Database,
   DevicesTable,
   DeviceTagsTable,
   DeviceTwinsTable,
   TelemetryLatestTable,
   TenantsTable,
 } from './schema.js';
-import type { Insertable } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import { semverKey } from '../core/query/index.js';
 
 export interface FleetQueryCase {
@@ -284,3 +285,13 @@ export const fleetQueryFixture: FleetQueryFixture = {
   })),
   cases: CASES.map(({ query, ids }) => ({ query, ids: [...ids].sort() })),
 };
+
+/** Inserts the fixture's rows into a migrated database (any dialect). */
+export async function seedFleetQueryFixture(db: Kysely<Database>): Promise<void> {
+  const f = fleetQueryFixture;
+  await db.insertInto('tenants').values(f.tenants).execute();
+  await db.insertInto('devices').values(f.devices).execute();
+  await db.insertInto('device_tags').values(f.deviceTags).execute();
+  await db.insertInto('telemetry_latest').values(f.telemetryLatest).execute();
+  await db.insertInto('device_twins').values(f.deviceTwins).execute();
+}

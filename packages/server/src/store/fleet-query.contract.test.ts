@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceQuery, parseFleetQuery } from '../core/query/index.js';
-import { fleetQueryFixture as f } from './fleet-query-fixture.js';
+import { fleetQueryFixture as f, seedFleetQueryFixture } from './fleet-query-fixture.js';
 import { STORE_KINDS, openTestStore, type TestStore } from '../testing/test-store.js';
 
 /**
@@ -12,12 +12,7 @@ describe.each(STORE_KINDS)('fleet queries on %s', (kind) => {
 
   beforeAll(async () => {
     t = await openTestStore(kind);
-    const db = t.conn.db;
-    await db.insertInto('tenants').values(f.tenants).execute();
-    await db.insertInto('devices').values(f.devices).execute();
-    await db.insertInto('device_tags').values(f.deviceTags).execute();
-    await db.insertInto('telemetry_latest').values(f.telemetryLatest).execute();
-    await db.insertInto('device_twins').values(f.deviceTwins).execute();
+    await seedFleetQueryFixture(t.conn.db);
   });
   afterAll(async () => {
     await t?.cleanup();

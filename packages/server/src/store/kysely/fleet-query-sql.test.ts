@@ -14,7 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Field, FleetQuery, Literal } from '../../core/query/index.js';
 import { parseFleetQuery, semverKey } from '../../core/query/index.js';
-import { fleetQueryFixture } from '../fleet-query-fixture.js';
+import { fleetQueryFixture, seedFleetQueryFixture } from '../fleet-query-fixture.js';
 import { initialMigration } from '../migrations/001-initial.js';
 import type { Database, Dialect } from '../schema.js';
 import { compileFleetQuery, globToLike } from './fleet-query-sql.js';
@@ -220,12 +220,7 @@ describe('compileFleetQuery on SQLite', () => {
     native.pragma('case_sensitive_like = ON');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) });
     await initialMigration('sqlite').up(db as unknown as Kysely<unknown>);
-    const f = fleetQueryFixture;
-    await db.insertInto('tenants').values(f.tenants).execute();
-    await db.insertInto('devices').values(f.devices).execute();
-    await db.insertInto('device_tags').values(f.deviceTags).execute();
-    await db.insertInto('telemetry_latest').values(f.telemetryLatest).execute();
-    await db.insertInto('device_twins').values(f.deviceTwins).execute();
+    await seedFleetQueryFixture(db);
   });
 
   afterAll(async () => {
