@@ -26,6 +26,7 @@ import { CoapDeviceEndpoint, twinUplink } from './transports/coap/index.js';
 import { deviceApiRoutes } from './transports/http/device-api.js';
 import { LiveSessions } from './transports/live-sessions.js';
 import { MqttGateway } from './transports/mqtt/mqtt-gateway.js';
+import { MqttTwinDesiredPush } from './transports/mqtt/twin-desired-push.js';
 import { DeviceImportService } from './core/registry/device-import.js';
 import { DeviceService } from './core/registry/device-service.js';
 import { GroupService } from './core/registry/group-service.js';
@@ -171,10 +172,13 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       liveSessions,
       bus,
       enrollment: services.enrollment,
+      services: { twin: services.twins },
+      subscribed: (identity, filters) => twinPush.subscribed(identity, filters),
       count: (counter, n) => metrics.deviceTransport.inc({ transport: 'mqtt', counter }, n),
       logger: logger.child({ component: 'mqtt' }),
       now,
     });
+    const twinPush = new MqttTwinDesiredPush(mqtt, services.twins, bus, logger.child({ component: 'mqtt' }));
     const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins) });
     metrics.watchFleet({
       fleet: () => stores.fleetGauges.read(),
@@ -222,6 +226,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         // and their sessions end in presence before it stops.
         await coap.close();
         await mqtt.close();
+        twinPush.stop();
+        await twinPush.drain();
         liveSessions.stop();
         // Live streams end (an open SSE response would hold Fastify's close); the event log and
         // the webhook outbox keep listening: what the steps below publish is still delivered.

@@ -1,6 +1,6 @@
 import { generate, type IPublishPacket } from 'mqtt-packet';
 import type { ConnectionState } from './connection-state.js';
-import type { Downlink } from './session-store.js';
+import { supersede, type Downlink } from './session-store.js';
 
 /**
  * The downlink queue of a connection: messages from the server go out now, or wait in the
@@ -10,6 +10,7 @@ import type { Downlink } from './session-store.js';
 /** A message for this connection's session: sent now, or queued while the device's window is full. */
 export function offerDownlink(conn: ConnectionState, message: Downlink): 'delivered' | 'queued' | 'dropped' {
   const s = conn.session!;
+  if (message.state) supersede(s, message.topic);
   if (s.queued > 0 || (message.qos === 1 && (s.inflight?.size ?? 0) >= conn.clientReceiveMaximum)) {
     conn.gw.sessions.enqueue(s, message);
     return 'queued';
@@ -31,12 +32,20 @@ export function pumpDownlinks(conn: ConnectionState): void {
   if (queue.length === 0) s.queue = undefined;
 }
 
-/** [MQTT-4.4.0-1] on a resumed session, unacknowledged QoS 1 messages go again, same id, DUP set. */
+/**
+ * [MQTT-4.4.0-1] on a resumed session, unacknowledged QoS 1 messages go again, same id, DUP
+ * set — except state documents, which are dropped: the `subscribed` hook sends the current
+ * state on resume, and a device must never see an older one after it.
+ */
 export function resendInflight(conn: ConnectionState): void {
   const s = conn.session;
   if (!s?.inflight) return;
   conn.stream.cork();
-  for (const [id, message] of [...s.inflight]) transmit(conn, message, id);
+  for (const [id, message] of [...s.inflight]) {
+    if (message.state) s.inflight.delete(id);
+    else transmit(conn, message, id);
+  }
+  if (s.inflight.size === 0) s.inflight = undefined;
   conn.stream.uncork();
 }
 

@@ -129,7 +129,7 @@ export interface GatewayCore extends UplinkCore {
   readonly enrollment: Pick<EnrollmentService, 'provision'> | undefined;
   now(): number;
   count(counter: MqttCounter, n?: number): void;
-  subscribed(identity: DeviceIdentity, filters: string[]): void;
+  subscribed(identity: DeviceIdentity, filters: string[], resumed?: boolean): void;
   /** Makes `conn` the device's connection; returns the one it replaces. */
   claim(conn: GatewayConnection): GatewayConnection | undefined;
   registerLive(conn: GatewayConnection): void;

@@ -10,6 +10,7 @@ import type { TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
 import { HangarError } from '../../errors.js';
 import type { LiveSessions } from '../live-sessions.js';
 import { DEFAULT_MQTT_LIMITS, MQTT_COUNTERS, type GatewayConnection, type GatewayCore, type MqttCounter, type MqttLimits, type UplinkMeta } from './gateway-core.js';
+import type { UplinkServices } from './uplink-routes.js';
 import { MqttConnection } from './mqtt-connection.js';
 import { MqttSessionStore, type Downlink } from './session-store.js';
 import { isValidTopicName } from './topic-acl.js';
@@ -29,8 +30,13 @@ export interface MqttGatewayOptions {
    * (QoS 1: 5.0 PUBACK 0x83, 3.1.1 connection closed; QoS 0 dropped), never acknowledged.
    */
   uplink?: ((identity: DeviceIdentity, subtopic: string, payload: Buffer, meta: UplinkMeta) => Promise<void> | void) | undefined;
-  /** Told of accepted subscriptions (e.g. to send the desired twin on subscribe). */
-  subscribed?: ((identity: DeviceIdentity, filters: string[]) => void) | undefined;
+  /** The core services behind uplink topics (twin/reported, …); a topic whose service is absent is refused as unserved. */
+  services?: UplinkServices | undefined;
+  /**
+   * Told of accepted subscriptions (e.g. to send the desired twin on subscribe) and, with
+   * `resumed`, of the filters a persistent session brought back on reconnect.
+   */
+  subscribed?: ((identity: DeviceIdentity, filters: string[], resumed: boolean) => void) | undefined;
   /** Each counter increment, for Prometheus (see MQTT_COUNTERS). */
   count?: ((counter: MqttCounter, n: number) => void) | undefined;
   logger?: Logger | undefined;
@@ -46,6 +52,12 @@ export interface DownlinkOptions {
   correlationData?: Buffer;
   userProperties?: UserProperties;
   contentType?: string;
+  /**
+   * A state document (the desired twin): only the newest is worth sending. It replaces older
+   * ones still queued or in flight, and is never kept for an absent device nor re-sent on
+   * resume: whoever publishes it sends the current state from the `subscribed` hook instead.
+   */
+  state?: boolean;
 }
 
 /** `delivered`: written to the device's connection; `queued`: kept in its session; `dropped`: nobody to receive it. */
@@ -74,6 +86,7 @@ export class MqttGateway implements GatewayCore {
   readonly presence: MqttGatewayOptions['presence'];
   readonly enrollment: MqttGatewayOptions['enrollment'];
   readonly uplinksServed: boolean;
+  readonly services: UplinkServices;
   private readonly options: MqttGatewayOptions;
   private readonly connections = new Set<GatewayConnection>();
   /** The connection of each device id (one per device: a new one takes over). */
@@ -96,6 +109,7 @@ export class MqttGateway implements GatewayCore {
     this.presence = options.presence;
     this.enrollment = options.enrollment;
     this.uplinksServed = options.uplink !== undefined;
+    this.services = options.services ?? {};
     this.counters = Object.fromEntries(MQTT_COUNTERS.map((c) => [c, 0])) as Record<MqttCounter, number>;
     this.sessions = new MqttSessionStore({ maxQueued: this.limits.maxQueuedPerDevice, now: this.now, onDropped: (n) => this.count('queue_overflow_dropped', n) });
     this.sweepTimer = setInterval(() => this.sweep(), this.limits.sweepIntervalMs);
@@ -140,13 +154,20 @@ export class MqttGateway implements GatewayCore {
       correlationData: options.correlationData,
       userProperties: options.userProperties,
       contentType: options.contentType,
+      state: options.state,
     };
     if (conn?.isOpen) return this.outcome(conn.offer(message));
     // QoS 0 is not kept for an absent device (MQTT 5.0 §4.1 leaves it open): a chatty
     // producer would otherwise push acknowledged-delivery messages out of the bounded queue.
-    if (message.qos === 0 || session.detachedAt === null) return this.outcome('dropped');
+    if (message.qos === 0 || message.state || session.detachedAt === null) return this.outcome('dropped');
     this.sessions.enqueue(session, message);
     return this.outcome('queued');
+  }
+
+  /** True when the device is connected here and subscribed to `devices/{id}/{subtopic}`: a downlink there would be sent now. */
+  listening(tenantId: string, deviceId: string, subtopic: string): boolean {
+    const conn = this.live.get(deviceId);
+    return conn?.isOpen === true && conn.session?.tenantId === tenantId && conn.session.grantedQos(deviceTopic(deviceId, subtopic)) !== undefined;
   }
 
   stats(): MqttGatewayStats {
@@ -176,9 +197,9 @@ export class MqttGateway implements GatewayCore {
     await this.options.uplink?.(identity, subtopic, payload, meta);
   }
 
-  subscribed(identity: DeviceIdentity, filters: string[]): void {
+  subscribed(identity: DeviceIdentity, filters: string[], resumed = false): void {
     try {
-      this.options.subscribed?.(identity, filters);
+      this.options.subscribed?.(identity, filters, resumed);
     } catch (err) {
       this.logger.warn({ err, deviceId: identity.deviceId }, 'mqtt subscribed hook failed');
     }

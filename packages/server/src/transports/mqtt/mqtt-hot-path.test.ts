@@ -114,7 +114,7 @@ describe('MQTT telemetry hot path', () => {
           publish(version, 2, '{"a":2}'),
           generate({ cmd: 'pingreq' }),
           publish(version, 0, '{"a":3}'),
-          publish(version, 3, '{"a":4}', { topic: 'devices/d1/twin/reported' }),
+          publish(version, 3, '{"a":4}', { topic: 'devices/d1/ota/status' }),
           publish(version, 4, '{"a":5}'),
         ]),
       );
@@ -122,7 +122,7 @@ describe('MQTT telemetry hot path', () => {
       expect(telemetry.received.map((r) => r.payload)).toEqual(['{"a":1}', '{"a":2}', '{"a":3}', '{"a":5}']);
       expect(telemetry.received.every((r) => r.deviceId === 'd1' && r.format === 'json')).toBe(true);
       expect(link.take('pingresp')).toHaveLength(1);
-      expect(uplinks).toEqual(['twin/reported']);
+      expect(uplinks).toEqual(['ota/status']);
       // Nothing is acknowledged before it is durable, not even the uplink behind it.
       expect(acks(link)).toEqual([]);
       telemetry.completeAll();

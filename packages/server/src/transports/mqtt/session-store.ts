@@ -12,6 +12,12 @@ export interface Downlink {
   correlationData?: Buffer | undefined;
   userProperties?: UserProperties | undefined;
   contentType?: string | undefined;
+  /**
+   * A state document (the desired twin): only the newest matters. A newer one replaces it in
+   * the queue and expires it in flight, and a resumed session does not send it again — the
+   * server sends the current state instead (see twin-desired-push.ts).
+   */
+  state?: boolean | undefined;
 }
 
 /**
@@ -133,6 +139,7 @@ export class MqttSessionStore {
 
   /** Adds a message to wait in `session`; the oldest goes when the queue is full. */
   enqueue(session: MqttSession, message: Downlink): void {
+    if (message.state) supersede(session, message.topic);
     const queue = (session.queue ??= []);
     queue.push(message);
     const over = queue.length - this.options.maxQueued;
@@ -176,4 +183,16 @@ export class MqttSessionStore {
     if (this.sessions.get(s.deviceId) === s) this.sessions.delete(s.deviceId);
     this.detached.delete(s);
   }
+}
+
+/**
+ * Older state documents of `topic` are out of date: dropped from the queue, and expired in
+ * flight (MQTT 5.0 §3.3.2.3.3: an expired message is not sent again on resume).
+ */
+export function supersede(session: MqttSession, topic: string): void {
+  if (session.queue) {
+    const kept = session.queue.filter((m) => !(m.state && m.topic === topic));
+    session.queue = kept.length > 0 ? kept : undefined;
+  }
+  if (session.inflight) for (const m of session.inflight.values()) if (m.state && m.topic === topic) m.expiresAt = 0;
 }

@@ -16,10 +16,18 @@ describe('the uplink routing table', () => {
   });
 
   it('serves the hook topics only when the gateway has an uplink hook', () => {
-    const route = findUplinkRoute('twin/reported');
-    if (route?.kind !== 'port') throw new Error('twin/reported is a port');
-    const core = (uplinksServed: boolean) => ({ uplinksServed, uplink: async () => undefined });
+    const route = findUplinkRoute('ota/status');
+    if (route?.kind !== 'port') throw new Error('ota/status is a port');
+    const core = (uplinksServed: boolean) => ({ uplinksServed, services: {}, uplink: async () => undefined });
     expect(route.port.served(core(false))).toBe(false);
     expect(route.port.served(core(true))).toBe(true);
+  });
+
+  it('serves twin/reported when the gateway has the twin service, hook or not', () => {
+    const route = findUplinkRoute('twin/reported');
+    if (route?.kind !== 'port') throw new Error('twin/reported is a port');
+    const twin = { patchReported: async () => ({ $version: 1 }) };
+    expect(route.port.served({ uplinksServed: true, services: {}, uplink: async () => undefined })).toBe(false);
+    expect(route.port.served({ uplinksServed: false, services: { twin }, uplink: async () => undefined })).toBe(true);
   });
 });

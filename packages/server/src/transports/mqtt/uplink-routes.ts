@@ -1,6 +1,8 @@
 import type { UserProperties } from 'mqtt-packet';
 import type { DeviceIdentity } from '../../core/identity/device-authenticator.js';
 import type { TelemetryFormat } from '../../core/telemetry/telemetry-ingest.js';
+import type { TwinService } from '../../core/twin/twin-service.js';
+import { HangarError } from '../../errors.js';
 
 /** What came with an uplink besides its payload (MQTT 5 properties; empty on 3.1.1). */
 export interface UplinkMeta {
@@ -11,9 +13,15 @@ export interface UplinkMeta {
   correlationData?: Buffer;
 }
 
+/** The core services behind uplink topics, as the composition root hands them to the gateway. */
+export interface UplinkServices {
+  twin?: Pick<TwinService, 'patchReported'> | undefined;
+}
+
 /** The core as the routing table reaches it (the gateway provides it; see GatewayCore). */
 export interface UplinkCore {
-  /** False without an `uplink` hook: twin/reported, command results, OTA status and logs go nowhere. */
+  readonly services: UplinkServices;
+  /** False without an `uplink` hook: the topics below still routed to it go nowhere. */
   readonly uplinksServed: boolean;
   uplink(identity: DeviceIdentity, subtopic: string, payload: Buffer, meta: UplinkMeta): Promise<void>;
 }
@@ -43,6 +51,26 @@ const UPLINK_HOOK: UplinkRoute = {
   },
 };
 
+/** A JSON uplink body; anything else is refused before the core sees it. */
+function jsonPayload(payload: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8')) as unknown;
+  } catch (err) {
+    throw new HangarError('VALIDATION_FAILED', `${what} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** `twin/reported`: a JSON merge patch of the device's reported state (docs/twins.md). */
+const TWIN_REPORTED: UplinkRoute = {
+  kind: 'port',
+  port: {
+    served: (core) => core.services.twin !== undefined,
+    async handle(core, identity, _subtopic, payload) {
+      await core.services.twin!.patchReported(identity.tenantId, identity.deviceId, jsonPayload(payload, 'the reported twin patch'));
+    },
+  },
+};
+
 /**
  * THE routing table of device uplinks (DESIGN §5): the topic after `devices/{id}/` → where it
  * goes. A `+` level matches one non-empty level. A new uplink (a twin, command, OTA or log
@@ -51,7 +79,7 @@ const UPLINK_HOOK: UplinkRoute = {
 export const UPLINK_ROUTES: ReadonlyArray<readonly [suffix: string, route: UplinkRoute]> = [
   ['telemetry', { kind: 'telemetry', formatFor: () => 'json' }],
   ['telemetry/senml', { kind: 'telemetry', formatFor: (contentType) => (contentType === SENML_CBOR ? 'senml+cbor' : 'senml+json') }],
-  ['twin/reported', UPLINK_HOOK],
+  ['twin/reported', TWIN_REPORTED],
   ['commands/+/result', UPLINK_HOOK],
   ['ota/status', UPLINK_HOOK],
   ['logs', UPLINK_HOOK],

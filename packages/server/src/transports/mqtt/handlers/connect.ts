@@ -150,6 +150,10 @@ export async function handleConnect(conn: ConnectionState, p: IConnectPacket): P
   if (sessionPresent) resendInflight(conn);
   pumpDownlinks(conn);
   conn.resume(PAUSE_AUTH);
+  // The session's subscriptions came back without a SUBSCRIBE: state documents (the desired
+  // twin) are sent now, as they would be on subscribe.
+  const filters = sessionPresent && conn.mode === 'device' ? conn.session?.subscriptions : undefined;
+  if (filters && filters.size > 0) gw.subscribed(conn.identity!, [...filters.keys()], true);
 }
 
 async function authenticate(conn: ConnectionState, p: IConnectPacket): Promise<AuthOutcome> {
