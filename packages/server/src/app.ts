@@ -24,6 +24,7 @@ import { DeviceAuthenticator } from './core/identity/device-authenticator.js';
 import { loadOrCreateServerTls, type ServerTls } from './core/identity/server-tls.js';
 import { CoapDeviceEndpoint, twinUplink } from './transports/coap/index.js';
 import { deviceApiRoutes } from './transports/http/device-api.js';
+import { DeviceWaits } from './transports/device-waits.js';
 import { LiveSessions } from './transports/live-sessions.js';
 import { MqttGateway } from './transports/mqtt/mqtt-gateway.js';
 import { MqttTwinDesiredPush } from './transports/mqtt/twin-desired-push.js';
@@ -100,6 +101,9 @@ export interface Hangar {
   close(): Promise<void>;
 }
 
+/** How long a closing server waits for HTTP connections before it cuts them. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
 /**
@@ -163,7 +167,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       metricsAccess: options.metrics,
     });
     // The device transports: the HTTP device API shares the REST API's listener, MQTT and CoAP bind their own.
-    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins });
+    const desiredWaits = new DeviceWaits();
+    const stopDesiredWaits = bus.subscribe('twin.desired.changed', (e) => desiredWaits.notify(e.tenantId, e.deviceId));
+    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, desiredWaits });
     const liveSessions = new LiveSessions(bus);
     const mqtt = new MqttGateway({
       authenticator,
@@ -232,8 +238,15 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         // Live streams end (an open SSE response would hold Fastify's close); the event log and
         // the webhook outbox keep listening: what the steps below publish is still delivered.
         services.events.close();
+        // Long polls answer now (204): a device polls again, against the next server.
+        stopDesiredWaits();
+        desiredWaits.close();
         // Fastify stops accepting and waits for in-flight requests (and their writes) first.
+        // Connections that never sent a request are not idle to Node and would hold the close
+        // for its headers timeout (a minute): past a grace period every connection is cut.
+        const cut = setTimeout(() => http.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         await http.close();
+        clearTimeout(cut);
         // Readings already accepted are committed (and their senders acknowledged) before the store closes.
         await services.telemetry.close();
         // Queued presence changes and the last lastSeen values are written; this node's periods end.

@@ -5,6 +5,7 @@ import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
 import type { TelemetryFormat, TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
 import type { TwinService } from '../../core/twin/twin-service.js';
 import { HangarError } from '../../errors.js';
+import type { DeviceWaits } from '../device-waits.js';
 
 export interface DeviceApiDeps {
   authenticator: Pick<DeviceAuthenticator, 'authenticateToken' | 'authenticateBearer' | 'authenticateCertificate'>;
@@ -12,7 +13,12 @@ export interface DeviceApiDeps {
   presence: PresenceTracker;
   /** Serves the twin resources; without it they are not registered. */
   twins?: Pick<TwinService, 'desiredDocument' | 'patchReported'> | undefined;
+  /** Long polls of the desired twin (`?wait=`), told of each change; without it `wait` answers at once. */
+  desiredWaits?: DeviceWaits | undefined;
 }
+
+/** The longest long poll: past a minute, proxies and NATs start cutting idle connections. */
+export const MAX_WAIT_SEC = 60;
 
 /** The telemetry limit of issue 4; the body limit sits a little above it so the core can say which limit was hit. */
 export const TELEMETRY_BODY_LIMIT = 256 * 1024;
@@ -71,10 +77,42 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
 
     const twins = deps.twins;
     if (twins) {
-      scope.get(
+      scope.get<{ Querystring: { version?: number; wait?: number } }>(
         '/device/v1/twin/desired',
-        { schema: { operationId: 'getDeviceDesiredTwin', tags: ['device'], summary: 'The device’s desired twin document: {"$version": n, …desired}', security: [{ deviceBasic: [] }, { deviceBearer: [] }] } },
-        async (request) => twins.desiredDocument(request.device!.tenantId, request.device!.deviceId),
+        {
+          schema: {
+            operationId: 'getDeviceDesiredTwin',
+            tags: ['device'],
+            summary: 'The device’s desired twin document: {"$version": n, …desired}; a long poll with version and wait',
+            description: `With \`version\` (the $version the device has) and \`wait\` (seconds, at most ${MAX_WAIT_SEC}), answers as soon as the document's $version differs from it, or 204 when nothing changed within \`wait\`. Without them, at once. See docs/twins.md.`,
+            querystring: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { version: { type: 'integer', minimum: 0 }, wait: { type: 'integer', minimum: 0, maximum: MAX_WAIT_SEC } },
+            },
+            security: [{ deviceBasic: [] }, { deviceBearer: [] }],
+          },
+        },
+        async (request, reply) => {
+          const { tenantId, deviceId } = request.device!;
+          const { version, wait } = request.query;
+          const waits = deps.desiredWaits;
+          let document = await twins.desiredDocument(tenantId, deviceId);
+          if (version === undefined || !wait || !waits || document.$version !== version) return document;
+          if (!waits.admits(tenantId, deviceId)) throw new HangarError('RATE_LIMITED', `this device already has as many desired-twin long polls open as it may; poll once at a time`, { retryAfterMs: 1000 });
+          // The client going away ends the wait (its answer would go nowhere).
+          const gone = new AbortController();
+          reply.raw.once('close', () => gone.abort());
+          const deadline = Date.now() + wait * 1000;
+          for (;;) {
+            const outcome = await waits.wait(tenantId, deviceId, Math.max(0, deadline - Date.now()), gone.signal);
+            // Closing: the connection goes with this answer, or it would hold the shutdown for its keep-alive time.
+            if (outcome === 'closed') reply.header('connection', 'close');
+            if (outcome !== 'changed') return reply.code(204).send();
+            document = await twins.desiredDocument(tenantId, deviceId);
+            if (document.$version !== version) return document;
+          }
+        },
       );
 
       scope.patch(
