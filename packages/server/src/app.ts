@@ -34,6 +34,7 @@ import { GroupService } from './core/registry/group-service.js';
 import { TelemetryService, type TelemetryServiceOptions } from './core/telemetry/telemetry-service.js';
 import { TenancyService, type BootstrapResult } from './core/tenancy/tenancy-service.js';
 import type { Services } from './core/services.js';
+import { TwinSchemaService, TwinSchemaValidators } from './core/twin/twin-schemas.js';
 import { TwinService } from './core/twin/twin-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
@@ -136,6 +137,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const changeEvents = new ChangeEvents(bus);
     changeEvents.attachOutbox(webhookRuntime.outbox);
     const credentials = new CredentialService(stores, cas, changeEvents, now);
+    const twinSchemas = new TwinSchemaValidators();
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId), bus),
       devices: new DeviceService(stores, now, credentials, changeEvents),
@@ -152,7 +154,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       fleet: new FleetStatsService(stores, now),
       events: new EventStreamService(eventLog, { lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now, bus }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
-      twins: new TwinService(stores, changeEvents, { maxBytes: options.twinMaxBytes, now }),
+      twins: new TwinService(stores, changeEvents, { maxBytes: options.twinMaxBytes, now, schemas: twinSchemas }),
+      twinSchemas: new TwinSchemaService(stores, twinSchemas, now),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
     const madeCas = await cas.ensureEveryTenantHasCa();

@@ -39,3 +39,24 @@ export type TwinDesiredPatch = Static<typeof TwinDesiredPatch>;
 /** The answer to a device's `PATCH /device/v1/twin/reported`. */
 export const TwinReportedAck = Type.Object({ $version: Type.Integer({ minimum: 1 }) });
 export type TwinReportedAck = Static<typeof TwinReportedAck>;
+
+const JsonSchemaObject = Type.Record(Type.String(), Type.Unknown(), { description: 'a JSON Schema (2020-12) the half’s properties must satisfy' });
+
+/** The twin schemas of one device type (`/api/v1/twin-schemas/{deviceType}`). */
+export const TwinSchema = Type.Object({
+  deviceType: Type.String(),
+  desired: Type.Union([JsonSchemaObject, Type.Null()]),
+  reported: Type.Union([JsonSchemaObject, Type.Null()]),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+export type TwinSchema = Static<typeof TwinSchema>;
+
+/** The body of `PUT /api/v1/twin-schemas/{deviceType}`: either half or both; null or absent means none. */
+export const TwinSchemaInput = Type.Object(
+  {
+    desired: Type.Optional(Type.Union([Type.Unknown(), Type.Null()])),
+    reported: Type.Optional(Type.Union([Type.Unknown(), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+export type TwinSchemaInput = Static<typeof TwinSchemaInput>;

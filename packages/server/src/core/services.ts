@@ -12,6 +12,7 @@ import type { DeviceService } from './registry/device-service.js';
 import type { GroupService } from './registry/group-service.js';
 import type { TelemetryService } from './telemetry/telemetry-service.js';
 import type { TenancyService } from './tenancy/tenancy-service.js';
+import type { TwinSchemaService } from './twin/twin-schemas.js';
 import type { TwinService } from './twin/twin-service.js';
 import type { WebhookService } from './webhooks/webhook-service.js';
 
@@ -36,4 +37,5 @@ export interface Services {
   events: EventStreamService;
   webhooks: WebhookService;
   twins: TwinService;
+  twinSchemas: TwinSchemaService;
 }

@@ -108,6 +108,15 @@ export interface DeviceTwinsTable {
   reported_metadata: ColumnType<string, string | undefined, string>;
 }
 
+/** JSON Schemas of the twin per device type (migration 009). */
+export interface TwinSchemasTable {
+  tenant_id: string;
+  device_type: string;
+  desired_schema: string | null;
+  reported_schema: string | null;
+  updated_at: number;
+}
+
 /** Latest telemetry value per device and key; filled by the telemetry issue. */
 export interface TelemetryLatestTable {
   tenant_id: string;
@@ -372,6 +381,7 @@ export interface Database {
   groups: GroupsTable;
   group_members: GroupMembersTable;
   device_twins: DeviceTwinsTable;
+  twin_schemas: TwinSchemasTable;
   telemetry_latest: TelemetryLatestTable;
   telemetry_inbox: TelemetryInboxTable;
   telemetry_points: TelemetryPointsTable;

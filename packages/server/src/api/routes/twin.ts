@@ -1,12 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { DeviceTwin, TwinDesiredPatch } from '@hangar/protocol/rest';
+import { DeviceTwin, TwinDesiredPatch, TwinSchema, TwinSchemaInput } from '@hangar/protocol/rest';
+import type { TwinSchemaRecord } from '../../core/twin/ports.js';
 import type { Services } from '../../core/services.js';
 import { ctxOf } from '../context.js';
 import { ErrorResponses } from '../schemas.js';
+import { isoTime } from '@hangar/protocol';
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 256 }) });
+const TypeParams = Type.Object({ deviceType: Type.String({ maxLength: 256 }) });
+
+function schemaView(r: TwinSchemaRecord): TwinSchema {
+  return { deviceType: r.deviceType, desired: r.desired, reported: r.reported, updatedAt: isoTime(r.updatedAt) };
+}
 
 /** Device twins (docs/twins.md): read the twin with its delta; operators patch desired. */
 export function twinRoutes(app: FastifyInstance, services: Services): void {
@@ -46,6 +53,45 @@ export function twinRoutes(app: FastifyInstance, services: Services): void {
     async (req, reply) => {
       const twin = await services.twins.updateDesired(ctxOf(req), req.params.id, req.body.desired, req.headers['if-match']);
       return reply.header('etag', twin.etag).send(twin);
+    },
+  );
+
+  // ---- JSON Schemas per device type
+
+  r.get(
+    '/api/v1/twin-schemas',
+    { schema: { operationId: 'listTwinSchemas', tags: ['twins'], summary: 'The twin JSON Schemas of every device type that has them', response: { 200: Type.Object({ items: Type.Array(TwinSchema) }), ...ErrorResponses } } },
+    async (req) => ({ items: (await services.twinSchemas.list(ctxOf(req))).map(schemaView) }),
+  );
+
+  r.get(
+    '/api/v1/twin-schemas/:deviceType',
+    { schema: { operationId: 'getTwinSchema', tags: ['twins'], summary: 'The twin JSON Schemas of one device type', params: TypeParams, response: { 200: TwinSchema, ...ErrorResponses } } },
+    async (req) => schemaView(await services.twinSchemas.get(ctxOf(req), req.params.deviceType)),
+  );
+
+  r.put(
+    '/api/v1/twin-schemas/:deviceType',
+    {
+      schema: {
+        operationId: 'putTwinSchema',
+        tags: ['twins'],
+        summary: 'Set the JSON Schemas (2020-12) the desired and reported twins of a device type must satisfy; operator role',
+        description: 'Body `{"desired": <schema>, "reported": <schema>}`, either or both (null: none). Checked on every twin write of devices of that type from now on; stored twins are not re-checked. See docs/twins.md.',
+        params: TypeParams,
+        body: TwinSchemaInput,
+        response: { 200: TwinSchema, 413: Type.Ref('Problem'), ...ErrorResponses },
+      },
+    },
+    async (req) => schemaView(await services.twinSchemas.put(ctxOf(req), req.params.deviceType, req.body)),
+  );
+
+  r.delete(
+    '/api/v1/twin-schemas/:deviceType',
+    { schema: { operationId: 'deleteTwinSchema', tags: ['twins'], summary: 'Remove the twin JSON Schemas of a device type; operator role', params: TypeParams, response: { 204: Type.Null({ description: 'removed' }), ...ErrorResponses } } },
+    async (req, reply) => {
+      await services.twinSchemas.delete(ctxOf(req), req.params.deviceType);
+      return reply.code(204).send(null);
     },
   );
 }

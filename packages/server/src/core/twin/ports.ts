@@ -20,6 +20,14 @@ export interface StoredTwin {
   updatedAt: number;
 }
 
+/** The JSON Schemas one device type's twins must satisfy (each half optional). */
+export interface TwinSchemaRecord {
+  deviceType: string;
+  desired: Record<string, unknown> | null;
+  reported: Record<string, unknown> | null;
+  updatedAt: number;
+}
+
 /** Device twins, one row per device (created by the first write). */
 export interface TwinStore {
   /** `undefined` when the device has no twin row yet. */
@@ -31,4 +39,12 @@ export interface TwinStore {
    * does not exist yet). False when another writer changed it first: nothing was written.
    */
   writeHalf(tenantId: string, deviceId: string, half: TwinHalfName, next: TwinHalf, expectedVersion: number, now: number): Promise<boolean>;
+
+  /** The schemas of a device type, if it has any. */
+  getSchema(tenantId: string, deviceType: string): Promise<TwinSchemaRecord | undefined>;
+  listSchemas(tenantId: string): Promise<TwinSchemaRecord[]>;
+  /** Creates or replaces the schemas of `record.deviceType`. */
+  putSchema(tenantId: string, record: TwinSchemaRecord): Promise<void>;
+  /** False when the type had no schemas. */
+  deleteSchema(tenantId: string, deviceType: string): Promise<boolean>;
 }

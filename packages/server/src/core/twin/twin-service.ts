@@ -7,6 +7,7 @@ import type { StoreSet, Stores } from '../stores.js';
 import { requireRole } from '../tenancy/principal.js';
 import { applyMergePatch, applyMetadata, isJsonObject, reservedKeyPath, twinDelta, type JsonObject } from './merge-patch.js';
 import type { StoredTwin, TwinHalf, TwinHalfName } from './ports.js';
+import { TwinSchemaValidators } from './twin-schemas.js';
 
 /** What a device receives as its desired state: the desired properties plus `$version`. */
 export type DesiredDocument = Record<string, unknown> & { $version: number };
@@ -26,6 +27,8 @@ export interface TwinView {
 export interface TwinServiceOptions {
   /** Largest serialized size of each half, in bytes (default 32 KiB). */
   maxBytes?: number | undefined;
+  /** The per-device-type JSON Schemas' compiled validators (shared with TwinSchemaService). */
+  schemas?: TwinSchemaValidators | undefined;
   now?: (() => number) | undefined;
 }
 
@@ -67,6 +70,7 @@ function ifMatchAccepts(header: string, etag: string): boolean {
 export class TwinService {
   private readonly maxBytes: number;
   private readonly now: () => number;
+  private readonly schemas: TwinSchemaValidators;
 
   constructor(
     private readonly stores: Stores,
@@ -75,6 +79,7 @@ export class TwinService {
   ) {
     this.maxBytes = options.maxBytes ?? DEFAULT_TWIN_MAX_BYTES;
     this.now = options.now ?? Date.now;
+    this.schemas = options.schemas ?? new TwinSchemaValidators();
   }
 
   /** A device without a twin row reads as version 0, empty. */
@@ -127,7 +132,8 @@ export class TwinService {
   ): Promise<{ view: TwinView }> {
     for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
       const view = await this.changeEvents.transaction(this.stores, async (tx, events: DomainEvent[]) => {
-        if (!(await tx.devices.get(tenantId, deviceId))) throw new HangarError('DEVICE_NOT_FOUND', `device "${deviceId}" does not exist`);
+        const device = await tx.devices.get(tenantId, deviceId);
+        if (!device) throw new HangarError('DEVICE_NOT_FOUND', `device "${deviceId}" does not exist`);
         const before = await tx.twins.get(tenantId, deviceId);
         const current = before?.[half] ?? EMPTY_HALF;
         const now = this.now();
@@ -136,6 +142,7 @@ export class TwinService {
         if (size > this.maxBytes) {
           throw new HangarError('PAYLOAD_TOO_LARGE', `${half} would be ${size} bytes after this patch; a twin's ${half} may hold at most ${this.maxBytes} bytes (JSON). Nothing was changed`);
         }
+        await this.schemas.check(tx.twins, tenantId, device.type, half, properties);
         const after: TwinHalf = { version: current.version + 1, properties, metadata: applyMetadata(current.metadata, patch, properties, new Date(now).toISOString()) };
         await inTransaction(tx, before, after, now);
         if (!(await tx.twins.writeHalf(tenantId, deviceId, half, after, current.version, now))) return undefined;

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { DesiredTwin, StoredTwin, TwinHalf, TwinHalfName, TwinStore } from '../../core/twin/ports.js';
-import type { Database } from '../schema.js';
+import type { DesiredTwin, StoredTwin, TwinHalf, TwinHalfName, TwinSchemaRecord, TwinStore } from '../../core/twin/ports.js';
+import type { Database, TwinSchemasTable } from '../schema.js';
 
 function parseObject(text: string): Record<string, unknown> {
   return JSON.parse(text) as Record<string, unknown>;
@@ -57,4 +57,41 @@ export class KyselyTwinStore implements TwinStore {
     const result = await update.where('tenant_id', '=', tenantId).where('device_id', '=', deviceId).executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }
+
+  async getSchema(tenantId: string, deviceType: string): Promise<TwinSchemaRecord | undefined> {
+    const row = await this.db.selectFrom('twin_schemas').selectAll().where('tenant_id', '=', tenantId).where('device_type', '=', deviceType).executeTakeFirst();
+    return row && fromSchemaRow(row);
+  }
+
+  async listSchemas(tenantId: string): Promise<TwinSchemaRecord[]> {
+    const rows = await this.db.selectFrom('twin_schemas').selectAll().where('tenant_id', '=', tenantId).orderBy('device_type').execute();
+    return rows.map(fromSchemaRow);
+  }
+
+  async putSchema(tenantId: string, record: TwinSchemaRecord): Promise<void> {
+    const values = {
+      desired_schema: record.desired === null ? null : JSON.stringify(record.desired),
+      reported_schema: record.reported === null ? null : JSON.stringify(record.reported),
+      updated_at: record.updatedAt,
+    };
+    await this.db
+      .insertInto('twin_schemas')
+      .values({ tenant_id: tenantId, device_type: record.deviceType, ...values })
+      .onConflict((oc) => oc.columns(['tenant_id', 'device_type']).doUpdateSet(values))
+      .execute();
+  }
+
+  async deleteSchema(tenantId: string, deviceType: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('twin_schemas').where('tenant_id', '=', tenantId).where('device_type', '=', deviceType).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}
+
+function fromSchemaRow(row: TwinSchemasTable): TwinSchemaRecord {
+  return {
+    deviceType: row.device_type,
+    desired: row.desired_schema === null ? null : parseObject(row.desired_schema),
+    reported: row.reported_schema === null ? null : parseObject(row.reported_schema),
+    updatedAt: Number(row.updated_at),
+  };
 }
