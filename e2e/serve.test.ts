@@ -256,6 +256,24 @@ describe('hangar serve', () => {
     expect(env.stderr).toMatch(/^error: HANGAR_TELEMETRY_RATE_LIMIT must be a number .*, not "0"\n$/);
   });
 
+  it('takes the twin size limit from --twin-max-bytes (413 past it) and refuses a bad one', async () => {
+    const h = await startHangar({ args: ['--twin-max-bytes', '2048'] });
+    try {
+      const admin = { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' };
+      await fetch(`${h.url}/api/v1/devices`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'twin-limit' }) });
+      const patch = (size: number): Promise<Response> => fetch(`${h.url}/api/v1/devices/twin-limit/twin`, { method: 'PATCH', headers: admin, body: JSON.stringify({ desired: { blob: 'x'.repeat(size) } }) });
+      expect((await patch(1500)).status).toBe(200);
+      const over = await patch(3000);
+      expect(over.status).toBe(413);
+      expect(((await over.json()) as { detail: string }).detail).toContain('at most 2048 bytes');
+    } finally {
+      await h.stop();
+    }
+    const flag = await run(['serve', '--twin-max-bytes', '10']);
+    expect(flag.code).toBe(1);
+    expect(flag.stderr).toBe('error: --twin-max-bytes must be a number of bytes from 1024 to 1048576, not "10"\n');
+  });
+
   it('prints the package version with --version and -v', async () => {
     const { version } = JSON.parse(readFileSync(new URL('../packages/server/package.json', import.meta.url), 'utf8')) as { version: string };
     for (const flag of ['--version', '-v']) {

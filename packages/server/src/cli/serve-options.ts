@@ -18,6 +18,8 @@ export interface ServeOptions {
   host: string;
   /** The installation's per-device telemetry rate limit (tenants may set their own); false: none. Unset: the built-in 100/s. */
   telemetryRateLimit?: RateLimit | false | undefined;
+  /** `--twin-max-bytes`: the largest desired and reported twin half, each (unset: 32 KiB). */
+  twinMaxBytes?: number | undefined;
   /** Listener ports nobody chose (the defaults of DESIGN §3), by option name. */
   defaultedPorts: ReadonlySet<keyof typeof PORT_FLAGS>;
   // ---- /metrics access
@@ -93,6 +95,7 @@ export function resolveServeOptions(flags: RawFlags, env: NodeJS.ProcessEnv): Se
     tlsKey,
     host: pick('host', 'HANGAR_HOST') ?? '0.0.0.0',
     ...telemetryRateLimitOption(flags, pick),
+    ...twinMaxBytesOption(pick('twinMaxBytes', 'HANGAR_TWIN_MAX_BYTES'), flags.twinMaxBytes !== undefined ? '--twin-max-bytes' : 'HANGAR_TWIN_MAX_BYTES'),
     defaultedPorts,
     metricsPublic,
     metricsToken,
@@ -116,4 +119,12 @@ function telemetryRateLimitOption(flags: RawFlags, pick: (key: 'telemetryRateLim
   const raw = pick('telemetryRateLimit', 'HANGAR_TELEMETRY_RATE_LIMIT');
   if (raw === undefined) return {};
   return { telemetryRateLimit: parseTelemetryRateLimit(raw, flags.telemetryRateLimit !== undefined ? '--telemetry-rate-limit' : 'HANGAR_TELEMETRY_RATE_LIMIT') };
+}
+
+/** A twin half of 1 KiB to 1 MiB: smaller cannot hold a useful configuration, larger stops being a twin (use a file). */
+function twinMaxBytesOption(raw: string | undefined, flag: string): Pick<ServeOptions, 'twinMaxBytes'> {
+  if (raw === undefined) return {};
+  const n = /^\d{1,8}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1024 && n <= 1024 * 1024)) throw new OptionError(`${flag} must be a number of bytes from 1024 to 1048576, not "${raw}"`);
+  return { twinMaxBytes: n };
 }

@@ -46,6 +46,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
     tls: { certFile: options.tlsCert, keyFile: options.tlsKey, hostnames: (process.env.HANGAR_TLS_HOSTNAMES ?? '').split(',') },
     metrics: { public: options.metricsPublic, token: options.metricsToken },
     ...(options.telemetryRateLimit !== undefined ? { telemetry: { rateLimit: options.telemetryRateLimit } } : {}),
+    twinMaxBytes: options.twinMaxBytes,
   });
   if (hangar.bootstrap.generatedAdminToken) {
     // Shown exactly once; only its hash is stored.
