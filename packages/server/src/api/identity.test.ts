@@ -248,8 +248,10 @@ describe.each(STORE_KINDS)('identity on %s', (kind) => {
       expect(await t.hangar.services.credentials.authenticateToken('meter-1', res.body.credential.token)).toBeDefined();
       const device = (await t.call('GET', '/api/v1/devices/meter-1')).body;
       expect(device).toMatchObject({ type: 'meter', tags: { line: '1' }, groups: ['fleet-a'] });
-      const twin = await t.hangar.store.db.selectFrom('device_twins').selectAll().where('device_id', '=', 'meter-1').executeTakeFirst();
-      expect(JSON.parse(twin!.desired)).toEqual({ interval: 60 });
+      const twin = (await t.call('GET', '/api/v1/devices/meter-1/twin')).body;
+      expect(twin.desired).toMatchObject({ interval: 60, $version: 1 });
+      expect(twin.desired.$metadata.interval.$lastUpdated).toMatch(/^\d{4}-/);
+      expect(twin.delta).toEqual({ interval: 60 });
       // With a CSR the device keeps its key and gets a certificate openssl accepts.
       const { csrPem } = await ssl.csr('meter-2', '/CN=meter-2', P256);
       const withCsr = await provision({ enrollmentGroupId: g.body.id, deviceId: 'meter-2', claimToken: g.body.claimToken, csr: csrPem });

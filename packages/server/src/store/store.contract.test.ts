@@ -99,10 +99,10 @@ describe.each(STORE_KINDS)('store contract on %s', (kind) => {
 
     it('reads the desired twin a device starts with, scoped by tenant', async () => {
       await t.stores.devices.insert(device('twin-a'));
-      expect(await t.stores.devices.getDesired('t1', 'twin-a')).toBeUndefined();
-      await t.stores.devices.setInitialDesired('t1', 'twin-a', { interval: 30, mode: { eco: true } }, 5);
-      expect(await t.stores.devices.getDesired('t1', 'twin-a')).toEqual({ version: 1, desired: { interval: 30, mode: { eco: true } } });
-      expect(await t.stores.devices.getDesired('t2', 'twin-a')).toBeUndefined();
+      expect(await t.stores.twins.getDesired('t1', 'twin-a')).toBeUndefined();
+      await t.stores.twins.writeHalf('t1', 'twin-a', 'desired', { version: 1, properties: { interval: 30, mode: { eco: true } }, metadata: {} }, 0, 5);
+      expect(await t.stores.twins.getDesired('t1', 'twin-a')).toEqual({ version: 1, desired: { interval: 30, mode: { eco: true } } });
+      expect(await t.stores.twins.getDesired('t2', 'twin-a')).toBeUndefined();
     });
 
     it('deletes a device with its tags and memberships', async () => {

@@ -3,6 +3,7 @@ import type { DomainEvent } from '../../bus/events.js';
 import { HangarError } from '../../errors.js';
 import type { StoreSet, Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
+import { initialDesiredHalf } from '../twin/twin-service.js';
 import type { CallContext } from '../context.js';
 import type { ChangeEvents } from '../events/change-events.js';
 import { FailureThrottle } from '../failure-throttle.js';
@@ -288,7 +289,7 @@ export class EnrollmentService {
         groups: 'skip',
         idsChecked: true,
         inserted: async (unitTx) => {
-          if (Object.keys(group.initialDesired).length > 0) await unitTx.devices.setInitialDesired(group.tenantId, deviceId, group.initialDesired, now);
+          if (Object.keys(group.initialDesired).length > 0) await unitTx.twins.writeHalf(group.tenantId, deviceId, 'desired', initialDesiredHalf(group.initialDesired, now), 0, now);
           result = await this.issue(unitTx, group, deviceId, now, prepared, jitCertificate);
           return { credentialId: result.credential.id, credentialType: result.credential.type };
         },
@@ -300,6 +301,7 @@ export class EnrollmentService {
       });
       if (outcome.refused[0]) throw outcome.refused[0].error;
       const unitEvents: DomainEvent[] = [...outcome.events, { type: 'device.enrolled', tenantId: group.tenantId, deviceId, enrollmentGroupId: group.id }];
+      if (Object.keys(group.initialDesired).length > 0) unitEvents.push({ type: 'twin.desired.changed', tenantId: group.tenantId, deviceId, version: 1 });
       await this.changeEvents.stage(tx, unitEvents);
       return { issued: result!, events: unitEvents };
     });

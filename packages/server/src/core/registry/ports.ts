@@ -21,10 +21,6 @@ export interface DeviceStore {
   delete(tenantId: string, id: string): Promise<boolean>;
   /** Removes what a device reported (telemetry, logs) but not the device or its history. */
   purgeData(tenantId: string, id: string): Promise<void>;
-  /** The first desired state of a new device's twin (from its enrollment group). */
-  setInitialDesired(tenantId: string, id: string, desired: Record<string, unknown>, at: number): Promise<void>;
-  /** The desired half of the device's twin and its version; undefined before the twin has one. */
-  getDesired(tenantId: string, id: string): Promise<{ version: number; desired: Record<string, unknown> } | undefined>;
   list(options: DeviceListOptions): Promise<Device[]>;
   count(tenantId: string, where?: DeviceFilter): Promise<number>;
 }

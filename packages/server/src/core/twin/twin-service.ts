@@ -44,6 +44,11 @@ const WRITE_ATTEMPTS = 10;
 
 const EMPTY_HALF: TwinHalf = { version: 0, properties: {}, metadata: {} };
 
+/** A first desired half of `properties` (an enrollment group's initial desired twin), metadata stamped at `now`. */
+export function initialDesiredHalf(properties: JsonObject, now: number): TwinHalf {
+  return { version: 1, properties, metadata: applyMetadata({}, properties, properties, new Date(now).toISOString()) };
+}
+
 /** The whole twin's entity tag: it changes whenever either half's version does. */
 export function twinEtag(twin: StoredTwin | undefined): string {
   return `"${twin?.desired.version ?? 0}-${twin?.reported.version ?? 0}"`;

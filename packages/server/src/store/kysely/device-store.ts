@@ -127,18 +127,6 @@ export class KyselyDeviceStore implements DeviceStore {
     }
   }
 
-  async setInitialDesired(tenantId: string, id: string, desired: Record<string, unknown>, at: number): Promise<void> {
-    await this.db
-      .insertInto('device_twins')
-      .values({ tenant_id: tenantId, device_id: id, desired: JSON.stringify(desired), reported: '{}', desired_version: 1, reported_version: 0, updated_at: at })
-      .execute();
-  }
-
-  async getDesired(tenantId: string, id: string): Promise<{ version: number; desired: Record<string, unknown> } | undefined> {
-    const row = await this.db.selectFrom('device_twins').select(['desired', 'desired_version']).where('tenant_id', '=', tenantId).where('device_id', '=', id).executeTakeFirst();
-    return row ? { version: row.desired_version, desired: JSON.parse(row.desired) as Record<string, unknown> } : undefined;
-  }
-
   async list(options: DeviceListOptions): Promise<Device[]> {
     let q = this.db.selectFrom('devices').selectAll('devices').where('devices.tenant_id', '=', options.tenantId);
     if (options.where) q = q.where(compileDeviceFilter(options.where, this.dialect, options.tenantId));
