@@ -5,7 +5,10 @@ import { inDelta, pendingCount, readPatch, twinRows } from './twin-rows.ts';
 const T1 = '2026-01-01T00:00:01.000Z';
 const T2 = '2026-01-01T00:00:02.000Z';
 
-function twin(parts: Partial<Pick<DeviceTwin, 'desired' | 'reported' | 'delta'>>): DeviceTwin {
+/** A half as the API sends it: its properties beside `$version` and `$metadata`. */
+type Half = DeviceTwin['desired'] & Record<string, unknown>;
+
+function twin(parts: { desired?: Half; reported?: Half; delta?: Record<string, unknown> }): DeviceTwin {
   return {
     deviceId: 'd1',
     etag: '"1-1"',
