@@ -87,7 +87,7 @@ describe.skipIf(!hasChromium)('users page and header menu in a browser', () => {
     });
   }
 
-  it('works the More menu by keyboard: arrows move, Escape closes and returns focus, Enter opens a page', async () => {
+  it('works the More menu by keyboard: arrows move, Escape closes and returns focus, Tab out closes, Enter opens a page', async () => {
     await page.getByTestId('nav-more').focus();
     expect(await page.getByTestId('nav-more').getAttribute('aria-expanded')).toBe('false');
     await page.keyboard.press('ArrowDown');
@@ -105,7 +105,16 @@ describe.skipIf(!hasChromium)('users page and header menu in a browser', () => {
     expect(await page.getByTestId('nav-more-list').isVisible()).toBe(false);
     expect(await focusedTestId()).toBe('nav-more');
 
+    // Tabbing past its last link closes it.
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(focusedTestId).toBe('nav-enrollment-groups');
+    await page.keyboard.press('End');
+    expect(await focusedTestId()).toBe('nav-audit');
+    await page.keyboard.press('Tab');
+    await page.getByTestId('nav-more-list').waitFor({ state: 'hidden' });
+
     // A click outside closes it too.
+    await page.getByTestId('nav-more').focus();
     await page.keyboard.press('Enter');
     await page.getByTestId('nav-more-list').waitFor({ state: 'visible' });
     await page.mouse.click(1000, 760);

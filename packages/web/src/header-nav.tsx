@@ -47,6 +47,8 @@ function MoreMenu({ items, path }: { items: NavItem[]; path: string }): ReactEle
   const rootRef = useRef<HTMLDivElement>(null);
   const buttonRef = useRef<HTMLButtonElement>(null);
   const listId = useId();
+  /** The link to focus once the list is shown (opened by an arrow key): 0 first, -1 last. */
+  const focusOnOpen = useRef<number | null>(null);
   const current = items.find((item) => isActive(item, path));
 
   // A page chosen (or a link followed elsewhere) closes the menu.
@@ -68,6 +70,12 @@ function MoreMenu({ items, path }: { items: NavItem[]; path: string }): ReactEle
     all[(index + all.length) % all.length]?.focus();
   };
 
+  // A hidden link cannot take focus: wait for the render that shows the list.
+  useEffect(() => {
+    if (open && focusOnOpen.current !== null) focusLink(focusOnOpen.current);
+    focusOnOpen.current = null;
+  }, [open]);
+
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>): void => {
     if (e.key === 'Escape' && open) {
       e.preventDefault();
@@ -81,9 +89,8 @@ function MoreMenu({ items, path }: { items: NavItem[]; path: string }): ReactEle
     if (!open) {
       if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
       e.preventDefault();
+      focusOnOpen.current = e.key === 'ArrowUp' ? -1 : 0;
       setOpen(true);
-      // The list is rendered hidden, so it can take focus as soon as React shows it.
-      requestAnimationFrame(() => focusLink(e.key === 'ArrowUp' ? -1 : 0));
       return;
     }
     e.preventDefault();
