@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callAsAdmin, chromiumAvailable, ensureDashboardBuilt, launchBrowser, signInWithApiKey, type Browser } from './support/browser.js';
+import { callAsAdmin, chromiumAvailable, ensureDashboardBuilt, launchBrowser, openFromNav, signInWithApiKey, type Browser } from './support/browser.js';
 import { startHangar } from './support/hangar-process.js';
 
 const hasChromium = chromiumAvailable('e2e/dashboard-identity.test.ts', 'identity dashboard browser tests');
@@ -174,7 +174,7 @@ describe.skipIf(!hasChromium)('device identity in the dashboard', () => {
   });
 
   it('creates a claim-token enrollment group, shows its token once, and counts a device that enrolls with it', async () => {
-    await page.getByTestId('nav-enrollment-groups').click();
+    await openFromNav(page, 'enrollment-groups');
     await page.getByTestId('new-enrollment-group-button').click();
     await page.getByTestId('new-enrollment-name').fill('line-a');
     await page.getByTestId('new-enrollment-mechanism-claim_token').check();
@@ -230,14 +230,14 @@ describe.skipIf(!hasChromium)('device identity in the dashboard', () => {
     await expect.poll(() => text('enrollment-group-enabled')).toMatch(/^yes/);
     await page.screenshot({ path: SCREENSHOTS.enrollmentGroup, fullPage: true });
 
-    await page.getByTestId('nav-enrollment-groups').click();
+    await openFromNav(page, 'enrollment-groups');
     await expect.poll(() => row.getByTestId('enrollment-group-count').textContent()).toBe('1 / 10');
     await page.screenshot({ path: SCREENSHOTS.enrollmentGroups, fullPage: true });
   });
 
   it('registers an external CA made with openssl and verifies it with a certificate for its code', async () => {
     openssl(work, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=vendor', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-    await page.getByTestId('nav-cas').click();
+    await openFromNav(page, 'cas');
     await page.getByTestId('tenant-ca').waitFor();
     expect(await page.getByTestId('tenant-ca-pem-link').getAttribute('href')).toBe('/pki/default/ca.pem');
     expect(await page.getByTestId('tenant-crl-link').getAttribute('href')).toBe('/pki/default/crl.pem');

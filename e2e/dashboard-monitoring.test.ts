@@ -11,7 +11,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callAsAdmin, chromiumAvailable, ensureDashboardBuilt, launchBrowser, signInWithApiKey, type Browser } from './support/browser.js';
+import { callAsAdmin, chromiumAvailable, ensureDashboardBuilt, launchBrowser, openFromNav, signInWithApiKey, type Browser } from './support/browser.js';
 import { startHangar, type RunningHangar } from './support/hangar-process.js';
 
 const hasChromium = chromiumAvailable('e2e/dashboard-monitoring.test.ts', 'monitoring dashboard browser tests');
@@ -211,7 +211,7 @@ describe.skipIf(!hasChromium)('monitoring dashboard in a browser', () => {
   });
 
   it('refuses a bad rule condition at its position, then creates the rule', async () => {
-    await page.getByTestId('nav-alert-rules').click();
+    await openFromNav(page, 'alert-rules');
     await page.getByTestId('new-rule-button').click();
     await page.getByTestId('new-rule-name').fill('Too hot');
     await page.getByTestId('new-rule-severity').selectOption('critical');
@@ -271,7 +271,7 @@ describe.skipIf(!hasChromium)('monitoring dashboard in a browser', () => {
   });
 
   it('creates a webhook, shows its secret once, and lists its signed deliveries', async () => {
-    await page.getByTestId('nav-webhooks').click();
+    await openFromNav(page, 'webhooks');
     await page.getByTestId('new-webhook-button').click();
     await page.getByTestId('new-webhook-url').fill(receiver.url);
     await page.getByTestId('new-webhook-events').fill('telemetry.received');

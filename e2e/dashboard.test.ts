@@ -6,7 +6,7 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callAsAdmin, chromiumAvailable, ensureDashboardBuilt, launchBrowser, signInWithApiKey, type Browser } from './support/browser.js';
+import { callAsAdmin, chromiumAvailable, ensureDashboardBuilt, launchBrowser, openFromNav, signInWithApiKey, type Browser } from './support/browser.js';
 import { startHangar } from './support/hangar-process.js';
 
 const hasChromium = chromiumAvailable('e2e/dashboard.test.ts', 'dashboard browser tests');
@@ -176,7 +176,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
   });
 
   it('creates an API key and shows its token exactly once', async () => {
-    await page.getByTestId('nav-api-keys').click();
+    await openFromNav(page, 'api-keys');
     await page.getByTestId('new-api-key-name').fill('ci-reader');
     await page.getByTestId('new-api-key-role').selectOption('viewer');
     await page.getByTestId('new-api-key-submit').click();
@@ -226,7 +226,7 @@ describe.skipIf(!hasChromium)('dashboard in a browser', () => {
     expect(targets).toEqual(expect.arrayContaining(['berlin-01', 'berlin-pilot']));
     expect(expected.items.some((e) => e.target?.type.replace(/[-_]/g, '') === 'apikey')).toBe(true);
 
-    await page.getByTestId('nav-audit').click();
+    await openFromNav(page, 'audit');
     await page.getByTestId('audit-table').waitFor();
     const actions = (): Promise<string[]> =>
       page.locator('[data-testid="audit-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action') ?? ''));

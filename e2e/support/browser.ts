@@ -115,3 +115,16 @@ export async function callAsAdmin<T>(hangar: RunningHangar, method: string, path
   if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
   return (text ? JSON.parse(text) : undefined) as T;
 }
+
+/**
+ * Opens a page from the header: its link when shown inline, else through the "More" menu
+ * (`path` as in routes.tsx NAV, without the leading slash: `webhooks`, `api-keys`).
+ */
+export async function openFromNav(page: Page, path: string): Promise<void> {
+  const link = page.getByTestId(`nav-${path}`);
+  if (!(await link.isVisible())) {
+    await page.getByTestId('nav-more').click();
+    await link.waitFor({ state: 'visible' });
+  }
+  await link.click();
+}

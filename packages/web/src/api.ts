@@ -47,6 +47,10 @@ import type {
   WebhookPatch,
   WebhookDeliveryStatus,
   WebhookDelivery,
+  DeviceTwin,
+  User,
+  NewUser,
+  UserPatch,
 } from '@hangar/protocol';
 
 // Pages import the wire types and the error class from here, with the client that speaks them.
@@ -65,12 +69,14 @@ export function onUnauthorized(listener: UnauthorizedListener): () => void {
 interface RequestOptions {
   query?: Record<string, QueryValue>;
   body?: unknown;
+  /** Extra request headers (`If-Match` on a twin patch). */
+  headers?: Record<string, string>;
   /** false for the login call: its 401 is an answer for the form, not a lost session. */
   notifyUnauthorized?: boolean;
 }
 
 export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-  const init: RequestInit = { ...jsonRequest(method, options.body), credentials: 'same-origin' };
+  const init: RequestInit = { ...jsonRequest(method, options.body, options.headers), credentials: 'same-origin' };
   // An empty search box means no filter, not `q=`.
   const query = Object.fromEntries(Object.entries(options.query ?? {}).filter(([, value]) => value !== ''));
   let res: Response;
@@ -117,6 +123,19 @@ export const api = {
   decommissionDevice: (id: string, body: { purgeData: boolean }): Promise<DecommissionedDevice> =>
     request('POST', `/devices/${enc(id)}/decommission`, { body }),
   recommissionDevice: (id: string): Promise<Device> => request('POST', `/devices/${enc(id)}/recommission`),
+
+  getTwin: (deviceId: string): Promise<DeviceTwin> => request('GET', `/devices/${enc(deviceId)}/twin`),
+  /**
+   * A JSON merge patch of desired. With `ifMatch` (the etag of the twin the patch was written
+   * against) the server answers 412 when the twin changed in between, instead of applying it.
+   */
+  patchTwinDesired: (deviceId: string, desired: unknown, ifMatch?: string): Promise<DeviceTwin> =>
+    request('PATCH', `/devices/${enc(deviceId)}/twin`, { body: { desired }, ...(ifMatch ? { headers: { 'if-match': ifMatch } } : {}) }),
+
+  listUsers: (q: PageQuery = {}): Promise<Page<User>> => request('GET', '/users', { query: { limit: q.limit, cursor: q.cursor } }),
+  createUser: (body: NewUser): Promise<User> => request('POST', '/users', { body }),
+  updateUser: (id: string, body: UserPatch): Promise<User> => request('PATCH', `/users/${enc(id)}`, { body }),
+  disableUser: (id: string): Promise<void> => request('DELETE', `/users/${enc(id)}`),
 
   listCas: (): Promise<Page<Ca>> => request('GET', '/cas'),
   getCa: (id: string): Promise<Ca> => request('GET', `/cas/${enc(id)}`),

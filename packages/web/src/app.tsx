@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useState, type ReactElement, type ReactNode } from 'react';
 import { api, isApiError, onUnauthorized, type Principal } from './api.ts';
+import { HeaderNav } from './header-nav.tsx';
 import { SignInPage } from './pages/sign-in/sign-in-page.tsx';
 import { href, navigate, useHashLocation } from './router.ts';
 import { DEFAULT_PATH, NAV, resolveRoute } from './routes.tsx';
@@ -110,16 +111,7 @@ function Shell({ session }: { session: Session }): ReactElement {
         <a className="brand" href={href(DEFAULT_PATH)}>
           Hangar
         </a>
-        <nav>
-          {NAV.filter((item) => !item.minRole || session.can(item.minRole)).map((item) => {
-            const active = location.path === item.path || location.path.startsWith(`${item.path}/`);
-            return (
-              <a key={item.path} href={href(item.path)} className={active ? 'active' : ''} data-testid={`nav-${item.path.slice(1)}`}>
-                {item.label}
-              </a>
-            );
-          })}
-        </nav>
+        <HeaderNav items={NAV.filter((item) => !item.minRole || session.can(item.minRole))} location={location} />
         <div className="who" data-testid="whoami">
           <span data-testid="whoami-name">{principal.name}</span>{' '}
           <span className={`badge role-${principal.role}`} data-testid="whoami-role">

@@ -17,6 +17,7 @@ import { EnrollmentGroupsPage } from './pages/enrollment-groups/enrollment-group
 import { GroupPage } from './pages/groups/group-page.tsx';
 import { GroupsPage } from './pages/groups/groups-page.tsx';
 import { OverviewPage } from './pages/overview/overview-page.tsx';
+import { UsersPage } from './pages/users/users-page.tsx';
 import { WebhookPage } from './pages/webhooks/webhook-page.tsx';
 import { WebhooksPage } from './pages/webhooks/webhooks-page.tsx';
 import { matchPath, type HashLocation, type RouteParams } from './router.ts';
@@ -33,6 +34,8 @@ export interface NavItem {
   label: string;
   path: string;
   minRole?: Role;
+  /** Less-used pages go behind the header's "More" button (the header must fit 1024 px). */
+  more?: boolean;
 }
 
 /** Where sign-in and `#/` land: the fleet at a glance. */
@@ -56,6 +59,7 @@ export const ROUTES: RouteDef[] = [
   { pattern: '/webhooks/:id', render: (p) => <WebhookPage key={p['id']} id={p['id'] ?? ''} /> },
   { pattern: '/cas', minRole: 'admin', render: () => <CasPage /> },
   { pattern: '/api-keys', minRole: 'admin', render: () => <ApiKeysPage /> },
+  { pattern: '/users', minRole: 'admin', render: () => <UsersPage /> },
   { pattern: '/audit', minRole: 'admin', render: (_p, location) => <AuditPage location={location} /> },
 ];
 
@@ -63,13 +67,14 @@ export const NAV: NavItem[] = [
   { label: 'Overview', path: '/overview' },
   { label: 'Devices', path: '/devices' },
   { label: 'Groups', path: '/groups' },
-  { label: 'Enrollment', path: '/enrollment-groups' },
   { label: 'Alerts', path: '/alerts' },
-  { label: 'Alert rules', path: '/alert-rules' },
-  { label: 'Webhooks', path: '/webhooks' },
-  { label: 'CAs', path: '/cas', minRole: 'admin' },
-  { label: 'API keys', path: '/api-keys', minRole: 'admin' },
-  { label: 'Audit', path: '/audit', minRole: 'admin' },
+  { label: 'Enrollment', path: '/enrollment-groups', more: true },
+  { label: 'Alert rules', path: '/alert-rules', more: true },
+  { label: 'Webhooks', path: '/webhooks', more: true },
+  { label: 'CAs', path: '/cas', minRole: 'admin', more: true },
+  { label: 'API keys', path: '/api-keys', minRole: 'admin', more: true },
+  { label: 'Users', path: '/users', minRole: 'admin', more: true },
+  { label: 'Audit', path: '/audit', minRole: 'admin', more: true },
 ];
 
 export function resolveRoute(path: string): { route: RouteDef; params: RouteParams } | null {

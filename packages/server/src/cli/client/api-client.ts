@@ -86,6 +86,8 @@ export interface RequestOptions {
   json?: unknown;
   /** Sent as is with `duplex: 'half'`, so a large body is streamed rather than buffered. */
   stream?: { body: AsyncIterable<Uint8Array>; contentType: string };
+  /** Extra request headers (`If-Match` of a conditional twin patch). */
+  headers?: Record<string, string>;
 }
 
 export class ApiClient {
@@ -166,7 +168,7 @@ export class ApiClient {
    * `ApiError` for an error status and `HangarUnreachableError` when no answer came.
    */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const init = jsonRequest(method, options.json, { authorization: `Bearer ${this.token}`, 'user-agent': 'hangar-cli' });
+    const init = jsonRequest(method, options.json, { ...options.headers, authorization: `Bearer ${this.token}`, 'user-agent': 'hangar-cli' });
     if (options.stream) {
       init.headers['content-type'] = options.stream.contentType;
       init.body = options.stream.body;

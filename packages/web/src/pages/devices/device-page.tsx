@@ -16,6 +16,7 @@ import { DeviceAlerts } from './device-alerts.tsx';
 import { LatestValues } from './latest-values.tsx';
 import { PresencePanel } from './presence-panel.tsx';
 import { TelemetryPanel } from './telemetry-panel.tsx';
+import { TwinPanel } from './twin/twin-panel.tsx';
 
 /** `#/devices/:id` */
 export function DevicePage({ id }: { id: string }): ReactElement {
@@ -152,6 +153,8 @@ export function DevicePage({ id }: { id: string }): ReactElement {
       </div>
 
       <TelemetryPanel deviceId={device.id} stream={stream} />
+
+      <TwinPanel deviceId={device.id} stream={stream} operator={operator} locked={retired} />
 
       <div className="card">
         <h2>Attributes</h2>
