@@ -7,6 +7,7 @@ import { registerDeviceCommands } from './commands/device.js';
 import { registerEnrollmentGroupCommands } from './commands/enrollment-group.js';
 import { registerQueryCommand } from './commands/query.js';
 import { registerUserCommands } from './commands/user.js';
+import { registerConfigCommands } from './commands/config.js';
 import { OptionError, resolveServeOptions } from './serve-options.js';
 
 /** @hangar/server's version; package.json is two levels up from both src/cli/ and dist/cli/. */
@@ -69,6 +70,7 @@ export function buildProgram(): Command {
   registerQueryCommand(program);
   registerApiKeyCommands(program);
   registerUserCommands(program);
+  registerConfigCommands(program);
   return program;
 }
 
