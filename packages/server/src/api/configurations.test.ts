@@ -137,6 +137,64 @@ describe.each(STORE_KINDS)('configurations on %s', (kind) => {
     expect((await h.call('GET', `/api/v1/audit?targetId=${c.id}`)).body.items.map((e: any) => e.action)).toEqual(['configuration.delete', 'configuration.create']);
   });
 
+  it('re-evaluates on a target change: devices it no longer selects lose the content, new ones get it', async () => {
+    await device('cf-g1', { fleet: 'g', zone: '1' });
+    await device('cf-g2', { fleet: 'g', zone: '2' });
+    const c = await create({ name: 'g', target: 'tags.fleet = "g" AND tags.zone = "1"', content: { desired: { zone: 'one' } } });
+    await settle();
+    expect([await desired('cf-g1'), await desired('cf-g2')]).toEqual([{ zone: 'one' }, {}]);
+    expect((await h.call('PATCH', `/api/v1/configurations/${c.id}`, { body: { target: 'tags.fleet = "g" AND tags.zone = "2"' } })).status).toBe(200);
+    await settle();
+    expect([await desired('cf-g1'), await desired('cf-g2')]).toEqual([{}, { zone: 'one' }]);
+    expect((await h.call('GET', `/api/v1/configurations/${c.id}/devices`)).body.items.map((d: any) => d.deviceId)).toEqual(['cf-g2']);
+    expect((await h.call('GET', `/api/v1/audit?targetId=${c.id}`)).body.items[0]).toMatchObject({ action: 'configuration.update', summary: { before: { target: 'tags.fleet = "g" AND tags.zone = "1"' }, after: { target: 'tags.fleet = "g" AND tags.zone = "2"' } } });
+  });
+
+  it('applies to imported devices: new ones at once, updated ones at the next sweep', async () => {
+    await device('cf-i1', { fleet: 'i-old' });
+    await create({ name: 'i', target: 'tags.fleet = "i"', content: { desired: { imported: true } } });
+    await settle();
+    const payload = ['{"id":"cf-i2","tags":{"fleet":"i"}}', '{"id":"cf-i1","tags":{"fleet":"i"}}'].join('\n') + '\n';
+    const res = await h.call('POST', '/api/v1/devices/import', { payload, headers: { 'content-type': 'application/x-ndjson' } });
+    expect(res.body).toMatchObject({ created: 1, updated: 1 });
+    await settle();
+    expect(await desired('cf-i2')).toEqual({ imported: true });
+    // An import's update publishes no event: the periodic full pass finds it.
+    await h.hangar.configurationReconciler.sweep();
+    expect(await desired('cf-i1')).toEqual({ imported: true });
+  });
+
+  it('follows a target on reported twin fields as devices report', async () => {
+    await device('cf-r1', { fleet: 'r' });
+    await create({ name: 'r', target: 'tags.fleet = "r" AND twin.reported.fw = "2.0"', content: { desired: { feature: 'on' } } });
+    await settle();
+    expect(await desired('cf-r1')).toEqual({});
+    await h.hangar.services.twins.patchReported('default', 'cf-r1', { fw: '2.0' });
+    await settle();
+    expect(await desired('cf-r1')).toEqual({ feature: 'on' });
+  });
+
+  it('finishes after a restart what a stopped reconciler left undone', async () => {
+    await device('cf-s1', { fleet: 's' });
+    const { ConfigurationReconciler } = await import('../core/configurations/reconciler.js');
+    const first = h.hangar.configurationReconciler;
+    await first.stop();
+    try {
+      await create({ name: 's', target: 'tags.fleet = "s"', content: { desired: { resumed: 1 } } });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(await desired('cf-s1')).toEqual({});
+      // A new process: its reconciler starts with a full pass over every tenant.
+      const next = new ConfigurationReconciler(h.hangar.stores, h.hangar.bus, h.hangar.services.twins, h.hangar.logger, Date.now, { sweepIntervalMs: 0 });
+      await next.start();
+      await next.idle();
+      await next.stop();
+      expect(await desired('cf-s1')).toEqual({ resumed: 1 });
+    } finally {
+      // Later tests settle through the first one.
+      await first.start();
+    }
+  });
+
   describe('refuses bad input and changes nothing', () => {
     let existing: string;
     beforeAll(async () => {

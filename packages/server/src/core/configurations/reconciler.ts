@@ -74,6 +74,7 @@ export class ConfigurationReconciler implements ConfigurationChangeListener {
 
   /** Subscribes to device changes, starts the sweep timer and a first full pass (resuming after a restart). */
   async start(): Promise<void> {
+    this.stopped = false;
     const device = (e: { tenantId: string; deviceId: string }): void => this.enqueueDevice(e.tenantId, e.deviceId);
     this.unsubscribes.push(
       this.bus.subscribe('device.created', device),
