@@ -195,6 +195,34 @@ describe.each(STORE_KINDS)('configurations on %s', (kind) => {
     }
   });
 
+  it('leaves a device whose desired would outgrow the twin limit as it is, and counts it as pending', async () => {
+    await device('cf-l1', { fleet: 'l' });
+    await h.call('PATCH', '/api/v1/devices/cf-l1/twin', { body: { desired: { mine: 'm'.repeat(20_000) } } });
+    const c = await create({ name: 'l', target: 'tags.fleet = "l"', content: { desired: { theirs: 't'.repeat(20_000) } } });
+    await settle();
+    expect(Object.keys(await desired('cf-l1'))).toEqual(['mine']);
+    expect((await h.call('GET', `/api/v1/configurations/${c.id}`)).body.metrics).toEqual({ targeted: 1, applied: 0, pending: 1, conflicting: 0 });
+    // Once the operator makes room, the next pass writes it.
+    await h.call('PATCH', '/api/v1/devices/cf-l1/twin', { body: { desired: { mine: null } } });
+    await h.hangar.configurationReconciler.sweep();
+    expect(Object.keys(await desired('cf-l1'))).toEqual(['theirs']);
+  });
+
+  it('applies to a fleet larger than one batch, every device once', async () => {
+    const n = 450;
+    const payload = Array.from({ length: n }, (_, i) => JSON.stringify({ id: `cf-m${String(i).padStart(3, '0')}`, tags: { fleet: 'm' } })).join('\n') + '\n';
+    expect((await h.call('POST', '/api/v1/devices/import', { payload, headers: { 'content-type': 'application/x-ndjson' } })).body.created).toBe(n);
+    await settle();
+    const c = await create({ name: 'm', target: 'tags.fleet = "m"', content: { desired: { batch: true } } });
+    await settle();
+    expect((await h.call('GET', `/api/v1/configurations/${c.id}`)).body.metrics).toEqual({ targeted: n, applied: 0, pending: n, conflicting: 0 });
+    for (const id of ['cf-m000', 'cf-m199', 'cf-m200', 'cf-m449']) expect(await desired(id)).toEqual({ batch: true });
+    // A second full pass finds nothing to write: each desired twin was written once.
+    await h.hangar.configurationReconciler.sweep();
+    const twin = await h.call('GET', '/api/v1/devices/cf-m321/twin');
+    expect(twin.body.desired.$version).toBe(1);
+  });
+
   describe('refuses bad input and changes nothing', () => {
     let existing: string;
     beforeAll(async () => {

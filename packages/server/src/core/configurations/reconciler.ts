@@ -22,6 +22,8 @@ const DEFAULT_SWEEP_MS = 60_000;
 const DEFAULT_BATCH = 200;
 /** A device whose twin changes under every attempt is left to the next sweep. */
 const WRITE_ATTEMPTS = 3;
+/** Devices of one batch written at once. */
+const WRITE_CONCURRENCY = 8;
 
 interface LoadedConfiguration {
   stored: StoredConfiguration;
@@ -207,6 +209,8 @@ export class ConfigurationReconciler implements ConfigurationChangeListener {
   }
 
   private async reconcileBatch(tenantId: string, deviceIds: string[], configs: TenantConfigurations): Promise<void> {
+    // No configuration, live or deleted: no device can have a record either (they go with it).
+    if (configs.byId.size === 0) return;
     const now = this.now();
     const targeting = new Map<string, PlannedConfiguration[]>(deviceIds.map((id) => [id, []]));
     const ids: FleetQuery = { kind: 'in', field: { kind: 'id' }, values: deviceIds.map((value) => ({ kind: 'string', value })) };
@@ -224,15 +228,26 @@ export class ConfigurationReconciler implements ConfigurationChangeListener {
     }
     const reported = await this.stores.configurations.reportedOf(tenantId, deviceIds);
 
-    const upserts: ConfigurationDeviceRecord[] = [];
-    const drop: Array<{ configurationId: string; deviceId: string }> = [];
+    const plans = new Map<string, DevicePlan | undefined>();
+    const toWrite: string[] = [];
     for (const deviceId of deviceIds) {
       const records = recordsByDevice.get(deviceId) ?? [];
       const targets = targeting.get(deviceId) ?? [];
       if (targets.length === 0 && records.length === 0) continue;
-      let plan: DevicePlan | undefined = planDevice({ targeting: targets, records, desired: undefined });
-      if (plan.needsDesired) plan = await this.write(tenantId, deviceId, targets, records, configs);
+      const plan = planDevice({ targeting: targets, records, desired: undefined });
+      plans.set(deviceId, plan);
+      if (plan.needsDesired) toWrite.push(deviceId);
+    }
+    // Devices are independent of one another: a few at a time (each write is its own transaction).
+    await forEachConcurrently(toWrite, WRITE_CONCURRENCY, async (deviceId) => {
+      plans.set(deviceId, await this.write(tenantId, deviceId, targeting.get(deviceId) ?? [], recordsByDevice.get(deviceId) ?? [], configs));
+    });
+
+    const upserts: ConfigurationDeviceRecord[] = [];
+    const drop: Array<{ configurationId: string; deviceId: string }> = [];
+    for (const [deviceId, plan] of plans) {
       if (!plan) continue;
+      const records = recordsByDevice.get(deviceId) ?? [];
       for (const k of plan.keep) {
         const before = records.find((r) => r.configurationId === k.configurationId);
         const leaves = configs.byId.get(k.configurationId)?.leaves ?? [];
@@ -264,7 +279,9 @@ export class ConfigurationReconciler implements ConfigurationChangeListener {
         if (hasCode(err, 'PRECONDITION_FAILED') || hasCode(err, 'CONFLICT')) continue;
         if (hasCode(err, 'DEVICE_NOT_FOUND')) return undefined;
         this.logger.warn({ err, tenant: tenantId, device: deviceId }, 'a configuration could not be written to a device twin; the next sweep retries');
-        return undefined;
+        // Still targeted (and so counted, as pending), but with only what was written before.
+        const before = new Map(records.map((r) => [r.configurationId, r.written]));
+        return { needsDesired: false, patches: [], keep: plan.keep.map((k) => ({ ...k, written: [...(before.get(k.configurationId) ?? [])] })), drop: [] };
       }
     }
     this.logger.debug({ tenant: tenantId, device: deviceId }, 'twin kept changing while configurations were applied; the next sweep retries');
@@ -275,4 +292,12 @@ export class ConfigurationReconciler implements ConfigurationChangeListener {
     const name = configs.byId.get(configurationId)?.stored.name ?? configurationId;
     return { principal: { type: 'system', id: `configuration:${configurationId}`, name: `configuration ${name}`, role: 'admin', tenantId } };
   }
+}
+
+async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
