@@ -53,6 +53,8 @@ describe('hangar config', () => {
     expect(table.some((l) => l.includes('berlin') && /\b5\b/.test(l))).toBe(true);
 
     expect(await ok(['config', 'show', created.id])).toMatch(/^targeted: +1$/m);
+    expect(lines(await ok(['config', 'devices', created.id, '--status', 'pending']))).toEqual([expect.stringMatching(/^DEVICE +STATUS +CONFLICTING +UPDATED/), expect.stringMatching(/^cli-1 +pending +no /)]);
+    expect(JSON.parse(await ok(['config', 'devices', created.id, '--status', 'applied', '--json']))).toEqual({ items: [], nextCursor: null });
     const updated = JSON.parse(await ok(['config', 'update', created.id, '--priority', '7', '--target', 'tags.site = "paris"', '--json']));
     expect(updated).toMatchObject({ priority: 7, target: 'tags.site = "paris"' });
     expect(await ok(['config', 'delete', created.id, '--yes'])).toBe(`deleted configuration "${created.id}"\n`);

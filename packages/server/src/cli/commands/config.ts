@@ -1,9 +1,9 @@
 /**
- * `hangar config create|list|show|update|delete` — configurations (docs/configurations.md):
+ * `hangar config create|list|show|devices|update|delete` — configurations (docs/configurations.md):
  * desired twin content applied to every device a fleet query targets, by priority.
  */
-import { InvalidArgumentError, type Command } from 'commander';
-import type { Configuration, ConfigurationPatch, NewConfiguration } from '@hangar/protocol/rest';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { Configuration, ConfigurationDevice, ConfigurationPatch, NewConfiguration } from '@hangar/protocol/rest';
 import { collectTag, confirmOrStop, listAll, printAll, printDone, printRecord } from '../client/command-kit.js';
 import {
   CliError,
@@ -18,6 +18,7 @@ import {
   type Column,
   type ErrorContext,
 } from '../client/output.js';
+import { collectAll, type Page } from '../client/api-client.js';
 import { readInputFile } from './credentials.js';
 
 const BASE_PATH = '/configurations';
@@ -38,6 +39,10 @@ interface UpdateOptions extends ClientCommandOptions {
   target?: string;
   priority?: number;
   label: Record<string, string>;
+}
+
+interface DevicesOptions extends ClientCommandOptions {
+  status?: string;
 }
 
 interface DeleteOptions extends ClientCommandOptions {
@@ -85,6 +90,24 @@ export function registerConfigCommands(program: Command, ioOverrides: Partial<Cl
       );
     },
   );
+
+  addClientOptions(
+    config
+      .command('devices')
+      .description('list the devices a configuration targets, with whether each has applied it')
+      .argument('<id>', 'configuration id')
+      .addOption(new Option('--status <status>', 'only applied, pending or conflicting devices').choices(['applied', 'pending', 'conflicting'])),
+  ).action(async (id: string, options: DevicesOptions) => {
+    await runAction(
+      io,
+      async () => {
+        const client = clientFor(options, io);
+        const items = await collectAll((cursor) => client.request<Page<ConfigurationDevice>>('GET', `${configPath(id)}/devices`, { query: { cursor, status: options.status } }));
+        printAll(items, options, io, { columns: DEVICE_COLUMNS, empty: 'no devices found' });
+      },
+      subject(id),
+    );
+  });
 
   addClientOptions(
     config
@@ -142,6 +165,13 @@ const COLUMNS: readonly Column<Configuration>[] = [
   { header: 'APPLIED', value: (c) => String(c.metrics.applied) },
   { header: 'PENDING', value: (c) => String(c.metrics.pending) },
   { header: 'CONFLICTING', value: (c) => String(c.metrics.conflicting) },
+];
+
+const DEVICE_COLUMNS: readonly Column<ConfigurationDevice>[] = [
+  { header: 'DEVICE', value: (d) => d.deviceId },
+  { header: 'STATUS', value: (d) => d.status },
+  { header: 'CONFLICTING', value: (d) => (d.conflicting ? 'yes' : 'no') },
+  { header: 'UPDATED', value: (d) => formatTime(d.updatedAt) },
 ];
 
 function configFields(c: Configuration): Array<[string, string]> {
