@@ -61,8 +61,6 @@ export const ConfigurationPatch = Type.Object(
 );
 export type ConfigurationPatch = Static<typeof ConfigurationPatch>;
 
-export const ConfigurationDeviceStatus = Type.Union([Type.Literal('applied'), Type.Literal('pending'), Type.Literal('conflicting')]);
-
 export const ConfigurationDevicesQuery = Type.Object(
   { ...PageQuery, status: Type.Optional(Type.String({ description: 'applied, pending or conflicting' })) },
   { additionalProperties: false },

@@ -248,6 +248,13 @@ describe.each(STORE_KINDS)('configurations on %s', (kind) => {
       expect(await count()).toBe(before);
     });
 
+    it('lets one of two concurrent creates of a name through', async () => {
+      const body = { name: 'raced', target: 'tags.fleet = "none"', content: { desired: { a: 1 } } };
+      const answers = await Promise.all([1, 2, 3].map(() => h.call('POST', '/api/v1/configurations', { body })));
+      expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409]);
+      await h.call('DELETE', `/api/v1/configurations/${answers.find((a) => a.status === 201)!.body.id}`);
+    });
+
     it('answers the parser’s message for a bad target, also on PATCH', async () => {
       const res = await h.call('POST', '/api/v1/configurations', { body: { name: 'q', target: 'colour = "red"', content: { desired: { a: 1 } } } });
       expect(res.status).toBe(400);

@@ -3,7 +3,7 @@ import { HangarError } from '../../errors.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
-import type { Stores } from '../stores.js';
+import { StoreError, type Stores } from '../stores.js';
 import { requireRole } from '../tenancy/principal.js';
 import { checkContent, checkLabels, checkName, checkPriority, checkTarget, type Configuration, type StoredConfiguration } from './configuration.js';
 import type { ConfigurationCounts, DeviceStatusFilter } from './ports.js';
@@ -92,11 +92,18 @@ export class ConfigurationService {
       updatedAt: now,
       deletedAt: null,
     };
-    await this.stores.transaction(async (tx) => {
-      if (await tx.configurations.findByName(tenantId, name)) throw new HangarError('CONFLICT', `a configuration named "${name}" already exists`);
-      await tx.configurations.insert(c);
-      await recordAudit(tx.audit, ctx, { action: 'configuration.create', target: { type: 'configuration', id: c.id }, summary: { after: auditSummary(c), content } }, now);
-    });
+    const exists = (): HangarError => new HangarError('CONFLICT', `a configuration named "${name}" already exists`);
+    await this.stores
+      .transaction(async (tx) => {
+        if (await tx.configurations.findByName(tenantId, name)) throw exists();
+        await tx.configurations.insert(c);
+        await recordAudit(tx.audit, ctx, { action: 'configuration.create', target: { type: 'configuration', id: c.id }, summary: { after: auditSummary(c), content } }, now);
+      })
+      .catch((err: unknown) => {
+        // Two creates of one name at once: the unique index lets one through.
+        if (err instanceof StoreError && err.reason === 'unique') throw exists();
+        throw err;
+      });
     this.listener?.configurationChanged(tenantId);
     return withMetrics(c, undefined);
   }
