@@ -36,6 +36,8 @@ import { TenancyService, type BootstrapResult } from './core/tenancy/tenancy-ser
 import type { Services } from './core/services.js';
 import { TwinSchemaService, TwinSchemaValidators } from './core/twin/twin-schemas.js';
 import { TwinService } from './core/twin/twin-service.js';
+import { ConfigurationService } from './core/configurations/configuration-service.js';
+import { ConfigurationReconciler, type ReconcilerOptions } from './core/configurations/reconciler.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
@@ -73,6 +75,8 @@ export interface HangarOptions {
   metrics?: MetricsAccess | undefined;
   /** The TLS listeners' certificate: given (--tls-cert/--tls-key) or made from an installation CA. */
   tls?: { certFile?: string | undefined; keyFile?: string | undefined; hostnames?: string[] | undefined } | undefined;
+  /** Configuration reconciler: full re-evaluation interval (0: no timer), batch size. */
+  configurations?: ReconcilerOptions | undefined;
 }
 
 export interface Hangar {
@@ -99,6 +103,8 @@ export interface Hangar {
   readonly mqtt: MqttGateway;
   readonly coap: CoapDeviceEndpoint;
   readonly liveSessions: LiveSessions;
+  /** Applies configurations to the devices they target (docs/configurations.md). */
+  readonly configurationReconciler: ConfigurationReconciler;
   close(): Promise<void>;
 }
 
@@ -156,6 +162,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
       twins: new TwinService(stores, changeEvents, { maxBytes: options.twinMaxBytes, now, schemas: twinSchemas }),
       twinSchemas: new TwinSchemaService(stores, twinSchemas, now),
+      configurations: new ConfigurationService(stores, now),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
     const madeCas = await cas.ensureEveryTenantHasCa();
@@ -205,6 +212,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     services.alerts.onRuleChange(alertEvaluator);
     alertEvaluator.start();
     await webhookRuntime.start();
+    const configurationReconciler = new ConfigurationReconciler(stores, bus, services.twins, logger.child({ component: 'configurations' }), now, options.configurations);
+    services.configurations.onChange(configurationReconciler);
+    await configurationReconciler.start();
     // After the subscribers above: the periods a previous run left open end with events they should see.
     await services.presence.start();
     return {
@@ -229,6 +239,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       mqtt,
       coap,
       liveSessions,
+      configurationReconciler,
       async close() {
         clearInterval(sessionSweep);
         // Devices first: their last messages are still acknowledged (telemetry is flushed below)
@@ -256,6 +267,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         await services.presence.stop();
         // Evaluations under way finish (and publish) before the store goes away.
         await alertEvaluator.stop();
+        // Twin writes under way finish before the store goes away.
+        await configurationReconciler.stop();
         // Let the events just published reach the outbox, then write it and give leases back.
         await new Promise((resolve) => setImmediate(resolve));
         await webhookRuntime.stop();

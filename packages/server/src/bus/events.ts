@@ -12,6 +12,8 @@ export type AlertSeverity = 'critical' | 'major' | 'minor' | 'warning' | 'info';
 export type DomainEvent =
   | { type: 'device.created'; tenantId: string; deviceId: string }
   | { type: 'device.deleted'; tenantId: string; deviceId: string }
+  /** An operator changed the device's type, tags, attributes or status (what fleet queries read). */
+  | { type: 'device.updated'; tenantId: string; deviceId: string }
   | { type: 'device.decommissioned'; tenantId: string; deviceId: string; purgeData: boolean }
   | { type: 'device.recommissioned'; tenantId: string; deviceId: string }
   /** Transports end the device's live sessions and refuse it until `device.reactivated`. */
@@ -68,4 +70,5 @@ export const DOMAIN_EVENT_TYPES: readonly DomainEventType[] = [
   'api_key.revoked',
   'user.disabled',
   'session.ended',
+  'device.updated',
 ];

@@ -8,6 +8,7 @@ import { registerEnrollmentGroupCommands } from './commands/enrollment-group.js'
 import { registerQueryCommand } from './commands/query.js';
 import { registerUserCommands } from './commands/user.js';
 import { registerTwinCommands } from './commands/twin.js';
+import { registerConfigCommands } from './commands/config.js';
 import { OptionError, resolveServeOptions } from './serve-options.js';
 
 /** @hangar/server's version; package.json is two levels up from both src/cli/ and dist/cli/. */
@@ -72,6 +73,7 @@ export function buildProgram(): Command {
   registerApiKeyCommands(program);
   registerUserCommands(program);
   registerTwinCommands(program);
+  registerConfigCommands(program);
   return program;
 }
 

@@ -15,6 +15,7 @@ import type { TenancyService } from './tenancy/tenancy-service.js';
 import type { TwinSchemaService } from './twin/twin-schemas.js';
 import type { TwinService } from './twin/twin-service.js';
 import type { WebhookService } from './webhooks/webhook-service.js';
+import type { ConfigurationService } from './configurations/configuration-service.js';
 
 /**
  * The core services the REST API calls, built by the composition root (`app.ts`). A module of
@@ -38,4 +39,5 @@ export interface Services {
   webhooks: WebhookService;
   twins: TwinService;
   twinSchemas: TwinSchemaService;
+  configurations: ConfigurationService;
 }

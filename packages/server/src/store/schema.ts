@@ -371,6 +371,31 @@ export interface TelemetryRateLimitsTable {
   updated_at: number;
 }
 
+/** Configurations (migration 013); `content` and `labels` are JSON text. */
+export interface ConfigurationsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  target: string;
+  content: string;
+  priority: number;
+  labels: string;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+/** What a configuration wrote to a device (migration 013); `written` is JSON `[[path, value], …]`. */
+export interface ConfigurationDevicesTable {
+  tenant_id: string;
+  configuration_id: string;
+  device_id: string;
+  written: string;
+  conflicting: number;
+  applied: number;
+  updated_at: number;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -402,6 +427,8 @@ export interface Database {
   alert_pending: AlertPendingTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  configurations: ConfigurationsTable;
+  configuration_devices: ConfigurationDevicesTable;
 }
 
 export type { Dialect } from '../core/stores.js';

@@ -117,6 +117,8 @@ export class DeviceService {
       await recordAudit(tx.audit, ctx, { action: 'device.update', target: { type: 'device', id }, summary: { before: auditSummary(before), after: auditSummary(after) } }, now);
       // Transports end a suspended device's sessions and forget its cached authentications.
       if (before.status !== after.status) events.push({ type: after.status === 'suspended' ? 'device.suspended' : 'device.reactivated', tenantId, deviceId: id });
+      // Configurations and other fleet-query watchers re-evaluate the device.
+      events.push({ type: 'device.updated', tenantId, deviceId: id });
     });
     return this.get(ctx, id);
   }

@@ -9,6 +9,7 @@ import { webhooksMigration } from './005-webhooks.js';
 import { telemetryRateLimitsMigration } from './007-telemetry-rate-limits.js';
 import { twinMetadataMigration } from './008-twin-metadata.js';
 import { twinSchemasMigration } from './009-twin-schemas.js';
+import { configurationsMigration } from './013-configurations.js';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration:
@@ -27,6 +28,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '007-telemetry-rate-limits': telemetryRateLimitsMigration(dialect),
         '008-twin-metadata': twinMetadataMigration(dialect),
         '009-twin-schemas': twinSchemasMigration(dialect),
+        '013-configurations': configurationsMigration(dialect),
       };
     },
   };
