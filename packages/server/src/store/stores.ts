@@ -17,6 +17,8 @@ import { KyselyTenancyStore } from './kysely/tenancy-store.js';
 import { KyselyTwinStore } from './kysely/twin-store.js';
 import { KyselyFleetGaugeStore } from './kysely/fleet-gauge-store.js';
 import { KyselyWebhookStore } from './kysely/webhook-store.js';
+import { KyselyDeviceLogStore } from './kysely/device-log-store.js';
+import { KyselyTimelineStore } from './kysely/timeline-store.js';
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
   return {
@@ -33,6 +35,8 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     webhooks: new KyselyWebhookStore(db, dialect),
     twins: new KyselyTwinStore(db),
     fleetGauges: new KyselyFleetGaugeStore(db),
+    deviceLogs: new KyselyDeviceLogStore(db),
+    timeline: new KyselyTimelineStore(db),
   };
 }
 

@@ -84,8 +84,12 @@ export class CredentialService {
         { action: 'credential.create', target: { type: 'device', id: deviceId }, summary: { after: { credentialId: issued.credential.id, type: issued.credential.type, serial: issued.credential.serialHex, expiresAt: issued.credential.expiresAt } } },
         this.now(),
       );
+      await this.events.stage(tx, [issuedEvent(issued)]);
       return issued;
-    }, `${tenantId}/${deviceId}`);
+    }, `${tenantId}/${deviceId}`).then((issued) => {
+      this.events.publish([issuedEvent(issued)]);
+      return issued;
+    });
   }
 
   /** Validates a request and makes its key material; nothing is stored yet. */
@@ -222,3 +226,9 @@ export type PreparedCredential =
       privateKeyPem: string | undefined;
       keyAlgorithm: string;
     };
+
+/** The device timeline (and any webhook that asks) hears of credentials issued through the API. */
+function issuedEvent(issued: IssuedCredential): DomainEvent {
+  const c = issued.credential;
+  return { type: 'credential.issued', tenantId: c.tenantId, deviceId: c.deviceId, credentialId: c.id, credentialType: c.type };
+}
