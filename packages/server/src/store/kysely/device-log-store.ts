@@ -106,5 +106,4 @@ export class KyselyDeviceLogStore implements DeviceLogStore {
     const result = await this.db.deleteFrom('device_logs').where('tenant_id', '=', tenantId).where('device_id', '=', deviceId).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
-
 }
