@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SseClient, startListeningHangar, type ListeningHangar } from '../../api/events-fixture.js';
-import { STORE_KINDS } from '../../testing/test-store.js';
+import { SseClient, startListeningHangar, type ListeningHangar } from './events-fixture.js';
+import { STORE_KINDS } from '../testing/test-store.js';
 
 const DAY = 86_400_000;
 
