@@ -6,6 +6,7 @@ import { registerDeviceIdentityCommands } from './commands/credentials.js';
 import { registerDeviceCommands } from './commands/device.js';
 import { registerEnrollmentGroupCommands } from './commands/enrollment-group.js';
 import { registerQueryCommand } from './commands/query.js';
+import { registerDeviceEventsCommand, registerLogCommands } from './commands/logs.js';
 import { registerUserCommands } from './commands/user.js';
 import { OptionError, resolveServeOptions } from './serve-options.js';
 
@@ -69,6 +70,8 @@ export function buildProgram(): Command {
   registerQueryCommand(program);
   registerApiKeyCommands(program);
   registerUserCommands(program);
+  registerLogCommands(program);
+  registerDeviceEventsCommand(program.commands.find((c) => c.name() === 'device')!);
   return program;
 }
 
