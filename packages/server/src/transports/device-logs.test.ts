@@ -111,6 +111,22 @@ describe('device logs over MQTT, HTTP and CoAP', () => {
     expect(await stored('log-mqtt-bad')).toEqual([]);
   });
 
+  it('MQTT: a will on the logs topic is stored as a log record when the connection drops', async () => {
+    const token = await device('log-will');
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${listener.port}`, {
+      protocolVersion: 4,
+      clientId: 'log-will',
+      username: 'log-will',
+      password: token,
+      reconnectPeriod: 0,
+      will: { topic: 'devices/log-will/logs', payload: Buffer.from(JSON.stringify({ level: 'error', msg: 'connection lost' })), qos: 0, retain: false },
+    });
+    c.stream.destroy();
+    const deadline = Date.now() + 10_000;
+    while ((await stored('log-will')).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect((await stored('log-will')).map((r) => [r.level, r.msg])).toEqual([['error', 'connection lost']]);
+  });
+
   it('HTTP: takes text/plain and application/json, cuts an overlong line, and refuses bad uploads with a problem', async () => {
     const token = await device('log-http');
     const ok = await httpLogs('log-http', token, `short\n${'é'.repeat(80)}\n`, 'text/plain; charset=utf-8');
