@@ -155,7 +155,7 @@ describe('device logs over MQTT, HTTP and CoAP', () => {
     for (const [body, type, status, detail] of bad) {
       const res = await httpLogs('log-http', token, body, type);
       expect(res.status, `${type} ${String(body).slice(0, 20)}`).toBe(status);
-      expect((await res.json()).detail).toMatch(detail);
+      expect(((await res.json()) as { detail: string }).detail).toMatch(detail);
     }
     expect(await stored('log-http')).toHaveLength(3);
   });
@@ -169,7 +169,7 @@ describe('device logs over MQTT, HTTP and CoAP', () => {
     const limited = await httpLogs('log-flood', flood, batch, 'text/plain');
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect((await limited.json()).detail).toMatch(/faster than 1 records per second/);
+    expect(((await limited.json()) as { detail: string }).detail).toMatch(/faster than 1 records per second/);
     expect((await httpLogs('log-calm', calm, 'still here', 'text/plain')).status).toBe(200);
     expect(await stored('log-flood')).toHaveLength(40);
     expect((await stored('log-calm')).map((r) => r.msg)).toEqual(['still here']);
