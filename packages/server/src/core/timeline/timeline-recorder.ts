@@ -47,6 +47,7 @@ export class TimelineRecorder {
   private unsubscribe: Unsubscribe | undefined;
   private readonly errorWindows = new Map<string, ErrorWindow>();
   private readonly purges = new Set<Promise<void>>();
+  private readonly recordedTypes = new Map<string, boolean>();
   private dropped = 0;
 
   constructor(
@@ -84,6 +85,7 @@ export class TimelineRecorder {
   }
 
   private record(event: DomainEvent): void {
+    if (event.type === 'telemetry.received') return;
     const fields = event as unknown as Record<string, unknown>;
     const deviceId = fields.deviceId;
     if (typeof deviceId !== 'string') return;
@@ -95,11 +97,18 @@ export class TimelineRecorder {
       this.recordLogErrors(event);
       return;
     }
-    if (NOT_RECORDED.has(event.type) || !TIMELINE_FAMILIES.some((f) => event.type.startsWith(f))) return;
+    if (!this.recordable(event.type)) return;
     const data: Record<string, unknown> = {};
     for (const key of Object.keys(fields)) if (key !== 'type' && key !== 'tenantId' && key !== 'deviceId') data[key] = fields[key];
     const at = fields.at;
     this.push({ tenantId: event.tenantId, deviceId, ts: typeof at === 'number' ? at : this.now(), type: event.type, data });
+  }
+
+  /** Whether a type is recorded, remembered per type: every telemetry batch passes through here. */
+  private recordable(type: string): boolean {
+    let yes = this.recordedTypes.get(type);
+    if (yes === undefined) this.recordedTypes.set(type, (yes = !NOT_RECORDED.has(type) && TIMELINE_FAMILIES.some((f) => type.startsWith(f))));
+    return yes;
   }
 
   private recordLogErrors(event: Extract<DomainEvent, { type: 'device.log' }>): void {
