@@ -11,6 +11,7 @@ export const COAP_RESOURCES = {
   twinReported: 'twin/reported',
   twinDesired: 'twin/desired',
   commands: 'commands',
+  logs: 'logs',
 } as const;
 
 /** Uri-Query parameter names that carry a device's credentials. */
@@ -22,6 +23,7 @@ export const COAP_CONTENT_FORMAT = {
   json: 50,
   senmlJson: 110,
   senmlCbor: 112,
+  textPlain: 0,
 } as const;
 
 /** The Uri-Path segments of a resource, e.g. `['device', 'v1', 'twin', 'desired']`. */

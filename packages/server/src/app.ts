@@ -38,6 +38,9 @@ import { TwinSchemaService, TwinSchemaValidators } from './core/twin/twin-schema
 import { TwinService } from './core/twin/twin-service.js';
 import { ConfigurationService } from './core/configurations/configuration-service.js';
 import { ConfigurationReconciler, type ReconcilerOptions } from './core/configurations/reconciler.js';
+import { DeviceLogService, type DeviceLogServiceOptions } from './core/logs/device-log-service.js';
+import { TimelineService } from './core/timeline/timeline-service.js';
+import type { TimelineRecorderOptions } from './core/timeline/timeline-recorder.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
@@ -65,6 +68,10 @@ export interface HangarOptions {
   presence?: Omit<PresenceOptions, 'nodeId' | 'now' | 'logger'> | undefined;
   /** Largest serialized size of a twin's desired and of its reported, each, in bytes (default 32 KiB). */
   twinMaxBytes?: number | undefined;
+  /** Device logs: upload limits, per-device rate limit (records), retention (docs/logs.md). */
+  logs?: Omit<DeviceLogServiceOptions, 'now' | 'logger'> | undefined;
+  /** Timeline recorder tuning (tests shorten its delays). */
+  timeline?: Partial<TimelineRecorderOptions> | undefined;
   /** Alert evaluation: sweep interval (0: no timer), per-device coalescing, rule cache. */
   alerts?: AlertEvaluatorOptions | undefined;
   /** Webhook delivery tuning (timeouts, backoff, attempts); tests shorten the delays. */
@@ -163,7 +170,11 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       twins: new TwinService(stores, changeEvents, { maxBytes: options.twinMaxBytes, now, schemas: twinSchemas }),
       twinSchemas: new TwinSchemaService(stores, twinSchemas, now),
       configurations: new ConfigurationService(stores, now),
+      logs: new DeviceLogService(stores, bus, { ...options.logs, now, logger: logger.child({ component: 'logs' }) }),
+      timeline: new TimelineService(stores, bus, { now, logger: logger.child({ component: 'timeline' }), recorder: options.timeline }),
     };
+    // Before anything publishes: the timeline records from the first event on.
+    services.timeline.start();
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
     const madeCas = await cas.ensureEveryTenantHasCa();
     if (madeCas.length > 0) logger.info({ tenants: madeCas }, 'created tenant certificate authorities');
@@ -179,7 +190,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     // The device transports: the HTTP device API shares the REST API's listener, MQTT and CoAP bind their own.
     const desiredWaits = new DeviceWaits();
     const stopDesiredWaits = bus.subscribe('twin.desired.changed', (e) => desiredWaits.notify(e.tenantId, e.deviceId));
-    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, desiredWaits });
+    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, desiredWaits, logs: services.logs });
     const liveSessions = new LiveSessions(bus);
     const mqtt = new MqttGateway({
       authenticator,
@@ -188,14 +199,14 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       liveSessions,
       bus,
       enrollment: services.enrollment,
-      services: { twin: services.twins },
+      services: { twin: services.twins, logs: services.logs },
       subscribed: (identity, filters) => twinPush.subscribed(identity, filters),
       count: (counter, n) => metrics.deviceTransport.inc({ transport: 'mqtt', counter }, n),
       logger: logger.child({ component: 'mqtt' }),
       now,
     });
     const twinPush = new MqttTwinDesiredPush(mqtt, services.twins, bus, logger.child({ component: 'mqtt' }));
-    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins) });
+    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), logs: services.logs });
     metrics.watchFleet({
       fleet: () => stores.fleetGauges.read(),
       mqttConnections: () => mqtt.stats().connections,
@@ -208,6 +219,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     }, 60 * 60 * 1000);
     sessionSweep.unref();
     services.telemetry.start();
+    services.logs.start();
     const alertEvaluator = new AlertEvaluator(stores, bus, logger.child({ component: 'alerts' }), now, options.alerts);
     services.alerts.onRuleChange(alertEvaluator);
     alertEvaluator.start();
@@ -269,6 +281,10 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         await alertEvaluator.stop();
         // Twin writes under way finish before the store goes away.
         await configurationReconciler.stop();
+        await services.logs.close();
+        // The last events (disconnects above) reach the timeline before the store closes.
+        await new Promise((resolve) => setImmediate(resolve));
+        await services.timeline.close();
         // Let the events just published reach the outbox, then write it and give leases back.
         await new Promise((resolve) => setImmediate(resolve));
         await webhookRuntime.stop();

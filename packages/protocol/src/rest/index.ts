@@ -24,6 +24,8 @@ export * from './telemetry.js';
 export * from './twin.js';
 export * from './webhooks.js';
 export * from './configurations.js';
+export * from './logs.js';
+export * from './timeline.js';
 export type { Wire } from './refs.js';
 
 /** The schemas with an `$id`: registered once with the server, referred to by `Type.Ref`, listed as OpenAPI components. */

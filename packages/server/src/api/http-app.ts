@@ -20,6 +20,8 @@ import { identityRoutes, pkiAndProvisioningRoutes } from './routes/identity.js';
 import { opsRoutes, type MetricsAccess } from './routes/ops.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { twinRoutes } from './routes/twin.js';
+import { logRoutes } from './routes/logs.js';
+import { timelineRoutes } from './routes/timeline.js';
 import { presenceRoutes } from './routes/presence.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { configurationRoutes } from './routes/configurations.js';
@@ -113,6 +115,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   eventRoutes(app, options.services);
   webhookRoutes(app, options.services);
   configurationRoutes(app, options.services);
+  logRoutes(app, options.services);
+  timelineRoutes(app, options.services);
   serverCaRoute(app, options.serverCaPem);
 
   const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;

@@ -9,6 +9,16 @@ export type DeviceProtocol = 'mqtt' | 'http' | 'coap' | 'lwm2m';
 
 export type AlertSeverity = 'critical' | 'major' | 'minor' | 'warning' | 'info';
 
+/** One stored device log record as `device.log` carries it (docs/logs.md). */
+export interface DeviceLogRecord {
+  id: string;
+  ts: number;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields?: Record<string, unknown>;
+  truncated?: true;
+}
+
 export type DomainEvent =
   | { type: 'device.created'; tenantId: string; deviceId: string }
   | { type: 'device.deleted'; tenantId: string; deviceId: string }
@@ -44,7 +54,13 @@ export type DomainEvent =
    */
   | { type: 'api_key.revoked'; tenantId: string; apiKeyId: string }
   | { type: 'user.disabled'; tenantId: string; userId: string }
-  | { type: 'session.ended'; tenantId: string; principalType: 'user' | 'api_key'; principalId: string; sessionId?: string };
+  | { type: 'session.ended'; tenantId: string; principalType: 'user' | 'api_key'; principalId: string; sessionId?: string }
+  /**
+   * One stored log upload of a device, with its records: the live tail. Streams and webhooks
+   * get it only when they name it exactly (type-filter.ts): `*` and `device.*` leave it out.
+   */
+  | { type: 'device.log'; tenantId: string; deviceId: string; receivedAt: number; records: DeviceLogRecord[] }
+  | { type: 'credential.issued'; tenantId: string; deviceId: string; credentialId: string; credentialType: 'x509' | 'token' };
 
 export type DomainEventType = DomainEvent['type'];
 export type EventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;
@@ -71,4 +87,6 @@ export const DOMAIN_EVENT_TYPES: readonly DomainEventType[] = [
   'user.disabled',
   'session.ended',
   'device.updated',
+  'device.log',
+  'credential.issued',
 ];

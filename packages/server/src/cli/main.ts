@@ -6,6 +6,7 @@ import { registerDeviceIdentityCommands } from './commands/credentials.js';
 import { registerDeviceCommands } from './commands/device.js';
 import { registerEnrollmentGroupCommands } from './commands/enrollment-group.js';
 import { registerQueryCommand } from './commands/query.js';
+import { registerDeviceEventsCommand, registerLogCommands } from './commands/logs.js';
 import { registerUserCommands } from './commands/user.js';
 import { registerTwinCommands } from './commands/twin.js';
 import { registerConfigCommands } from './commands/config.js';
@@ -74,6 +75,8 @@ export function buildProgram(): Command {
   registerUserCommands(program);
   registerTwinCommands(program);
   registerConfigCommands(program);
+  registerLogCommands(program);
+  registerDeviceEventsCommand(program.commands.find((c) => c.name() === 'device')!);
   return program;
 }
 

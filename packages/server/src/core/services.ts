@@ -16,6 +16,8 @@ import type { TwinSchemaService } from './twin/twin-schemas.js';
 import type { TwinService } from './twin/twin-service.js';
 import type { WebhookService } from './webhooks/webhook-service.js';
 import type { ConfigurationService } from './configurations/configuration-service.js';
+import type { DeviceLogService } from './logs/device-log-service.js';
+import type { TimelineService } from './timeline/timeline-service.js';
 
 /**
  * The core services the REST API calls, built by the composition root (`app.ts`). A module of
@@ -40,4 +42,6 @@ export interface Services {
   twins: TwinService;
   twinSchemas: TwinSchemaService;
   configurations: ConfigurationService;
+  logs: DeviceLogService;
+  timeline: TimelineService;
 }

@@ -15,6 +15,8 @@ import type { WebhookStore } from './webhooks/ports.js';
 import type { TwinStore } from './twin/ports.js';
 import type { FleetGaugeStore } from './ops/ports.js';
 import type { ConfigurationStore } from './configurations/ports.js';
+import type { DeviceLogStore } from './logs/ports.js';
+import type { TimelineStore } from './timeline/ports.js';
 
 /** Which database holds the store. Services read it only to size their concurrency. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -74,6 +76,8 @@ export interface StoreSet {
   readonly twins: TwinStore;
   readonly fleetGauges: FleetGaugeStore;
   readonly configurations: ConfigurationStore;
+  readonly deviceLogs: DeviceLogStore;
+  readonly timeline: TimelineStore;
 }
 
 /** The store as services see it: the ports plus a unit of work spanning them. */

@@ -429,6 +429,31 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   configurations: ConfigurationsTable;
   configuration_devices: ConfigurationDevicesTable;
+  device_logs: DeviceLogsTable;
+  device_events: DeviceEventsTable;
 }
 
 export type { Dialect } from '../core/stores.js';
+
+/** Device log records (migration 012); level 0 debug … 3 error, fields a JSON object or null. */
+export interface DeviceLogsTable {
+  seq: Generated<number>;
+  tenant_id: string;
+  device_id: string;
+  ts: number;
+  received_at: number;
+  level: number;
+  msg: string;
+  fields: string | null;
+  truncated: Generated<number>;
+}
+
+/** The per-device timeline (migration 012): one row per recorded domain event; data is JSON. */
+export interface DeviceEventsTable {
+  seq: Generated<number>;
+  tenant_id: string;
+  device_id: string;
+  ts: number;
+  type: string;
+  data: string;
+}

@@ -18,6 +18,8 @@ import { KyselyTwinStore } from './kysely/twin-store.js';
 import { KyselyFleetGaugeStore } from './kysely/fleet-gauge-store.js';
 import { KyselyWebhookStore } from './kysely/webhook-store.js';
 import { KyselyConfigurationStore } from './kysely/configuration-store.js';
+import { KyselyDeviceLogStore } from './kysely/device-log-store.js';
+import { KyselyTimelineStore } from './kysely/timeline-store.js';
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
   return {
@@ -35,6 +37,8 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     twins: new KyselyTwinStore(db),
     fleetGauges: new KyselyFleetGaugeStore(db),
     configurations: new KyselyConfigurationStore(db),
+    deviceLogs: new KyselyDeviceLogStore(db),
+    timeline: new KyselyTimelineStore(db),
   };
 }
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { createHangar, type Hangar } from '../app.js';
+import { createHangar, type Hangar, type HangarOptions } from '../app.js';
 import type { Dialect } from '../core/stores.js';
 import { dropSchema, testDatabaseUrl } from './test-store.js';
 
@@ -16,12 +16,12 @@ export interface TestHangar {
 }
 
 /** A whole Hangar (store, services, HTTP app) on a fresh SQLite dir or PostgreSQL schema, without a socket. */
-export async function startTestHangar(kind: Dialect = 'sqlite'): Promise<TestHangar> {
+export async function startTestHangar(kind: Dialect = 'sqlite', overrides: Partial<HangarOptions> = {}): Promise<TestHangar> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hangar-api-'));
   const adminToken = `hk_test_${randomBytes(18).toString('base64url')}`;
   const databaseUrl = kind === 'postgres' ? testDatabaseUrl() : undefined;
   const schema = kind === 'postgres' ? `hangar_t_${randomBytes(6).toString('hex')}` : undefined;
-  const hangar = await createHangar({ dataDir, databaseUrl, databaseSchema: schema, adminToken, logger: pino({ level: 'silent' }), webRoot: join(dataDir, 'no-web') });
+  const hangar = await createHangar({ dataDir, databaseUrl, databaseSchema: schema, adminToken, logger: pino({ level: 'silent' }), webRoot: join(dataDir, 'no-web'), ...overrides });
   return {
     hangar,
     adminToken,

@@ -13,6 +13,13 @@ export interface TypeFilter {
 
 export const MAX_TYPE_PATTERNS = 50;
 
+/**
+ * Types a filter matches only when it names them: `*` and prefixes leave them out. Device log
+ * uploads arrive at log rates and carry their records; a catch-all webhook or stream would be
+ * flooded by them (docs/logs.md).
+ */
+export const EXPLICIT_ONLY: ReadonlySet<string> = new Set(['device.log']);
+
 export function parseTypeFilter(patterns: readonly string[], known: readonly string[] = DOMAIN_EVENT_TYPES): TypeFilter {
   if (patterns.length > MAX_TYPE_PATTERNS) throw new HangarError('VALIDATION_FAILED', `at most ${MAX_TYPE_PATTERNS} event type patterns`);
   const exact = new Set<string>();
@@ -34,7 +41,7 @@ export function parseTypeFilter(patterns: readonly string[], known: readonly str
   const normalised = [...new Set(patterns.map((p) => p.trim()))];
   return {
     patterns: normalised,
-    matches: (type) => all || exact.has(type) || prefixes.some((prefix) => type.startsWith(prefix)),
+    matches: (type) => exact.has(type) || (!EXPLICIT_ONLY.has(type) && (all || prefixes.some((prefix) => type.startsWith(prefix)))),
   };
 }
 

@@ -73,7 +73,7 @@ export class CredentialService {
     const tenantId = ctx.principal.tenantId;
     // CSR checks and key generation are CPU work: done before the transaction holds the store.
     const prepared = await this.prepare(tenantId, deviceId, request);
-    return this.commits.run(async (tx) => {
+    const { issued, event } = await this.commits.run(async (tx) => {
       const device = await tx.devices.get(tenantId, deviceId);
       if (!device) throw new HangarError('DEVICE_NOT_FOUND', `device "${deviceId}" does not exist`);
       if (device.status === 'decommissioned') throw new HangarError('DEVICE_DECOMMISSIONED', `device "${deviceId}" is decommissioned; recommission it first`);
@@ -84,8 +84,13 @@ export class CredentialService {
         { action: 'credential.create', target: { type: 'device', id: deviceId }, summary: { after: { credentialId: issued.credential.id, type: issued.credential.type, serial: issued.credential.serialHex, expiresAt: issued.credential.expiresAt } } },
         this.now(),
       );
-      return issued;
+      // The same object is staged and published: the webhook outbox knows it by identity.
+      const event = issuedEvent(issued);
+      await this.events.stage(tx, [event]);
+      return { issued, event };
     }, `${tenantId}/${deviceId}`);
+    this.events.publish([event]);
+    return issued;
   }
 
   /** Validates a request and makes its key material; nothing is stored yet. */
@@ -222,3 +227,9 @@ export type PreparedCredential =
       privateKeyPem: string | undefined;
       keyAlgorithm: string;
     };
+
+/** The device timeline (and any webhook that asks) hears of credentials issued through the API. */
+function issuedEvent(issued: IssuedCredential): DomainEvent {
+  const c = issued.credential;
+  return { type: 'credential.issued', tenantId: c.tenantId, deviceId: c.deviceId, credentialId: c.id, credentialType: c.type };
+}

@@ -10,6 +10,7 @@ import { telemetryRateLimitsMigration } from './007-telemetry-rate-limits.js';
 import { twinMetadataMigration } from './008-twin-metadata.js';
 import { twinSchemasMigration } from './009-twin-schemas.js';
 import { configurationsMigration } from './013-configurations.js';
+import { deviceLogsMigration } from './012-device-logs.js';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration:
@@ -29,6 +30,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '008-twin-metadata': twinMetadataMigration(dialect),
         '009-twin-schemas': twinSchemasMigration(dialect),
         '013-configurations': configurationsMigration(dialect),
+        '012-device-logs': deviceLogsMigration(dialect),
       };
     },
   };

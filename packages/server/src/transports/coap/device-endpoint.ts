@@ -22,7 +22,7 @@ import {
   type CoapOption,
 } from './coap-message.js';
 import { CoapServer, type CoapRequest, type CoapResponse, type CoapTiming, type Remote } from './coap-server.js';
-import type { CommandReader, DeviceUplink, TwinReader } from './device-ports.js';
+import type { CommandReader, DeviceUplink, LogUplink, TwinReader } from './device-ports.js';
 import { ObserveRegistry, type Observer } from './observe-registry.js';
 
 export interface CoapLimits {
@@ -74,6 +74,8 @@ export interface CoapDeviceEndpointOptions {
   twinReader?: TwinReader | undefined;
   /** Takes twin/reported; without it that resource answers 5.01. */
   uplink?: DeviceUplink | undefined;
+  /** Takes POST logs; without it that resource answers 5.01. */
+  logs?: LogUplink | undefined;
   /** Serves GET commands; without it the list is empty. */
   commands?: CommandReader | undefined;
   limits?: Partial<CoapLimits>;
@@ -94,6 +96,7 @@ const RESOURCES: Record<string, ResourceSpec> = {
   [COAP_RESOURCES.twinReported]: { methods: ['PATCH', 'POST'], observable: false },
   [COAP_RESOURCES.twinDesired]: { methods: ['GET'], observable: true },
   [COAP_RESOURCES.commands]: { methods: ['GET'], observable: true },
+  [COAP_RESOURCES.logs]: { methods: ['POST'], observable: false },
 };
 
 /**
@@ -268,8 +271,11 @@ export class CoapDeviceEndpoint {
   private async write(request: CoapRequest, device: DeviceIdentity, resource: string, query: string[]): Promise<CoapResponse> {
     const message = request.message;
     const contentFormat = uintOption(message, Opt.ContentFormat);
-    let format: TelemetryFormat | 'json';
-    if (resource === COAP_RESOURCES.telemetry) {
+    let format: TelemetryFormat | 'json' | 'text';
+    if (resource === COAP_RESOURCES.logs) {
+      if (contentFormat !== undefined && contentFormat !== ContentFormat.Json && contentFormat !== ContentFormat.TextPlain) return errorResponse(CoapCode.UnsupportedContentFormat, 'logs are text/plain (0) or application/json (50)');
+      format = contentFormat === ContentFormat.Json ? 'json' : 'text';
+    } else if (resource === COAP_RESOURCES.telemetry) {
       const telemetryFormat = contentFormat === undefined ? 'json' : TELEMETRY_FORMATS.get(contentFormat);
       if (!telemetryFormat) return errorResponse(CoapCode.UnsupportedContentFormat, 'telemetry is application/json (50), application/senml+json (110) or application/senml+cbor (112)');
       format = telemetryFormat;
@@ -308,7 +314,12 @@ export class CoapDeviceEndpoint {
       if (body.length > this.limits.maxBodyBytes) return errorResponse(CoapCode.RequestEntityTooLarge, `the body exceeds the limit of ${this.limits.maxBodyBytes} bytes`, [{ number: Opt.Size1, value: encodeUint(this.limits.maxBodyBytes) }]);
     }
 
-    const response = resource === COAP_RESOURCES.telemetry ? await this.ingestTelemetry(device, body, format as TelemetryFormat) : await this.reportTwin(device, body);
+    const response =
+      resource === COAP_RESOURCES.logs
+        ? await this.ingestLogs(device, body, format === 'json' ? 'json' : 'text')
+        : resource === COAP_RESOURCES.telemetry
+          ? await this.ingestTelemetry(device, body, format as TelemetryFormat)
+          : await this.reportTwin(device, body);
     // §2.3: the response to the last block carries its Block1 option too.
     if (block1) response.options = [...(response.options ?? []), { number: Opt.Block1, value: encodeBlock({ num: block1.num, more: false, szx: block1.szx }) }];
     return response;
@@ -321,6 +332,17 @@ export class CoapDeviceEndpoint {
       return { code: CoapCode.Changed };
     } catch (err) {
       return this.failure(err, device, 'telemetry ingest failed');
+    }
+  }
+
+  private async ingestLogs(device: DeviceIdentity, body: Buffer, kind: 'json' | 'text'): Promise<CoapResponse> {
+    const logs = this.options.logs;
+    if (!logs) return errorResponse(CoapCode.NotImplemented, 'logs are not accepted over CoAP by this server');
+    try {
+      await logs.ingest(device, body, kind);
+      return { code: CoapCode.Changed };
+    } catch (err) {
+      return this.failure(err, device, 'log upload failed');
     }
   }
 

@@ -1,5 +1,6 @@
 import type { DeviceIdentity } from '../../core/identity/device-authenticator.js';
 import type { TwinService } from '../../core/twin/twin-service.js';
+import type { LogIngest } from '../../core/logs/device-log-service.js';
 
 /**
  * What the CoAP device API needs beyond telemetry and presence. Issues that own these areas
@@ -24,6 +25,9 @@ export function twinUplink(twins: Pick<TwinService, 'patchReported'>): DeviceUpl
     },
   };
 }
+
+/** Device log uploads: resolves once stored, rejects with a HangarError (nothing stored) to refuse. */
+export type LogUplink = LogIngest;
 
 export interface CommandReader {
   /** Commands waiting for this device, in the wire shape the device receives. */

@@ -6,6 +6,7 @@ import type { TelemetryFormat, TelemetryIngest } from '../../core/telemetry/tele
 import type { TwinService } from '../../core/twin/twin-service.js';
 import { HangarError } from '../../errors.js';
 import type { DeviceWaits } from '../device-waits.js';
+import type { LogIngest } from '../../core/logs/device-log-service.js';
 
 export interface DeviceApiDeps {
   authenticator: Pick<DeviceAuthenticator, 'authenticateToken' | 'authenticateBearer' | 'authenticateCertificate'>;
@@ -15,6 +16,8 @@ export interface DeviceApiDeps {
   twins?: Pick<TwinService, 'desiredDocument' | 'patchReported'> | undefined;
   /** Long polls of the desired twin (`?wait=`), told of each change; without it `wait` answers at once. */
   desiredWaits?: DeviceWaits | undefined;
+  /** Takes log uploads (`POST /device/v1/logs`); without it that resource is not registered. */
+  logs?: LogIngest | undefined;
 }
 
 /** The longest long poll: past a minute, proxies and NATs start cutting idle connections. */
@@ -46,6 +49,8 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser([...Object.keys(FORMATS), MERGE_PATCH], { parseAs: 'buffer', bodyLimit: TELEMETRY_BODY_LIMIT + 1024 }, (_req, body, done) => done(null, body));
+    // Log uploads may be plain text; the log service checks size and encoding and says what is wrong.
+    scope.addContentTypeParser('text/plain', { parseAs: 'buffer', bodyLimit: TELEMETRY_BODY_LIMIT + 1024 }, (_req, body, done) => done(null, body));
 
     scope.addHook('onRequest', async (request) => {
       const result = await authenticate(deps, request);
@@ -130,6 +135,29 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
           const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
           if (type !== 'application/json' && type !== MERGE_PATCH) throw new HangarError('UNSUPPORTED_MEDIA_TYPE', `send the reported patch as application/json or ${MERGE_PATCH}; not "${type || 'no content type'}"`);
           return twins.patchReported(request.device!.tenantId, request.device!.deviceId, parseJson(request.body));
+        },
+      );
+    }
+
+    const logs = deps.logs;
+    if (logs) {
+      scope.post(
+        '/device/v1/logs',
+        {
+          schema: {
+            operationId: 'uploadDeviceLogs',
+            tags: ['device'],
+            summary: 'A device uploads log records; answered once they are stored',
+            description: 'Body: text/plain (one record per non-empty line, level info), or application/json: a record {"ts","level","msg","fields"} or an array of records. See docs/logs.md.',
+            security: [{ deviceBasic: [] }, { deviceBearer: [] }],
+          },
+        },
+        async (request, reply) => {
+          const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+          if (type !== 'text/plain' && type !== 'application/json') throw new HangarError('UNSUPPORTED_MEDIA_TYPE', `send logs as text/plain or application/json; not "${type || 'no content type'}"`);
+          if (!Buffer.isBuffer(request.body) || request.body.length === 0) throw new HangarError('VALIDATION_FAILED', 'the log upload is empty');
+          const { accepted } = await logs.ingest(request.device!, request.body, type === 'text/plain' ? 'text' : 'json');
+          return reply.code(200).send({ accepted });
         },
       );
     }

@@ -74,7 +74,7 @@ describe('MQTT gateway robustness', () => {
     const id = 'big-ok';
     const { token } = await tb.device(id);
     const r = await RawClient.connect(tb.port, 5, { clientId: id, username: id, password: Buffer.from(token) });
-    publish(r, `devices/${id}/logs`, Buffer.alloc(256 * 1024, 0x61), 1);
+    publish(r, `devices/${id}/ota/status`, Buffer.alloc(256 * 1024, 0x61), 1);
     expect((await r.next('puback')).reasonCode ?? 0).toBe(0);
     r.end();
   });

@@ -3,6 +3,7 @@ import type { DeviceIdentity } from '../../core/identity/device-authenticator.js
 import type { TelemetryFormat } from '../../core/telemetry/telemetry-ingest.js';
 import type { TwinService } from '../../core/twin/twin-service.js';
 import { HangarError } from '../../errors.js';
+import type { LogIngest } from '../../core/logs/device-log-service.js';
 
 /** What came with an uplink besides its payload (MQTT 5 properties; empty on 3.1.1). */
 export interface UplinkMeta {
@@ -16,6 +17,8 @@ export interface UplinkMeta {
 /** The core services behind uplink topics, as the composition root hands them to the gateway. */
 export interface UplinkServices {
   twin?: Pick<TwinService, 'patchReported'> | undefined;
+  /** Device log uploads (`devices/{id}/logs`). */
+  logs?: LogIngest | undefined;
 }
 
 /** The core as the routing table reaches it (the gateway provides it; see GatewayCore). */
@@ -24,6 +27,8 @@ export interface UplinkCore {
   /** False without an `uplink` hook: the topics below still routed to it go nowhere. */
   readonly uplinksServed: boolean;
   uplink(identity: DeviceIdentity, subtopic: string, payload: Buffer, meta: UplinkMeta): Promise<void>;
+  /** Device logs (`logs`); without it that topic is unserved. */
+  readonly logs?: LogIngest | undefined;
 }
 
 /** A core port behind one uplink topic. */
@@ -71,6 +76,18 @@ const TWIN_REPORTED: UplinkRoute = {
   },
 };
 
+/** Log uploads go to the log service; the Content-Type (MQTT 5) says text or JSON, else the payload does. */
+const LOGS_PORT: UplinkRoute = {
+  kind: 'port',
+  port: {
+    served: (core) => core.services.logs !== undefined,
+    handle: async (core, identity, _subtopic, payload, meta) => {
+      const type = meta.contentType?.split(';')[0]!.trim().toLowerCase();
+      await core.services.logs!.ingest(identity, payload, type === 'application/json' ? 'json' : type === 'text/plain' ? 'text' : 'auto');
+    },
+  },
+};
+
 /**
  * THE routing table of device uplinks (DESIGN §5): the topic after `devices/{id}/` → where it
  * goes. A `+` level matches one non-empty level. A new uplink (a twin, command, OTA or log
@@ -82,7 +99,7 @@ export const UPLINK_ROUTES: ReadonlyArray<readonly [suffix: string, route: Uplin
   ['twin/reported', TWIN_REPORTED],
   ['commands/+/result', UPLINK_HOOK],
   ['ota/status', UPLINK_HOOK],
-  ['logs', UPLINK_HOOK],
+  ['logs', LOGS_PORT],
 ];
 
 const exact = new Map<string, UplinkRoute>(UPLINK_ROUTES.filter(([suffix]) => !suffix.split('/').includes('+')));
