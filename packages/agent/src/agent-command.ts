@@ -28,6 +28,7 @@ const FLAGS: [flag: string, help: string][] = [
   ['--firmware-version <v>', 'firmware version to report, or @FILE / an absolute path to read it from'],
   ['--reboot-command <cmd>', 'shell command the reboot command runs (default: not configured)'],
   ['--factory-reset-command <cmd>', 'shell command the factory-reset command runs (default: not configured)'],
+  ['--connect-timeout <s>', 'seconds before one MQTT connection attempt gives up (default 10)'],
   ['--max-buffered <n>', 'telemetry records kept offline at most; the oldest are dropped (default 100000)'],
 ];
 
@@ -76,6 +77,9 @@ export function planAgent(flags: Flags, agentVersion: string): DeviceAgentConfig
   const intervalRaw = str('metricsInterval') ?? '60';
   const metricsIntervalSec = Number(intervalRaw);
   if (!Number.isFinite(metricsIntervalSec) || metricsIntervalSec < 0 || intervalRaw.trim() === '') throw new AgentUsageError(`--metrics-interval must be a number of seconds ≥ 0, not "${intervalRaw}"`);
+  const timeoutRaw = str('connectTimeout');
+  const connectTimeoutSec = timeoutRaw === undefined ? undefined : Number(timeoutRaw);
+  if (connectTimeoutSec !== undefined && (!Number.isFinite(connectTimeoutSec) || connectTimeoutSec <= 0)) throw new AgentUsageError(`--connect-timeout must be a positive number of seconds, not "${timeoutRaw}"`);
   const maxRaw = str('maxBuffered');
   const maxBufferedRecords = maxRaw === undefined ? undefined : Number(maxRaw);
   if (maxBufferedRecords !== undefined && (!Number.isInteger(maxBufferedRecords) || maxBufferedRecords < 1)) throw new AgentUsageError(`--max-buffered must be a whole number ≥ 1, not "${maxRaw}"`);
@@ -105,6 +109,7 @@ export function planAgent(flags: Flags, agentVersion: string): DeviceAgentConfig
   const reset = str('factoryResetCommand');
   if (reset) config.factoryResetCommand = reset;
   if (maxBufferedRecords !== undefined) config.maxBufferedRecords = maxBufferedRecords;
+  if (connectTimeoutSec !== undefined) config.connectTimeoutMs = connectTimeoutSec * 1000;
   return config;
 }
 

@@ -224,7 +224,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     const c = this.options.credential;
     return {
       clientId: this.deviceId,
-      protocolVersion: 4,
+      // MQTT 5: a server refuses one publish with a PUBACK reason code instead of closing the connection.
+      protocolVersion: 5,
       clean: true,
       keepalive: this.options.keepaliveSec ?? 60,
       // Reconnects are ours: backoff with full jitter, and the HTTP fallback between them.
