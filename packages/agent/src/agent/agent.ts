@@ -49,6 +49,8 @@ export interface AgentOptions {
   factoryResetCommand?: string | undefined;
   /** Static facts reported on every connection (OS, kernel, versions). */
   facts?: Record<string, unknown>;
+  /** Wraps every command run (the simulator's failure injection). */
+  aroundCommand?: (command: CommandRequest, run: () => Promise<CommandResult>) => Promise<CommandResult>;
   /** What `get-system-info` answers besides the facts (e.g. current metrics). */
   systemInfo?: () => Record<string, unknown>;
 }
@@ -101,6 +103,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         uploadLogs: () => this.uploadLogs(),
       },
       options.commandsDir,
+      options.aroundCommand,
     );
   }
 

@@ -52,6 +52,8 @@ export class CommandRegistry {
   constructor(
     private readonly hooks: BuiltinHooks,
     private readonly scriptsDir?: string,
+    /** Wraps every run (the simulator injects failures and delays here). */
+    private readonly around?: (command: CommandRequest, run: () => Promise<CommandResult>) => Promise<CommandResult>,
   ) {
     this.handlers.set('ping', () => ({ pong: Date.now() }));
     this.handlers.set('get-system-info', () => this.hooks.systemInfo());
@@ -69,7 +71,7 @@ export class CommandRegistry {
   execute(command: CommandRequest): Promise<CommandResult> {
     const known = this.done.get(command.id);
     if (known) return known;
-    const running = this.run(command);
+    const running = this.around ? this.around(command, () => this.run(command)) : this.run(command);
     this.done.set(command.id, running);
     if (this.done.size > REMEMBERED) this.done.delete(this.done.keys().next().value!);
     return running;
