@@ -82,7 +82,7 @@ describe('simulateAgents', () => {
     expect(refused).toBeGreaterThan(0);
     expect(summary.desired).toEqual({ documents: 20, applied, rejected: refused });
     expect(applied + refused).toBe(40);
-    expect(summary).toMatchObject({ mode: 'agents', agents: 20, interrupted: true, connected: { mqtt: 0, http: 0, offline: 20 } });
+    expect(summary).toMatchObject({ mode: 'agents', agents: 20, interrupted: true, connected: { mqtt: 20, http: 0, offline: 0 } });
   });
 
   it('drops connections at random and the agents come back', async () => {

@@ -48,6 +48,7 @@ export interface AgentFleetOptions {
 
 export interface AgentFleetCounts {
   agents: number;
+  /** Agents by transport (in the summary: when the run ended, before they disconnected). */
   connected: { mqtt: number; http: number; offline: number };
   desired: { documents: number; applied: number; rejected: number };
   commands: { succeeded: number; failed: number; injectedFailures: number; slowed: number; byName: Record<string, number> };
@@ -78,6 +79,7 @@ export async function simulateAgents(options: AgentFleetOptions): Promise<AgentF
   const agents: Agent[] = [];
   const timers: NodeJS.Timeout[] = [];
   let interrupted = false;
+  let connectedAtEnd = counts.connected;
   const aborted = (): boolean => options.signal?.aborted === true;
 
   const makeAgent = (c: DeviceCredential): Agent => {
@@ -163,11 +165,13 @@ export async function simulateAgents(options: AgentFleetOptions): Promise<AgentF
     if (!aborted()) await sleepUnless(options.durationSec === Infinity ? 2 ** 31 - 1 : options.durationSec * 1000, options.signal);
     interrupted = aborted();
   } finally {
+    // Before stopping: the summary tells how many agents were connected when the run ended.
+    connectedAtEnd = { ...counts.connected };
     clearInterval(progress);
     for (const t of timers) clearInterval(t);
     await Promise.all(agents.map((a) => a.stop()));
   }
-  return { server: options.server, mode: 'agents', ...counts, failures: f, seconds: Math.round((performance.now() - started) / 10) / 100, interrupted };
+  return { server: options.server, mode: 'agents', ...counts, connected: connectedAtEnd, failures: f, seconds: Math.round((performance.now() - started) / 10) / 100, interrupted };
 }
 
 function sleepUnless(ms: number, signal: AbortSignal | undefined): Promise<void> {
