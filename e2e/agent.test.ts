@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -23,7 +23,7 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'hangar-e2e-agent-'));
-  hangar = await startHangar({ args: ['--mqtt-port', '0'] });
+  hangar = await startHangar({ args: ['--mqtt-port', '0', '--mqtts-port', '0'] });
 });
 
 afterEach(async () => {
@@ -108,6 +108,28 @@ describe('hangar-agent', () => {
     expect(latest.values).toHaveProperty('diskFreeBytes');
     expect(latest.values).toHaveProperty('bufferDropped');
     expect(agent.stderr()).toMatch(/connected over MQTT/);
+    expect(await stopChild(agent.child)).toBe(0);
+  });
+
+  it('connects over MQTTS with a Hangar-issued client certificate', async () => {
+    await api('POST', '/api/v1/devices', { id: 'e2e-agent-cert', type: 'agent-test' });
+    const cred = await api('POST', '/api/v1/devices/e2e-agent-cert/credentials', { type: 'x509' });
+    const files = { ca: join(workDir, 'server-ca.pem'), cert: join(workDir, 'cert.pem'), key: join(workDir, 'cert.key') };
+    writeFileSync(files.ca, await (await fetch(`${hangar.url}/pki/server-ca.pem`)).text());
+    writeFileSync(files.cert, cred.certificatePem);
+    writeFileSync(files.key, cred.privateKeyPem, { mode: 0o600 });
+    // Every flag from the environment this time, as a systemd unit's Environment= lines would give them.
+    const agent = startAgent([], {
+      HANGAR_AGENT_SERVER: `mqtts://localhost:${hangar.endpoints.mqtts}`,
+      HANGAR_AGENT_DEVICE_ID: 'e2e-agent-cert',
+      HANGAR_AGENT_CERT: files.cert,
+      HANGAR_AGENT_KEY: files.key,
+      HANGAR_AGENT_CA: files.ca,
+      HANGAR_AGENT_STATE_DIR: join(workDir, 'cert'),
+      HANGAR_AGENT_METRICS_INTERVAL: '0.5',
+    });
+    await until('metrics over MQTTS', async () => ((await api('GET', '/api/v1/devices/e2e-agent-cert/telemetry/latest')).values?.cpuPercent ? true : undefined), agent);
+    expect(agent.stderr()).toMatch(/connected over MQTT to mqtts:/);
     expect(await stopChild(agent.child)).toBe(0);
   });
 
