@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../packages/agent/src/testing/mosquitto.js';
+import { Agent, AgentLog, DiskTelemetryBuffer } from '../packages/agent/src/index.js';
 import { REPO_ROOT, startHangar, type RunningHangar } from './support/hangar-process.js';
 
 vi.setConfig({ testTimeout: 90_000 });
@@ -177,6 +178,36 @@ describe('hangar-agent', () => {
     }, second);
     expect(second.stderr()).not.toMatch(/enrolling/);
     expect(await stopChild(second.child)).toBe(0);
+  });
+
+  it('keeps readings taken offline on disk across an agent restart and replays them in order', async () => {
+    const token = await deviceWithToken('e2e-agent-buf');
+    const stateDir = join(workDir, 'buffered');
+    const t0 = Date.now() - 60_000;
+    const options = { deviceId: 'e2e-agent-buf', credential: { kind: 'token' as const, token }, log: new AgentLog(), backoff: { initialMs: 100, maxMs: 1000 } };
+    // First run: the server is unreachable, so the readings stay in the state dir.
+    const offline = new Agent({ ...options, server: `mqtt://127.0.0.1:${await freePort()}`, buffer: new DiskTelemetryBuffer(join(stateDir, 'telemetry')) });
+    offline.start();
+    for (let n = 1; n <= 5; n += 1) offline.sendTelemetry({ seq: n }, t0 + n * 1000);
+    await offline.stop();
+    // Second run, a new process's worth of state: same dir, reachable server.
+    const online = new Agent({ ...options, server: mqttUrl(), buffer: new DiskTelemetryBuffer(join(stateDir, 'telemetry')) });
+    expect(online.buffer.size).toBe(5);
+    const order: number[] = [];
+    online.sendTelemetry({ seq: 6 }, t0 + 6000);
+    online.start();
+    try {
+      const series = await until('the replayed readings', async () => {
+        const answer = await api('GET', `/api/v1/devices/e2e-agent-buf/telemetry?keys=seq&from=${t0}&to=${t0 + 10_000}`);
+        const points = answer.series[0]?.points ?? [];
+        return points.length === 6 ? points : undefined;
+      });
+      for (const p of series as { ts: string; value: number }[]) order.push(p.value);
+      expect(order).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(online.buffer.size).toBe(0);
+    } finally {
+      await online.stop();
+    }
   });
 
   it('ends with one clear line on bad input', async () => {
