@@ -36,7 +36,6 @@ afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- REST answers, read loosely
 async function api(method: string, path: string, body?: unknown): Promise<any> {
   const res = await fetch(hangar.url + path, { method, headers: { authorization: `Bearer ${hangar.adminToken}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);

@@ -65,7 +65,7 @@ export function planAgent(flags: Flags, agentVersion: string): DeviceAgentConfig
   if ((group && !secret) || (secret && !group)) throw new AgentUsageError('--enroll-group and --enroll-secret go together');
   const httpUrl = str('httpUrl');
   if (httpUrl !== undefined) {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = ['http:', 'https:'].includes(new URL(httpUrl).protocol);
     } catch {

@@ -28,13 +28,13 @@ export function loadCredential(stateDir: string): StoredCredential | undefined {
     text = readFileSync(credentialPath(stateDir), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${credentialPath(stateDir)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new Error(`cannot read ${credentialPath(stateDir)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   let stored: StoredCredential;
   try {
     stored = JSON.parse(text) as StoredCredential;
-  } catch {
-    throw new Error(`${credentialPath(stateDir)} is not JSON; remove it to enroll again`);
+  } catch (err) {
+    throw new Error(`${credentialPath(stateDir)} is not JSON; remove it to enroll again`, { cause: err });
   }
   const c = stored.credential as Partial<AgentCredential> | undefined;
   const valid = typeof stored.deviceId === 'string' && c !== undefined && ((c.kind === 'token' && typeof c.token === 'string') || (c.kind === 'x509' && typeof c.certPem === 'string' && typeof c.keyPem === 'string'));

@@ -113,7 +113,7 @@ export function readFirmwareVersion(value: string | undefined): string | undefin
     try {
       return readFileSync(file, 'utf8').trim();
     } catch (err) {
-      throw new Error(`--firmware-version: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new Error(`--firmware-version: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
   }
   return value;

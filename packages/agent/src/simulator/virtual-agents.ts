@@ -78,8 +78,8 @@ export async function simulateAgents(options: AgentFleetOptions): Promise<AgentF
   const started = performance.now();
   const agents: Agent[] = [];
   const timers: NodeJS.Timeout[] = [];
-  let interrupted = false;
-  let connectedAtEnd = counts.connected;
+  let interrupted: boolean;
+  let connectedAtEnd: AgentFleetCounts['connected'];
   const aborted = (): boolean => options.signal?.aborted === true;
 
   const makeAgent = (c: DeviceCredential): Agent => {
