@@ -121,6 +121,7 @@ async function runAgents(plan: SimulatePlan, credentials: DeviceCredential[]): P
       telemetryIntervalSec: agents.telemetryIntervalSec,
       payloadKeys: plan.options.payloadKeys ?? 2,
       connectRate: plan.options.connectRate ?? 500,
+      connectConcurrency: plan.options.connectConcurrency ?? 100,
       durationSec: plan.options.durationSec ?? Infinity,
       failures: agents.failures,
       signal: abort.signal,

@@ -49,6 +49,8 @@ export interface AgentOptions {
   factoryResetCommand?: string | undefined;
   /** Static facts reported on every connection (OS, kernel, versions). */
   facts?: Record<string, unknown>;
+  /** Paces connection attempts (the simulator's thousands of agents share one gate). */
+  connectGate?: { acquire(): Promise<() => void> };
   /** Wraps every command run (the simulator's failure injection). */
   aroundCommand?: (command: CommandRequest, run: () => Promise<CommandResult>) => Promise<CommandResult>;
   /** What `get-system-info` answers besides the facts (e.g. current metrics). */
@@ -131,7 +133,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (!this.stopped) return;
     this.stopped = false;
     this.log.info(`agent for ${this.deviceId} starting: ${this.options.server}${this.options.httpUrl ? `, HTTP fallback ${this.options.httpUrl}` : ''}`);
-    this.connectMqtt();
+    void this.connectMqtt();
   }
 
   async stop(): Promise<void> {
@@ -188,8 +190,9 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   // ---- MQTT -------------------------------------------------------------------------------
 
-  private connectMqtt(): void {
-    if (this.stopped) return;
+  private async connectMqtt(): Promise<void> {
+    const release = this.options.connectGate ? await this.options.connectGate.acquire() : (): void => undefined;
+    if (this.stopped) return release();
     const generation = ++this.generation;
     const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
     const client = connect(this.options.server, this.mqttOptions(timeoutMs));
@@ -199,6 +202,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      release();
       this.discard(client);
       this.onMqttFailure(`connect: ${reason}`);
     };
@@ -208,6 +212,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      release();
       if (generation === this.generation) this.onMqttConnected(client, generation);
     });
     client.on('error', (err) => {
@@ -276,7 +281,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const delay = backoffDelay(this.failures, this.backoff);
     this.failures += 1;
     if (this.failures >= (this.options.httpFallbackAfter ?? 2) && this.options.httpUrl && !this.httpMode) this.startHttp();
-    this.reconnectTimer = setTimeout(() => this.connectMqtt(), delay);
+    this.reconnectTimer = setTimeout(() => void this.connectMqtt(), delay);
   }
 
   private discard(client: MqttClient): void {

@@ -11,6 +11,7 @@ import { AgentLog } from '../agent/agent-log.js';
 import type { CommandResult } from '../agent/commands.js';
 import { MemoryTelemetryBuffer } from '../agent/telemetry-buffer.js';
 import type { DeviceCredential } from './credentials.js';
+import { ConnectGate } from './pacer.js';
 import { RandomWalk } from './telemetry.js';
 
 export interface FailureInjection {
@@ -35,11 +36,15 @@ export interface AgentFleetOptions {
   /** Seconds between telemetry readings per agent; 0 sends none. */
   telemetryIntervalSec: number;
   payloadKeys: number;
-  /** Agents started per second at most. */
+  /** Connection attempts started per second at most, across the fleet (reconnects included). */
   connectRate: number;
-  /** Seconds to run after every agent was started; Infinity runs until `signal` aborts. */
+  /** Connection attempts in progress at once at most (default 100). */
+  connectConcurrency?: number;
+  /** Seconds to run once every agent has connected (or the connect phase timed out); Infinity runs until `signal` aborts. */
   durationSec: number;
   failures: FailureInjection;
+  /** The connect phase stops waiting for the last agents after this long (they keep retrying); default 60 s. */
+  connectPhaseTimeoutMs?: number;
   /** Source of randomness for the injected failures (tests seed it). */
   random?: () => number;
   signal?: AbortSignal;
@@ -77,11 +82,15 @@ export async function simulateAgents(options: AgentFleetOptions): Promise<AgentF
   };
   const started = performance.now();
   const agents: Agent[] = [];
+  let onceOnline = 0;
   const timers: NodeJS.Timeout[] = [];
   let interrupted: boolean;
   let connectedAtEnd: AgentFleetCounts['connected'];
   const aborted = (): boolean => options.signal?.aborted === true;
 
+  // The same gate as the telemetry simulator's: thousands of simultaneous handshakes would
+  // overflow the server's listen backlog and measure SYN retransmits instead.
+  const connectGate = new ConnectGate(options.connectRate > 0 ? options.connectRate : Infinity, options.connectConcurrency ?? 100);
   const makeAgent = (c: DeviceCredential): Agent => {
     const credential: AgentCredential = c.kind === 'x509' ? { kind: 'x509', certPem: c.certPem, keyPem: c.keyPem } : { kind: 'token', token: c.kind === 'token' ? c.token : '' };
     const agent = new Agent({
@@ -94,6 +103,7 @@ export async function simulateAgents(options: AgentFleetOptions): Promise<AgentF
       // Thousands of agents: keep a short backlog each and print nothing.
       log: new AgentLog({ backlog: 50 }),
       facts: { os: 'simulated', agentVersion: 'simulator', simulated: true },
+      connectGate,
       aroundCommand: async (command, run): Promise<CommandResult> => {
         if (random() * 100 < f.slowCommandsPct) {
           counts.commands.slowed += 1;
@@ -114,7 +124,12 @@ export async function simulateAgents(options: AgentFleetOptions): Promise<AgentF
     agent.onCommand('reboot', () => ({ started: true, simulated: true }));
     agent.onCommand('factory-reset', () => ({ started: true, simulated: true }));
     let previous: Transport = 'offline';
+    let everOnline = false;
     agent.on('transport', (t) => {
+      if (!everOnline && t !== 'offline') {
+        everOnline = true;
+        onceOnline += 1;
+      }
       counts.connected[previous] -= 1;
       counts.connected[t] += 1;
       previous = t;
@@ -133,7 +148,6 @@ export async function simulateAgents(options: AgentFleetOptions): Promise<AgentF
 
   const progress = setInterval(() => options.onProgress?.({ ...structuredClone(counts), elapsedSec: (performance.now() - started) / 1000 }), 1000);
   try {
-    const spacingMs = Number.isFinite(options.connectRate) && options.connectRate > 0 ? 1000 / options.connectRate : 0;
     for (const c of options.credentials) {
       if (aborted()) break;
       const agent = makeAgent(c);
@@ -148,7 +162,6 @@ export async function simulateAgents(options: AgentFleetOptions): Promise<AgentF
           }, options.telemetryIntervalSec * 1000),
         );
       }
-      if (spacingMs > 0) await sleepUnless(spacingMs, options.signal);
     }
     if (f.dropProbability > 0) {
       timers.push(
@@ -162,6 +175,8 @@ export async function simulateAgents(options: AgentFleetOptions): Promise<AgentF
         }, 1000),
       );
     }
+    const phaseEnd = Date.now() + (options.connectPhaseTimeoutMs ?? 60_000);
+    while (!aborted() && onceOnline < agents.length && Date.now() < phaseEnd) await sleepUnless(50, options.signal);
     if (!aborted()) await sleepUnless(options.durationSec === Infinity ? 2 ** 31 - 1 : options.durationSec * 1000, options.signal);
     interrupted = aborted();
   } finally {
@@ -169,6 +184,7 @@ export async function simulateAgents(options: AgentFleetOptions): Promise<AgentF
     connectedAtEnd = { ...counts.connected };
     clearInterval(progress);
     for (const t of timers) clearInterval(t);
+    connectGate.drain();
     await Promise.all(agents.map((a) => a.stop()));
   }
   return { server: options.server, mode: 'agents', ...counts, connected: connectedAtEnd, failures: f, seconds: Math.round((performance.now() - started) / 10) / 100, interrupted };
