@@ -144,6 +144,17 @@ describe('agent over MQTT', () => {
     expect(second.buffer.size).toBe(0);
   });
 
+  it('keeps a reading whose acknowledgement was lost with the connection and sends it again', async () => {
+    const agent = newAgent('dev-drop');
+    agent.start();
+    await connected(agent);
+    agent.sendTelemetry({ n: 42 });
+    agent.dropConnection(); // the PUBACK cannot arrive on this connection
+    await until('the reading after the reconnect', () => inbox.find((m) => m.topic === 'devices/dev-drop/telemetry' && (m.body as { values: { n: number } }).values.n === 42));
+    await until('an empty buffer', () => agent.buffer.size === 0);
+    expect(agent.transport).toBe('mqtt');
+  });
+
   it('reconnects after the broker restarts and resubscribes', async () => {
     const agent = newAgent('dev-re');
     agent.start();

@@ -89,6 +89,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private reportedDropped = -1;
   private current: Transport = 'offline';
   private flushingResults = false;
+  /** Rejecters of publishes waiting for their PUBACK: a lost connection fails them at once. */
+  private readonly awaitingAck = new Set<(err: Error) => void>();
 
   constructor(private readonly options: AgentOptions) {
     super();
@@ -144,6 +146,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const client = this.client;
     this.client = undefined;
     this.mqttUp = false;
+    this.failAwaitingAcks();
     this.setTransport('offline');
     if (client) {
       client.removeAllListeners();
@@ -266,6 +269,7 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private onMqttLost(client: MqttClient): void {
     this.generation += 1;
+    this.failAwaitingAcks();
     this.discard(client);
     if (this.mqttUp) {
       this.mqttUp = false;
@@ -285,6 +289,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private discard(client: MqttClient): void {
+    if (this.client === client) this.failAwaitingAcks();
     client.removeAllListeners();
     client.on('error', () => undefined);
     client.end(true);
@@ -308,7 +313,24 @@ export class Agent extends EventEmitter<AgentEvents> {
   private publish(topic: string, body: unknown): Promise<void> {
     const client = this.client;
     if (!client || !this.mqttUp) return Promise.reject(new Error('MQTT is not connected'));
-    return new Promise((resolve, reject) => client.publish(topic, JSON.stringify(body), { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) => {
+      // MQTT.js may never call back for a message in flight when the socket dies; the
+      // buffer's sender must not wait for ever, so a lost connection fails it here.
+      const fail = (err: Error): void => {
+        this.awaitingAck.delete(fail);
+        reject(err);
+      };
+      this.awaitingAck.add(fail);
+      client.publish(topic, JSON.stringify(body), { qos: 1 }, (err) => {
+        if (!this.awaitingAck.delete(fail)) return;
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
+  private failAwaitingAcks(): void {
+    for (const fail of [...this.awaitingAck]) fail(new Error('the MQTT connection was lost before the acknowledgement'));
   }
 
   // ---- HTTP fallback --------------------------------------------------------------------------
