@@ -251,7 +251,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const base = deviceTopic(this.deviceId);
     client.subscribe({ [`${base}/twin/desired`]: { qos: 1 }, [`${base}/commands/+`]: { qos: 1 } }, (err, granted) => {
       if (generation !== this.generation || this.stopped) return;
-      const refused = granted?.find((g) => g.qos === 128);
+      const refused = granted?.find((g) => g.qos >= 0x80); // a SUBACK failure code (0x80 and up in MQTT 5)
       if (err || refused) {
         this.log.error(`mqtt: subscribing was refused (${err ? describeError(err) : refused!.topic}); retrying`);
         this.discard(client);
