@@ -16,7 +16,7 @@ import { describeError } from '../simulator/device-session.js';
 import { AgentLog } from './agent-log.js';
 import { CommandRegistry, type CommandHandler, type CommandRequest, type CommandResult } from './commands.js';
 import { DesiredState, type DesiredHandler, type DesiredOutcome } from './desired-state.js';
-import { describeRefusal, httpRequest, type HttpAuth } from './http-client.js';
+import { describeRefusal, HttpError, httpRequest, type HttpAuth } from './http-client.js';
 import { composePatches, isPlainObject } from './merge-patch.js';
 import { MemoryTelemetryBuffer, type TelemetryBuffer, type TelemetryRecord } from './telemetry-buffer.js';
 
@@ -387,7 +387,7 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private async http(method: string, path: string, body: unknown): Promise<string> {
     const answer = await this.httpRaw(method, path, body, 30_000);
-    if (answer.status >= 300) throw new Error(`${method} ${path}: ${describeRefusal(answer)}`);
+    if (answer.status >= 300) throw new HttpError(`${method} ${path}: ${describeRefusal(answer)}`, answer.status);
     return answer.body;
   }
 
@@ -468,6 +468,11 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (this.mqttUp) await this.publish(deviceTopic(this.deviceId, 'twin', 'reported'), patch);
       else await this.http('PATCH', '/device/v1/twin/reported', patch);
     } catch (err) {
+      if (refusedByServer(err)) {
+        // Sending it again would be refused again (and hold back every later patch merged into it).
+        this.log.error(`the server refused reported state ${JSON.stringify(patch).slice(0, 200)}: ${describeError(err)}`);
+        return;
+      }
       this.pendingReported = this.pendingReported ? composePatches(patch, this.pendingReported) : patch;
       this.log.warn(`reported state not sent (kept for the next connection): ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -524,12 +529,25 @@ export class Agent extends EventEmitter<AgentEvents> {
         else await this.http('POST', `/device/v1/commands/${encodeURIComponent(id)}/result`, result);
         this.pendingResults.delete(id);
       } catch (err) {
+        if (refusedByServer(err)) {
+          // An unknown, finished or duplicate command: the server will never take this result.
+          this.pendingResults.delete(id);
+          this.log.error(`the server refused the result of command ${id}: ${describeError(err)}`);
+          continue;
+        }
         this.log.warn(`result of command ${id} not sent yet: ${err instanceof Error ? err.message : String(err)}`);
         return false;
       }
     }
     return true;
   }
+}
+
+/** The server answered no (an MQTT 5 PUBACK failure code, an HTTP 4xx), as opposed to a transport failure worth a retry. */
+function refusedByServer(err: unknown): boolean {
+  if (err instanceof HttpError) return err.status !== undefined && err.status >= 400 && err.status < 500;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' && code >= 0x80;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -59,7 +59,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return answer(res, 200, { items });
   }
   if (req.method === 'POST' && /^\/device\/v1\/commands\/[^/]+\/result$/.test(url.pathname)) return answer(res, 200, { ok: true });
-  if (req.method === 'PATCH' && url.pathname === '/device/v1/twin/reported') return answer(res, 200, { $version: 1 });
+  if (req.method === 'PATCH' && url.pathname === '/device/v1/twin/reported') {
+    if ((requests.at(-1)!.body as { bad?: unknown }).bad !== undefined) return answer(res, 422, { status: 422, code: 'VALIDATION_FAILED', detail: 'bad is not allowed' });
+    return answer(res, 200, { $version: 1 });
+  }
   if (req.method === 'POST' && (url.pathname === '/device/v1/telemetry' || url.pathname === '/device/v1/logs')) return answer(res, 200, { accepted: 1 });
   answer(res, 404, { status: 404, detail: 'no such route' });
 }
@@ -130,6 +133,21 @@ describe('HTTP fallback', () => {
       await until('MQTT again', () => agent.transport === 'mqtt');
       expect(transports).toEqual(['http', 'mqtt']);
       expect(applied).toEqual([7, 9]);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('drops a reported patch the server refuses instead of holding back later ones', async () => {
+    const agent = new Agent({ deviceId: 'dev-http', credential: { kind: 'token', token: 'dt_secret' }, server: `mqtt://127.0.0.1:${await freePort()}`, httpUrl: base, backoff: { initialMs: 50, maxMs: 300 }, httpWaitSec: 1, httpIdlePollMs: 100 });
+    agent.start();
+    try {
+      await until('HTTP mode', () => agent.transport === 'http');
+      agent.reportProperties({ bad: 1 });
+      await until('the refusal', () => agent.log.snapshot().find((r) => r.level === 'error' && r.msg.includes('refused reported state')));
+      agent.reportProperties({ good: 2 });
+      const sent = await until('the next patch', () => requests.find((r) => r.method === 'PATCH' && (r.body as { good?: number }).good === 2));
+      expect(sent.body).toEqual({ good: 2 });
     } finally {
       await agent.stop();
     }
