@@ -137,7 +137,7 @@ describe('hangar-agent simulate', () => {
       [['simulate', '--devices', '2', '--server', mosquitto.url, '--credentials', 'absent.ndjson'], /^error: cannot read credentials file absent\.ndjson: ENOENT\n$/],
       [['simulate', '--devices', '2', '--server', mosquitto.url, '--provision', '--api', hangar.url, '--api-token', 'hk_wrong'], /^error: could not import the devices: 401/m],
       [['simulate', '--devices', '2', '--server', 'mqtt://127.0.0.1:1', '--anonymous', '--connect-timeout', '1'], /error: no device could connect to mqtt:\/\/127\.0\.0\.1:1: connect: ECONNREFUSED/],
-      [['--server', 'mqtt://x:1'], /^error: the device agent is not built yet/],
+      [['--server', 'mqtt://x:1'], /^error: --device-id ID is required\n$/],
       [['simulate', '--devices', '1', '--server', mosquitto.url, '--credentials', strangers, '--api', hangar.url, '--api-token', hangar.adminToken], /^error: Hangar at http:\/\/127\.0\.0\.1:\d+ has no device stranger-1: these are not its devices \(--no-verify runs them anyway\)\n$/],
     ];
     for (const [args, message] of cases) {

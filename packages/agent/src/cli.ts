@@ -1,9 +1,10 @@
 /**
- * `hangar-agent`: the device agent (arrives with the agent issue) and `hangar-agent simulate`,
- * the fleet simulator. Errors end the process with one line and exit code 1.
+ * `hangar-agent`: the device agent (docs/agent.md) and `hangar-agent simulate`, the fleet
+ * simulator. Errors end the process with one line and exit code 1.
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { addAgentOptions, planAgent, runAgent } from './agent-command.js';
 import { registerSimulateCommand } from './simulate-command.js';
 
 /** @hangar/agent's version; package.json is one level up from both src/ and dist/. */
@@ -11,15 +12,14 @@ export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', impor
 
 export function buildProgram(): Command {
   const program = new Command('hangar-agent')
-    .description('Hangar device agent and fleet simulator')
+    .description('Hangar device agent (`hangar-agent simulate --help`: the fleet simulator)')
     .version(VERSION, '-v, --version', 'print the version')
     .showHelpAfterError(false)
-    // The real agent takes these; until it exists they are accepted only to say so.
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(() => {
-      throw new Error('the device agent is not built yet (it arrives with the agent issue); `hangar-agent simulate --help` runs the fleet simulator');
-    });
+    // The agent's own flags and the simulator's share names (--server, --ca): keep them apart.
+    .enablePositionalOptions();
+  addAgentOptions(program).action(async (flags: Record<string, string | boolean>) => {
+    await runAgent(planAgent(flags, VERSION));
+  });
   registerSimulateCommand(program);
   return program;
 }

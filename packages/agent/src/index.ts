@@ -1,3 +1,4 @@
-// The device agent arrives with the agent issue; the fleet simulator is usable as a library.
+// The device agent and the fleet simulator, usable as libraries.
 export { isValidDeviceId } from '@hangar/protocol';
 export * from './simulator/index.js';
+export * from './agent/index.js';

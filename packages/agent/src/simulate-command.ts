@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import type { PublishMode, SimulateOptions } from './simulator/index.js';
+import type { FailureInjection, PublishMode, SimulateOptions } from './simulator/index.js';
 
 export class UsageError extends Error {}
 
@@ -21,6 +21,8 @@ export interface SimulatePlan {
   /** Ask this Hangar's REST API at the end whether it saw the devices (no token: say it was not checked). */
   check?: { api: string; apiToken?: string };
   options: Omit<SimulateOptions, 'credentials' | 'signal' | 'onProgress' | 'onConnected'>;
+  /** `--agents`: virtual agents running the agent library (twin, commands) instead of telemetry-only devices. */
+  agents?: { httpUrl?: string; telemetryIntervalSec: number; failures: FailureInjection };
 }
 
 export type SimulateFlags = Partial<Record<string, string | boolean>>;
@@ -118,13 +120,45 @@ export function planSimulation(flags: SimulateFlags, env: NodeJS.ProcessEnv = {}
   const checkApi = flags.verify === false ? undefined : source.kind === 'provision' || source.kind === 'enroll' ? source.api : str('api');
   const checkToken = str('apiToken') ?? env.HANGAR_TOKEN;
   const check = checkApi === undefined ? undefined : { api: checkApi, ...(checkToken ? { apiToken: checkToken } : {}) };
-  return { devices, source, options, ...(saveCredentials ? { saveCredentials } : {}), ...(check ? { check } : {}) };
+  const agents = planAgents(flags, num);
+  return { devices, source, options, ...(saveCredentials ? { saveCredentials } : {}), ...(check && !agents ? { check } : {}), ...(agents ? { agents } : {}) };
+}
+
+const AGENT_ONLY_FLAGS: [key: string, flag: string][] = [
+  ['httpUrl', '--http-url'],
+  ['telemetryInterval', '--telemetry-interval'],
+  ['dropConnections', '--drop-connections'],
+  ['failCommands', '--fail-commands'],
+  ['slowCommands', '--slow-commands'],
+  ['slowCommandMs', '--slow-command-ms'],
+  ['rejectDesired', '--reject-desired'],
+];
+
+function planAgents(flags: SimulateFlags, num: (name: string, flag: string, fallback: number, check: (n: number) => boolean, what: string) => number): SimulatePlan['agents'] {
+  if (!flags.agents) {
+    const stray = AGENT_ONLY_FLAGS.find(([key]) => flags[key] !== undefined);
+    if (stray) throw new UsageError(`${stray[1]} goes with --agents`);
+    return undefined;
+  }
+  if (flags.max || flags.rate !== undefined) throw new UsageError('--agents send telemetry every --telemetry-interval seconds: --rate and --max do not apply');
+  const pct = (n: number): boolean => Number.isFinite(n) && n >= 0 && n <= 100;
+  const failures: FailureInjection = {
+    dropProbability: num('dropConnections', '--drop-connections', 0, (n) => Number.isFinite(n) && n >= 0 && n <= 1, 'a probability per agent per second from 0 to 1'),
+    failCommandsPct: num('failCommands', '--fail-commands', 0, pct, 'a percentage from 0 to 100'),
+    slowCommandsPct: num('slowCommands', '--slow-commands', 0, pct, 'a percentage from 0 to 100'),
+    slowCommandMs: num('slowCommandMs', '--slow-command-ms', 5000, (n) => Number.isInteger(n) && n >= 0, 'a whole number of milliseconds ≥ 0'),
+    rejectDesiredPct: num('rejectDesired', '--reject-desired', 0, pct, 'a percentage from 0 to 100'),
+  };
+  const telemetryIntervalSec = num('telemetryInterval', '--telemetry-interval', 10, (n) => Number.isFinite(n) && n >= 0, 'a number of seconds ≥ 0 (0: no telemetry)');
+  const httpUrl = typeof flags.httpUrl === 'string' ? flags.httpUrl : undefined;
+  if (httpUrl !== undefined && !/^https?:\/\/[^/]+/.test(httpUrl)) throw new UsageError(`--http-url must be an http:// or https:// URL, not "${httpUrl}"`);
+  return { telemetryIntervalSec, failures, ...(httpUrl ? { httpUrl } : {}) };
 }
 
 export function registerSimulateCommand(program: Command): void {
   program
     .command('simulate')
-    .description('simulate a fleet of MQTT devices publishing telemetry; prints a JSON summary')
+    .description('simulate a fleet of MQTT devices publishing telemetry (or, with --agents, full virtual agents); prints a JSON summary')
     .addOption(new Option('--devices <n>', 'number of simulated devices'))
     .addOption(new Option('--server <url>', 'mqtt://host:port or mqtts://host:port'))
     .addOption(new Option('--rate <r>', 'messages per second per device (default 1)'))
@@ -152,6 +186,14 @@ export function registerSimulateCommand(program: Command): void {
     .addOption(new Option('--prefix <p>', 'device ids <p>000001… for --provision/--enroll/--anonymous (default sim-)'))
     .addOption(new Option('--device-type <t>', 'type of devices --provision creates (default simulator)'))
     .addOption(new Option('--save-credentials <file>', 'write the provisioned credentials for --credentials next time'))
+    .addOption(new Option('--agents', 'run virtual agents (the agent library: twin handlers, commands) instead of telemetry-only devices'))
+    .addOption(new Option('--http-url <url>', 'with --agents: Hangar HTTP URL the agents fall back to when MQTT fails'))
+    .addOption(new Option('--telemetry-interval <s>', 'with --agents: seconds between readings per agent (default 10; 0: none)'))
+    .addOption(new Option('--drop-connections <p>', 'with --agents: probability per agent per second of dropping its connection (0–1)'))
+    .addOption(new Option('--fail-commands <pct>', 'with --agents: percent of commands answered failed'))
+    .addOption(new Option('--slow-commands <pct>', 'with --agents: percent of commands delayed by --slow-command-ms'))
+    .addOption(new Option('--slow-command-ms <ms>', 'with --agents: the delay of slowed commands (default 5000)'))
+    .addOption(new Option('--reject-desired <pct>', 'with --agents: percent of desired values refused'))
     .action(async (flags: SimulateFlags) => {
       const plan = planSimulation(flags, process.env);
       const { runSimulation } = await import('./simulate-run.js');

@@ -1,6 +1,8 @@
 /** Runs a planned simulation as the CLI does: credentials, Ctrl-C, progress on stderr, summary on stdout. */
 import type { CredentialSource, SimulatePlan } from './simulate-command.js';
 import {
+  formatAgentProgress,
+  simulateAgents,
   enrollThroughGroup,
   formatProgress,
   provisionThroughApi,
@@ -19,6 +21,7 @@ export async function runSimulation(plan: SimulatePlan): Promise<void> {
     writeCredentialsFile(plan.saveCredentials, credentials);
     process.stderr.write(`saved ${credentials.length} credentials to ${plan.saveCredentials}\n`);
   }
+  if (plan.agents) return runAgents(plan, credentials);
   const target = checkTarget(plan);
   // Read before connecting: an id the Hangar does not know stops the run here, and the check
   // later compares with these values rather than with a clock that may differ from the server's.
@@ -95,5 +98,38 @@ async function credentialsFor(plan: SimulatePlan): Promise<DeviceCredential[]> {
         deviceIds: simulatedDeviceIds(source.prefix, plan.devices),
         onProgress: progress('enrolled'),
       });
+  }
+}
+
+/** `--agents`: the virtual agents run in this process until --duration or Ctrl-C; the summary counts what they did. */
+async function runAgents(plan: SimulatePlan, credentials: DeviceCredential[]): Promise<void> {
+  const agents = plan.agents!;
+  const abort = new AbortController();
+  const onInterrupt = (): void => {
+    if (abort.signal.aborted) process.exit(130);
+    process.stderr.write('stopping: disconnecting the agents (Ctrl-C again to quit at once)\n');
+    abort.abort();
+  };
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onInterrupt);
+  try {
+    const summary = await simulateAgents({
+      server: plan.options.server,
+      credentials,
+      httpUrl: agents.httpUrl,
+      caPem: plan.options.caPem,
+      telemetryIntervalSec: agents.telemetryIntervalSec,
+      payloadKeys: plan.options.payloadKeys ?? 2,
+      connectRate: plan.options.connectRate ?? 500,
+      connectConcurrency: plan.options.connectConcurrency ?? 100,
+      durationSec: plan.options.durationSec ?? Infinity,
+      failures: agents.failures,
+      signal: abort.signal,
+      onProgress: (p) => process.stderr.write(`${formatAgentProgress(p)}\n`),
+    });
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
   }
 }

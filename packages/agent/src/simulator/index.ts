@@ -4,3 +4,4 @@ export { parseCredentials, readCredentialsFile, writeCredentialsFile, simulatedD
 export { provisionThroughApi, enrollThroughGroup, ProvisioningError, type ProvisionOptions, type EnrollOptions } from './provision.js';
 export { formatProgress } from './progress.js';
 export type { StatsSnapshot } from './stats.js';
+export { simulateAgents, formatAgentProgress, NO_FAILURES, type AgentFleetOptions, type AgentFleetSummary, type FailureInjection } from './virtual-agents.js';

@@ -1,0 +1,10 @@
+export { Agent, type AgentCredential, type AgentOptions, type Transport } from './agent.js';
+export { AgentLog, type LogLevel, type LogRecord } from './agent-log.js';
+export { CommandRegistry, type CommandContext, type CommandHandler, type CommandRequest, type CommandResult } from './commands.js';
+export { DesiredState, DESIRED_ERROR_KEY, DESIRED_VERSION_KEY, type DesiredHandler, type DesiredOutcome } from './desired-state.js';
+export { DiskTelemetryBuffer, MemoryTelemetryBuffer, type TelemetryBuffer, type TelemetryRecord } from './telemetry-buffer.js';
+export { loadCredential, saveCredential, credentialPath, type StoredCredential } from './credential-store.js';
+export { enrollOverHttp, enrollOverMqtt, EnrollmentError } from './enrollment.js';
+export { startDeviceAgent, readFirmwareVersion, type DeviceAgentConfig, type RunningDeviceAgent } from './device-agent.js';
+export { SystemMetrics, staticFacts } from './system-metrics.js';
+export { runScript, findScript } from './script-runner.js';
