@@ -33,6 +33,7 @@ import { TelemetryService, type TelemetryServiceOptions } from './core/telemetry
 import { TenancyService, type BootstrapResult } from './core/tenancy/tenancy-service.js';
 import type { Services } from './core/services.js';
 import { TwinService } from './core/twin/twin-service.js';
+import { CommandService, type CommandServiceOptions } from './core/commands/command-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
@@ -70,6 +71,8 @@ export interface HangarOptions {
   metrics?: MetricsAccess | undefined;
   /** The TLS listeners' certificate: given (--tls-cert/--tls-key) or made from an installation CA. */
   tls?: { certFile?: string | undefined; keyFile?: string | undefined; hostnames?: string[] | undefined } | undefined;
+  /** Command rate limits per device and the sweeper's interval (docs/commands.md). */
+  commands?: Omit<CommandServiceOptions, 'now' | 'logger'> | undefined;
 }
 
 export interface Hangar {
@@ -148,6 +151,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       events: new EventStreamService(eventLog, { lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now, bus }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
       twins: new TwinService(stores, changeEvents, { maxBytes: options.twinMaxBytes, now }),
+      commands: new CommandService(stores, changeEvents, { ...options.commands, now, logger: logger.child({ component: 'commands' }) }),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
     const madeCas = await cas.ensureEveryTenantHasCa();
@@ -188,6 +192,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     }, 60 * 60 * 1000);
     sessionSweep.unref();
     services.telemetry.start();
+    services.commands.start();
     const alertEvaluator = new AlertEvaluator(stores, bus, logger.child({ component: 'alerts' }), now, options.alerts);
     services.alerts.onRuleChange(alertEvaluator);
     alertEvaluator.start();
@@ -232,6 +237,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         await services.telemetry.close();
         // Queued presence changes and the last lastSeen values are written; this node's periods end.
         await services.presence.stop();
+        await services.commands.stop();
         // Evaluations under way finish (and publish) before the store goes away.
         await alertEvaluator.stop();
         // Let the events just published reach the outbox, then write it and give leases back.

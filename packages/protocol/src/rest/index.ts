@@ -11,6 +11,7 @@ import { FleetStats } from './fleet.js';
 import { Ca, Credential, EnrollmentGroup, IssuedCredential } from './identity.js';
 import { Device, Group } from './registry.js';
 import { Webhook, WebhookDelivery } from './webhooks.js';
+import { DeviceCommand } from './commands.js';
 
 export * from './access.js';
 export * from './alerts.js';
@@ -23,7 +24,8 @@ export * from './registry.js';
 export * from './telemetry.js';
 export * from './twin.js';
 export * from './webhooks.js';
+export * from './commands.js';
 export type { Wire } from './refs.js';
 
 /** The schemas with an `$id`: registered once with the server, referred to by `Type.Ref`, listed as OpenAPI components. */
-export const REST_COMPONENTS = [Problem, Device, Group, ApiKey, User, Principal, AuditEntry, Credential, IssuedCredential, Ca, EnrollmentGroup, AlertRule, Alert, FleetStats, Webhook, WebhookDelivery] as const;
+export const REST_COMPONENTS = [Problem, Device, Group, ApiKey, User, Principal, AuditEntry, Credential, IssuedCredential, Ca, EnrollmentGroup, AlertRule, Alert, FleetStats, Webhook, WebhookDelivery, DeviceCommand] as const;

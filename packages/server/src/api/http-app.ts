@@ -22,6 +22,7 @@ import { telemetryRoutes } from './routes/telemetry.js';
 import { twinRoutes } from './routes/twin.js';
 import { presenceRoutes } from './routes/presence.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { commandRoutes } from './routes/commands.js';
 import { REST_COMPONENTS } from '@hangar/protocol/rest';
 import { validatorCompiler } from './validation.js';
 
@@ -111,6 +112,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   pkiAndProvisioningRoutes(app, options.services);
   eventRoutes(app, options.services);
   webhookRoutes(app, options.services);
+  commandRoutes(app, options.services);
   serverCaRoute(app, options.serverCaPem);
 
   const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;

@@ -42,7 +42,12 @@ export type DomainEvent =
    */
   | { type: 'api_key.revoked'; tenantId: string; apiKeyId: string }
   | { type: 'user.disabled'; tenantId: string; userId: string }
-  | { type: 'session.ended'; tenantId: string; principalType: 'user' | 'api_key'; principalId: string; sessionId?: string };
+  | { type: 'session.ended'; tenantId: string; principalType: 'user' | 'api_key'; principalId: string; sessionId?: string }
+  /** A command waits for its device (transports online for that device deliver it). */
+  | { type: 'command.queued'; tenantId: string; deviceId: string; commandId: string; name: string }
+  | { type: 'command.sent'; tenantId: string; deviceId: string; commandId: string; name: string }
+  /** A command reached a final state; `jobId` when a bulk job issued it. */
+  | { type: 'command.completed'; tenantId: string; deviceId: string; commandId: string; name: string; state: 'succeeded' | 'failed' | 'timed_out' | 'expired' | 'cancelled'; jobId: string | null };
 
 export type DomainEventType = DomainEvent['type'];
 export type EventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;
@@ -68,4 +73,7 @@ export const DOMAIN_EVENT_TYPES: readonly DomainEventType[] = [
   'api_key.revoked',
   'user.disabled',
   'session.ended',
+  'command.queued',
+  'command.sent',
+  'command.completed',
 ];

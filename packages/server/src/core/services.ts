@@ -14,6 +14,7 @@ import type { TelemetryService } from './telemetry/telemetry-service.js';
 import type { TenancyService } from './tenancy/tenancy-service.js';
 import type { TwinService } from './twin/twin-service.js';
 import type { WebhookService } from './webhooks/webhook-service.js';
+import type { CommandService } from './commands/command-service.js';
 
 /**
  * The core services the REST API calls, built by the composition root (`app.ts`). A module of
@@ -36,4 +37,5 @@ export interface Services {
   events: EventStreamService;
   webhooks: WebhookService;
   twins: TwinService;
+  commands: CommandService;
 }

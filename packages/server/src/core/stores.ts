@@ -14,6 +14,7 @@ import type { TenancyStore } from './tenancy/ports.js';
 import type { WebhookStore } from './webhooks/ports.js';
 import type { TwinStore } from './twin/ports.js';
 import type { FleetGaugeStore } from './ops/ports.js';
+import type { CommandStore } from './commands/ports.js';
 
 /** Which database holds the store. Services read it only to size their concurrency. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -72,6 +73,7 @@ export interface StoreSet {
   readonly webhooks: WebhookStore;
   readonly twins: TwinStore;
   readonly fleetGauges: FleetGaugeStore;
+  readonly commands: CommandStore;
 }
 
 /** The store as services see it: the ports plus a unit of work spanning them. */

@@ -362,6 +362,31 @@ export interface TelemetryRateLimitsTable {
   updated_at: number;
 }
 
+/** Commands to devices (migration 010). */
+export interface CommandsTable {
+  id: string;
+  tenant_id: string;
+  device_id: string;
+  name: string;
+  /** JSON object. */
+  params: string;
+  timeout_sec: number;
+  ttl_sec: number;
+  state: string; // CommandState
+  /** JSON, as the device answered it. */
+  result: string | null;
+  error: string | null;
+  round_trip_ms: number | null;
+  created_by: string;
+  job_id: string | null;
+  created_at: number;
+  expires_at: number;
+  sent_at: number | null;
+  completed_at: number | null;
+  /** Expiry while queued, result deadline while sent, null once finished. */
+  due_at: number | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -392,6 +417,7 @@ export interface Database {
   alert_pending: AlertPendingTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  commands: CommandsTable;
 }
 
 export type { Dialect } from '../core/stores.js';

@@ -17,6 +17,7 @@ import { KyselyTenancyStore } from './kysely/tenancy-store.js';
 import { KyselyTwinStore } from './kysely/twin-store.js';
 import { KyselyFleetGaugeStore } from './kysely/fleet-gauge-store.js';
 import { KyselyWebhookStore } from './kysely/webhook-store.js';
+import { KyselyCommandStore } from './kysely/command-store.js';
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
   return {
@@ -33,6 +34,7 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     webhooks: new KyselyWebhookStore(db, dialect),
     twins: new KyselyTwinStore(db),
     fleetGauges: new KyselyFleetGaugeStore(db),
+    commands: new KyselyCommandStore(db),
   };
 }
 

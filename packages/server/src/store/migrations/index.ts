@@ -8,6 +8,7 @@ import { presenceMigration } from './004-presence.js';
 import { webhooksMigration } from './005-webhooks.js';
 import { telemetryRateLimitsMigration } from './007-telemetry-rate-limits.js';
 import { twinMetadataMigration } from './008-twin-metadata.js';
+import { commandsMigration } from './010-commands.js';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration:
@@ -25,6 +26,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '006-alerts': alertsMigration(dialect),
         '007-telemetry-rate-limits': telemetryRateLimitsMigration(dialect),
         '008-twin-metadata': twinMetadataMigration(dialect),
+        '010-commands': commandsMigration(dialect),
       };
     },
   };
