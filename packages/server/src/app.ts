@@ -22,10 +22,12 @@ import { WebhookService } from './core/webhooks/webhook-service.js';
 import { MasterKey } from './core/identity/master-key.js';
 import { DeviceAuthenticator } from './core/identity/device-authenticator.js';
 import { loadOrCreateServerTls, type ServerTls } from './core/identity/server-tls.js';
-import { CoapDeviceEndpoint, twinUplink } from './transports/coap/index.js';
+import { CoapDeviceEndpoint, commandReader, twinUplink } from './transports/coap/index.js';
 import { deviceApiRoutes } from './transports/http/device-api.js';
 import { LiveSessions } from './transports/live-sessions.js';
 import { MqttGateway } from './transports/mqtt/mqtt-gateway.js';
+import { mqttCommandDownlink } from './transports/mqtt/command-downlink.js';
+import type { DeviceIdentity } from './core/identity/device-authenticator.js';
 import { DeviceImportService } from './core/registry/device-import.js';
 import { DeviceService } from './core/registry/device-service.js';
 import { GroupService } from './core/registry/group-service.js';
@@ -166,8 +168,10 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       metricsAccess: options.metrics,
     });
     // The device transports: the HTTP device API shares the REST API's listener, MQTT and CoAP bind their own.
-    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins });
+    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, commands: { service: services.commands, bus } });
     const liveSessions = new LiveSessions(bus);
+    // Everyone who acts on an MQTT subscription (commands here; the twin's desired document too).
+    const subscribedHooks: Array<(identity: DeviceIdentity, filters: string[]) => void> = [];
     const mqtt = new MqttGateway({
       authenticator,
       telemetry: services.telemetry,
@@ -175,11 +179,17 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       liveSessions,
       bus,
       enrollment: services.enrollment,
+      commandResults: services.commands,
+      subscribed: (identity, filters) => {
+        for (const hook of subscribedHooks) hook(identity, filters);
+      },
       count: (counter, n) => metrics.deviceTransport.inc({ transport: 'mqtt', counter }, n),
       logger: logger.child({ component: 'mqtt' }),
       now,
     });
-    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins) });
+    const commandDownlink = mqttCommandDownlink({ gateway: mqtt, commands: services.commands, bus, logger: logger.child({ component: 'mqtt-commands' }) });
+    subscribedHooks.push(commandDownlink.subscribed);
+    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), commands: commandReader(services.commands) });
     metrics.watchFleet({
       fleet: () => stores.fleetGauges.read(),
       mqttConnections: () => mqtt.stats().connections,
@@ -227,6 +237,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         // and their sessions end in presence before it stops.
         await coap.close();
         await mqtt.close();
+        commandDownlink.stop();
         liveSessions.stop();
         // Live streams end (an open SSE response would hold Fastify's close); the event log and
         // the webhook outbox keep listening: what the steps below publish is still delivered.

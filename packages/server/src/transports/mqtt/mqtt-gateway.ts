@@ -13,6 +13,7 @@ import { DEFAULT_MQTT_LIMITS, MQTT_COUNTERS, type GatewayConnection, type Gatewa
 import { MqttConnection } from './mqtt-connection.js';
 import { MqttSessionStore, type Downlink } from './session-store.js';
 import { isValidTopicName } from './topic-acl.js';
+import type { CommandResults } from './uplink-routes.js';
 
 export interface MqttGatewayOptions {
   authenticator: Pick<DeviceAuthenticator, 'authenticateToken' | 'authenticateCertificate'>;
@@ -29,6 +30,8 @@ export interface MqttGatewayOptions {
    * (QoS 1: 5.0 PUBACK 0x83, 3.1.1 connection closed; QoS 0 dropped), never acknowledged.
    */
   uplink?: ((identity: DeviceIdentity, subtopic: string, payload: Buffer, meta: UplinkMeta) => Promise<void> | void) | undefined;
+  /** Takes command results (`commands/{cmdId}/result`); without it they are refused as unserved. */
+  commandResults?: CommandResults | undefined;
   /** Told of accepted subscriptions (e.g. to send the desired twin on subscribe). */
   subscribed?: ((identity: DeviceIdentity, filters: string[]) => void) | undefined;
   /** Each counter increment, for Prometheus (see MQTT_COUNTERS). */
@@ -74,6 +77,7 @@ export class MqttGateway implements GatewayCore {
   readonly presence: MqttGatewayOptions['presence'];
   readonly enrollment: MqttGatewayOptions['enrollment'];
   readonly uplinksServed: boolean;
+  readonly commandResults: CommandResults | undefined;
   private readonly options: MqttGatewayOptions;
   private readonly connections = new Set<GatewayConnection>();
   /** The connection of each device id (one per device: a new one takes over). */
@@ -96,6 +100,7 @@ export class MqttGateway implements GatewayCore {
     this.presence = options.presence;
     this.enrollment = options.enrollment;
     this.uplinksServed = options.uplink !== undefined;
+    this.commandResults = options.commandResults;
     this.counters = Object.fromEntries(MQTT_COUNTERS.map((c) => [c, 0])) as Record<MqttCounter, number>;
     this.sessions = new MqttSessionStore({ maxQueued: this.limits.maxQueuedPerDevice, now: this.now, onDropped: (n) => this.count('queue_overflow_dropped', n) });
     this.sweepTimer = setInterval(() => this.sweep(), this.limits.sweepIntervalMs);

@@ -1,6 +1,7 @@
 import type { UserProperties } from 'mqtt-packet';
 import type { DeviceIdentity } from '../../core/identity/device-authenticator.js';
 import type { TelemetryFormat } from '../../core/telemetry/telemetry-ingest.js';
+import { HangarError } from '../../errors.js';
 
 /** What came with an uplink besides its payload (MQTT 5 properties; empty on 3.1.1). */
 export interface UplinkMeta {
@@ -16,6 +17,13 @@ export interface UplinkCore {
   /** False without an `uplink` hook: twin/reported, command results, OTA status and logs go nowhere. */
   readonly uplinksServed: boolean;
   uplink(identity: DeviceIdentity, subtopic: string, payload: Buffer, meta: UplinkMeta): Promise<void>;
+  /** Takes `commands/{cmdId}/result`; without it those uplinks are refused as unserved. */
+  readonly commandResults?: CommandResults | undefined;
+}
+
+/** The core's side of a command result (core/commands/command-service.ts `complete`). */
+export interface CommandResults {
+  complete(tenantId: string, deviceId: string, commandId: string, body: unknown): Promise<unknown>;
 }
 
 /** A core port behind one uplink topic. */
@@ -43,6 +51,23 @@ const UPLINK_HOOK: UplinkRoute = {
   },
 };
 
+/** `commands/{cmdId}/result`: `{"status":"succeeded"|"failed","result":…,"error"?:…}` (docs/commands.md). */
+const COMMAND_RESULT: UplinkRoute = {
+  kind: 'port',
+  port: {
+    served: (core) => core.commandResults !== undefined,
+    async handle(core, identity, subtopic, payload) {
+      let body: unknown;
+      try {
+        body = JSON.parse(payload.toString('utf8'));
+      } catch (err) {
+        throw new HangarError('INVALID_JSON', `the command result is not valid JSON: ${(err as Error).message}`);
+      }
+      await core.commandResults!.complete(identity.tenantId, identity.deviceId, subtopic.split('/')[1]!, body);
+    },
+  },
+};
+
 /**
  * THE routing table of device uplinks (DESIGN §5): the topic after `devices/{id}/` → where it
  * goes. A `+` level matches one non-empty level. A new uplink (a twin, command, OTA or log
@@ -52,7 +77,7 @@ export const UPLINK_ROUTES: ReadonlyArray<readonly [suffix: string, route: Uplin
   ['telemetry', { kind: 'telemetry', formatFor: () => 'json' }],
   ['telemetry/senml', { kind: 'telemetry', formatFor: (contentType) => (contentType === SENML_CBOR ? 'senml+cbor' : 'senml+json') }],
   ['twin/reported', UPLINK_HOOK],
-  ['commands/+/result', UPLINK_HOOK],
+  ['commands/+/result', COMMAND_RESULT],
   ['ota/status', UPLINK_HOOK],
   ['logs', UPLINK_HOOK],
 ];
