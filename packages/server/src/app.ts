@@ -36,6 +36,7 @@ import { TenancyService, type BootstrapResult } from './core/tenancy/tenancy-ser
 import type { Services } from './core/services.js';
 import { TwinService } from './core/twin/twin-service.js';
 import { CommandService, type CommandServiceOptions } from './core/commands/command-service.js';
+import { JobService } from './core/jobs/job-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
@@ -75,6 +76,8 @@ export interface HangarOptions {
   tls?: { certFile?: string | undefined; keyFile?: string | undefined; hostnames?: string[] | undefined } | undefined;
   /** Command rate limits per device and the sweeper's interval (docs/commands.md). */
   commands?: Omit<CommandServiceOptions, 'now' | 'logger'> | undefined;
+  /** How often running bulk jobs are advanced (default 1 s). */
+  jobTickIntervalMs?: number | undefined;
 }
 
 export interface Hangar {
@@ -136,6 +139,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const changeEvents = new ChangeEvents(bus);
     changeEvents.attachOutbox(webhookRuntime.outbox);
     const credentials = new CredentialService(stores, cas, changeEvents, now);
+    const commands = new CommandService(stores, changeEvents, { ...options.commands, now, logger: logger.child({ component: 'commands' }) });
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId), bus),
       devices: new DeviceService(stores, now, credentials, changeEvents),
@@ -153,7 +157,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       events: new EventStreamService(eventLog, { lookup: (t, w, ids) => stores.webhooks.devicesMatching(t, w, ids), now, bus }),
       webhooks: new WebhookService(stores, masterKey, webhookRuntime, now),
       twins: new TwinService(stores, changeEvents, { maxBytes: options.twinMaxBytes, now }),
-      commands: new CommandService(stores, changeEvents, { ...options.commands, now, logger: logger.child({ component: 'commands' }) }),
+      commands,
+      jobs: new JobService(stores, commands, bus, { now, logger: logger.child({ component: 'jobs' }), tickIntervalMs: options.jobTickIntervalMs }),
     };
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
     const madeCas = await cas.ensureEveryTenantHasCa();
@@ -203,6 +208,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     sessionSweep.unref();
     services.telemetry.start();
     services.commands.start();
+    services.jobs.start();
     const alertEvaluator = new AlertEvaluator(stores, bus, logger.child({ component: 'alerts' }), now, options.alerts);
     services.alerts.onRuleChange(alertEvaluator);
     alertEvaluator.start();
@@ -248,6 +254,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         await services.telemetry.close();
         // Queued presence changes and the last lastSeen values are written; this node's periods end.
         await services.presence.stop();
+        await services.jobs.stop();
         await services.commands.stop();
         // Evaluations under way finish (and publish) before the store goes away.
         await alertEvaluator.stop();

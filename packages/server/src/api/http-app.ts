@@ -23,6 +23,7 @@ import { twinRoutes } from './routes/twin.js';
 import { presenceRoutes } from './routes/presence.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { commandRoutes } from './routes/commands.js';
+import { jobRoutes } from './routes/jobs.js';
 import { REST_COMPONENTS } from '@hangar/protocol/rest';
 import { validatorCompiler } from './validation.js';
 
@@ -113,6 +114,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   eventRoutes(app, options.services);
   webhookRoutes(app, options.services);
   commandRoutes(app, options.services);
+  jobRoutes(app, options.services);
   serverCaRoute(app, options.serverCaPem);
 
   const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;

@@ -15,6 +15,7 @@ import type { TenancyService } from './tenancy/tenancy-service.js';
 import type { TwinService } from './twin/twin-service.js';
 import type { WebhookService } from './webhooks/webhook-service.js';
 import type { CommandService } from './commands/command-service.js';
+import type { JobService } from './jobs/job-service.js';
 
 /**
  * The core services the REST API calls, built by the composition root (`app.ts`). A module of
@@ -38,4 +39,5 @@ export interface Services {
   webhooks: WebhookService;
   twins: TwinService;
   commands: CommandService;
+  jobs: JobService;
 }

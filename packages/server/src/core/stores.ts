@@ -15,6 +15,7 @@ import type { WebhookStore } from './webhooks/ports.js';
 import type { TwinStore } from './twin/ports.js';
 import type { FleetGaugeStore } from './ops/ports.js';
 import type { CommandStore } from './commands/ports.js';
+import type { JobStore } from './jobs/ports.js';
 
 /** Which database holds the store. Services read it only to size their concurrency. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -74,6 +75,7 @@ export interface StoreSet {
   readonly twins: TwinStore;
   readonly fleetGauges: FleetGaugeStore;
   readonly commands: CommandStore;
+  readonly jobs: JobStore;
 }
 
 /** The store as services see it: the ports plus a unit of work spanning them. */

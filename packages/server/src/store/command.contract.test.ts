@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../core/commands/ports.js';
-import { STORE_KINDS } from '../testing/test-store.js';
-import { startTestHangar, type TestHangar } from '../testing/test-hangar.js';
+import type { Stores } from '../core/stores.js';
+import { openTestStore, STORE_KINDS, type TestStore } from '../testing/test-store.js';
 
 function command(id: string, deviceId: string, fields: Partial<Command> = {}): Command {
   return {
@@ -27,18 +27,24 @@ function command(id: string, deviceId: string, fields: Partial<Command> = {}): C
 }
 
 describe.each(STORE_KINDS)('the command store on %s', (kind) => {
-  let t: TestHangar;
+  // A bare store: no sweeper or job engine moves these rows behind the test's back.
+  let ts: TestStore;
+  let stores: Stores;
 
   beforeAll(async () => {
-    t = await startTestHangar(kind);
-    for (const id of ['cs-1', 'cs-2', 'cs-3']) await t.call('POST', '/api/v1/devices', { body: { id } });
+    ts = await openTestStore(kind);
+    stores = ts.stores;
+    await stores.tenancy.insertTenant({ id: 'default', name: 'Default', createdAt: 1 });
+    for (const id of ['cs-1', 'cs-2', 'cs-3']) {
+      await stores.devices.insert({ id, tenantId: 'default', type: 'default', status: 'active', tags: {}, attributes: {}, firmwareVersion: null, online: false, lastSeen: null, createdAt: 1, updatedAt: 1 });
+    }
   });
   afterAll(async () => {
-    await t.close();
+    await ts.cleanup();
   });
 
   it('stores a command and reads it back whole, scoped by tenant', async () => {
-    const store = t.hangar.stores.commands;
+    const store = stores.commands;
     const c = command('cmd_a1', 'cs-1', { params: { deep: { list: [1, 'x', null] } }, jobId: 'job_1' });
     await store.insert(c, c.expiresAt);
     expect(await store.get('default', 'cmd_a1')).toEqual(c);
@@ -46,7 +52,7 @@ describe.each(STORE_KINDS)('the command store on %s', (kind) => {
   });
 
   it('lists newest first with a keyset, filtered by device, state and job', async () => {
-    const store = t.hangar.stores.commands;
+    const store = stores.commands;
     for (const id of ['cmd_b1', 'cmd_b2', 'cmd_b3']) await store.insert(command(id, 'cs-2'), 61_000);
     await store.transition('default', 'cmd_b2', ['queued'], { state: 'sent', sentAt: 2000, dueAt: 32_000 });
     expect((await store.list({ tenantId: 'default', deviceId: 'cs-2', limit: 10 })).map((c) => c.id)).toEqual(['cmd_b3', 'cmd_b2', 'cmd_b1']);
@@ -57,7 +63,7 @@ describe.each(STORE_KINDS)('the command store on %s', (kind) => {
   });
 
   it('moves a command only from the states it may leave, once', async () => {
-    const store = t.hangar.stores.commands;
+    const store = stores.commands;
     await store.insert(command('cmd_c1', 'cs-3'), 61_000);
     expect(await store.transition('default', 'cmd_c1', ['queued'], { state: 'sent', sentAt: 5000, dueAt: 35_000 })).toBe(true);
     expect(await store.transition('default', 'cmd_c1', ['queued'], { state: 'sent', sentAt: 5001, dueAt: 35_001 })).toBe(false);
@@ -69,7 +75,7 @@ describe.each(STORE_KINDS)('the command store on %s', (kind) => {
   });
 
   it('finds pending commands until they expire, and due ones for the sweeper', async () => {
-    const store = t.hangar.stores.commands;
+    const store = stores.commands;
     await store.insert(command('cmd_d1', 'cs-3', { expiresAt: 10_000 }), 10_000);
     await store.insert(command('cmd_d2', 'cs-3', { expiresAt: 90_000 }), 90_000);
     expect((await store.pending('default', 'cs-3', 9_999, 10)).map((c) => c.id)).toEqual(['cmd_d1', 'cmd_d2']);

@@ -387,6 +387,35 @@ export interface CommandsTable {
   due_at: number | null;
 }
 
+/** Bulk command jobs (migration 011). */
+export interface JobsTable {
+  id: string;
+  tenant_id: string;
+  query: string;
+  /** JSON: { name, params, timeoutSec, ttlSec }. */
+  command: string;
+  rate_per_minute: number;
+  max_concurrency: number;
+  abort_failed_count: number | null;
+  abort_failed_percent: number | null;
+  abort_min_completed: number | null;
+  state: string; // JobState
+  targeted: number;
+  reason: string | null;
+  created_by: string;
+  created_at: number;
+  finished_at: number | null;
+}
+
+/** The devices a job targets, in issue order, with the command each got. */
+export interface JobDevicesTable {
+  job_id: string;
+  device_id: string;
+  position: number;
+  command_id: string | null;
+  skipped: string | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -418,6 +447,8 @@ export interface Database {
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   commands: CommandsTable;
+  jobs: JobsTable;
+  job_devices: JobDevicesTable;
 }
 
 export type { Dialect } from '../core/stores.js';

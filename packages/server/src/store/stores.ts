@@ -18,6 +18,7 @@ import { KyselyTwinStore } from './kysely/twin-store.js';
 import { KyselyFleetGaugeStore } from './kysely/fleet-gauge-store.js';
 import { KyselyWebhookStore } from './kysely/webhook-store.js';
 import { KyselyCommandStore } from './kysely/command-store.js';
+import { KyselyJobStore } from './kysely/job-store.js';
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
   return {
@@ -35,6 +36,7 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     twins: new KyselyTwinStore(db),
     fleetGauges: new KyselyFleetGaugeStore(db),
     commands: new KyselyCommandStore(db),
+    jobs: new KyselyJobStore(db),
   };
 }
 

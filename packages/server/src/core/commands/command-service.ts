@@ -106,9 +106,16 @@ export class CommandService {
     });
   }
 
-  /** A bulk job's command: checked like any, not rate-limited per device (the job has its own rate). */
-  async issueForJob(tenantId: string, deviceId: string, checked: CheckedCommand, job: { id: string; createdBy: string }): Promise<Command> {
-    return this.changeEvents.transaction(this.stores, (tx, events) => this.enqueue(tx, events, tenantId, deviceId, checked, { createdBy: job.createdBy, jobId: job.id }));
+  /**
+   * A bulk job's command: checked like any, not rate-limited per device (the job has its own
+   * rate). `recordIssue` runs in the same transaction, so a job never loses track of one.
+   */
+  async issueForJob(tenantId: string, deviceId: string, checked: CheckedCommand, job: { id: string; createdBy: string }, recordIssue: (tx: StoreSet, command: Command) => Promise<void>): Promise<Command> {
+    return this.changeEvents.transaction(this.stores, async (tx, events) => {
+      const command = await this.enqueue(tx, events, tenantId, deviceId, checked, { createdBy: job.createdBy, jobId: job.id });
+      await recordIssue(tx, command);
+      return command;
+    });
   }
 
   async get(ctx: CallContext, deviceId: string, commandId: string): Promise<Command> {

@@ -9,6 +9,7 @@ import { webhooksMigration } from './005-webhooks.js';
 import { telemetryRateLimitsMigration } from './007-telemetry-rate-limits.js';
 import { twinMetadataMigration } from './008-twin-metadata.js';
 import { commandsMigration } from './010-commands.js';
+import { jobsMigration } from './011-jobs.js';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration:
@@ -27,6 +28,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '007-telemetry-rate-limits': telemetryRateLimitsMigration(dialect),
         '008-twin-metadata': twinMetadataMigration(dialect),
         '010-commands': commandsMigration(dialect),
+        '011-jobs': jobsMigration(dialect),
       };
     },
   };
