@@ -7,6 +7,8 @@ import { registerDeviceCommands } from './commands/device.js';
 import { registerEnrollmentGroupCommands } from './commands/enrollment-group.js';
 import { registerQueryCommand } from './commands/query.js';
 import { registerUserCommands } from './commands/user.js';
+import { registerCommandCommands } from './commands/command.js';
+import { registerJobCommands } from './commands/job.js';
 import { OptionError, resolveServeOptions } from './serve-options.js';
 
 /** @hangar/server's version; package.json is two levels up from both src/cli/ and dist/cli/. */
@@ -69,6 +71,8 @@ export function buildProgram(): Command {
   registerQueryCommand(program);
   registerApiKeyCommands(program);
   registerUserCommands(program);
+  registerCommandCommands(program);
+  registerJobCommands(program);
   return program;
 }
 
