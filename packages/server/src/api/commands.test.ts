@@ -152,4 +152,16 @@ describe.each(STORE_KINDS)('the command REST API on %s', (kind) => {
     expect(limited?.body.retryAfterMs).toBeGreaterThan(0);
     expect((await send('cm-3', { name: 'reboot' })).status).toBe(201);
   });
+
+  it('rate-limits results per device without starving other devices, before reading anything', async () => {
+    const commands = t.hangar.services.commands;
+    const codes: string[] = [];
+    for (let i = 0; i < 80; i++) codes.push(await commands.complete('default', 'cm-1', `cmd_flood${i}`, { status: 'succeeded' }).then(() => 'ok', (err: { code: string }) => err.code));
+    expect(codes.slice(0, 10)).toEqual(Array(10).fill('NOT_FOUND'));
+    expect(codes).toContain('RATE_LIMITED');
+    const refused = await commands.complete('default', 'cm-1', 'cmd_x', { status: 'succeeded' }).catch((err: { code: string; extra: { retryAfterMs?: number } }) => err);
+    expect(refused).toMatchObject({ code: 'RATE_LIMITED' });
+    expect((refused as { extra: { retryAfterMs: number } }).extra.retryAfterMs).toBeGreaterThan(0);
+    await expect(commands.complete('default', 'cm-2', 'cmd_x', { status: 'succeeded' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
 });
