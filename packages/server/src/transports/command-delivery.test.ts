@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import coap from 'coap';
 import mqtt, { type MqttClient } from 'mqtt';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHangar } from '../app.js';
 import { startTestHangar, type TestHangar } from '../testing/test-hangar.js';
 import { startMqttListener, type MqttListener } from './mqtt/listeners.js';
 
@@ -197,5 +202,41 @@ describe('command delivery', () => {
     });
     expect(result.code).toBe('2.04');
     expect((await state('cd-coap-1', cmd.id))).toMatchObject({ state: 'succeeded', result: { uploaded: 100 } });
+  });
+});
+
+describe('a queued command across a server restart', () => {
+  it('is still queued after the restart and reaches the device over MQTT (3.1.1) when it comes back', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hangar-cmd-restart-'));
+    const adminToken = 'hk_test_restart_commands_000000000';
+    const open = (): ReturnType<typeof createHangar> => createHangar({ dataDir, adminToken, logger: pino({ level: 'silent' }), webRoot: join(dataDir, 'no-web') });
+    const call = async (h: Awaited<ReturnType<typeof createHangar>>, method: 'GET' | 'POST', url: string, body?: unknown): Promise<any> => {
+      const res = await h.http.inject({ method, url, headers: { authorization: `Bearer ${adminToken}` }, ...(body !== undefined ? { payload: body as object } : {}) });
+      return res.json();
+    };
+    try {
+      let h = await open();
+      await call(h, 'POST', '/api/v1/devices', { id: 'rs-cmd' });
+      const token = (await call(h, 'POST', '/api/v1/devices/rs-cmd/credentials', { type: 'token' })).token as string;
+      const cmd = await call(h, 'POST', '/api/v1/devices/rs-cmd/commands', { name: 'reboot', params: { why: 'restart' } });
+      await h.close();
+      h = await open();
+      const listener = await startMqttListener(h.mqtt, { port: 0, host: '127.0.0.1' });
+      try {
+        expect((await call(h, 'GET', `/api/v1/devices/rs-cmd/commands/${cmd.id}`)).state).toBe('queued');
+        const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${listener.port}`, { protocolVersion: 4, clientId: 'rs-cmd', username: 'rs-cmd', password: token, reconnectPeriod: 0 });
+        const got = new Promise<{ topic: string; body: unknown }>((resolve) => c.once('message', (topic, payload) => resolve({ topic, body: JSON.parse(payload.toString('utf8')) })));
+        await c.subscribeAsync('devices/rs-cmd/commands/+', { qos: 1 });
+        expect(await got).toEqual({ topic: `devices/rs-cmd/commands/${cmd.id}`, body: { name: 'reboot', params: { why: 'restart' }, expiresAt: Date.parse(cmd.expiresAt), timeoutSec: 30 } });
+        await c.publishAsync(`devices/rs-cmd/commands/${cmd.id}/result`, JSON.stringify({ status: 'succeeded' }), { qos: 1 });
+        expect((await call(h, 'GET', `/api/v1/devices/rs-cmd/commands/${cmd.id}`)).state).toBe('succeeded');
+        await c.endAsync();
+      } finally {
+        await listener.close();
+        await h.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
