@@ -22,12 +22,14 @@ import { WebhookService } from './core/webhooks/webhook-service.js';
 import { MasterKey } from './core/identity/master-key.js';
 import { DeviceAuthenticator } from './core/identity/device-authenticator.js';
 import { loadOrCreateServerTls, type ServerTls } from './core/identity/server-tls.js';
-import { CoapDeviceEndpoint, twinUplink } from './transports/coap/index.js';
+import { CoapDeviceEndpoint, commandReader, twinUplink } from './transports/coap/index.js';
 import { deviceApiRoutes } from './transports/http/device-api.js';
 import { DeviceWaits } from './transports/device-waits.js';
 import { LiveSessions } from './transports/live-sessions.js';
 import { MqttGateway } from './transports/mqtt/mqtt-gateway.js';
 import { MqttTwinDesiredPush } from './transports/mqtt/twin-desired-push.js';
+import { mqttCommandDownlink } from './transports/mqtt/command-downlink.js';
+import type { DeviceIdentity } from './core/identity/device-authenticator.js';
 import { DeviceImportService } from './core/registry/device-import.js';
 import { DeviceService } from './core/registry/device-service.js';
 import { GroupService } from './core/registry/group-service.js';
@@ -41,6 +43,8 @@ import { ConfigurationReconciler, type ReconcilerOptions } from './core/configur
 import { DeviceLogService, type DeviceLogServiceOptions } from './core/logs/device-log-service.js';
 import { TimelineService } from './core/timeline/timeline-service.js';
 import type { TimelineRecorderOptions } from './core/timeline/timeline-recorder.js';
+import { CommandService, type CommandServiceOptions } from './core/commands/command-service.js';
+import { JobService } from './core/jobs/job-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
@@ -84,6 +88,10 @@ export interface HangarOptions {
   tls?: { certFile?: string | undefined; keyFile?: string | undefined; hostnames?: string[] | undefined } | undefined;
   /** Configuration reconciler: full re-evaluation interval (0: no timer), batch size. */
   configurations?: ReconcilerOptions | undefined;
+  /** Command rate limits per device and the sweeper's interval (docs/commands.md). */
+  commands?: Omit<CommandServiceOptions, 'now' | 'logger'> | undefined;
+  /** How often running bulk jobs are advanced (default 1 s). */
+  jobTickIntervalMs?: number | undefined;
 }
 
 export interface Hangar {
@@ -151,6 +159,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     changeEvents.attachOutbox(webhookRuntime.outbox);
     const credentials = new CredentialService(stores, cas, changeEvents, now);
     const twinSchemas = new TwinSchemaValidators();
+    const commands = new CommandService(stores, changeEvents, { ...options.commands, now, logger: logger.child({ component: 'commands' }) });
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId), bus),
       devices: new DeviceService(stores, now, credentials, changeEvents),
@@ -172,6 +181,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       configurations: new ConfigurationService(stores, now),
       logs: new DeviceLogService(stores, bus, { ...options.logs, now, logger: logger.child({ component: 'logs' }) }),
       timeline: new TimelineService(stores, bus, { now, logger: logger.child({ component: 'timeline' }), recorder: options.timeline }),
+      commands,
+      jobs: new JobService(stores, commands, bus, { now, logger: logger.child({ component: 'jobs' }), tickIntervalMs: options.jobTickIntervalMs }),
     };
     // Before anything publishes: the timeline records from the first event on.
     services.timeline.start();
@@ -190,8 +201,10 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     // The device transports: the HTTP device API shares the REST API's listener, MQTT and CoAP bind their own.
     const desiredWaits = new DeviceWaits();
     const stopDesiredWaits = bus.subscribe('twin.desired.changed', (e) => desiredWaits.notify(e.tenantId, e.deviceId));
-    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, desiredWaits, logs: services.logs });
+    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, desiredWaits, logs: services.logs, commands: { service: services.commands, bus } });
     const liveSessions = new LiveSessions(bus);
+    // Everyone who acts on an MQTT subscription (commands here; the twin's desired document too).
+    const subscribedHooks: Array<(identity: DeviceIdentity, filters: string[], resumed: boolean) => void> = [];
     const mqtt = new MqttGateway({
       authenticator,
       telemetry: services.telemetry,
@@ -199,14 +212,19 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       liveSessions,
       bus,
       enrollment: services.enrollment,
-      services: { twin: services.twins, logs: services.logs },
-      subscribed: (identity, filters) => twinPush.subscribed(identity, filters),
+      services: { twin: services.twins, logs: services.logs, commandResults: services.commands },
+      subscribed: (identity, filters, resumed) => {
+        for (const hook of subscribedHooks) hook(identity, filters, resumed);
+      },
       count: (counter, n) => metrics.deviceTransport.inc({ transport: 'mqtt', counter }, n),
       logger: logger.child({ component: 'mqtt' }),
       now,
     });
     const twinPush = new MqttTwinDesiredPush(mqtt, services.twins, bus, logger.child({ component: 'mqtt' }));
-    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), logs: services.logs });
+    subscribedHooks.push((identity, filters) => twinPush.subscribed(identity, filters));
+    const commandDownlink = mqttCommandDownlink({ gateway: mqtt, commands: services.commands, bus, logger: logger.child({ component: 'mqtt-commands' }) });
+    subscribedHooks.push(commandDownlink.subscribed);
+    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), logs: services.logs, commands: commandReader(services.commands) });
     metrics.watchFleet({
       fleet: () => stores.fleetGauges.read(),
       mqttConnections: () => mqtt.stats().connections,
@@ -220,6 +238,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     sessionSweep.unref();
     services.telemetry.start();
     services.logs.start();
+    services.commands.start();
+    services.jobs.start();
     const alertEvaluator = new AlertEvaluator(stores, bus, logger.child({ component: 'alerts' }), now, options.alerts);
     services.alerts.onRuleChange(alertEvaluator);
     alertEvaluator.start();
@@ -260,6 +280,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         await mqtt.close();
         twinPush.stop();
         await twinPush.drain();
+        commandDownlink.stop();
         liveSessions.stop();
         // Live streams end (an open SSE response would hold Fastify's close); the event log and
         // the webhook outbox keep listening: what the steps below publish is still delivered.
@@ -277,6 +298,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         await services.telemetry.close();
         // Queued presence changes and the last lastSeen values are written; this node's periods end.
         await services.presence.stop();
+        await services.jobs.stop();
+        await services.commands.stop();
         // Evaluations under way finish (and publish) before the store goes away.
         await alertEvaluator.stop();
         // Twin writes under way finish before the store goes away.

@@ -11,6 +11,8 @@ import { FleetStats } from './fleet.js';
 import { Ca, Credential, EnrollmentGroup, IssuedCredential } from './identity.js';
 import { Device, Group } from './registry.js';
 import { Webhook, WebhookDelivery } from './webhooks.js';
+import { DeviceCommand } from './commands.js';
+import { Job } from './jobs.js';
 
 export * from './access.js';
 export * from './alerts.js';
@@ -26,7 +28,9 @@ export * from './webhooks.js';
 export * from './configurations.js';
 export * from './logs.js';
 export * from './timeline.js';
+export * from './commands.js';
+export * from './jobs.js';
 export type { Wire } from './refs.js';
 
 /** The schemas with an `$id`: registered once with the server, referred to by `Type.Ref`, listed as OpenAPI components. */
-export const REST_COMPONENTS = [Problem, Device, Group, ApiKey, User, Principal, AuditEntry, Credential, IssuedCredential, Ca, EnrollmentGroup, AlertRule, Alert, FleetStats, Webhook, WebhookDelivery] as const;
+export const REST_COMPONENTS = [Problem, Device, Group, ApiKey, User, Principal, AuditEntry, Credential, IssuedCredential, Ca, EnrollmentGroup, AlertRule, Alert, FleetStats, Webhook, WebhookDelivery, DeviceCommand, Job] as const;

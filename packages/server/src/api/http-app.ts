@@ -25,6 +25,8 @@ import { timelineRoutes } from './routes/timeline.js';
 import { presenceRoutes } from './routes/presence.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { configurationRoutes } from './routes/configurations.js';
+import { commandRoutes } from './routes/commands.js';
+import { jobRoutes } from './routes/jobs.js';
 import { REST_COMPONENTS } from '@hangar/protocol/rest';
 import { validatorCompiler } from './validation.js';
 
@@ -117,6 +119,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   configurationRoutes(app, options.services);
   logRoutes(app, options.services);
   timelineRoutes(app, options.services);
+  commandRoutes(app, options.services);
+  jobRoutes(app, options.services);
   serverCaRoute(app, options.serverCaPem);
 
   const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;

@@ -60,7 +60,12 @@ export type DomainEvent =
    * get it only when they name it exactly (type-filter.ts): `*` and `device.*` leave it out.
    */
   | { type: 'device.log'; tenantId: string; deviceId: string; receivedAt: number; records: DeviceLogRecord[] }
-  | { type: 'credential.issued'; tenantId: string; deviceId: string; credentialId: string; credentialType: 'x509' | 'token' };
+  | { type: 'credential.issued'; tenantId: string; deviceId: string; credentialId: string; credentialType: 'x509' | 'token' }
+  /** A command waits for its device (transports online for that device deliver it). */
+  | { type: 'command.queued'; tenantId: string; deviceId: string; commandId: string; name: string }
+  | { type: 'command.sent'; tenantId: string; deviceId: string; commandId: string; name: string }
+  /** A command reached a final state; `jobId` when a bulk job issued it. */
+  | { type: 'command.completed'; tenantId: string; deviceId: string; commandId: string; name: string; state: 'succeeded' | 'failed' | 'timed_out' | 'expired' | 'cancelled'; jobId: string | null };
 
 export type DomainEventType = DomainEvent['type'];
 export type EventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;
@@ -89,4 +94,7 @@ export const DOMAIN_EVENT_TYPES: readonly DomainEventType[] = [
   'device.updated',
   'device.log',
   'credential.issued',
+  'command.queued',
+  'command.sent',
+  'command.completed',
 ];

@@ -10,6 +10,8 @@ import { registerDeviceEventsCommand, registerLogCommands } from './commands/log
 import { registerUserCommands } from './commands/user.js';
 import { registerTwinCommands } from './commands/twin.js';
 import { registerConfigCommands } from './commands/config.js';
+import { registerCommandCommands } from './commands/command.js';
+import { registerJobCommands } from './commands/job.js';
 import { OptionError, resolveServeOptions } from './serve-options.js';
 
 /** @hangar/server's version; package.json is two levels up from both src/cli/ and dist/cli/. */
@@ -77,6 +79,8 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerLogCommands(program);
   registerDeviceEventsCommand(program.commands.find((c) => c.name() === 'device')!);
+  registerCommandCommands(program);
+  registerJobCommands(program);
   return program;
 }
 

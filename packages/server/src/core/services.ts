@@ -18,6 +18,8 @@ import type { WebhookService } from './webhooks/webhook-service.js';
 import type { ConfigurationService } from './configurations/configuration-service.js';
 import type { DeviceLogService } from './logs/device-log-service.js';
 import type { TimelineService } from './timeline/timeline-service.js';
+import type { CommandService } from './commands/command-service.js';
+import type { JobService } from './jobs/job-service.js';
 
 /**
  * The core services the REST API calls, built by the composition root (`app.ts`). A module of
@@ -44,4 +46,6 @@ export interface Services {
   configurations: ConfigurationService;
   logs: DeviceLogService;
   timeline: TimelineService;
+  commands: CommandService;
+  jobs: JobService;
 }

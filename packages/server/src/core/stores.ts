@@ -17,6 +17,8 @@ import type { FleetGaugeStore } from './ops/ports.js';
 import type { ConfigurationStore } from './configurations/ports.js';
 import type { DeviceLogStore } from './logs/ports.js';
 import type { TimelineStore } from './timeline/ports.js';
+import type { CommandStore } from './commands/ports.js';
+import type { JobStore } from './jobs/ports.js';
 
 /** Which database holds the store. Services read it only to size their concurrency. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -78,6 +80,8 @@ export interface StoreSet {
   readonly configurations: ConfigurationStore;
   readonly deviceLogs: DeviceLogStore;
   readonly timeline: TimelineStore;
+  readonly commands: CommandStore;
+  readonly jobs: JobStore;
 }
 
 /** The store as services see it: the ports plus a unit of work spanning them. */

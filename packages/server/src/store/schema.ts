@@ -396,6 +396,60 @@ export interface ConfigurationDevicesTable {
   updated_at: number;
 }
 
+/** Commands to devices (migration 010). */
+export interface CommandsTable {
+  id: string;
+  tenant_id: string;
+  device_id: string;
+  name: string;
+  /** JSON object. */
+  params: string;
+  timeout_sec: number;
+  ttl_sec: number;
+  state: string; // CommandState
+  /** JSON, as the device answered it. */
+  result: string | null;
+  error: string | null;
+  round_trip_ms: number | null;
+  created_by: string;
+  job_id: string | null;
+  created_at: number;
+  expires_at: number;
+  sent_at: number | null;
+  completed_at: number | null;
+  /** Expiry while queued, result deadline while sent, null once finished. */
+  due_at: number | null;
+}
+
+/** Bulk command jobs (migration 011). */
+export interface JobsTable {
+  id: string;
+  tenant_id: string;
+  query: string;
+  /** JSON: { name, params, timeoutSec, ttlSec }. */
+  command: string;
+  rate_per_minute: number;
+  max_concurrency: number;
+  abort_failed_count: number | null;
+  abort_failed_percent: number | null;
+  abort_min_completed: number | null;
+  state: string; // JobState
+  targeted: number;
+  reason: string | null;
+  created_by: string;
+  created_at: number;
+  finished_at: number | null;
+}
+
+/** The devices a job targets, in issue order, with the command each got. */
+export interface JobDevicesTable {
+  job_id: string;
+  device_id: string;
+  position: number;
+  command_id: string | null;
+  skipped: string | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -431,6 +485,9 @@ export interface Database {
   configuration_devices: ConfigurationDevicesTable;
   device_logs: DeviceLogsTable;
   device_events: DeviceEventsTable;
+  commands: CommandsTable;
+  jobs: JobsTable;
+  job_devices: JobDevicesTable;
 }
 
 export type { Dialect } from '../core/stores.js';

@@ -20,6 +20,8 @@ import { KyselyWebhookStore } from './kysely/webhook-store.js';
 import { KyselyConfigurationStore } from './kysely/configuration-store.js';
 import { KyselyDeviceLogStore } from './kysely/device-log-store.js';
 import { KyselyTimelineStore } from './kysely/timeline-store.js';
+import { KyselyCommandStore } from './kysely/command-store.js';
+import { KyselyJobStore } from './kysely/job-store.js';
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
   return {
@@ -39,6 +41,8 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     configurations: new KyselyConfigurationStore(db),
     deviceLogs: new KyselyDeviceLogStore(db),
     timeline: new KyselyTimelineStore(db),
+    commands: new KyselyCommandStore(db),
+    jobs: new KyselyJobStore(db),
   };
 }
 

@@ -11,6 +11,8 @@ import { twinMetadataMigration } from './008-twin-metadata.js';
 import { twinSchemasMigration } from './009-twin-schemas.js';
 import { configurationsMigration } from './013-configurations.js';
 import { deviceLogsMigration } from './012-device-logs.js';
+import { commandsMigration } from './010-commands.js';
+import { jobsMigration } from './011-jobs.js';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration:
@@ -31,6 +33,8 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '009-twin-schemas': twinSchemasMigration(dialect),
         '013-configurations': configurationsMigration(dialect),
         '012-device-logs': deviceLogsMigration(dialect),
+        '010-commands': commandsMigration(dialect),
+        '011-jobs': jobsMigration(dialect),
       };
     },
   };

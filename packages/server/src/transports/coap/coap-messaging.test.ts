@@ -135,7 +135,7 @@ describe('CoAP messaging (raw peer)', () => {
     const reply = await peer.next((m) => m.token.equals(req.token));
     expect(reply.type).toBe('NON');
     expect(reply.code).toBe(CoapCode.Content);
-    expect(reply.payload.toString()).toBe('[]');
+    expect(reply.payload.toString()).toBe('{"items":[]}');
   });
 
   it('sends an empty ACK, then a confirmable separate response, when the ingest is slow', async () => {

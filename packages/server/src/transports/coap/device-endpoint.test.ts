@@ -184,10 +184,10 @@ describe('CoAP device API with coap-client-notls', () => {
   });
 
   describe('commands', () => {
-    it('answers an empty list for now', async () => {
+    it('answers an empty list when no command waits', async () => {
       const run = await coapClient(['-m', 'get', h.url('commands', dev.id, dev.token)]);
       expect(run.stderr).toBe('');
-      expect(JSON.parse(run.stdout)).toEqual([]);
+      expect(JSON.parse(run.stdout)).toEqual({ items: [] });
     });
   });
 });

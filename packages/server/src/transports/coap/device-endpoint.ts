@@ -107,8 +107,12 @@ const RESOURCES: Record<string, ResourceSpec> = {
  */
 const NOTIFY_ON: ReadonlyMap<string, string> = new Map([
   ['twin.desired.changed', COAP_RESOURCES.twinDesired],
-  ['command.created', COAP_RESOURCES.commands],
+  ['command.queued', COAP_RESOURCES.commands],
 ]);
+
+/** `commands/{cmdId}/result`: a device answers a command (docs/commands.md). */
+const COMMAND_RESULT = /^commands\/([^/]+)\/result$/;
+const COMMAND_RESULT_SPEC: ResourceSpec = { methods: ['POST'], observable: false };
 
 const TELEMETRY_FORMATS: ReadonlyMap<number, TelemetryFormat> = new Map([
   [ContentFormat.Json, 'json'],
@@ -228,7 +232,7 @@ export class CoapDeviceEndpoint {
     if (firstOption(message, Opt.ProxyUri) || firstOption(message, Opt.ProxyScheme)) return errorResponse(CoapCode.ProxyingNotSupported, 'this server is not a proxy');
     const path = optionValues(message, Opt.UriPath).map((v) => v.toString('utf8'));
     const resourceName = COAP_DEVICE_PATH.every((segment, i) => path[i] === segment) ? path.slice(COAP_DEVICE_PATH.length).join('/') : undefined;
-    const resource = resourceName === undefined ? undefined : RESOURCES[resourceName];
+    const resource = resourceName === undefined ? undefined : (RESOURCES[resourceName] ?? (COMMAND_RESULT.test(resourceName) ? COMMAND_RESULT_SPEC : undefined));
     if (resourceName === undefined || !resource) return errorResponse(CoapCode.NotFound, `no resource /${path.join('/')}; see docs/coap.md`);
     const method = METHOD_OF[message.code];
     if (!method || !resource.methods.includes(method)) return errorResponse(CoapCode.MethodNotAllowed, `/${path.join('/')} accepts ${resource.methods.join(', ')}`);
@@ -280,7 +284,7 @@ export class CoapDeviceEndpoint {
       if (!telemetryFormat) return errorResponse(CoapCode.UnsupportedContentFormat, 'telemetry is application/json (50), application/senml+json (110) or application/senml+cbor (112)');
       format = telemetryFormat;
     } else {
-      if (contentFormat !== undefined && contentFormat !== ContentFormat.Json) return errorResponse(CoapCode.UnsupportedContentFormat, 'reported state is application/json (50)');
+      if (contentFormat !== undefined && contentFormat !== ContentFormat.Json) return errorResponse(CoapCode.UnsupportedContentFormat, `${COMMAND_RESULT.test(resource) ? 'a command result' : 'reported state'} is application/json (50)`);
       format = 'json';
     }
 
@@ -314,12 +318,15 @@ export class CoapDeviceEndpoint {
       if (body.length > this.limits.maxBodyBytes) return errorResponse(CoapCode.RequestEntityTooLarge, `the body exceeds the limit of ${this.limits.maxBodyBytes} bytes`, [{ number: Opt.Size1, value: encodeUint(this.limits.maxBodyBytes) }]);
     }
 
+    const commandId = COMMAND_RESULT.exec(resource)?.[1];
     const response =
       resource === COAP_RESOURCES.logs
         ? await this.ingestLogs(device, body, format === 'json' ? 'json' : 'text')
         : resource === COAP_RESOURCES.telemetry
           ? await this.ingestTelemetry(device, body, format as TelemetryFormat)
-          : await this.reportTwin(device, body);
+          : commandId !== undefined
+            ? await this.commandResult(device, commandId, body)
+            : await this.reportTwin(device, body);
     // §2.3: the response to the last block carries its Block1 option too.
     if (block1) response.options = [...(response.options ?? []), { number: Opt.Block1, value: encodeBlock({ num: block1.num, more: false, szx: block1.szx }) }];
     return response;
@@ -361,6 +368,23 @@ export class CoapDeviceEndpoint {
       return { code: CoapCode.Changed };
     } catch (err) {
       return this.failure(err, device, 'reported twin update failed');
+    }
+  }
+
+  private async commandResult(device: DeviceIdentity, commandId: string, body: Buffer): Promise<CoapResponse> {
+    const commands = this.options.commands;
+    if (!commands) return errorResponse(CoapCode.NotImplemented, 'command results are not accepted over CoAP by this server');
+    let result: unknown;
+    try {
+      result = JSON.parse(body.toString('utf8'));
+    } catch {
+      return errorResponse(CoapCode.BadRequest, 'the body is not valid JSON');
+    }
+    try {
+      const done = await commands.complete(device, commandId, result);
+      return { code: CoapCode.Changed, options: [{ number: Opt.ContentFormat, value: encodeUint(ContentFormat.Json) }], payload: Buffer.from(JSON.stringify(done), 'utf8') };
+    } catch (err) {
+      return this.failure(err, device, 'command result failed');
     }
   }
 
@@ -453,7 +477,8 @@ export class CoapDeviceEndpoint {
         if (!reader) return { ok: false, response: errorResponse(CoapCode.NotImplemented, 'the desired twin is not served over CoAP by this server yet') };
         document = await reader.desiredDocument(device.tenantId, device.deviceId);
       } else if (resource === COAP_RESOURCES.commands) {
-        document = (await this.options.commands?.pending(device)) ?? [];
+        // Read = delivered: the commands in this representation are marked sent (docs/commands.md).
+        document = { items: (await this.options.commands?.take(device)) ?? [] };
       } else {
         return { ok: false, response: errorResponse(CoapCode.NotFound, `no resource ${resource}`) };
       }

@@ -4,9 +4,12 @@ import { refusalError, type DeviceAuthenticator, type DeviceAuthResult, type Dev
 import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
 import type { TelemetryFormat, TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
 import type { TwinService } from '../../core/twin/twin-service.js';
+import type { EventBus } from '../../bus/event-bus.js';
+import type { CommandService } from '../../core/commands/command-service.js';
 import { HangarError } from '../../errors.js';
 import type { DeviceWaits } from '../device-waits.js';
 import type { LogIngest } from '../../core/logs/device-log-service.js';
+import { DeviceWaiters, waiterKey } from './device-waiters.js';
 
 export interface DeviceApiDeps {
   authenticator: Pick<DeviceAuthenticator, 'authenticateToken' | 'authenticateBearer' | 'authenticateCertificate'>;
@@ -18,10 +21,15 @@ export interface DeviceApiDeps {
   desiredWaits?: DeviceWaits | undefined;
   /** Takes log uploads (`POST /device/v1/logs`); without it that resource is not registered. */
   logs?: LogIngest | undefined;
+  /** Serves the command resources (long-poll needs `bus` for `command.queued`); without it they are not registered. */
+  commands?: { service: Pick<CommandService, 'take' | 'complete'>; bus: Pick<EventBus, 'subscribe'> } | undefined;
 }
 
 /** The longest long poll: past a minute, proxies and NATs start cutting idle connections. */
 export const MAX_WAIT_SEC = 60;
+
+/** The longest `wait` of a command long-poll, in seconds. */
+export const MAX_COMMAND_WAIT_SEC = 60;
 
 /** The telemetry limit of issue 4; the body limit sits a little above it so the core can say which limit was hit. */
 export const TELEMETRY_BODY_LIMIT = 256 * 1024;
@@ -161,7 +169,84 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
         },
       );
     }
+    if (deps.commands) commandRoutes(scope, deps.commands);
   });
+}
+
+/**
+ * `GET /device/v1/commands?wait=S` (long-poll: answered once a command is queued, or with no
+ * items after S seconds) and `POST /device/v1/commands/{cmdId}/result`. See docs/commands.md.
+ */
+function commandRoutes(scope: FastifyInstance, deps: NonNullable<DeviceApiDeps['commands']>): void {
+  const waiters = new DeviceWaiters();
+  const off = deps.bus.subscribe('command.queued', (e) => waiters.wake(waiterKey('commands', e.tenantId, e.deviceId)));
+  // Before the server waits for in-flight requests: open long-polls answer at once.
+  scope.addHook('preClose', (done) => {
+    off();
+    waiters.close();
+    done();
+  });
+
+  scope.get(
+    '/device/v1/commands',
+    {
+      schema: {
+        operationId: 'pollDeviceCommands',
+        tags: ['device'],
+        summary: 'Commands waiting for the device, marked sent: {"items":[{id,name,params,expiresAt,timeoutSec}]}',
+        description: `?wait=S (0–${MAX_COMMAND_WAIT_SEC}) holds the request until a command is queued or S seconds passed (then items is empty). See docs/commands.md.`,
+        security: [{ deviceBasic: [] }, { deviceBearer: [] }],
+      },
+    },
+    async (request, reply) => {
+      const device = request.device!;
+      const wait = waitSeconds((request.query as Record<string, unknown>).wait);
+      const deadline = Date.now() + wait * 1000;
+      const key = waiterKey('commands', device.tenantId, device.deviceId);
+      // A device that hung up takes nothing: its commands stay queued for the next poll.
+      let gone = false;
+      // The response closing before it was written means the connection went away.
+      reply.raw.once('close', () => {
+        gone = true;
+        waiters.wake(key);
+      });
+      for (;;) {
+        const armed = waiters.arm(key, deadline - Date.now());
+        const items = gone ? [] : await deps.service.take(device.tenantId, device.deviceId);
+        if (items.length > 0 || gone || Date.now() >= deadline) {
+          armed.cancel();
+          return { items };
+        }
+        if (!(await armed.promise) && Date.now() >= deadline - 5) return { items: [] };
+      }
+    },
+  );
+
+  scope.post<{ Params: { cmdId: string } }>(
+    '/device/v1/commands/:cmdId/result',
+    {
+      schema: {
+        operationId: 'postDeviceCommandResult',
+        tags: ['device'],
+        summary: 'A device answers a command: {"status":"succeeded"|"failed","result":…,"error"?:…}',
+        security: [{ deviceBasic: [] }, { deviceBearer: [] }],
+      },
+    },
+    async (request) => {
+      const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/json') throw new HangarError('UNSUPPORTED_MEDIA_TYPE', `send the result as application/json; not "${type || 'no content type'}"`);
+      const device = request.device!;
+      const command = await deps.service.complete(device.tenantId, device.deviceId, request.params.cmdId, parseJson(request.body));
+      return { id: command.id, state: command.state };
+    },
+  );
+}
+
+function waitSeconds(value: unknown): number {
+  if (value === undefined || value === '') return 0;
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n > MAX_COMMAND_WAIT_SEC) throw new HangarError('VALIDATION_FAILED', `wait must be a whole number of seconds from 0 to ${MAX_COMMAND_WAIT_SEC}`);
+  return n;
 }
 
 /** RFC 7396 §4's media type; plain application/json is taken too. */

@@ -19,6 +19,8 @@ export interface UplinkServices {
   twin?: Pick<TwinService, 'patchReported'> | undefined;
   /** Device log uploads (`devices/{id}/logs`). */
   logs?: LogIngest | undefined;
+  /** Command results (`commands/{cmdId}/result`). */
+  commandResults?: CommandResults | undefined;
 }
 
 /** The core as the routing table reaches it (the gateway provides it; see GatewayCore). */
@@ -27,8 +29,11 @@ export interface UplinkCore {
   /** False without an `uplink` hook: the topics below still routed to it go nowhere. */
   readonly uplinksServed: boolean;
   uplink(identity: DeviceIdentity, subtopic: string, payload: Buffer, meta: UplinkMeta): Promise<void>;
-  /** Device logs (`logs`); without it that topic is unserved. */
-  readonly logs?: LogIngest | undefined;
+}
+
+/** The core's side of a command result (core/commands/command-service.ts `complete`). */
+export interface CommandResults {
+  complete(tenantId: string, deviceId: string, commandId: string, body: unknown): Promise<unknown>;
 }
 
 /** A core port behind one uplink topic. */
@@ -88,6 +93,23 @@ const LOGS_PORT: UplinkRoute = {
   },
 };
 
+/** `commands/{cmdId}/result`: `{"status":"succeeded"|"failed","result":…,"error"?:…}` (docs/commands.md). */
+const COMMAND_RESULT: UplinkRoute = {
+  kind: 'port',
+  port: {
+    served: (core) => core.services.commandResults !== undefined,
+    async handle(core, identity, subtopic, payload) {
+      let body: unknown;
+      try {
+        body = JSON.parse(payload.toString('utf8'));
+      } catch (err) {
+        throw new HangarError('INVALID_JSON', `the command result is not valid JSON: ${(err as Error).message}`);
+      }
+      await core.services.commandResults!.complete(identity.tenantId, identity.deviceId, subtopic.split('/')[1]!, body);
+    },
+  },
+};
+
 /**
  * THE routing table of device uplinks (DESIGN §5): the topic after `devices/{id}/` → where it
  * goes. A `+` level matches one non-empty level. A new uplink (a twin, command, OTA or log
@@ -97,7 +119,7 @@ export const UPLINK_ROUTES: ReadonlyArray<readonly [suffix: string, route: Uplin
   ['telemetry', { kind: 'telemetry', formatFor: () => 'json' }],
   ['telemetry/senml', { kind: 'telemetry', formatFor: (contentType) => (contentType === SENML_CBOR ? 'senml+cbor' : 'senml+json') }],
   ['twin/reported', TWIN_REPORTED],
-  ['commands/+/result', UPLINK_HOOK],
+  ['commands/+/result', COMMAND_RESULT],
   ['ota/status', UPLINK_HOOK],
   ['logs', LOGS_PORT],
 ];
