@@ -24,7 +24,6 @@ import { DeviceAuthenticator } from './core/identity/device-authenticator.js';
 import { loadOrCreateServerTls, type ServerTls } from './core/identity/server-tls.js';
 import { CoapDeviceEndpoint, commandReader, twinUplink } from './transports/coap/index.js';
 import { deviceApiRoutes } from './transports/http/device-api.js';
-import { DeviceWaits } from './transports/device-waits.js';
 import { LiveSessions } from './transports/live-sessions.js';
 import { MqttGateway } from './transports/mqtt/mqtt-gateway.js';
 import { MqttTwinDesiredPush } from './transports/mqtt/twin-desired-push.js';
@@ -199,9 +198,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       metricsAccess: options.metrics,
     });
     // The device transports: the HTTP device API shares the REST API's listener, MQTT and CoAP bind their own.
-    const desiredWaits = new DeviceWaits();
-    const stopDesiredWaits = bus.subscribe('twin.desired.changed', (e) => desiredWaits.notify(e.tenantId, e.deviceId));
-    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, desiredWaits, logs: services.logs, commands: { service: services.commands, bus } });
+    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, twinChanges: bus, logs: services.logs, commands: { service: services.commands, bus } });
     const liveSessions = new LiveSessions(bus);
     // Everyone who acts on an MQTT subscription (commands here; the twin's desired document too).
     const subscribedHooks: Array<(identity: DeviceIdentity, filters: string[], resumed: boolean) => void> = [];
@@ -285,9 +282,6 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         // Live streams end (an open SSE response would hold Fastify's close); the event log and
         // the webhook outbox keep listening: what the steps below publish is still delivered.
         services.events.close();
-        // Long polls answer now (204): a device polls again, against the next server.
-        stopDesiredWaits();
-        desiredWaits.close();
         // Fastify stops accepting and waits for in-flight requests (and their writes) first.
         // Connections that never sent a request are not idle to Node and would hold the close
         // for its headers timeout (a minute): past a grace period every connection is cut.

@@ -7,7 +7,6 @@ import type { TwinService } from '../../core/twin/twin-service.js';
 import type { EventBus } from '../../bus/event-bus.js';
 import type { CommandService } from '../../core/commands/command-service.js';
 import { HangarError } from '../../errors.js';
-import type { DeviceWaits } from '../device-waits.js';
 import type { LogIngest } from '../../core/logs/device-log-service.js';
 import { DeviceWaiters, waiterKey } from './device-waiters.js';
 
@@ -17,8 +16,8 @@ export interface DeviceApiDeps {
   presence: PresenceTracker;
   /** Serves the twin resources; without it they are not registered. */
   twins?: Pick<TwinService, 'desiredDocument' | 'patchReported'> | undefined;
-  /** Long polls of the desired twin (`?wait=`), told of each change; without it `wait` answers at once. */
-  desiredWaits?: DeviceWaits | undefined;
+  /** Tells the desired twin's long polls (`?wait=`) of each change; without it `wait` answers at once. */
+  twinChanges?: Pick<EventBus, 'subscribe'> | undefined;
   /** Takes log uploads (`POST /device/v1/logs`); without it that resource is not registered. */
   logs?: LogIngest | undefined;
   /** Serves the command resources (long-poll needs `bus` for `command.queued`); without it they are not registered. */
@@ -27,6 +26,9 @@ export interface DeviceApiDeps {
 
 /** The longest long poll: past a minute, proxies and NATs start cutting idle connections. */
 export const MAX_WAIT_SEC = 60;
+
+/** Desired-twin long polls one device may hold at once (one or two is normal; more is a bug or abuse). */
+const MAX_DESIRED_POLLS_PER_DEVICE = 4;
 
 /** The longest `wait` of a command long-poll, in seconds. */
 export const MAX_COMMAND_WAIT_SEC = 60;
@@ -89,6 +91,16 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
     );
 
     const twins = deps.twins;
+    const desiredWaiters = deps.twinChanges && new DeviceWaiters();
+    if (desiredWaiters) {
+      const off = deps.twinChanges!.subscribe('twin.desired.changed', (e) => desiredWaiters.wake(waiterKey('desired', e.tenantId, e.deviceId)));
+      // Before the server waits for in-flight requests: open long polls answer at once.
+      scope.addHook('preClose', (done) => {
+        off();
+        desiredWaiters.close();
+        done();
+      });
+    }
     if (twins) {
       scope.get<{ Querystring: { version?: number; wait?: number } }>(
         '/device/v1/twin/desired',
@@ -109,21 +121,31 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
         async (request, reply) => {
           const { tenantId, deviceId } = request.device!;
           const { version, wait } = request.query;
-          const waits = deps.desiredWaits;
-          let document = await twins.desiredDocument(tenantId, deviceId);
-          if (version === undefined || !wait || !waits || document.$version !== version) return document;
-          if (!waits.admits(tenantId, deviceId)) throw new HangarError('RATE_LIMITED', `this device already has as many desired-twin long polls open as it may; poll once at a time`, { retryAfterMs: 1000 });
+          if (version === undefined || !wait || !desiredWaiters) return twins.desiredDocument(tenantId, deviceId);
+          const key = waiterKey('desired', tenantId, deviceId);
+          if (desiredWaiters.waitingOn(key) >= MAX_DESIRED_POLLS_PER_DEVICE) {
+            throw new HangarError('RATE_LIMITED', 'this device already has as many desired-twin long polls open as it may; poll once at a time', { retryAfterMs: 1000 });
+          }
           // The client going away ends the wait (its answer would go nowhere).
-          const gone = new AbortController();
-          reply.raw.once('close', () => gone.abort());
+          let gone = false;
+          reply.raw.once('close', () => {
+            gone = true;
+            desiredWaiters.wake(key);
+          });
           const deadline = Date.now() + wait * 1000;
           for (;;) {
-            const outcome = await waits.wait(tenantId, deviceId, Math.max(0, deadline - Date.now()), gone.signal);
-            // Closing: the connection goes with this answer, or it would hold the shutdown for its keep-alive time.
-            if (outcome === 'closed') reply.header('connection', 'close');
-            if (outcome !== 'changed') return reply.code(204).send();
-            document = await twins.desiredDocument(tenantId, deviceId);
-            if (document.$version !== version) return document;
+            // Armed before the read: a change landing between the read and the wait still wakes it.
+            const armed = desiredWaiters.arm(key, deadline - Date.now());
+            const document = await twins.desiredDocument(tenantId, deviceId);
+            if (document.$version !== version) {
+              armed.cancel();
+              return document;
+            }
+            const woken = await armed.promise;
+            if (gone || Date.now() >= deadline - 5) return reply.code(204).send();
+            // Not woken with time left: the server is closing. The connection goes with this
+            // answer, or it would hold the shutdown for its keep-alive time.
+            if (!woken) return reply.code(204).header('connection', 'close').send();
           }
         },
       );

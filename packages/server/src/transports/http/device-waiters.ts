@@ -42,6 +42,11 @@ export class DeviceWaiters {
     return { promise, cancel: () => waiter.resolve(false) };
   }
 
+  /** Waits armed on `key` now: a caller may cap a device's concurrent long polls with it. */
+  waitingOn(key: string): number {
+    return this.waiting.get(key)?.size ?? 0;
+  }
+
   /** Wakes every wait on `key`. */
   wake(key: string): void {
     const set = this.waiting.get(key);
