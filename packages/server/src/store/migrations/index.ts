@@ -3,16 +3,16 @@ import type { Dialect } from '../schema.js';
 import { initialMigration } from './001-initial.js';
 import { identityMigration } from './002-identity.js';
 import { telemetryMigration } from './003-telemetry.js';
-import { alertsMigration } from './006-alerts.js';
 import { presenceMigration } from './004-presence.js';
 import { webhooksMigration } from './005-webhooks.js';
+import { alertsMigration } from './006-alerts.js';
 import { telemetryRateLimitsMigration } from './007-telemetry-rate-limits.js';
 import { twinMetadataMigration } from './008-twin-metadata.js';
 import { twinSchemasMigration } from './009-twin-schemas.js';
-import { configurationsMigration } from './013-configurations.js';
-import { deviceLogsMigration } from './012-device-logs.js';
 import { commandsMigration } from './010-commands.js';
 import { jobsMigration } from './011-jobs.js';
+import { deviceLogsMigration } from './012-device-logs.js';
+import { configurationsMigration } from './013-configurations.js';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration:
@@ -31,10 +31,10 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '007-telemetry-rate-limits': telemetryRateLimitsMigration(dialect),
         '008-twin-metadata': twinMetadataMigration(dialect),
         '009-twin-schemas': twinSchemasMigration(dialect),
-        '013-configurations': configurationsMigration(dialect),
-        '012-device-logs': deviceLogsMigration(dialect),
         '010-commands': commandsMigration(dialect),
         '011-jobs': jobsMigration(dialect),
+        '012-device-logs': deviceLogsMigration(dialect),
+        '013-configurations': configurationsMigration(dialect),
       };
     },
   };
