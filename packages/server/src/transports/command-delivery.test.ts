@@ -6,8 +6,9 @@ import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHangar } from '../app.js';
-import { startTestHangar, type TestHangar } from '../testing/test-hangar.js';
-import { startMqttListener, type MqttListener } from './mqtt/listeners.js';
+import { startDeviceHarness, type DeviceHarness } from '../testing/device-harness.js';
+import type { TestHangar } from '../testing/test-hangar.js';
+import { startMqttListener } from './mqtt/listeners.js';
 
 /**
  * Commands reach devices on every transport: MQTT (`devices/{id}/commands/{cmdId}`, QoS 1),
@@ -15,43 +16,24 @@ import { startMqttListener, type MqttListener } from './mqtt/listeners.js';
  * loopback against a whole Hangar.
  */
 describe('command delivery', () => {
+  let h: DeviceHarness;
   let t: TestHangar;
-  let listener: MqttListener;
   let httpBase: string;
   let coapPort: number;
-  const clients: MqttClient[] = [];
 
   beforeAll(async () => {
-    t = await startTestHangar('sqlite');
-    listener = await startMqttListener(t.hangar.mqtt, { port: 0, host: '127.0.0.1' });
-    httpBase = await t.hangar.http.listen({ port: 0, host: '127.0.0.1' });
-    coapPort = await t.hangar.coap.listen(0, '127.0.0.1');
+    h = await startDeviceHarness();
+    ({ t, httpBase, coapPort } = h);
   });
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-    await listener?.close();
-    await t?.close();
+    await h?.close();
   });
 
-  async function device(id: string): Promise<string> {
-    expect((await t.call('POST', '/api/v1/devices', { body: { id } })).status).toBe(201);
-    return (await t.call('POST', `/api/v1/devices/${id}/credentials`, { body: { type: 'token' } })).body.token as string;
-  }
+  const device = (id: string): Promise<string> => h.device(id);
 
-  async function connect(id: string, token: string, options: { clean?: boolean; protocolVersion?: 4 | 5 } = {}): Promise<MqttClient> {
+  function connect(id: string, token: string, options: { clean?: boolean; protocolVersion?: 4 | 5 } = {}): Promise<MqttClient> {
     const version = options.protocolVersion ?? 5;
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${listener.port}`, {
-      protocolVersion: version,
-      clientId: id,
-      username: id,
-      password: token,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      clean: options.clean ?? true,
-      ...(version === 5 && options.clean === false ? { properties: { sessionExpiryInterval: 600 } } : {}),
-    });
-    clients.push(c);
-    return c;
+    return h.connect(id, token, { protocolVersion: version, clean: options.clean ?? true, ...(version === 5 && options.clean === false ? { properties: { sessionExpiryInterval: 600 } } : {}) });
   }
 
   function nextCommand(c: MqttClient): Promise<{ topic: string; body: any }> {
@@ -120,8 +102,8 @@ describe('command delivery', () => {
     const cmd = await send('cd-mqtt-3', { name: 'reboot' });
     expect((await state('cd-mqtt-3', cmd.id)).state).toBe('queued');
     // Listening before CONNACK: the command may follow it at once.
-    const c2 = mqtt.connect(`mqtt://127.0.0.1:${listener.port}`, { protocolVersion: 5, clientId: 'cd-mqtt-3', username: 'cd-mqtt-3', password: token, reconnectPeriod: 0, clean: false, properties: { sessionExpiryInterval: 600 } });
-    clients.push(c2);
+    const c2 = mqtt.connect(`mqtt://127.0.0.1:${h.mqttPort}`, { protocolVersion: 5, clientId: 'cd-mqtt-3', username: 'cd-mqtt-3', password: token, reconnectPeriod: 0, clean: false, properties: { sessionExpiryInterval: 600 } });
+    h.track(c2);
     const got = await nextCommand(c2);
     expect(got.topic).toBe(`devices/cd-mqtt-3/commands/${cmd.id}`);
     expect((await until(() => state('cd-mqtt-3', cmd.id), (s) => s.state === 'sent')).state).toBe('sent');

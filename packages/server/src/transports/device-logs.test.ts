@@ -1,8 +1,8 @@
 import coap from 'coap';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestHangar, type TestHangar } from '../testing/test-hangar.js';
-import { startMqttListener, type MqttListener } from './mqtt/listeners.js';
+import { startDeviceHarness, type DeviceHarness } from '../testing/device-harness.js';
+import type { TestHangar } from '../testing/test-hangar.js';
 
 /**
  * Device logs over every transport, with real clients over loopback against a whole Hangar:
@@ -11,30 +11,20 @@ import { startMqttListener, type MqttListener } from './mqtt/listeners.js';
  * flooding device is rate-limited without slowing another. Small limits make the edges cheap.
  */
 describe('device logs over MQTT, HTTP and CoAP', () => {
+  let h: DeviceHarness;
   let t: TestHangar;
-  let listener: MqttListener;
   let httpBase: string;
   let coapPort: number;
-  const clients: MqttClient[] = [];
 
   beforeAll(async () => {
-    t = await startTestHangar('sqlite', { logs: { limits: { maxBatchRecords: 20, maxLineBytes: 100, maxBatchBytes: 16 * 1024 }, rateLimit: { perSecond: 1, burst: 40 } } });
-    listener = await startMqttListener(t.hangar.mqtt, { port: 0, host: '127.0.0.1' });
-    httpBase = await t.hangar.http.listen({ port: 0, host: '127.0.0.1' });
-    coapPort = await t.hangar.coap.listen(0, '127.0.0.1');
+    h = await startDeviceHarness({ logs: { limits: { maxBatchRecords: 20, maxLineBytes: 100, maxBatchBytes: 16 * 1024 }, rateLimit: { perSecond: 1, burst: 40 } } });
+    ({ t, httpBase, coapPort } = h);
   });
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-    await listener?.close();
-    await t?.close();
+    await h?.close();
   });
 
-  async function device(id: string): Promise<string> {
-    expect((await t.call('POST', '/api/v1/devices', { body: { id } })).status).toBe(201);
-    const cred = await t.call('POST', `/api/v1/devices/${id}/credentials`, { body: { type: 'token' } });
-    expect(cred.status).toBe(201);
-    return cred.body.token as string;
-  }
+  const device = (id: string): Promise<string> => h.device(id);
 
   async function stored(id: string): Promise<Array<{ level: string; msg: string; ts: number; fields: unknown; truncated: boolean }>> {
     const res = await t.call('GET', `/api/v1/devices/${id}/logs?order=asc`);
@@ -42,11 +32,7 @@ describe('device logs over MQTT, HTTP and CoAP', () => {
     return res.body.items;
   }
 
-  async function connect(id: string, token: string, protocolVersion: 4 | 5 = 5): Promise<MqttClient> {
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${listener.port}`, { protocolVersion, clientId: id, username: id, password: token, reconnectPeriod: 0, connectTimeout: 5000 });
-    clients.push(c);
-    return c;
-  }
+  const connect = (id: string, token: string, protocolVersion: 4 | 5 = 5): Promise<MqttClient> => h.connect(id, token, { protocolVersion });
 
   async function publishCode(c: MqttClient, topic: string, payload: string | Buffer, contentType?: string): Promise<number> {
     try {
@@ -113,7 +99,7 @@ describe('device logs over MQTT, HTTP and CoAP', () => {
 
   it('MQTT: a will on the logs topic is stored as a log record when the connection drops', async () => {
     const token = await device('log-will');
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${listener.port}`, {
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${h.mqttPort}`, {
       protocolVersion: 4,
       clientId: 'log-will',
       username: 'log-will',

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHangar, type Hangar } from '../../app.js';
-import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
+import { startDeviceHarness, type DeviceHarness } from '../../testing/device-harness.js';
+import type { TestHangar } from '../../testing/test-hangar.js';
 import { startMqttListener, type MqttListener } from './listeners.js';
 
 /**
@@ -39,34 +40,19 @@ async function settle(c: MqttClient): Promise<void> {
 }
 
 describe('the twin over MQTT', () => {
+  let h: DeviceHarness;
   let t: TestHangar;
-  let listener: MqttListener;
-  const clients: MqttClient[] = [];
 
   beforeAll(async () => {
-    t = await startTestHangar('sqlite');
-    listener = await startMqttListener(t.hangar.mqtt, { port: 0, host: '127.0.0.1' });
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+    h = await startDeviceHarness();
+    t = h.t;
   });
   afterAll(async () => {
-    await listener?.close();
-    await t?.close();
+    await h?.close();
   });
 
-  async function device(id: string): Promise<string> {
-    expect((await t.call('POST', '/api/v1/devices', { body: { id } })).status).toBe(201);
-    const cred = await t.call('POST', `/api/v1/devices/${id}/credentials`, { body: { type: 'token' } });
-    expect(cred.status).toBe(201);
-    return cred.body.token as string;
-  }
-
-  async function connect(id: string, token: string, options: IClientOptions = {}): Promise<MqttClient> {
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${listener.port}`, { protocolVersion: 5, clientId: id, username: id, password: token, reconnectPeriod: 0, connectTimeout: 5000, ...options });
-    clients.push(c);
-    return c;
-  }
+  const device = (id: string): Promise<string> => h.device(id);
+  const connect = (id: string, token: string, options: IClientOptions = {}): Promise<MqttClient> => h.connect(id, token, options);
 
   const setDesired = async (id: string, patch: Record<string, unknown>): Promise<void> => {
     expect((await t.call('PATCH', `/api/v1/devices/${id}/twin`, { body: { desired: patch } })).status).toBe(200);
@@ -159,8 +145,7 @@ describe('the twin over MQTT', () => {
     await setDesired(id, { a: 1 });
     await setDesired(id, { a: 2 });
     // Listening before CONNACK: the document may come in the same segment.
-    const again = mqtt.connect(`mqtt://127.0.0.1:${listener.port}`, { protocolVersion: 5, clientId: id, username: id, password: token, reconnectPeriod: 0, ...options });
-    clients.push(again);
+    const again = h.track(mqtt.connect(`mqtt://127.0.0.1:${h.mqttPort}`, { protocolVersion: 5, clientId: id, username: id, password: token, reconnectPeriod: 0, ...options }));
     const got = collect(again, `devices/${id}/twin/desired`);
     await new Promise((resolve, reject) => again.once('connect', resolve).once('error', reject));
     // No SUBSCRIBE: the session brought the subscription back.
