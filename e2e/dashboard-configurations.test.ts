@@ -91,6 +91,7 @@ describe.skipIf(!hasChromium)('configurations in a browser', () => {
     const refused = page.waitForResponse((res) => res.url().endsWith('/api/v1/configurations') && res.request().method() === 'POST');
     await page.getByTestId('new-configuration-submit').click();
     expect((await refused).status()).toBe(400);
+    await page.screenshot({ path: join(SCREENSHOT_DIR, 'dashboard-configuration-form.png'), fullPage: true });
     // The server's refusal is about the target: it stays under the target field, not a generic error.
     await page.getByTestId('query-error').waitFor();
     expect(await page.getByTestId('new-configuration-error').count()).toBe(0);

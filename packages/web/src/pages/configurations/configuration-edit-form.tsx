@@ -33,7 +33,7 @@ export function ConfigurationEditForm({ configuration, onSaved, onCancel }: { co
 
   const targetError = isTargetError(error) ? error : undefined;
   return (
-    <form className="card form" onSubmit={submit} data-testid="edit-configuration-form">
+    <form className="card form config-form" onSubmit={submit} data-testid="edit-configuration-form">
       <h2>Edit configuration</h2>
       <p className="muted hint-text config-explain">
         The content cannot change. A new target or priority is applied at once: devices that leave the target lose the

@@ -42,7 +42,7 @@ export function ConfigurationForm({ onSaved, onCancel }: { onSaved(configuration
   const targetError = isTargetError(error) ? error : undefined;
 
   return (
-    <form className="card form" onSubmit={submit} data-testid="new-configuration-form">
+    <form className="card form config-form" onSubmit={submit} data-testid="new-configuration-form">
       <h2>New configuration</h2>
       <p className="muted hint-text config-explain" data-testid="new-configuration-explain">
         Hangar writes the desired properties below into the desired twin of every device the target selects — now, and
