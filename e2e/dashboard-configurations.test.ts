@@ -113,6 +113,7 @@ describe.skipIf(!hasChromium)('configurations in a browser', () => {
     await page.getByTestId('new-configuration-labels').fill('team=ops');
     await page.getByTestId('new-configuration-submit').click();
     await page.getByTestId('created-configuration').waitFor();
+    expect(await page.getByTestId('created-configuration-link').count()).toBe(1);
     const [created] = await configurations();
     expect(created).toMatchObject({ name: 'pump-interval', priority: 5 });
     createdId = created!.id;
@@ -122,8 +123,18 @@ describe.skipIf(!hasChromium)('configurations in a browser', () => {
     await expect.poll(() => row.getByTestId('configuration-row-metrics').getAttribute('data-targeted'), { timeout: 15_000 }).toBe('2');
   });
 
+  it('shows the server refusing a duplicate name, and stores nothing', async () => {
+    await page.getByTestId('new-configuration-button').click();
+    await page.getByTestId('new-configuration-name').fill('pump-interval');
+    await page.getByTestId('new-configuration-desired').fill('{"interval": 99}');
+    await page.getByTestId('new-configuration-submit').click();
+    expect(await text('new-configuration-error')).toMatch(/^409 /);
+    expect((await configurations()).map((c) => c.id)).toEqual([createdId]);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+  });
+
   it('updates the metrics after a device reports the content over HTTP', async () => {
-    await page.getByTestId('created-configuration-link').click();
+    await page.locator(`[data-testid="configuration-row"][data-configuration-id="${createdId}"] a`).click();
     await page.getByTestId('configuration-page').waitFor();
     await expect.poll(() => page.getByTestId('configuration-metrics').getAttribute('data-applied')).toBe('0');
     expect(await page.getByTestId('configuration-metrics').getAttribute('data-pending')).toBe('2');
@@ -177,5 +188,24 @@ describe.skipIf(!hasChromium)('configurations in a browser', () => {
     // pump-interval still targets the pumps and sets interval: it owns it again and writes its value.
     for (const id of PUMPS) await expect.poll(async () => (await desired(id))['interval'], { timeout: 15_000 }).toBe(30);
     expect((await configurations()).map((c) => c.id)).toEqual([createdId]);
+  });
+
+  it('shows a viewer the metrics and devices but no way to change anything', async () => {
+    const viewerKey = (await adminApi<{ token: string }>('POST', '/api-keys', { name: 'e2e-config-viewer', role: 'viewer' })).token;
+    const viewer = await launchBrowser();
+    try {
+      await viewer.page.goto(`${hangar.url}/`);
+      await signInWithApiKey(viewer.page, viewerKey);
+      await viewer.page.goto(`${hangar.url}/#/configurations`);
+      await viewer.page.getByTestId('configurations-table').waitFor();
+      expect(await viewer.page.getByTestId('new-configuration-button').count()).toBe(0);
+      await viewer.page.goto(`${hangar.url}/#/configurations/${createdId}`);
+      await viewer.page.getByTestId('configuration-metrics').waitFor();
+      await viewer.page.getByTestId('configuration-devices').waitFor();
+      expect(await viewer.page.getByTestId('edit-configuration-button').count()).toBe(0);
+      expect(await viewer.page.getByTestId('configuration-danger-zone').count()).toBe(0);
+    } finally {
+      await viewer.close();
+    }
   });
 });
