@@ -58,6 +58,8 @@ export function ConfigurationPage({ id }: { id: string }): ReactElement {
         </span>
         <LiveBadge status={stream.status} />
       </div>
+      {/* A reload that failed (deleted elsewhere, server away) says so above what was shown last. */}
+      <ErrorMessage error={loaded.error} testId="configuration-reload-error" />
       <div className="card">
         <h2>Metrics</h2>
         <MetricsBars metrics={metrics} />
