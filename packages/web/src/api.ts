@@ -51,6 +51,10 @@ import type {
   User,
   NewUser,
   UserPatch,
+  Configuration,
+  NewConfiguration,
+  ConfigurationPatch,
+  ConfigurationDevice,
 } from '@hangar/protocol';
 
 // Pages import the wire types and the error class from here, with the client that speaks them.
@@ -214,7 +218,20 @@ export const api = {
     request('GET', `/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}`),
   retryWebhookDelivery: (id: string, deliveryId: string): Promise<WebhookDelivery> =>
     request('POST', `/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/retry`),
+
+  listConfigurations: (q: PageQuery = {}): Promise<Page<Configuration>> =>
+    request('GET', '/configurations', { query: { limit: q.limit, cursor: q.cursor } }),
+  getConfiguration: (id: string): Promise<Configuration> => request('GET', `/configurations/${enc(id)}`),
+  createConfiguration: (body: NewConfiguration): Promise<Configuration> => request('POST', '/configurations', { body }),
+  patchConfiguration: (id: string, body: ConfigurationPatch): Promise<Configuration> =>
+    request('PATCH', `/configurations/${enc(id)}`, { body }),
+  deleteConfiguration: (id: string): Promise<void> => request('DELETE', `/configurations/${enc(id)}`),
+  listConfigurationDevices: (id: string, q: { status?: ConfigurationDeviceStatus } & PageQuery = {}): Promise<Page<ConfigurationDevice>> =>
+    request('GET', `/configurations/${enc(id)}/devices`, { query: { status: q.status, limit: q.limit, cursor: q.cursor } }),
 };
+
+/** The `status` filter of a configuration's device list (conflicting overlaps the other two). */
+export type ConfigurationDeviceStatus = 'applied' | 'pending' | 'conflicting';
 
 export interface TelemetrySeriesQuery {
   keys?: string[];

@@ -10,6 +10,8 @@ import { AlertsPage } from './pages/alerts/alerts-page.tsx';
 import { ApiKeysPage } from './pages/api-keys/api-keys-page.tsx';
 import { AuditPage } from './pages/audit/audit-page.tsx';
 import { CasPage } from './pages/cas/cas-page.tsx';
+import { ConfigurationPage } from './pages/configurations/configuration-page.tsx';
+import { ConfigurationsPage } from './pages/configurations/configurations-page.tsx';
 import { DevicePage } from './pages/devices/device-page.tsx';
 import { DevicesPage } from './pages/devices/devices-page.tsx';
 import { EnrollmentGroupPage } from './pages/enrollment-groups/enrollment-group-page.tsx';
@@ -57,6 +59,8 @@ export const ROUTES: RouteDef[] = [
   { pattern: '/alert-rules', render: () => <AlertRulesPage /> },
   { pattern: '/webhooks', render: () => <WebhooksPage /> },
   { pattern: '/webhooks/:id', render: (p) => <WebhookPage key={p['id']} id={p['id'] ?? ''} /> },
+  { pattern: '/configurations', render: () => <ConfigurationsPage /> },
+  { pattern: '/configurations/:id', render: (p) => <ConfigurationPage key={p['id']} id={p['id'] ?? ''} /> },
   { pattern: '/cas', minRole: 'admin', render: () => <CasPage /> },
   { pattern: '/api-keys', minRole: 'admin', render: () => <ApiKeysPage /> },
   { pattern: '/users', minRole: 'admin', render: () => <UsersPage /> },
@@ -68,6 +72,7 @@ export const NAV: NavItem[] = [
   { label: 'Devices', path: '/devices' },
   { label: 'Groups', path: '/groups' },
   { label: 'Alerts', path: '/alerts' },
+  { label: 'Configurations', path: '/configurations', more: false },
   { label: 'Enrollment', path: '/enrollment-groups', more: true },
   { label: 'Alert rules', path: '/alert-rules', more: true },
   { label: 'Webhooks', path: '/webhooks', more: true },
