@@ -91,7 +91,7 @@ export function CommandsPanel({ deviceId, stream, operator, locked }: { deviceId
                   </td>
                   <td>
                     {c.error ? (
-                      <span className="cmd-error" data-testid="command-error">
+                      <span className={c.state === 'failed' || c.state === 'timed_out' ? 'cmd-error' : 'muted'} data-testid="command-error">
                         {c.error}
                       </span>
                     ) : null}

@@ -102,6 +102,7 @@ export function LogsPanel({ deviceId }: { deviceId: string }): ReactElement {
         </button>
         <button
           type="button"
+          data-testid="logs-clear"
           onClick={() => {
             setDraft(NO_FILTER);
             setFilter(NO_FILTER);
