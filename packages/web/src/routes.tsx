@@ -20,6 +20,8 @@ import { OverviewPage } from './pages/overview/overview-page.tsx';
 import { UsersPage } from './pages/users/users-page.tsx';
 import { WebhookPage } from './pages/webhooks/webhook-page.tsx';
 import { WebhooksPage } from './pages/webhooks/webhooks-page.tsx';
+import { JobPage } from './pages/jobs/job-page.tsx';
+import { JobsPage } from './pages/jobs/jobs-page.tsx';
 import { matchPath, type HashLocation, type RouteParams } from './router.ts';
 
 export interface RouteDef {
@@ -61,6 +63,8 @@ export const ROUTES: RouteDef[] = [
   { pattern: '/api-keys', minRole: 'admin', render: () => <ApiKeysPage /> },
   { pattern: '/users', minRole: 'admin', render: () => <UsersPage /> },
   { pattern: '/audit', minRole: 'admin', render: (_p, location) => <AuditPage location={location} /> },
+  { pattern: '/jobs', render: () => <JobsPage /> },
+  { pattern: '/jobs/:id', render: (p) => <JobPage key={p['id']} id={p['id'] ?? ''} /> },
 ];
 
 export const NAV: NavItem[] = [
@@ -75,6 +79,7 @@ export const NAV: NavItem[] = [
   { label: 'API keys', path: '/api-keys', minRole: 'admin', more: true },
   { label: 'Users', path: '/users', minRole: 'admin', more: true },
   { label: 'Audit', path: '/audit', minRole: 'admin', more: true },
+  { label: 'Jobs', path: '/jobs', more: true },
 ];
 
 export function resolveRoute(path: string): { route: RouteDef; params: RouteParams } | null {
