@@ -123,7 +123,7 @@ export function LogsPanel({ deviceId }: { deviceId: string }): ReactElement {
         </p>
       ) : (
         <>
-          <table className="table compact" data-testid="logs-table">
+          <table className="table compact logs-table" data-testid="logs-table">
             <thead>
               <tr>
                 <th>Time</th>
