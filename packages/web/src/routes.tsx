@@ -75,11 +75,12 @@ export const NAV: NavItem[] = [
   { label: 'Enrollment', path: '/enrollment-groups', more: true },
   { label: 'Alert rules', path: '/alert-rules', more: true },
   { label: 'Webhooks', path: '/webhooks', more: true },
+  // Operator pages before the admin-only ones, which close the "More" menu (Audit stays last).
+  { label: 'Jobs', path: '/jobs', more: true },
   { label: 'CAs', path: '/cas', minRole: 'admin', more: true },
   { label: 'API keys', path: '/api-keys', minRole: 'admin', more: true },
   { label: 'Users', path: '/users', minRole: 'admin', more: true },
   { label: 'Audit', path: '/audit', minRole: 'admin', more: true },
-  { label: 'Jobs', path: '/jobs', more: true },
 ];
 
 export function resolveRoute(path: string): { route: RouteDef; params: RouteParams } | null {
