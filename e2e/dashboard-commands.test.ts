@@ -3,7 +3,7 @@
  * connected with MQTT.js answers the `ping` sent from the form, and the row turns `succeeded`
  * with its round trip and result without a reload; bad params JSON is explained next to the
  * form and nothing is sent; a command to a silent device can be cancelled; the timeline shows
- * the command's life. Debian's chromium via playwright-core; skipped loudly where missing.
+ * the command's life; a viewer reads commands but cannot send or cancel. Debian's chromium via playwright-core; skipped loudly where missing.
  */
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -139,5 +139,18 @@ describe.skipIf(!hasChromium)('device commands in a browser', () => {
     await page.getByTestId('timeline-types').selectOption('device.*');
     await expect.poll(() => page.locator('[data-testid="timeline-entry"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-type')))).toEqual(['device.created']);
     await page.getByTestId('device-commands').screenshot({ path: SCREENSHOT });
+    await page.getByTestId('device-timeline').screenshot({ path: SCREENSHOT.replace('.png', '-timeline.png') });
+  });
+
+  it('shows a viewer the commands but no send form and no cancel', async () => {
+    const viewerKey = (await adminApi<{ token: string }>('POST', '/api-keys', { name: 'e2e-commands-viewer', role: 'viewer' })).token;
+    await adminApi('POST', `/devices/${SILENT}/commands`, { name: 'reboot', ttlSec: 600 });
+    await page.getByTestId('sign-out').click();
+    await signInWithApiKey(page, viewerKey);
+    await page.goto(`${hangar.url}/#/devices/${SILENT}`);
+    const row = page.locator('[data-testid="command-row"][data-name="reboot"]');
+    await expect.poll(() => row.getAttribute('data-state')).toBe('queued');
+    expect(await page.getByTestId('command-form').count()).toBe(0);
+    expect(await row.getByTestId('command-cancel').count()).toBe(0);
   });
 });
