@@ -136,10 +136,10 @@ describe.skipIf(!hasChromium)('device commands in a browser', () => {
     const labels = page.locator('[data-testid="timeline-entry"] [data-testid="timeline-label"]');
     await expect.poll(() => labels.allInnerTexts(), { timeout: 10_000 }).toContain('Command get-system-info cancelled');
     expect(await labels.allInnerTexts()).toContain('Command get-system-info queued');
+    await page.getByTestId('device-timeline').screenshot({ path: SCREENSHOT.replace('.png', '-timeline.png') });
     await page.getByTestId('timeline-types').selectOption('device.*');
     await expect.poll(() => page.locator('[data-testid="timeline-entry"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-type')))).toEqual(['device.created']);
     await page.getByTestId('device-commands').screenshot({ path: SCREENSHOT });
-    await page.getByTestId('device-timeline').screenshot({ path: SCREENSHOT.replace('.png', '-timeline.png') });
   });
 
   it('shows a viewer the commands but no send form and no cancel', async () => {

@@ -1,4 +1,7 @@
-/** How a timeline entry reads: an icon per event family and one line per type (docs/logs.md). */
+/**
+ * How a timeline entry reads: an icon per event family and one line per type (docs/logs.md).
+ * Icons are plain symbols common fonts carry (DejaVu): no emoji, which many Linux boxes lack.
+ */
 
 export interface TimelineFamily {
   /** The `types` filter value: a prefix such as `twin.*`, or an exact type. */
@@ -8,10 +11,10 @@ export interface TimelineFamily {
 }
 
 export const TIMELINE_FAMILIES: TimelineFamily[] = [
-  { filter: 'device.*', label: 'Connectivity and lifecycle', icon: '⏻' },
+  { filter: 'device.*', label: 'Connectivity and lifecycle', icon: '◉' },
   { filter: 'twin.*', label: 'Twin', icon: '⇄' },
   { filter: 'command.*', label: 'Commands', icon: '▶' },
-  { filter: 'credential.*', label: 'Credentials', icon: '🔑' },
+  { filter: 'credential.*', label: 'Credentials', icon: '⚷' },
   { filter: 'alert.*', label: 'Alerts', icon: '⚠' },
   { filter: 'ota.*', label: 'Firmware updates', icon: '⬆' },
   { filter: 'log.error', label: 'Error logs', icon: '✖' },
