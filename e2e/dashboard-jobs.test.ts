@@ -82,6 +82,7 @@ describe.skipIf(!hasChromium)('bulk jobs in a browser', () => {
     await page.getByTestId('job-query').fill('tags.fleet = ');
     await page.getByTestId('query-error').waitFor();
     expect(await page.getByTestId('job-match-count').count()).toBe(0);
+    await page.getByTestId('job-form').screenshot({ path: SCREENSHOT.replace('.png', '-form.png') });
     await page.getByTestId('job-create').click();
     // Refused by the server as well (400 INVALID_QUERY): still one explanation, and no job.
     await expect.poll(() => page.getByTestId('query-error').count()).toBe(1);

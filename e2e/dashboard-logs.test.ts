@@ -1,7 +1,8 @@
 /**
  * Device logs on the device page, in a real browser against a real `hangar serve`: records a
  * device uploads over `POST /device/v1/logs` listed newest first; the level, text and time
- * filters; paging; the live tail, which shows new uploads without a reload only while it is on.
+ * filters; paging; the live tail, which shows new uploads without a reload only while it is on;
+ * error records summarised on the timeline.
  * Debian's chromium via playwright-core; skipped loudly where missing.
  */
 import { join } from 'node:path';
@@ -133,5 +134,11 @@ describe.skipIf(!hasChromium)('device logs in a browser', () => {
     expect(await messages()).not.toContain('quiet line');
     await page.getByTestId('logs-reload').click();
     await expect.poll(messages).toContain('quiet line');
+  });
+
+  it('summarises error records on the device timeline', async () => {
+    await page.getByTestId('timeline-types').selectOption('log.error');
+    const labels = page.locator('[data-testid="timeline-entry"][data-type="log.error"] [data-testid="timeline-label"]');
+    await expect.poll(() => labels.allInnerTexts(), { timeout: 10_000 }).toContainEqual(expect.stringMatching(/^1 error log record: (sensor read failed|watchdog fired)$/));
   });
 });
