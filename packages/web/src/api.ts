@@ -55,6 +55,14 @@ import type {
   NewConfiguration,
   ConfigurationPatch,
   ConfigurationDevice,
+  DeviceCommand,
+  NewCommand,
+  CommandState,
+  Job,
+  NewJob,
+  JobDevice,
+  LogRecord,
+  TimelineEntry,
 } from '@hangar/protocol';
 
 // Pages import the wire types and the error class from here, with the client that speaks them.
@@ -228,6 +236,24 @@ export const api = {
   deleteConfiguration: (id: string): Promise<void> => request('DELETE', `/configurations/${enc(id)}`),
   listConfigurationDevices: (id: string, q: { status?: ConfigurationDeviceStatus } & PageQuery = {}): Promise<Page<ConfigurationDevice>> =>
     request('GET', `/configurations/${enc(id)}/devices`, { query: { status: q.status, limit: q.limit, cursor: q.cursor } }),
+  listCommands: (deviceId: string, q: { state?: CommandState } & PageQuery = {}): Promise<Page<DeviceCommand>> =>
+    request('GET', `/devices/${enc(deviceId)}/commands`, { query: { state: q.state, limit: q.limit, cursor: q.cursor } }),
+  sendCommand: (deviceId: string, body: NewCommand): Promise<DeviceCommand> => request('POST', `/devices/${enc(deviceId)}/commands`, { body }),
+  cancelCommand: (deviceId: string, commandId: string): Promise<DeviceCommand> =>
+    request('POST', `/devices/${enc(deviceId)}/commands/${enc(commandId)}/cancel`),
+
+  listJobs: (q: PageQuery = {}): Promise<Page<Job>> => request('GET', '/jobs', { query: { limit: q.limit, cursor: q.cursor } }),
+  getJob: (id: string): Promise<Job> => request('GET', `/jobs/${enc(id)}`),
+  createJob: (body: NewJob): Promise<Job> => request('POST', '/jobs', { body }),
+  cancelJob: (id: string): Promise<Job> => request('POST', `/jobs/${enc(id)}/cancel`),
+  listJobDevices: (id: string, q: PageQuery = {}): Promise<Page<JobDevice>> =>
+    request('GET', `/jobs/${enc(id)}/devices`, { query: { limit: q.limit, cursor: q.cursor } }),
+
+  /** `from`/`to` are epoch ms or ISO 8601; `level` is the least severe level listed. */
+  listLogs: (deviceId: string, q: { from?: string; to?: string; level?: string; q?: string; order?: 'asc' | 'desc' } & PageQuery): Promise<Page<LogRecord>> =>
+    request('GET', `/devices/${enc(deviceId)}/logs`, { query: { from: q.from, to: q.to, level: q.level, q: q.q, order: q.order, limit: q.limit, cursor: q.cursor } }),
+  listTimeline: (deviceId: string, q: { types?: string; from?: string; to?: string; order?: 'asc' | 'desc' } & PageQuery): Promise<Page<TimelineEntry>> =>
+    request('GET', `/devices/${enc(deviceId)}/events`, { query: { types: q.types, from: q.from, to: q.to, order: q.order, limit: q.limit, cursor: q.cursor } }),
 };
 
 /** The `status` filter of a configuration's device list (conflicting overlaps the other two). */

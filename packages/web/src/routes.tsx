@@ -22,6 +22,8 @@ import { OverviewPage } from './pages/overview/overview-page.tsx';
 import { UsersPage } from './pages/users/users-page.tsx';
 import { WebhookPage } from './pages/webhooks/webhook-page.tsx';
 import { WebhooksPage } from './pages/webhooks/webhooks-page.tsx';
+import { JobPage } from './pages/jobs/job-page.tsx';
+import { JobsPage } from './pages/jobs/jobs-page.tsx';
 import { matchPath, type HashLocation, type RouteParams } from './router.ts';
 
 export interface RouteDef {
@@ -65,6 +67,8 @@ export const ROUTES: RouteDef[] = [
   { pattern: '/api-keys', minRole: 'admin', render: () => <ApiKeysPage /> },
   { pattern: '/users', minRole: 'admin', render: () => <UsersPage /> },
   { pattern: '/audit', minRole: 'admin', render: (_p, location) => <AuditPage location={location} /> },
+  { pattern: '/jobs', render: () => <JobsPage /> },
+  { pattern: '/jobs/:id', render: (p) => <JobPage key={p['id']} id={p['id'] ?? ''} /> },
 ];
 
 export const NAV: NavItem[] = [
@@ -76,6 +80,8 @@ export const NAV: NavItem[] = [
   { label: 'Enrollment', path: '/enrollment-groups', more: true },
   { label: 'Alert rules', path: '/alert-rules', more: true },
   { label: 'Webhooks', path: '/webhooks', more: true },
+  // Operator pages before the admin-only ones, which close the "More" menu (Audit stays last).
+  { label: 'Jobs', path: '/jobs', more: true },
   { label: 'CAs', path: '/cas', minRole: 'admin', more: true },
   { label: 'API keys', path: '/api-keys', minRole: 'admin', more: true },
   { label: 'Users', path: '/users', minRole: 'admin', more: true },

@@ -17,6 +17,9 @@ import { LatestValues } from './latest-values.tsx';
 import { PresencePanel } from './presence-panel.tsx';
 import { TelemetryPanel } from './telemetry-panel.tsx';
 import { TwinPanel } from './twin/twin-panel.tsx';
+import { CommandsPanel } from './commands/commands-panel.tsx';
+import { LogsPanel } from './logs/logs-panel.tsx';
+import { TimelinePanel } from './timeline/timeline-panel.tsx';
 
 /** `#/devices/:id` */
 export function DevicePage({ id }: { id: string }): ReactElement {
@@ -155,6 +158,12 @@ export function DevicePage({ id }: { id: string }): ReactElement {
       <TelemetryPanel deviceId={device.id} stream={stream} />
 
       <TwinPanel deviceId={device.id} stream={stream} operator={operator} locked={retired} />
+
+      <CommandsPanel deviceId={device.id} stream={stream} operator={operator} locked={retired} />
+
+      <LogsPanel deviceId={device.id} />
+
+      <TimelinePanel deviceId={device.id} stream={stream} />
 
       <div className="card">
         <h2>Attributes</h2>
