@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, statSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -207,6 +207,30 @@ describe('hangar-agent', () => {
     } finally {
       await online.stop();
     }
+  });
+
+  it('applies desired properties with the scripts of --desired-dir and reports what it applied and what it refused', async () => {
+    const token = (await api('POST', '/api/v1/devices', { id: 'e2e-agent-desired', type: 'agent-test' }), (await api('POST', '/api/v1/devices/e2e-agent-desired/credentials', { type: 'token' })).token as string);
+    const dir = join(workDir, 'desired.d');
+    mkdirSync(dir);
+    const applied = join(workDir, 'interval.applied');
+    writeFileSync(join(dir, 'interval'), `#!/bin/sh\ncat > '${applied}'\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'mode'), '#!/bin/sh\necho "mode $(cat) is not supported" >&2\nexit 3\n', { mode: 0o755 });
+    await api('PATCH', '/api/v1/devices/e2e-agent-desired/twin', { desired: { interval: 15, mode: 'turbo' } });
+    const agent = startAgent(['--server', mqttUrl(), '--device-id', 'e2e-agent-desired', '--token', token, '--state-dir', join(workDir, 'desired'), '--metrics-interval', '0', '--desired-dir', dir]);
+    const twin = await until(
+      'the desired document applied',
+      async () => {
+        const t = await api('GET', '/api/v1/devices/e2e-agent-desired/twin');
+        return t.reported.interval === 15 && t.reported.lastDesiredError ? t : undefined;
+      },
+      agent,
+    );
+    expect(readFileSync(applied, 'utf8')).toBe('15');
+    expect(twin.reported).not.toHaveProperty('mode');
+    expect(twin.reported.lastDesiredError.errors.mode).toContain('mode "turbo" is not supported');
+    expect(twin.delta).toEqual({ mode: 'turbo' });
+    expect(await stopChild(agent.child)).toBe(0);
   });
 
   it('ends with one clear line on bad input', async () => {

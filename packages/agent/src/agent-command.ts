@@ -24,6 +24,7 @@ const FLAGS: [flag: string, help: string][] = [
   ['--enroll-group <id>', 'enrollment group to enroll through on first start'],
   ['--enroll-secret <secret>', 'that group’s claim token'],
   ['--commands-dir <dir>', 'executables here run as commands of their name'],
+  ['--desired-dir <dir>', 'executables here apply the desired property of their name (value as JSON on stdin)'],
   ['--metrics-interval <s>', 'seconds between system metrics readings (default 60; 0 = off)'],
   ['--firmware-version <v>', 'firmware version to report, or @FILE / an absolute path to read it from'],
   ['--reboot-command <cmd>', 'shell command the reboot command runs (default: not configured)'],
@@ -103,6 +104,8 @@ export function planAgent(flags: Flags, agentVersion: string): DeviceAgentConfig
   if (group && secret) config.enroll = { groupId: group, secret };
   const commandsDir = str('commandsDir');
   if (commandsDir) config.commandsDir = commandsDir;
+  const desiredDir = str('desiredDir');
+  if (desiredDir) config.desiredDir = desiredDir;
   if (firmwareVersion !== undefined) config.firmwareVersion = firmwareVersion;
   const reboot = str('rebootCommand');
   if (reboot) config.rebootCommand = reboot;

@@ -14,6 +14,8 @@ import { loadCredential, saveCredential } from './credential-store.js';
 import { enrollOverHttp, enrollOverMqtt } from './enrollment.js';
 import { staticFacts, SystemMetrics } from './system-metrics.js';
 import { DiskTelemetryBuffer } from './telemetry-buffer.js';
+import type { DesiredHandler } from './desired-state.js';
+import { findScript, runScript } from './script-runner.js';
 
 export interface DeviceAgentConfig {
   server: string;
@@ -24,6 +26,8 @@ export interface DeviceAgentConfig {
   httpUrl?: string;
   enroll?: { groupId: string; secret: string };
   commandsDir?: string;
+  /** Executables named after desired properties: each applies its property's value (docs/agent.md). */
+  desiredDir?: string;
   /** Seconds between metrics readings; 0 turns them off. */
   metricsIntervalSec: number;
   firmwareVersion?: string;
@@ -64,6 +68,7 @@ export async function startDeviceAgent(config: DeviceAgentConfig): Promise<Runni
     ...(config.httpFallbackAfter !== undefined ? { httpFallbackAfter: config.httpFallbackAfter } : {}),
     ...(config.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
   });
+  if (config.desiredDir) agent.onDesired('*', desiredScriptHandler(config.desiredDir));
   agent.start();
   let timer: NodeJS.Timeout | undefined;
   if (config.metricsIntervalSec > 0) {
@@ -117,4 +122,22 @@ export function readFirmwareVersion(value: string | undefined): string | undefin
     }
   }
   return value;
+}
+
+/** How long a desired-property script may take before it is killed and the value refused. */
+const DESIRED_SCRIPT_TIMEOUT_MS = 60_000;
+
+/**
+ * The CLI's desired handlers: `<dir>/<property>` runs with the value as JSON on stdin (and in
+ * HANGAR_COMMAND_PARAMS); exit 0 applies it (reported as desired), anything else refuses it with
+ * the script's stderr. A property without a script is refused, so reported never claims a value
+ * nothing applied.
+ */
+function desiredScriptHandler(dir: string): DesiredHandler {
+  return async (value, key) => {
+    const script = findScript(dir, key);
+    if (!script) throw new Error(`no executable "${key}" in ${dir} applies this property`);
+    const outcome = await runScript(script, { name: key, commandId: 'desired', params: value, timeoutMs: DESIRED_SCRIPT_TIMEOUT_MS });
+    if (!outcome.ok) throw new Error(outcome.error ?? `${key} failed`);
+  };
 }
