@@ -25,6 +25,8 @@ class CountingBuffer extends MemoryTelemetryBuffer {
 
 export interface FleetCounts {
   connected: number;
+  /** MQTT connections lost after they were up (keepalive timeouts, server closes), over the whole run. */
+  disconnects: number;
   /** Desired properties the agents applied (and reported), over the whole run. */
   desiredApplied: number;
   desiredRejected: number;
@@ -34,9 +36,10 @@ export interface FleetCounts {
 }
 
 export class BenchFleet {
-  readonly counts: FleetCounts = { connected: 0, desiredApplied: 0, desiredRejected: 0, commandsSucceeded: 0, commandsFailed: 0, telemetryAcked: 0 };
+  readonly counts: FleetCounts = { connected: 0, disconnects: 0, desiredApplied: 0, desiredRejected: 0, commandsSucceeded: 0, commandsFailed: 0, telemetryAcked: 0 };
   private readonly agents: Agent[] = [];
   private readonly waiters = new Set<() => void>();
+  private stopping = false;
 
   constructor(server: string, credentials: readonly DeviceCredential[], connectConcurrency: number) {
     // Thousands of simultaneous handshakes overflow the listen backlog (SYN retransmits, not the server, would be measured).
@@ -55,7 +58,10 @@ export class BenchFleet {
         connectTimeoutMs: 60_000,
       });
       agent.onDesired('*', () => undefined);
-      agent.on('transport', (t) => this.bump('connected', t === 'mqtt' ? 1 : -1));
+      agent.on('transport', (t) => {
+        if (t !== 'mqtt' && !this.stopping) this.counts.disconnects += 1;
+        this.bump('connected', t === 'mqtt' ? 1 : -1);
+      });
       agent.on('desired', (o) => {
         this.counts.desiredApplied += o.applied.length;
         this.bump('desiredRejected', Object.keys(o.rejected).length);
@@ -98,6 +104,7 @@ export class BenchFleet {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.agents.map((a) => a.stop()));
   }
 

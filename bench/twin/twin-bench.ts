@@ -54,7 +54,10 @@ export function twinOptions(argv: readonly string[], ctx: BenchContext): TwinBen
 }
 
 export async function runTwinBench(ctx: BenchContext): Promise<BenchResult> {
-  const options = twinOptions(process.argv.slice(2), ctx);
+  return twinBench(ctx, twinOptions(process.argv.slice(2), ctx));
+}
+
+export async function twinBench(ctx: BenchContext, options: TwinBenchOptions): Promise<BenchResult> {
   const figures: Figure[] = [];
   const notes: string[] = [];
   for (const store of ctx.stores) {
@@ -72,6 +75,10 @@ export async function runTwinBench(ctx: BenchContext): Promise<BenchResult> {
 
 interface Phase extends CpuSpan {
   ops: number;
+  /** Agent connections lost during the phase. */
+  disconnects: number;
+  /** Set when the phase stopped waiting before every operation was done. */
+  incomplete?: string;
   /** When the agents' side was done (every agent applied / answered), seconds from the start. */
   agentsDoneSec?: number;
 }
@@ -90,7 +97,7 @@ function agentsDone(fleet: BenchFleet, predicate: Parameters<BenchFleet['until']
 async function runOn(store: Dialect, o: TwinBenchOptions): Promise<{ figures: Figure[]; notes: string[] }> {
   const n = o.devices;
   const schema = store === 'postgres' ? postgresSchema() : undefined;
-  const server = await startHangar({ args: ['--mqtt-port', '0', ...(schema ? ['--database-url', schema.url] : [])] });
+  const server = await startHangar({ args: ['--mqtt-port', '0', ...(schema ? ['--database-url', schema.url] : [])], env: profilingEnv() });
   const stopServer = track(() => server.stop(), { kind: 'process', pid: server.process.pid! });
   const pid = server.process.pid!;
   let fleet: BenchFleet | undefined;
@@ -105,6 +112,7 @@ async function runOn(store: Dialect, o: TwinBenchOptions): Promise<{ figures: Fi
     const provision = startCpuSpan(pid);
     const credentials = await provisionThroughApi({ api: server.url, apiToken: server.adminToken, deviceIds: simulatedDeviceIds('twin-', n), deviceType: DEVICE_TYPE, concurrency: 16 });
     const provisioned = provision.stop();
+    progress(`${label}: provisioned in ${sec(provisioned.wallSec)}, ${shares(provisioned)}`);
 
     fleet = new BenchFleet(`mqtt://127.0.0.1:${mqtt}`, credentials, o.connectConcurrency);
     progress(`${label}: connecting ${formatNumber(n)} agents`);
@@ -117,7 +125,8 @@ async function runOn(store: Dialect, o: TwinBenchOptions): Promise<{ figures: Fi
     } finally {
       clearInterval(ticker);
     }
-    const connected: Phase = { ...connect.stop(), ops: n };
+    const connected: Phase = { ...connect.stop(), ops: n, disconnects: 0 };
+    progress(`${label}: connected in ${sec(connected.wallSec)}, ${perOp(connected)}, ${shares(connected)}`);
     // Each connect also reports the agent's facts and receives the (empty) desired document; let that settle.
     await new Promise((r) => setTimeout(r, 3000));
 
@@ -126,28 +135,31 @@ async function runOn(store: Dialect, o: TwinBenchOptions): Promise<{ figures: Fi
     const job = await jobPhase(fleet, rest, pid, n, label);
     const referenceAfter = await telemetryRoundTrips(fleet, pid, `${label}: reference after`);
 
-    const refCpu = (referenceBefore.serverSec + referenceAfter.serverSec) / (2 * n);
-    const refWall = (referenceBefore.wallSec + referenceAfter.wallSec) / 2;
-    const refText = `${formatNumber(n)} telemetry round trips: ${sec(referenceBefore.wallSec)} before A, ${sec(referenceAfter.wallSec)} after B; ${us(referenceBefore.serverSec / n)} / ${us(referenceAfter.serverSec / n)} server CPU per message`;
+    // An after-reference cut short by a reconnect storm is no reference: the one before stands alone then.
+    const refs = referenceAfter.incomplete ? [referenceBefore] : [referenceBefore, referenceAfter];
+    const refCpu = refs.reduce((t, r) => t + r.serverSec / r.ops, 0) / refs.length;
+    const refWall = refs.reduce((t, r) => t + r.wallSec, 0) / refs.length;
+    const afterText = referenceAfter.incomplete ? `after B: ${referenceAfter.incomplete} in ${sec(referenceAfter.wallSec)}` : `${sec(referenceAfter.wallSec)} after B`;
+    const refText = `${formatNumber(n)} telemetry round trips: ${sec(referenceBefore.wallSec)} before A, ${afterText}; ${us(referenceBefore.serverSec / referenceBefore.ops)} / ${us(referenceAfter.serverSec / referenceAfter.ops)} server CPU per message`;
     const figures: Figure[] = [
       { name: `Provision ${formatNumber(n)} devices + tokens (REST)`, store, result: `${sec(provisioned.wallSec)} (${formatNumber(n / provisioned.wallSec)} devices/s); ${shares(provisioned)}` },
       { name: `Connect ${formatNumber(n)} agents (MQTT, token)`, store, result: `${sec(connected.wallSec)} (${formatNumber(n / connected.wallSec)}/s); server ${us(connected.serverSec / n)} CPU per connect; ${shares(connected)}` },
       {
         name: `Reference: ${formatNumber(n)} QoS 1 telemetry round trips`,
         store,
-        result: `${sec(referenceBefore.wallSec)} before, ${sec(referenceAfter.wallSec)} after (${formatNumber(n / refWall)} msg/s); server ${us(refCpu)} CPU per message; ${shares(referenceBefore)}`,
+        result: `${sec(referenceBefore.wallSec)} before, ${referenceAfter.incomplete ? `after: ${referenceAfter.incomplete} in ${sec(referenceAfter.wallSec)}` : `${sec(referenceAfter.wallSec)} after`} (${formatNumber(n / refWall)} msg/s); server ${us(refCpu)} CPU per message; ${shares(referenceBefore)}${lost(referenceBefore)}${lost(referenceAfter, ' (after)')}`,
       },
       {
         name: `A: configuration → all ${formatNumber(n)} reported twins match`,
         store,
-        result: `${sec(applied.wallSec)} (${formatNumber(n / applied.wallSec)} devices/s; the agents had all applied at ${optSec(applied.agentsDoneSec)}); server ${us(applied.serverSec / n)} CPU per applied device; ${shares(applied)}`,
+        result: `${sec(applied.wallSec)} (${formatNumber(n / applied.wallSec)} devices/s; the agents had all applied at ${optSec(applied.agentsDoneSec)}); server ${us(applied.serverSec / n)} CPU per applied device; ${shares(applied)}${lost(applied)}`,
         reference: `${refText}; time ${ratio(applied.wallSec, refWall)}, CPU/op ${ratio(applied.serverSec / n, refCpu)} the reference`,
         target: checkTarget(applied.wallSec, { op: '≤', value: APPLY_TARGET_SEC, unit: 's' }),
       },
       {
         name: `B: bulk job \`ping\` → ${formatNumber(n)} succeeded`,
         store,
-        result: `${sec(job.wallSec)}: ${formatNumber(job.ops / job.wallSec)} completions/s (the agents had all answered at ${optSec(job.agentsDoneSec)}); server ${us(job.serverSec / n)} CPU per completion; ${shares(job)}`,
+        result: `${sec(job.wallSec)}: ${formatNumber(job.ops / job.wallSec)} completions/s (the agents had all answered at ${optSec(job.agentsDoneSec)}); server ${us(job.serverSec / n)} CPU per completion; ${shares(job)}${lost(job)}`,
         reference: `time ${ratio(job.wallSec, refWall)}, CPU/op ${ratio(job.serverSec / n, refCpu)} the reference`,
       },
     ];
@@ -165,17 +177,27 @@ async function runOn(store: Dialect, o: TwinBenchOptions): Promise<{ figures: Fi
 async function telemetryRoundTrips(fleet: BenchFleet, pid: number, label: string): Promise<Phase> {
   progress(`${label}: one QoS 1 reading from each of ${formatNumber(fleet.size)} agents`);
   const target = fleet.counts.telemetryAcked + fleet.size;
+  const drops0 = fleet.counts.disconnects;
   const span = startCpuSpan(pid);
   fleet.sendOneReadingEach();
-  await fleet.until((c) => c.telemetryAcked >= target, Math.max(60_000, fleet.size * 10), 'telemetry round trips');
-  const phase = { ...span.stop(), ops: fleet.size };
-  progress(`${label}: ${sec(phase.wallSec)}, ${shares(phase)}`);
+  let complete = true;
+  try {
+    await fleet.until((c) => c.telemetryAcked >= target, Math.max(60_000, fleet.size * 10), 'telemetry round trips');
+  } catch (err) {
+    // Reported, not thrown: a reference cut short (agents reconnecting after a stalled phase) is itself a finding.
+    complete = false;
+    progress(`${label}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const acked = fleet.size - (target - fleet.counts.telemetryAcked);
+  const phase = { ...span.stop(), ops: Math.max(1, acked), disconnects: fleet.counts.disconnects - drops0, ...(complete ? {} : { incomplete: `only ${formatNumber(acked)} of ${formatNumber(fleet.size)} acknowledged` }) };
+  progress(`${label}: ${sec(phase.wallSec)}, ${perOp(phase)}, ${shares(phase)}`);
   return phase;
 }
 
 async function configurationPhase(fleet: BenchFleet, rest: HangarRest, pid: number, n: number, label: string): Promise<Phase> {
   progress(`${label}: configuration targeting ${formatNumber(n)} devices`);
   const appliedBefore = fleet.counts.desiredApplied;
+  const drops0 = fleet.counts.disconnects;
   const span = startCpuSpan(pid);
   const agentSide = agentsDone(fleet, (c) => c.desiredApplied - appliedBefore >= n);
   const config = await rest.createConfiguration({ name: 'bench-twin', target: `type = "${DEVICE_TYPE}"`, content: { desired: { sampleIntervalSec: 15 } } });
@@ -191,14 +213,15 @@ async function configurationPhase(fleet: BenchFleet, rest: HangarRest, pid: numb
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
-  const phase = { ...span.stop(), ops: n, agentsDoneSec: agentSide.seconds() };
-  progress(`${label}: all applied in ${sec(phase.wallSec)} (agents done at ${phase.agentsDoneSec === undefined ? '—' : sec(phase.agentsDoneSec)}), ${shares(phase)}`);
+  const phase = { ...span.stop(), ops: n, agentsDoneSec: agentSide.seconds(), disconnects: fleet.counts.disconnects - drops0 };
+  progress(`${label}: all applied in ${sec(phase.wallSec)} (agents done at ${optSec(phase.agentsDoneSec)}), ${perOp(phase)}, ${shares(phase)}`);
   return phase;
 }
 
 async function jobPhase(fleet: BenchFleet, rest: HangarRest, pid: number, n: number, label: string): Promise<Phase> {
   progress(`${label}: bulk job \`ping\` to ${formatNumber(n)} devices`);
   const answeredBefore = fleet.counts.commandsSucceeded + fleet.counts.commandsFailed;
+  const drops0 = fleet.counts.disconnects;
   const span = startCpuSpan(pid);
   const agentSide = agentsDone(fleet, (c) => c.commandsSucceeded + c.commandsFailed - answeredBefore >= n);
   const created = await rest.createJob({ query: `type = "${DEVICE_TYPE}"`, command: { name: 'ping', timeoutSec: 300 }, ratePerMinute: JOB_RATE_PER_MINUTE, maxConcurrency: JOB_MAX_CONCURRENCY });
@@ -207,9 +230,9 @@ async function jobPhase(fleet: BenchFleet, rest: HangarRest, pid: number, n: num
   for (;;) {
     const job = await rest.job(created.id);
     if (job.state !== 'running') {
-      const phase = { ...span.stop(), ops: job.progress.succeeded, agentsDoneSec: agentSide.seconds() };
+      const phase = { ...span.stop(), ops: job.progress.succeeded, agentsDoneSec: agentSide.seconds(), disconnects: fleet.counts.disconnects - drops0 };
       if (job.state !== 'completed' || job.progress.succeeded !== n) throw new Error(`job ended ${job.state}${job.reason ? ` (${job.reason})` : ''}: ${JSON.stringify(job.progress)}`);
-      progress(`${label}: job completed in ${sec(phase.wallSec)}, ${shares(phase)}`);
+      progress(`${label}: job completed in ${sec(phase.wallSec)} (agents done at ${optSec(phase.agentsDoneSec)}), ${perOp(phase)}, ${shares(phase)}`);
       return phase;
     }
     if (performance.now() > deadline) throw new Error(`job still running: ${JSON.stringify(job.progress)}`);
@@ -221,8 +244,24 @@ async function jobPhase(fleet: BenchFleet, rest: HangarRest, pid: number, n: num
   }
 }
 
+/** HANGAR_BENCH_CPU_PROF=DIR: the server writes a V8 CPU profile into DIR on exit (as the other benches' servers do). */
+function profilingEnv(): Record<string, string> {
+  if (!process.env.HANGAR_BENCH_CPU_PROF) return {};
+  const preload = new URL('../support/cpu-profile-preload.ts', import.meta.url).href;
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import tsx --import ${preload}`.trim() };
+}
+
 function sec(s: number): string {
   return s < 10 ? `${s.toFixed(2)} s` : `${s.toFixed(1)} s`;
+}
+
+/** Server CPU per operation, and connections lost, for the progress lines. */
+function perOp(p: Phase): string {
+  return `server ${us(p.serverSec / p.ops)} CPU/op${p.disconnects > 0 ? `, ${formatNumber(p.disconnects)} agent connections lost` : ''}`;
+}
+
+function lost(p: Phase, when = ''): string {
+  return p.disconnects > 0 ? `; **${formatNumber(p.disconnects)} agent connections lost${when}**` : '';
 }
 
 function optSec(s: number | undefined): string {
