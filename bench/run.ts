@@ -16,10 +16,13 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   'telemetry-store': async () => (await import('./telemetry/telemetry-bench.js')).runTelemetryBench,
   'mqtt-broker': async () => (await import('./mqtt/broker-choice.js')).runMqttBrokerBench,
   ingest: async () => (await import('./ingest/ingest-bench.js')).runIngestBench,
+  twin: async () => (await import('./twin/twin-bench.js')).runTwinBench,
 };
 
 async function main(args: string[]): Promise<number> {
-  const names = args.length > 0 ? args : Object.keys(BENCHMARKS);
+  // Flags (`--devices 2000`) belong to the benchmarks, which read them from process.argv.
+  const named = args.filter((a, i) => !a.startsWith('--') && !(args[i - 1]?.startsWith('--') && !args[i - 1]!.includes('=')));
+  const names = named.length > 0 ? named : Object.keys(BENCHMARKS);
   const unknown = names.filter((n) => !(n in BENCHMARKS));
   if (unknown.length > 0) {
     process.stderr.write(`unknown benchmark "${unknown[0]}"; known: ${Object.keys(BENCHMARKS).join(', ')}\n`);
