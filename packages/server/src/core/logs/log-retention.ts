@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Stores } from '../stores.js';
+import { PeriodicTask } from '../periodic-task.js';
 
 export interface LogRetentionOptions {
   /** Records (by receive time) and timeline entries older than this are deleted. */
@@ -23,9 +24,8 @@ export const DEFAULT_LOG_RETENTION: LogRetentionOptions = { maxAgeMs: 7 * 86_400
  * idempotent: two nodes running one at once only duplicate work.
  */
 export class LogRetentionWorker {
-  private timer: NodeJS.Timeout | undefined;
+  private readonly task = new PeriodicTask(() => this.runOnce(), (err: unknown) => this.logger.warn({ err }, 'log retention pass failed'));
   private running: Promise<{ deleted: number }> | undefined;
-  private stopping = false;
 
   constructor(
     private readonly stores: Stores,
@@ -34,27 +34,16 @@ export class LogRetentionWorker {
     readonly options: LogRetentionOptions,
   ) {}
 
+  private get stopping(): boolean {
+    return this.task.stopped;
+  }
+
   start(): void {
-    if (this.timer) return;
-    this.stopping = false;
-    const tick = (): void => {
-      this.runOnce()
-        .catch((err: unknown) => this.logger.warn({ err }, 'log retention pass failed'))
-        .finally(() => {
-          if (!this.stopping) {
-            this.timer = setTimeout(tick, this.options.intervalMs);
-            this.timer.unref();
-          }
-        });
-    };
-    this.timer = setTimeout(tick, this.options.firstRunMs);
-    this.timer.unref();
+    this.task.start(this.options.firstRunMs, this.options.intervalMs);
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.task.stop();
     await this.running?.catch(() => undefined);
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Stores } from '../stores.js';
 import type { SeriesRef } from './ports.js';
+import { PeriodicTask } from '../periodic-task.js';
 
 export interface RetentionOptions {
   /** Days of history a tenant without its own setting keeps. */
@@ -26,10 +27,9 @@ const DAY_MS = 86_400_000;
  */
 export class RetentionWorker {
   readonly options: RetentionOptions;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly task = new PeriodicTask(() => this.runOnce(), (err: unknown) => this.logger.warn({ err }, 'telemetry retention pass failed'));
   private running: Promise<{ deleted: number }> | undefined;
   private readonly purges = new Set<Promise<void>>();
-  private stopping = false;
 
   constructor(
     private readonly stores: Stores,
@@ -44,27 +44,16 @@ export class RetentionWorker {
     return this.options.defaultDays;
   }
 
+  private get stopping(): boolean {
+    return this.task.stopped;
+  }
+
   start(): void {
-    if (this.timer) return;
-    this.stopping = false;
-    const tick = (): void => {
-      this.runOnce()
-        .catch((err: unknown) => this.logger.warn({ err }, 'telemetry retention pass failed'))
-        .finally(() => {
-          if (!this.stopping) {
-            this.timer = setTimeout(tick, this.options.intervalMs);
-            this.timer.unref();
-          }
-        });
-    };
-    this.timer = setTimeout(tick, this.options.firstRunMs);
-    this.timer.unref();
+    this.task.start(this.options.firstRunMs, this.options.intervalMs);
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.task.stop();
     await Promise.allSettled([this.running, ...this.purges]);
   }
 
