@@ -12,6 +12,10 @@ export const COAP_RESOURCES = {
   twinDesired: 'twin/desired',
   commands: 'commands',
   logs: 'logs',
+  ota: 'ota',
+  otaStatus: 'ota/status',
+  /** `firmware/{id}/image` and `firmware/{id}/deltas/{deltaId}` (Block2, with `?t=` download token). */
+  firmware: 'firmware',
 } as const;
 
 /** Uri-Query parameter names that carry a device's credentials. */

@@ -5,3 +5,5 @@ export { isoTime, isoTimeOrNull } from './iso-time.js';
 // Types only: the schemas themselves (TypeBox at run time) are `@hangar/protocol/rest`, for the server.
 export type * from './rest/index.js';
 export * from './rest-client.js';
+export { OTA_DEVICE_STATES, OTA_FAILURE_REASONS, canonicalManifest } from './ota.js';
+export type { OtaDeviceState, OtaFailureReason, FirmwareManifest, OtaDeltaOffer, OtaOffer, OtaActiveOffer, OtaStatusReport, FirmwareSigningKey } from './ota.js';

@@ -13,6 +13,8 @@ import { Device, Group } from './registry.js';
 import { Webhook, WebhookDelivery } from './webhooks.js';
 import { DeviceCommand } from './commands.js';
 import { Job } from './jobs.js';
+import { Firmware, FirmwareDelta, SigningKey } from './firmware.js';
+import { Rollout } from './rollouts.js';
 
 export * from './access.js';
 export * from './alerts.js';
@@ -30,7 +32,9 @@ export * from './logs.js';
 export * from './timeline.js';
 export * from './commands.js';
 export * from './jobs.js';
+export * from './firmware.js';
+export * from './rollouts.js';
 export type { Wire } from './refs.js';
 
 /** The schemas with an `$id`: registered once with the server, referred to by `Type.Ref`, listed as OpenAPI components. */
-export const REST_COMPONENTS = [Problem, Device, Group, ApiKey, User, Principal, AuditEntry, Credential, IssuedCredential, Ca, EnrollmentGroup, AlertRule, Alert, FleetStats, Webhook, WebhookDelivery, DeviceCommand, Job] as const;
+export const REST_COMPONENTS = [Problem, Device, Group, ApiKey, User, Principal, AuditEntry, Credential, IssuedCredential, Ca, EnrollmentGroup, AlertRule, Alert, FleetStats, Webhook, WebhookDelivery, DeviceCommand, Job, Firmware, FirmwareDelta, SigningKey, Rollout] as const;

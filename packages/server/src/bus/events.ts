@@ -65,7 +65,15 @@ export type DomainEvent =
   | { type: 'command.queued'; tenantId: string; deviceId: string; commandId: string; name: string }
   | { type: 'command.sent'; tenantId: string; deviceId: string; commandId: string; name: string }
   /** A command reached a final state; `jobId` when a bulk job issued it. */
-  | { type: 'command.completed'; tenantId: string; deviceId: string; commandId: string; name: string; state: 'succeeded' | 'failed' | 'timed_out' | 'expired' | 'cancelled'; jobId: string | null };
+  | { type: 'command.completed'; tenantId: string; deviceId: string; commandId: string; name: string; state: 'succeeded' | 'failed' | 'timed_out' | 'expired' | 'cancelled'; jobId: string | null }
+  | { type: 'firmware.uploaded'; tenantId: string; firmwareId: string; version: string }
+  | { type: 'firmware.deleted'; tenantId: string; firmwareId: string }
+  /** A rollout started, paused, resumed, waits for approval, completed or aborted. */
+  | { type: 'rollout.state'; tenantId: string; rolloutId: string; state: 'running' | 'paused' | 'awaiting_approval' | 'completed' | 'aborted'; reason: string | null }
+  /** A device's state in a rollout changed (RolloutDeviceState in @hangar/protocol/rest). */
+  | { type: 'rollout.device.state'; tenantId: string; rolloutId: string; deviceId: string; state: string; reason: string | null }
+  /** The device's OTA offer changed (new, withdrawn): transports online for it push `OtaDevicePort.currentOffer`. */
+  | { type: 'ota.offer.changed'; tenantId: string; deviceId: string; rolloutId: string | null };
 
 export type DomainEventType = DomainEvent['type'];
 export type EventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>;
@@ -97,4 +105,9 @@ export const DOMAIN_EVENT_TYPES: readonly DomainEventType[] = [
   'command.queued',
   'command.sent',
   'command.completed',
+  'firmware.uploaded',
+  'firmware.deleted',
+  'rollout.state',
+  'rollout.device.state',
+  'ota.offer.changed',
 ];
