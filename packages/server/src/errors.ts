@@ -42,6 +42,11 @@ export const ERROR_CATALOG = {
   REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
   NOT_READY: { status: 503, title: 'Not ready' },
   INTERNAL: { status: 500, title: 'Internal error' },
+  /** A firmware download's token has expired: ask for a fresh offer (`GET /device/v1/ota`). */
+  DOWNLOAD_TOKEN_EXPIRED: { status: 401, title: 'Download token expired' },
+  /** Altered, malformed, or made for another artifact or path. */
+  DOWNLOAD_TOKEN_INVALID: { status: 403, title: 'Download token invalid' },
+  RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
@@ -56,6 +61,8 @@ export interface ErrorExtras {
   INVALID_QUERY: { position: number; length: number; query: string; field?: string };
   ALERT_STATE_CONFLICT: { state: string };
   VALIDATION_FAILED: { errors?: Array<{ path: string; message: string }>; knownTypes?: readonly string[] };
+  /** The artifact's size: HTTP answers `Content-Range: bytes *\/size` (RFC 9110 §15.5.17). */
+  RANGE_NOT_SATISFIABLE: { size: number };
 }
 
 export type ErrorExtra<C extends ErrorCode> = C extends keyof ErrorExtras ? ErrorExtras[C] : Record<string, never>;

@@ -58,6 +58,10 @@ export const COAP_CODE: { readonly [K in ErrorCode]: number } = {
   RATE_LIMITED: C.TOO_MANY_REQUESTS,
   NOT_READY: C.SERVICE_UNAVAILABLE,
   INTERNAL: C.INTERNAL_SERVER_ERROR,
+  DOWNLOAD_TOKEN_EXPIRED: C.UNAUTHORIZED,
+  DOWNLOAD_TOKEN_INVALID: C.FORBIDDEN,
+  // CoAP has no Range (a block past the end is 4.02 in the transport); 4.00 for completeness.
+  RANGE_NOT_SATISFIABLE: C.BAD_REQUEST,
 };
 
 /** RFC 7252 §5.10.5: without a Max-Age option a client assumes 60 s. */

@@ -65,6 +65,9 @@ export const MQTT_REFUSAL: { readonly [C in ErrorCode]: MqttRefusal } = {
   REQUEST_TIMEOUT: close(R.UNSPECIFIED),
   NOT_READY: close(R.UNSPECIFIED),
   INTERNAL: close(R.UNSPECIFIED),
+  DOWNLOAD_TOKEN_EXPIRED: close(R.NOT_AUTHORIZED),
+  DOWNLOAD_TOKEN_INVALID: close(R.NOT_AUTHORIZED),
+  RANGE_NOT_SATISFIABLE: close(R.UNSPECIFIED),
 };
 
 /** The refusal of an uplink that failed with `err`; anything not a HangarError is unspecified. */
