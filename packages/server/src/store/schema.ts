@@ -488,6 +488,7 @@ export interface Database {
   commands: CommandsTable;
   jobs: JobsTable;
   job_devices: JobDevicesTable;
+  firmware_deltas: FirmwareDeltasTable;
 }
 
 export type { Dialect } from '../core/stores.js';
@@ -513,4 +514,20 @@ export interface DeviceEventsTable {
   ts: number;
   type: string;
   data: string;
+}
+
+/** Binary deltas between firmware images (migration 015). */
+export interface FirmwareDeltasTable {
+  id: string;
+  tenant_id: string;
+  firmware_id: string;
+  base_firmware_id: string;
+  base_version: string;
+  format: string; // 'bsdiff40'
+  state: string; // 'building' | 'ready' | 'failed'
+  size: number | null;
+  sha256: string | null;
+  error: string | null;
+  build_ms: number | null;
+  created_at: number;
 }
