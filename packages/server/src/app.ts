@@ -44,6 +44,12 @@ import { TimelineService } from './core/timeline/timeline-service.js';
 import type { TimelineRecorderOptions } from './core/timeline/timeline-recorder.js';
 import { CommandService, type CommandServiceOptions } from './core/commands/command-service.js';
 import { JobService } from './core/jobs/job-service.js';
+import type { ArtifactStore } from './core/firmware/artifact-store.js';
+import type { FirmwareCatalog } from './core/firmware/catalog.js';
+import { ArtifactDownloads } from './core/firmware/artifact-downloads.js';
+import { DownloadTokens } from './core/firmware/download-tokens.js';
+import { DeltaService, type DeltaServiceOptions } from './core/firmware/delta/delta-service.js';
+import type { FirmwareVersionLookup } from './core/firmware/delta/ports.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
@@ -91,6 +97,15 @@ export interface HangarOptions {
   commands?: Omit<CommandServiceOptions, 'now' | 'logger'> | undefined;
   /** How often running bulk jobs are advanced (default 1 s). */
   jobTickIntervalMs?: number | undefined;
+  /**
+   * Firmware delivery and deltas (issue 11): the artifact store and the registry's catalog they
+   * read. Without it, downloads and deltas are not served.
+   */
+  firmwareDelivery?: { artifacts: ArtifactStore; catalog: FirmwareCatalog & FirmwareVersionLookup } | undefined;
+  /** How long firmware download tokens stay valid (default 1 hour). */
+  downloadTokenTtlMs?: number | undefined;
+  /** Delta builds: image size limit, size ratio, work dir (docs/ota-deltas.md). */
+  deltas?: Omit<DeltaServiceOptions, 'now' | 'logger' | 'codec'> | undefined;
 }
 
 export interface Hangar {
@@ -119,6 +134,8 @@ export interface Hangar {
   readonly liveSessions: LiveSessions;
   /** Applies configurations to the devices they target (docs/configurations.md). */
   readonly configurationReconciler: ConfigurationReconciler;
+  /** Short-lived, per-device download URLs of firmware images and deltas (for OTA offers). */
+  readonly downloadLinks: DownloadTokens;
   close(): Promise<void>;
 }
 
@@ -159,6 +176,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const credentials = new CredentialService(stores, cas, changeEvents, now);
     const twinSchemas = new TwinSchemaValidators();
     const commands = new CommandService(stores, changeEvents, { ...options.commands, now, logger: logger.child({ component: 'commands' }) });
+    // One key for every node of a cluster (derived from the shared master key), so any node verifies any node's URLs.
+    const downloadLinks = new DownloadTokens(masterKey.deriveKey('firmware-download-tokens'), { now, ttlMs: options.downloadTokenTtlMs });
+    const delivery = options.firmwareDelivery;
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId), bus),
       devices: new DeviceService(stores, now, credentials, changeEvents),
@@ -182,7 +202,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       timeline: new TimelineService(stores, bus, { now, logger: logger.child({ component: 'timeline' }), recorder: options.timeline }),
       commands,
       jobs: new JobService(stores, commands, bus, { now, logger: logger.child({ component: 'jobs' }), tickIntervalMs: options.jobTickIntervalMs }),
+      deltas: delivery && new DeltaService(stores, delivery.artifacts, delivery.catalog, bus, { ...options.deltas, now, logger: logger.child({ component: 'deltas' }) }),
     };
+    const downloads = delivery && new ArtifactDownloads(downloadLinks, delivery.artifacts);
     // Before anything publishes: the timeline records from the first event on.
     services.timeline.start();
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
@@ -198,7 +220,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       metricsAccess: options.metrics,
     });
     // The device transports: the HTTP device API shares the REST API's listener, MQTT and CoAP bind their own.
-    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, twinChanges: bus, logs: services.logs, commands: { service: services.commands, bus } });
+    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, twinChanges: bus, logs: services.logs, commands: { service: services.commands, bus }, firmware: downloads });
     const liveSessions = new LiveSessions(bus);
     // Everyone who acts on an MQTT subscription (commands here; the twin's desired document too).
     const subscribedHooks: Array<(identity: DeviceIdentity, filters: string[], resumed: boolean) => void> = [];
@@ -221,7 +243,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     subscribedHooks.push((identity, filters) => twinPush.subscribed(identity, filters));
     const commandDownlink = mqttCommandDownlink({ gateway: mqtt, commands: services.commands, bus, logger: logger.child({ component: 'mqtt-commands' }) });
     subscribedHooks.push(commandDownlink.subscribed);
-    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), logs: services.logs, commands: commandReader(services.commands) });
+    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), logs: services.logs, commands: commandReader(services.commands), firmware: downloads });
     metrics.watchFleet({
       fleet: () => stores.fleetGauges.read(),
       mqttConnections: () => mqtt.stats().connections,
@@ -237,6 +259,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     services.logs.start();
     services.commands.start();
     services.jobs.start();
+    await services.deltas?.start();
     const alertEvaluator = new AlertEvaluator(stores, bus, logger.child({ component: 'alerts' }), now, options.alerts);
     services.alerts.onRuleChange(alertEvaluator);
     alertEvaluator.start();
@@ -269,6 +292,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       coap,
       liveSessions,
       configurationReconciler,
+      downloadLinks,
       async close() {
         clearInterval(sessionSweep);
         // Devices first: their last messages are still acknowledged (telemetry is flushed below)
@@ -293,6 +317,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         // Queued presence changes and the last lastSeen values are written; this node's periods end.
         await services.presence.stop();
         await services.jobs.stop();
+        // A delta build under way finishes (or is found `building` and redone at the next start).
+        await services.deltas?.stop();
         await services.commands.stop();
         // Evaluations under way finish (and publish) before the store goes away.
         await alertEvaluator.stop();

@@ -20,6 +20,7 @@ import type { DeviceLogService } from './logs/device-log-service.js';
 import type { TimelineService } from './timeline/timeline-service.js';
 import type { CommandService } from './commands/command-service.js';
 import type { JobService } from './jobs/job-service.js';
+import type { DeltaService } from './firmware/delta/delta-service.js';
 
 /**
  * The core services the REST API calls, built by the composition root (`app.ts`). A module of
@@ -48,4 +49,6 @@ export interface Services {
   timeline: TimelineService;
   commands: CommandService;
   jobs: JobService;
+  /** Delta images (docs/ota-deltas.md); absent until an artifact store and firmware catalog are wired. */
+  deltas?: DeltaService | undefined;
 }

@@ -24,6 +24,8 @@ import {
 import { CoapServer, type CoapRequest, type CoapResponse, type CoapTiming, type Remote } from './coap-server.js';
 import type { CommandReader, DeviceUplink, LogUplink, TwinReader } from './device-ports.js';
 import { ObserveRegistry, type Observer } from './observe-registry.js';
+import type { ArtifactDownloads } from '../../core/firmware/artifact-downloads.js';
+import { firmwareBlock, isFirmwareDownload } from './firmware-download.js';
 
 export interface CoapLimits {
   /** Largest request body (single datagram or reassembled Block1), as for the HTTP device API. */
@@ -78,6 +80,8 @@ export interface CoapDeviceEndpointOptions {
   logs?: LogUplink | undefined;
   /** Serves GET commands; without it the list is empty. */
   commands?: CommandReader | undefined;
+  /** Serves firmware and delta downloads (Block2, `?t=` token); without them those answer 5.01. */
+  firmware?: ArtifactDownloads | undefined;
   limits?: Partial<CoapLimits>;
   timing?: Partial<CoapTiming>;
 }
@@ -232,6 +236,8 @@ export class CoapDeviceEndpoint {
     if (firstOption(message, Opt.ProxyUri) || firstOption(message, Opt.ProxyScheme)) return errorResponse(CoapCode.ProxyingNotSupported, 'this server is not a proxy');
     const path = optionValues(message, Opt.UriPath).map((v) => v.toString('utf8'));
     const resourceName = COAP_DEVICE_PATH.every((segment, i) => path[i] === segment) ? path.slice(COAP_DEVICE_PATH.length).join('/') : undefined;
+    // Firmware downloads authenticate by their download token alone (docs/ota-deltas.md).
+    if (resourceName !== undefined && isFirmwareDownload(resourceName)) return this.firmwareDownload(message, resourceName);
     const resource = resourceName === undefined ? undefined : (RESOURCES[resourceName] ?? (COMMAND_RESULT.test(resourceName) ? COMMAND_RESULT_SPEC : undefined));
     if (resourceName === undefined || !resource) return errorResponse(CoapCode.NotFound, `no resource /${path.join('/')}; see docs/coap.md`);
     const method = METHOD_OF[message.code];
@@ -243,6 +249,15 @@ export class CoapDeviceEndpoint {
     this.options.presence.touched(device, 'coap', request.remote.address);
     if (method === 'GET') return this.read(request, device, resourceName, query, resource.observable);
     return this.write(request, device, resourceName, query);
+  }
+
+  private async firmwareDownload(message: CoapRequest['message'], resource: string): Promise<CoapResponse> {
+    try {
+      return await firmwareBlock(this.options.firmware, message, resource);
+    } catch (err) {
+      this.logger.error({ err, resource }, 'firmware block read failed');
+      return errorResponse(CoapCode.InternalServerError, 'internal error');
+    }
   }
 
   private async authenticate(query: string[], remote: Remote): Promise<{ ok: true; identity: DeviceIdentity } | { ok: false; response: CoapResponse }> {

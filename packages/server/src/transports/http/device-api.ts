@@ -9,6 +9,8 @@ import type { CommandService } from '../../core/commands/command-service.js';
 import { HangarError } from '../../errors.js';
 import type { LogIngest } from '../../core/logs/device-log-service.js';
 import { DeviceWaiters, waiterKey } from './device-waiters.js';
+import type { ArtifactDownloads } from '../../core/firmware/artifact-downloads.js';
+import { firmwareDownloadRoutes } from './firmware-download.js';
 
 export interface DeviceApiDeps {
   authenticator: Pick<DeviceAuthenticator, 'authenticateToken' | 'authenticateBearer' | 'authenticateCertificate'>;
@@ -22,6 +24,8 @@ export interface DeviceApiDeps {
   logs?: LogIngest | undefined;
   /** Serves the command resources (long-poll needs `bus` for `command.queued`); without it they are not registered. */
   commands?: { service: Pick<CommandService, 'take' | 'complete'>; bus: Pick<EventBus, 'subscribe'> } | undefined;
+  /** Serves firmware and delta downloads (`/device/v1/firmware/…?t=`); without it they are not registered. */
+  firmware?: ArtifactDownloads | undefined;
 }
 
 /** The longest long poll: past a minute, proxies and NATs start cutting idle connections. */
@@ -193,6 +197,9 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
     }
     if (deps.commands) commandRoutes(scope, deps.commands);
   });
+  // Firmware downloads authenticate by their `?t=` token alone: a scope of their own, outside the hook above.
+  const firmware = deps.firmware;
+  if (firmware) await app.register(async (scope) => firmwareDownloadRoutes(scope, firmware));
 }
 
 /**
