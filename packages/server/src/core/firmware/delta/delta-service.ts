@@ -119,7 +119,15 @@ export class DeltaService implements DeltaCatalog {
     const errors: Array<{ path: string; message: string }> = [];
     for (const [i, id] of ids.entries()) {
       const base = await this.sources.image(tenantId, id);
-      const problem = !base ? `no firmware image "${id}"` : base.id === target.id ? 'an image is not a base of itself' : !isOlder(base.version, target.version) ? `version ${base.version} is not older than ${target.version}` : undefined;
+      const problem = !base
+        ? `no firmware image "${id}"`
+        : base.id === target.id
+          ? 'an image is not a base of itself'
+          : !isOlder(base.version, target.version)
+            ? `version ${base.version} is not older than ${target.version}`
+            : !shareDeviceType(base, target)
+              ? `version ${base.version} is for device types (${base.deviceTypes.join(', ')}) that ${target.version} is not for`
+              : undefined;
       if (problem) errors.push({ path: `/baseFirmwareIds/${i}`, message: problem });
       else bases.push(base!);
     }
@@ -291,6 +299,12 @@ export class DeltaService implements DeltaCatalog {
     if (!image) throw new HangarError('NOT_FOUND', `no firmware image "${firmwareId}"`);
     return image;
   }
+}
+
+/** No device could run the base and then install the target when their device types are disjoint (empty: any type). */
+function shareDeviceType(base: FirmwareImage, target: FirmwareImage): boolean {
+  if (base.deviceTypes.length === 0 || target.deviceTypes.length === 0) return true;
+  return base.deviceTypes.some((type) => target.deviceTypes.includes(type));
 }
 
 /** Older by SemVer precedence; versions that are not SemVer compare as text. */
