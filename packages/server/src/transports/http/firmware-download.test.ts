@@ -160,7 +160,13 @@ describe('firmware downloads over HTTP (real socket)', () => {
 
   it('serves a delta by its own URL', async () => {
     const patch = randomBytes(5000);
-    await artifacts.put(deltaArtifactKey('fd_served'), [patch], { maxBytes: 1e6 });
+    await artifacts.put(
+      deltaArtifactKey('fd_served'),
+      (async function* () {
+        yield patch;
+      })(),
+      { maxBytes: 1e6 },
+    );
     const res = await fetch(base + t.hangar.downloadLinks.delta('default', 'dev-1', image.id, 'fd_served').url, { headers: { range: 'bytes=4000-' } });
     expect(res.status).toBe(206);
     expect(res.headers.get('etag')).toBe('"deltas/fd_served"');
