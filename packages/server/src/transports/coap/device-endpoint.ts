@@ -236,7 +236,7 @@ export class CoapDeviceEndpoint {
     if (firstOption(message, Opt.ProxyUri) || firstOption(message, Opt.ProxyScheme)) return errorResponse(CoapCode.ProxyingNotSupported, 'this server is not a proxy');
     const path = optionValues(message, Opt.UriPath).map((v) => v.toString('utf8'));
     const resourceName = COAP_DEVICE_PATH.every((segment, i) => path[i] === segment) ? path.slice(COAP_DEVICE_PATH.length).join('/') : undefined;
-    // Firmware downloads authenticate by their download token alone (docs/ota-deltas.md).
+    // Firmware downloads authenticate by their download token alone (docs/ota-delivery.md).
     if (resourceName !== undefined && isFirmwareDownload(resourceName)) return this.firmwareDownload(message, resourceName);
     const resource = resourceName === undefined ? undefined : (RESOURCES[resourceName] ?? (COMMAND_RESULT.test(resourceName) ? COMMAND_RESULT_SPEC : undefined));
     if (resourceName === undefined || !resource) return errorResponse(CoapCode.NotFound, `no resource /${path.join('/')}; see docs/coap.md`);

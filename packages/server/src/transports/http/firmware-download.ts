@@ -37,7 +37,7 @@ const IMAGE = '/device/v1/firmware/:firmwareId/image';
 const DELTA = '/device/v1/firmware/:firmwareId/deltas/:deltaId';
 
 /**
- * Firmware and delta downloads on the HTTP device API (docs/ota-deltas.md, DESIGN §5): GET and
+ * Firmware and delta downloads on the HTTP device API (docs/ota-delivery.md, DESIGN §5): GET and
  * HEAD with `Range`/`If-Range`/`ETag`, so a download cut at any point resumes (`curl -C -`).
  * The `?t=` download token is the only credential: these routes sit outside the device API's
  * authentication hook. Bodies stream from the artifact store, one range at a time.
