@@ -173,6 +173,14 @@ describe('firmware downloads over HTTP (real socket)', () => {
     expect(Buffer.from(await res.arrayBuffer()).equals(patch.subarray(4000))).toBe(true);
   });
 
+  it('documents both download paths and the delta routes in the OpenAPI document', async () => {
+    const doc = (await t.call('GET', '/api/v1/openapi.json', { token: null })).body;
+    expect(doc.paths['/device/v1/firmware/{firmwareId}/image'].get.operationId).toBe('downloadFirmwareImage');
+    expect(doc.paths['/device/v1/firmware/{firmwareId}/deltas/{deltaId}'].get.operationId).toBe('downloadFirmwareDelta');
+    const deltas = doc.paths['/api/v1/firmware/{id}/deltas'];
+    expect([deltas.get.operationId, deltas.post.operationId]).toEqual(['listFirmwareDeltas', 'requestFirmwareDeltas']);
+  });
+
   it('resumes a download cut at 50 % with curl -C -', async () => {
     const file = join(dir, 'resumed.bin');
     writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));

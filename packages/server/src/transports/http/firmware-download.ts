@@ -50,20 +50,24 @@ export async function firmwareDownloadRoutes(app: FastifyInstance, downloads: Ar
     description: 'The token from the OTA offer (`?t=`) is the only credential. Supports `Range` (one byte range; several are answered with the whole body), `If-Range` and `HEAD`. 401 `download_token_expired`, 403 `download_token_invalid`, 416 with `Content-Range: bytes */size` past the end.',
     querystring: { type: 'object', properties: { t: { type: 'string', maxLength: 1024 } } },
   });
-  app.route<{ Params: { firmwareId: string }; Querystring: { t?: string } }>({
-    method: ['GET', 'HEAD'],
-    url: IMAGE,
-    exposeHeadRoute: false,
-    schema: schema('downloadFirmwareImage', 'Download a firmware image (resumable) with its download token'),
-    handler: (req, reply) => serve(downloads, { firmwareId: req.params.firmwareId }, req, reply),
-  });
-  app.route<{ Params: { firmwareId: string; deltaId: string }; Querystring: { t?: string } }>({
-    method: ['GET', 'HEAD'],
-    url: DELTA,
-    exposeHeadRoute: false,
-    schema: schema('downloadFirmwareDelta', 'Download a delta image (resumable) with its download token'),
-    handler: (req, reply) => serve(downloads, { firmwareId: req.params.firmwareId, deltaId: req.params.deltaId }, req, reply),
-  });
+  // GET and HEAD each with its own operationId (OpenAPI ids are unique per operation).
+  for (const method of ['GET', 'HEAD'] as const) {
+    const verb = method === 'GET' ? 'download' : 'head';
+    app.route<{ Params: { firmwareId: string }; Querystring: { t?: string } }>({
+      method,
+      url: IMAGE,
+      exposeHeadRoute: false,
+      schema: schema(`${verb}FirmwareImage`, `${method === 'GET' ? 'Download' : 'Size and ETag of'} a firmware image (resumable) with its download token`),
+      handler: (req, reply) => serve(downloads, { firmwareId: req.params.firmwareId }, req, reply),
+    });
+    app.route<{ Params: { firmwareId: string; deltaId: string }; Querystring: { t?: string } }>({
+      method,
+      url: DELTA,
+      exposeHeadRoute: false,
+      schema: schema(`${verb}FirmwareDelta`, `${method === 'GET' ? 'Download' : 'Size and ETag of'} a delta image (resumable) with its download token`),
+      handler: (req, reply) => serve(downloads, { firmwareId: req.params.firmwareId, deltaId: req.params.deltaId }, req, reply),
+    });
+  }
 }
 
 async function serve(downloads: ArtifactDownloads, target: DownloadTarget, req: FastifyRequest<{ Querystring: { t?: string } }>, reply: FastifyReply): Promise<FastifyReply> {
