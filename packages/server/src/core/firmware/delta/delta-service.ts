@@ -239,12 +239,10 @@ export class DeltaService implements DeltaCatalog {
   private async build(tenantId: string, id: string): Promise<void> {
     const delta = await this.stores.firmwareDeltas.get(tenantId, id);
     if (!delta || delta.state !== 'building') return;
-    const started = this.now();
-    const outcome = await this.produce(delta).catch((err: unknown): DeltaOutcome => {
+    const finished = await this.produce(delta).catch((err: unknown): DeltaOutcome => {
       this.logger?.warn({ err, deltaId: id }, 'delta build failed');
       return { state: 'failed', error: `building the delta failed: ${(err as Error).message}`, size: null, buildMs: null };
     });
-    const finished = outcome.state === 'ready' || outcome.buildMs !== null ? { ...outcome, buildMs: this.now() - started } : outcome;
     const ended = await this.stores.transaction(async (tx) => {
       if (!(await tx.firmwareDeltas.finish(tenantId, id, finished))) return false;
       await recordAudit(
@@ -265,6 +263,7 @@ export class DeltaService implements DeltaCatalog {
 
   /** Diffs, verifies and stores the patch; a refusal is an outcome, not an exception. */
   private async produce(delta: FirmwareDeltaRecord): Promise<DeltaOutcome> {
+    const started = this.now();
     const [target, base] = await Promise.all([this.sources.image(delta.tenantId, delta.firmwareId), this.sources.image(delta.tenantId, delta.baseFirmwareId)]);
     if (!target || !base) return { state: 'failed', error: 'the image or its base was deleted', size: null, buildMs: null };
     if (Math.max(target.size, base.size) > this.maxImageBytes) {
@@ -276,10 +275,10 @@ export class DeltaService implements DeltaCatalog {
       const targetFile = await this.artifacts.localFile(firmwareArtifactKey(target.id));
       try {
         const built = await buildVerifiedDelta({ codec: this.codec, baseFile: baseFile.path, targetFile: targetFile.path, targetSize: target.size, targetSha256: target.sha256, workDir, maxRatio: this.maxRatio });
-        if (!built.ok) return { state: 'failed', error: built.error, size: built.size, buildMs: 0 };
+        if (!built.ok) return { state: 'failed', error: built.error, size: built.size, buildMs: this.now() - started };
         const stored = await this.artifacts.put(deltaArtifactKey(delta.id), createReadStream(built.patchFile), { maxBytes: built.size });
         if (stored.sha256 !== built.sha256) throw new Error('the stored delta differs from the built one');
-        return { state: 'ready', size: stored.size, sha256: stored.sha256, buildMs: 0 };
+        return { state: 'ready', size: stored.size, sha256: stored.sha256, buildMs: this.now() - started };
       } finally {
         await targetFile.release();
       }
