@@ -42,6 +42,9 @@ export const ERROR_CATALOG = {
   REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
   NOT_READY: { status: 503, title: 'Not ready' },
   INTERNAL: { status: 500, title: 'Internal error' },
+  OTA_REPORT_INVALID: { status: 400, title: 'Invalid OTA status report' },
+  OTA_NOT_IN_ROLLOUT: { status: 404, title: 'Device is not in this deployment' },
+  OTA_STATE_CONFLICT: { status: 409, title: 'OTA state report out of order' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
@@ -56,6 +59,8 @@ export interface ErrorExtras {
   INVALID_QUERY: { position: number; length: number; query: string; field?: string };
   ALERT_STATE_CONFLICT: { state: string };
   VALIDATION_FAILED: { errors?: Array<{ path: string; message: string }>; knownTypes?: readonly string[] };
+  /** `state`: the device's state in the deployment as the server has it (the report did not follow it). */
+  OTA_STATE_CONFLICT: { state?: string };
 }
 
 export type ErrorExtra<C extends ErrorCode> = C extends keyof ErrorExtras ? ErrorExtras[C] : Record<string, never>;

@@ -58,6 +58,9 @@ export const COAP_CODE: { readonly [K in ErrorCode]: number } = {
   RATE_LIMITED: C.TOO_MANY_REQUESTS,
   NOT_READY: C.SERVICE_UNAVAILABLE,
   INTERNAL: C.INTERNAL_SERVER_ERROR,
+  OTA_REPORT_INVALID: C.BAD_REQUEST,
+  OTA_NOT_IN_ROLLOUT: C.NOT_FOUND,
+  OTA_STATE_CONFLICT: C.CONFLICT,
 };
 
 /** RFC 7252 §5.10.5: without a Max-Age option a client assumes 60 s. */

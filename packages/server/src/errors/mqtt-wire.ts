@@ -65,6 +65,9 @@ export const MQTT_REFUSAL: { readonly [C in ErrorCode]: MqttRefusal } = {
   REQUEST_TIMEOUT: close(R.UNSPECIFIED),
   NOT_READY: close(R.UNSPECIFIED),
   INTERNAL: close(R.UNSPECIFIED),
+  OTA_REPORT_INVALID: close(R.PAYLOAD_FORMAT_INVALID),
+  OTA_NOT_IN_ROLLOUT: close(R.UNSPECIFIED),
+  OTA_STATE_CONFLICT: close(R.UNSPECIFIED),
 };
 
 /** The refusal of an uplink that failed with `err`; anything not a HangarError is unspecified. */
