@@ -66,8 +66,10 @@ export const MQTT_REFUSAL: { readonly [C in ErrorCode]: MqttRefusal } = {
   NOT_READY: close(R.UNSPECIFIED),
   INTERNAL: close(R.UNSPECIFIED),
   OTA_REPORT_INVALID: close(R.PAYLOAD_FORMAT_INVALID),
-  OTA_NOT_IN_ROLLOUT: close(R.UNSPECIFIED),
-  OTA_STATE_CONFLICT: close(R.UNSPECIFIED),
+  // A well-formed report the server will not take (0x83: "valid, but not accepted"); 0x80 would
+  // read as a server fault. The reason string says which.
+  OTA_NOT_IN_ROLLOUT: close(R.IMPLEMENTATION_SPECIFIC_ERROR),
+  OTA_STATE_CONFLICT: close(R.IMPLEMENTATION_SPECIFIC_ERROR),
 };
 
 /** The refusal of an uplink that failed with `err`; anything not a HangarError is unspecified. */
