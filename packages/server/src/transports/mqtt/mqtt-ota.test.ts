@@ -217,7 +217,7 @@ describe('OTA over MQTT', () => {
     const id = 'ota-bad-v4';
     const token = await h.device(id);
     const c = await connect(id, token, { protocolVersion: 4 });
-    const closed = new Promise((resolve) => c.once('close', resolve));
+    const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
     c.publish(`devices/${id}/ota/status`, JSON.stringify({ deploymentId: 'r-unknown', state: 'downloading' }), { qos: 1 });
     await closed;
     expect(port.reports.filter((r) => r.deviceId === id)).toEqual([]);
