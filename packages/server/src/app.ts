@@ -28,6 +28,8 @@ import { LiveSessions } from './transports/live-sessions.js';
 import { MqttGateway } from './transports/mqtt/mqtt-gateway.js';
 import { MqttTwinDesiredPush } from './transports/mqtt/twin-desired-push.js';
 import { mqttCommandDownlink } from './transports/mqtt/command-downlink.js';
+import { MqttOtaOfferPush } from './transports/mqtt/ota-offer-push.js';
+import type { OtaDevicePort } from './core/ota/ota-device-port.js';
 import type { DeviceIdentity } from './core/identity/device-authenticator.js';
 import { DeviceImportService } from './core/registry/device-import.js';
 import { DeviceService } from './core/registry/device-service.js';
@@ -106,6 +108,8 @@ export interface HangarOptions {
   downloadTokenTtlMs?: number | undefined;
   /** Delta builds: image size limit, size ratio, work dir (docs/ota-deltas.md). */
   deltas?: Omit<DeltaServiceOptions, 'now' | 'logger' | 'codec'> | undefined;
+  /** The device side of OTA every transport serves (offers down, status reports up); without it those topics and paths are not served. */
+  otaDevicePort?: OtaDevicePort | undefined;
 }
 
 export interface Hangar {
@@ -220,7 +224,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       metricsAccess: options.metrics,
     });
     // The device transports: the HTTP device API shares the REST API's listener, MQTT and CoAP bind their own.
-    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, twinChanges: bus, logs: services.logs, commands: { service: services.commands, bus }, firmware: downloads });
+    const otaDevicePort = options.otaDevicePort;
+    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, twinChanges: bus, logs: services.logs, commands: { service: services.commands, bus }, firmware: downloads, ota: otaDevicePort && { port: otaDevicePort, bus } });
     const liveSessions = new LiveSessions(bus);
     // Everyone who acts on an MQTT subscription (commands here; the twin's desired document too).
     const subscribedHooks: Array<(identity: DeviceIdentity, filters: string[], resumed: boolean) => void> = [];
@@ -231,7 +236,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       liveSessions,
       bus,
       enrollment: services.enrollment,
-      services: { twin: services.twins, logs: services.logs, commandResults: services.commands },
+      services: { twin: services.twins, logs: services.logs, commandResults: services.commands, ota: otaDevicePort },
       subscribed: (identity, filters, resumed) => {
         for (const hook of subscribedHooks) hook(identity, filters, resumed);
       },
@@ -243,7 +248,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     subscribedHooks.push((identity, filters) => twinPush.subscribed(identity, filters));
     const commandDownlink = mqttCommandDownlink({ gateway: mqtt, commands: services.commands, bus, logger: logger.child({ component: 'mqtt-commands' }) });
     subscribedHooks.push(commandDownlink.subscribed);
-    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), logs: services.logs, commands: commandReader(services.commands), firmware: downloads });
+    const otaPush = otaDevicePort && new MqttOtaOfferPush(mqtt, otaDevicePort, bus, logger.child({ component: 'mqtt-ota' }));
+    if (otaPush) subscribedHooks.push((identity, filters) => otaPush.subscribed(identity, filters));
+    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), logs: services.logs, commands: commandReader(services.commands), firmware: downloads, ota: otaDevicePort });
     metrics.watchFleet({
       fleet: () => stores.fleetGauges.read(),
       mqttConnections: () => mqtt.stats().connections,
@@ -302,6 +309,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         twinPush.stop();
         await twinPush.drain();
         commandDownlink.stop();
+        otaPush?.stop();
+        await otaPush?.drain();
         liveSessions.stop();
         // Live streams end (an open SSE response would hold Fastify's close); the event log and
         // the webhook outbox keep listening: what the steps below publish is still delivered.
