@@ -7,13 +7,14 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import type { FirmwareManifest } from '@hangar/protocol';
+import type Bsdiff from 'bsdiff-node';
 import { digestFile, verifyImageDigest } from './verifier.js';
 
 export class PatchError extends Error {}
 
 export async function applyDelta(baseImage: string, patchFile: string, outFile: string, manifest: FirmwareManifest): Promise<void> {
   if (!existsSync(baseImage)) throw new PatchError(`no base image at ${baseImage}`);
-  let bsdiff: (typeof import('bsdiff-node'))['default'];
+  let bsdiff: typeof Bsdiff;
   try {
     // Loaded on first use: a device where the native module did not build still updates with full images.
     bsdiff = (await import('bsdiff-node')).default;

@@ -1,8 +1,9 @@
 /**
  * Writing a verified image into the inactive slot. The default keeps the image as
  * `<slot>/image` (written to a temp file and renamed, so a slot never holds half an image);
- * `--install-cmd CMD` then also runs `CMD IMAGE SLOT_DIR` through `sh -c` — e.g. a script that
- * `dd`s the image to the inactive partition and sets the bootloader's try-once flag. The copy
+ * `--install-cmd CMD` then also runs CMD through `sh -c` with the image as `$1` (and
+ * `HANGAR_OTA_IMAGE`) and the slot dir as `$2` (`HANGAR_OTA_SLOT_DIR`) — e.g. a script that `dd`s
+ * the image to the inactive partition and sets the bootloader's try-once flag. The copy
  * is kept either way: it is the base a later delta applies to.
  */
 import { spawn } from 'node:child_process';
@@ -38,12 +39,12 @@ export interface ShellOutcome {
 }
 
 /**
- * Runs `line "$@"` through `/bin/sh -c` with `args` as its arguments, in its own process group
+ * Runs `line` through `/bin/sh -c` with `args` as `$1`, `$2`, …, in its own process group
  * (killed whole past `timeoutMs`); its stderr's tail explains a failure.
  */
 export function runShell(line: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<ShellOutcome> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', `${line} "$@"`, 'hangar-ota', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const child = spawn('/bin/sh', ['-c', line, 'hangar-ota', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     let timedOut = false;
     child.stderr.on('data', (d: Buffer) => {
