@@ -76,6 +76,8 @@ export interface AgentOtaOptions {
   restart?: () => void;
   downloadBackoff?: BackoffPolicy;
   downloadRetries?: number;
+  /** Download progress is reported each time it crosses another step (default 0.1). */
+  progressStep?: number;
 }
 
 /** Records per telemetry message when replaying the buffer. */

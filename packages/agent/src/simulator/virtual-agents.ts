@@ -193,7 +193,8 @@ export async function simulateAgents(options: AgentFleetOptions): Promise<AgentF
       log: new AgentLog({ backlog: 50 }),
       facts: { os: 'simulated', agentVersion: 'simulator', simulated: true },
       connectGate,
-      ota: { platform, keys, firmwareVersion, downloadBackoff: { initialMs: 200, maxMs: 5000 } },
+      // Progress every 50%: 10,000 agents reporting every 10% would be 100,000 messages of little use.
+      ota: { platform, keys, firmwareVersion, downloadBackoff: { initialMs: 200, maxMs: 5000 }, progressStep: 0.5 },
       aroundCommand: async (command, run): Promise<CommandResult> => {
         if (random() * 100 < f.slowCommandsPct) {
           counts.commands.slowed += 1;

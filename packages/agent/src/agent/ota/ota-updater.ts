@@ -48,6 +48,8 @@ export interface OtaUpdaterOptions {
   firmwareVersion?: string | undefined;
   downloadBackoff?: BackoffPolicy;
   downloadRetries?: number;
+  /** Download progress is reported each time it crosses another step (default 0.1). */
+  progressStep?: number;
 }
 
 export type OtaPhase = 'idle' | 'downloading' | 'installing';
@@ -291,6 +293,7 @@ export class OtaUpdater {
           onCut: (offset, why) => this.host.log.warn(`download of ${name} cut at ${offset} bytes (${why}); resuming`),
           ...(this.options.downloadBackoff ? { backoff: this.options.downloadBackoff } : {}),
           ...(this.options.downloadRetries !== undefined ? { retries: this.options.downloadRetries } : {}),
+          ...(this.options.progressStep !== undefined ? { progressStep: this.options.progressStep } : {}),
         });
         return;
       } catch (err) {
