@@ -133,7 +133,8 @@ async function attempts(url: string, sink: DownloadSink, options: DownloadOption
         throw new Cut(`GET answered ${status}`);
       }
       result.size = total;
-      progress(at, total);
+      // Where a resumed download stands (a fresh one starting at 0 is no news).
+      if (at > 0) progress(at, total);
       let attemptBytes = 0;
       try {
         for await (const chunk of res as AsyncIterable<Buffer>) {
