@@ -5,6 +5,10 @@
  * module missing on this device — is reported to the caller, which then downloads the full
  * image instead (the delta is an optimisation, never a reason to fail an update).
  */
+// The module's types travel with this file: programs that compile it from elsewhere (e2e, bench)
+// find them too. An ambient `declare module` cannot be imported, hence the reference.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
+/// <reference path="../../types/bsdiff-node.d.ts" />
 import { existsSync, rmSync } from 'node:fs';
 import type { FirmwareManifest } from '@hangar/protocol';
 import type Bsdiff from 'bsdiff-node';
