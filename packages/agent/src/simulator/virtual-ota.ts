@@ -41,6 +41,7 @@ export class VirtualOtaPlatform implements OtaPlatform {
   readonly slots: MemorySlotStore;
   private readonly artifacts = new Map<string, MemorySink>();
   private cutDone = false;
+  private readonly damaged = new Set<string>();
 
   constructor(
     firmwareVersion: string | undefined,
@@ -90,7 +91,11 @@ export class VirtualOtaPlatform implements OtaPlatform {
 
   injectOffer(offer: OtaActiveOffer): OtaActiveOffer {
     if (!this.faults.badSignature) return offer;
-    this.counters.badSignatures += 1;
+    // Counted once per deployment: the same offer arrives again (a reconnect, a poll, fresh tokens).
+    if (!this.damaged.has(offer.deploymentId)) {
+      this.damaged.add(offer.deploymentId);
+      this.counters.badSignatures += 1;
+    }
     const sig = Buffer.from(offer.signature, 'base64');
     if (sig.length > 0) sig[0] = sig[0]! ^ 0xff;
     return { ...offer, signature: sig.toString('base64') };

@@ -4,7 +4,7 @@
  * crash — on the same state dir finishes what the last run started.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bsdiff from 'bsdiff-node';
@@ -72,7 +72,7 @@ interface Device {
 }
 
 let devices = 0;
-function device(options: Partial<FilePlatformOptions> & { keys?: KeyRing; hold?: (r: OtaStatusReport) => boolean } = {}): Device {
+function device(options: Partial<FilePlatformOptions> & { keys?: KeyRing; hold?: (r: OtaStatusReport) => boolean; slowRetry?: boolean } = {}): Device {
   const dir = join(root, `dev-${(devices += 1)}`);
   const d: Device = {
     dir,
@@ -102,7 +102,7 @@ function device(options: Partial<FilePlatformOptions> & { keys?: KeyRing; hold?:
   };
   const make = (): OtaUpdater =>
     new OtaUpdater(
-      { platform: new FilePlatform({ dir, firmwareVersion: '1.0.0', ...options }), keys: options.keys ?? new KeyRing([signer.publicKey]), firmwareVersion: '1.0.0', downloadBackoff: { initialMs: 5, maxMs: 20 } },
+      { platform: new FilePlatform({ dir, firmwareVersion: '1.0.0', ...options }), keys: options.keys ?? new KeyRing([signer.publicKey]), firmwareVersion: '1.0.0', downloadBackoff: options.slowRetry ? { initialMs: 600_000, maxMs: 600_000 } : { initialMs: 5, maxMs: 20 } },
       host,
     );
   d.updater = make();
@@ -188,6 +188,27 @@ describe('OtaUpdater', () => {
     const ranges = server.requests.map((r) => r.headers.range);
     expect(ranges).toHaveLength(2);
     expect(ranges[1]).toMatch(/^bytes=\d+-$/);
+    await d.reboot();
+    expect(last(d)).toMatchObject({ state: 'succeeded', version: '2.0.0' });
+  });
+
+  it('survives a restart mid-download: the next run resumes the part with a Range request', async () => {
+    const d = device({ slowRetry: true });
+    await d.updater.boot();
+    server.serve('/device/v1/firmware/fw_cut/image', v2, 'tok');
+    server.cutNext('/device/v1/firmware/fw_cut/image', v2.length - 1000);
+    const offer = offerFor(v2, '2.0.0', { url: '/device/v1/firmware/fw_cut/image?t=tok' });
+    d.updater.offer(offer);
+    // Cut, and waiting (a long backoff) before its retry: the agent stops here.
+    await until('the cut', () => d.reports.some((r) => (r.progress ?? 0) > 0) && server.requests.length === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    d.updater.stop();
+    const held = statSync(join(d.dir, 'downloads', `image-${sha256Hex(v2)}.part`)).size;
+    expect(held).toBeGreaterThan(0);
+    const again = await d.reboot();
+    again.offer(offer);
+    await until('the restart', () => d.restarts === 1);
+    expect(server.requests.map((r) => r.headers.range)).toEqual([undefined, `bytes=${held}-`]);
     await d.reboot();
     expect(last(d)).toMatchObject({ state: 'succeeded', version: '2.0.0' });
   });
