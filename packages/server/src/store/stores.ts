@@ -22,6 +22,7 @@ import { KyselyDeviceLogStore } from './kysely/device-log-store.js';
 import { KyselyTimelineStore } from './kysely/timeline-store.js';
 import { KyselyCommandStore } from './kysely/command-store.js';
 import { KyselyJobStore } from './kysely/job-store.js';
+import { KyselyRolloutStore } from './kysely/rollout-store.js';
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
   return {
@@ -43,6 +44,7 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     timeline: new KyselyTimelineStore(db),
     commands: new KyselyCommandStore(db),
     jobs: new KyselyJobStore(db),
+    rollouts: new KyselyRolloutStore(db),
   };
 }
 
