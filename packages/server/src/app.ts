@@ -44,6 +44,11 @@ import { TimelineService } from './core/timeline/timeline-service.js';
 import type { TimelineRecorderOptions } from './core/timeline/timeline-recorder.js';
 import { CommandService, type CommandServiceOptions } from './core/commands/command-service.js';
 import { JobService } from './core/jobs/job-service.js';
+import type { DeltaCatalog, DownloadLinks, FirmwareCatalog } from './core/firmware/catalog.js';
+import { DeviceMoves } from './core/rollouts/device-moves.js';
+import { RolloutEngine } from './core/rollouts/rollout-engine.js';
+import { RolloutService } from './core/rollouts/rollout-service.js';
+import { OtaService } from './core/ota/ota-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
@@ -91,7 +96,31 @@ export interface HangarOptions {
   commands?: Omit<CommandServiceOptions, 'now' | 'logger'> | undefined;
   /** How often running bulk jobs are advanced (default 1 s). */
   jobTickIntervalMs?: number | undefined;
+  /**
+   * What rollouts need of the firmware registry (images, deltas, download links). Until the
+   * registry is wired in, given by the caller (tests: testing/ota-fixture.ts); absent, no
+   * firmware exists.
+   */
+  otaCatalog?: { firmware: FirmwareCatalog; deltas: DeltaCatalog; links: DownloadLinks } | undefined;
+  /** How often live rollouts are advanced (default 1 s; 0: never by timer — tests call `rolloutEngine.tick()`). */
+  rolloutTickIntervalMs?: number | undefined;
+  /** How often a dynamic rollout looks for devices that match its target later (default 30 s). */
+  rolloutJoinIntervalMs?: number | undefined;
 }
+
+/** No firmware at all: the catalog a Hangar without a registry answers with. */
+const NO_FIRMWARE = {
+  firmware: { image: async () => undefined },
+  deltas: { readyDelta: async () => undefined, requestDeltas: async () => undefined },
+  links: {
+    image: (): never => {
+      throw new Error('no firmware registry');
+    },
+    delta: (): never => {
+      throw new Error('no firmware registry');
+    },
+  },
+} satisfies NonNullable<HangarOptions['otaCatalog']>;
 
 export interface Hangar {
   readonly services: Services;
@@ -119,6 +148,8 @@ export interface Hangar {
   readonly liveSessions: LiveSessions;
   /** Applies configurations to the devices they target (docs/configurations.md). */
   readonly configurationReconciler: ConfigurationReconciler;
+  /** Moves rollouts along (docs/rollouts.md); tests with `rolloutTickIntervalMs: 0` call its `tick()`. */
+  readonly rolloutEngine: RolloutEngine;
   close(): Promise<void>;
 }
 
@@ -159,6 +190,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const credentials = new CredentialService(stores, cas, changeEvents, now);
     const twinSchemas = new TwinSchemaValidators();
     const commands = new CommandService(stores, changeEvents, { ...options.commands, now, logger: logger.child({ component: 'commands' }) });
+    const otaCatalog = options.otaCatalog ?? NO_FIRMWARE;
+    const deviceMoves = new DeviceMoves(stores, changeEvents);
+    const rolloutEngine = new RolloutEngine(stores, changeEvents, deviceMoves, { now, logger: logger.child({ component: 'rollouts' }), tickIntervalMs: options.rolloutTickIntervalMs, joinIntervalMs: options.rolloutJoinIntervalMs });
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId), bus),
       devices: new DeviceService(stores, now, credentials, changeEvents),
@@ -182,6 +216,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       timeline: new TimelineService(stores, bus, { now, logger: logger.child({ component: 'timeline' }), recorder: options.timeline }),
       commands,
       jobs: new JobService(stores, commands, bus, { now, logger: logger.child({ component: 'jobs' }), tickIntervalMs: options.jobTickIntervalMs }),
+      rollouts: new RolloutService({ stores, changeEvents, firmware: otaCatalog.firmware, deltas: otaCatalog.deltas, moves: deviceMoves, now, logger: logger.child({ component: 'rollouts' }), kick: () => rolloutEngine.kick() }),
+      ota: new OtaService({ stores, changeEvents, moves: deviceMoves, ...otaCatalog, now, logger: logger.child({ component: 'ota' }) }),
     };
     // Before anything publishes: the timeline records from the first event on.
     services.timeline.start();
@@ -237,6 +273,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     services.logs.start();
     services.commands.start();
     services.jobs.start();
+    services.ota.start(bus);
+    rolloutEngine.start();
     const alertEvaluator = new AlertEvaluator(stores, bus, logger.child({ component: 'alerts' }), now, options.alerts);
     services.alerts.onRuleChange(alertEvaluator);
     alertEvaluator.start();
@@ -269,6 +307,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       coap,
       liveSessions,
       configurationReconciler,
+      rolloutEngine,
       async close() {
         clearInterval(sessionSweep);
         // Devices first: their last messages are still acknowledged (telemetry is flushed below)
@@ -293,6 +332,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         // Queued presence changes and the last lastSeen values are written; this node's periods end.
         await services.presence.stop();
         await services.jobs.stop();
+        await rolloutEngine.stop();
+        await services.ota.stop();
         await services.commands.stop();
         // Evaluations under way finish (and publish) before the store goes away.
         await alertEvaluator.stop();

@@ -42,6 +42,10 @@ export const ERROR_CATALOG = {
   REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
   NOT_READY: { status: 503, title: 'Not ready' },
   INTERNAL: { status: 500, title: 'Internal error' },
+  ROLLOUT_NOT_FOUND: { status: 404, title: 'Rollout not found' },
+  ROLLOUT_STATE_CONFLICT: { status: 409, title: 'Rollout is not in a state that allows this' },
+  OTA_NOT_IN_ROLLOUT: { status: 404, title: 'Device is not in that rollout' },
+  OTA_STATE_CONFLICT: { status: 409, title: 'OTA status report out of order or repeated' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
@@ -56,6 +60,10 @@ export interface ErrorExtras {
   INVALID_QUERY: { position: number; length: number; query: string; field?: string };
   ALERT_STATE_CONFLICT: { state: string };
   VALIDATION_FAILED: { errors?: Array<{ path: string; message: string }>; knownTypes?: readonly string[] };
+  /** The rollout's state now. */
+  ROLLOUT_STATE_CONFLICT: { state: string };
+  /** The device's state in the rollout now. */
+  OTA_STATE_CONFLICT: { state: string };
 }
 
 export type ErrorExtra<C extends ErrorCode> = C extends keyof ErrorExtras ? ErrorExtras[C] : Record<string, never>;

@@ -20,6 +20,8 @@ import type { DeviceLogService } from './logs/device-log-service.js';
 import type { TimelineService } from './timeline/timeline-service.js';
 import type { CommandService } from './commands/command-service.js';
 import type { JobService } from './jobs/job-service.js';
+import type { RolloutService } from './rollouts/rollout-service.js';
+import type { OtaService } from './ota/ota-service.js';
 
 /**
  * The core services the REST API calls, built by the composition root (`app.ts`). A module of
@@ -48,4 +50,7 @@ export interface Services {
   timeline: TimelineService;
   commands: CommandService;
   jobs: JobService;
+  rollouts: RolloutService;
+  /** The device's side of OTA (OtaDevicePort): what the transports call. */
+  ota: OtaService;
 }

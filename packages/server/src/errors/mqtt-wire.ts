@@ -65,6 +65,12 @@ export const MQTT_REFUSAL: { readonly [C in ErrorCode]: MqttRefusal } = {
   REQUEST_TIMEOUT: close(R.UNSPECIFIED),
   NOT_READY: close(R.UNSPECIFIED),
   INTERNAL: close(R.UNSPECIFIED),
+  ROLLOUT_NOT_FOUND: close(R.UNSPECIFIED),
+  ROLLOUT_STATE_CONFLICT: close(R.UNSPECIFIED),
+  // An OTA status report the core refused: MQTT 5 says so in the PUBACK (0x83: the payload was
+  // well-formed but the server does not accept it); 3.1.1 can only close.
+  OTA_NOT_IN_ROLLOUT: close(R.IMPLEMENTATION_SPECIFIC_ERROR),
+  OTA_STATE_CONFLICT: close(R.IMPLEMENTATION_SPECIFIC_ERROR),
 };
 
 /** The refusal of an uplink that failed with `err`; anything not a HangarError is unspecified. */
