@@ -178,15 +178,12 @@ export class RolloutService {
       const progress = progressOf(r, await this.stores.rollouts.counts(r.id));
       const wave = progress.waves[r.currentWave]?.counts ?? emptyCounts();
       const waveFinished = wave.pending + inFlightOf(wave) === 0;
-      const now = this.now();
       return {
         state: 'running',
         stateReason: `resumed by ${ctx.principal.name}`,
         baseFailures: failuresOf(progress.total),
         baseFinished: finishedOf(progress.total),
         waivedWave: waveFinished ? r.currentWave : r.waivedWave,
-        rateTokens: Math.min(1, bucketCapacity(r.ratePerMinute)),
-        rateUpdatedAt: now,
       };
     });
   }
@@ -244,8 +241,8 @@ export class RolloutService {
       stateReason: null,
       currentWave: 0,
       ratePerMinute: checked.config.rate.perMinute,
-      // One offer may go out at once; the rate fills the bucket from there.
-      rateTokens: 1,
+      // A second's worth of offers (at least one) may go out at once; the rate refills the bucket.
+      rateTokens: bucketCapacity(checked.config.rate.perMinute),
       rateUpdatedAt: now,
       baseFailures: 0,
       baseFinished: 0,
