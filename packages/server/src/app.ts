@@ -192,7 +192,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const commands = new CommandService(stores, changeEvents, { ...options.commands, now, logger: logger.child({ component: 'commands' }) });
     const otaCatalog = options.otaCatalog ?? NO_FIRMWARE;
     const deviceMoves = new DeviceMoves(stores, changeEvents);
-    const rolloutEngine = new RolloutEngine(stores, changeEvents, deviceMoves, { now, logger: logger.child({ component: 'rollouts' }), tickIntervalMs: options.rolloutTickIntervalMs, joinIntervalMs: options.rolloutJoinIntervalMs });
+    const rolloutEngine = new RolloutEngine(stores, changeEvents, deviceMoves, { now, logger: logger.child({ component: 'rollouts' }), tickIntervalMs: options.rolloutTickIntervalMs, joinIntervalMs: options.rolloutJoinIntervalMs, deltas: otaCatalog.deltas });
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId), bus),
       devices: new DeviceService(stores, now, credentials, changeEvents),

@@ -248,13 +248,14 @@ describe.each(STORE_KINDS)('rollouts on %s', (kind) => {
 
   it('lets devices that match later join a dynamic rollout', async () => {
     await fleet('dynamic', 1);
+    const requests = catalog.deltaRequests.length;
     const r = await create({ query: 'tags.fleet = "dynamic"', dynamic: true, rate: { perMinute: 6000 } });
     await tick();
     const [first] = await members(r.id, 'offered');
     await install(first.deviceId, r.id);
     await tick();
     expect((await get(r.id)).state).toBe('running'); // a dynamic rollout stays open
-    const [late] = await fleet('dynamic-late', 1);
+    const [late] = await fleet('dynamic-late', 1, { version: '1.7.0' });
     await t.call('PATCH', `/api/v1/devices/${late}`, { body: { tags: { fleet: 'dynamic' } } });
     await tick();
     expect(await members(r.id, 'pending')).toHaveLength(0); // joins are looked for every 30 s
@@ -262,6 +263,8 @@ describe.each(STORE_KINDS)('rollouts on %s', (kind) => {
     await tick();
     expect(ids(await members(r.id, 'offered'))).toEqual([late]);
     expect((await get(r.id)).counts.targeted).toBe(2);
+    // Deltas were asked for the version the device that joined runs.
+    expect(catalog.deltaRequests.slice(requests).map((q) => q.baseVersions)).toEqual([['1.0.0'], ['1.7.0']]);
     await t.call('POST', `/api/v1/rollouts/${r.id}/abort`);
   });
 

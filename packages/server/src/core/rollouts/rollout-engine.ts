@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ChangeEvents } from '../events/change-events.js';
+import type { DeltaCatalog } from '../firmware/catalog.js';
 import { PeriodicTask } from '../periodic-task.js';
 import type { Stores } from '../stores.js';
 import type { DeviceMoves } from './device-moves.js';
@@ -18,6 +19,8 @@ export interface RolloutEngineOptions {
   tickIntervalMs?: number | undefined;
   /** How often a dynamic rollout looks for devices that match its target now (default 30 s). */
   joinIntervalMs?: number | undefined;
+  /** Deltas are asked for the versions devices that join a dynamic rollout run. */
+  deltas?: Pick<DeltaCatalog, 'requestDeltas'> | undefined;
 }
 
 /** Rows read per step; a tick never holds more than this many of a rollout in memory. */
@@ -244,6 +247,11 @@ export class RolloutEngine {
       return ids;
     });
     if (added.length > 0) this.options.logger?.info({ rolloutId: r.id, joined: added.length }, 'devices joined a dynamic rollout');
+    if (added.length > 0 && r.config.useDeltas && this.options.deltas) {
+      const joined = new Set(added);
+      const versions = [...new Set(found.eligible.filter((d) => joined.has(d.id) && d.firmwareVersion !== null).map((d) => d.firmwareVersion!))];
+      if (versions.length > 0) await this.options.deltas.requestDeltas(r.tenantId, r.firmwareId, versions).catch((err: unknown) => this.options.logger?.warn({ err, rolloutId: r.id }, 'delta builds could not be requested'));
+    }
     return added.length;
   }
 
