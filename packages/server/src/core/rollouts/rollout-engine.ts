@@ -152,15 +152,16 @@ export class RolloutEngine {
     }
 
     // Offers: within the maintenance window, under maxConcurrent, at the rate.
-    let bucket = refill({ tokens: r.rateTokens, updatedAt: r.rateUpdatedAt }, rate, now);
+    const bucket = refill({ tokens: r.rateTokens, updatedAt: r.rateUpdatedAt }, rate, now);
+    let offered = 0;
     if (windowOpen(r.config.maintenanceWindow, now)) {
       const room = Math.min(r.config.maxConcurrent - inFlightOf(progress.total), available(bucket));
-      if (room > 0) {
-        const offered = await this.offer(r, room, now);
-        bucket = { ...bucket, tokens: bucket.tokens - offered };
-      }
+      if (room > 0) offered = await this.offer(r, room, now);
     }
-    await this.stores.rollouts.update(r.tenantId, r.id, ['running'], { ratePerMinute: rate, rateTokens: bucket.tokens, rateUpdatedAt: bucket.updatedAt, updatedAt: now });
+    // An idle tick writes nothing: the stored bucket refills from its own timestamp next time.
+    if (offered > 0 || rate !== r.ratePerMinute) {
+      await this.stores.rollouts.update(r.tenantId, r.id, ['running'], { ratePerMinute: rate, rateTokens: bucket.tokens - offered, rateUpdatedAt: bucket.updatedAt, updatedAt: now });
+    }
   }
 
   /** Devices that did not finish by their deadline: `timed_out`, offer withdrawn. */
