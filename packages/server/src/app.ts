@@ -47,11 +47,15 @@ import type { TimelineRecorderOptions } from './core/timeline/timeline-recorder.
 import { CommandService, type CommandServiceOptions } from './core/commands/command-service.js';
 import { JobService } from './core/jobs/job-service.js';
 import type { ArtifactStore } from './core/firmware/artifact-store.js';
-import type { FirmwareCatalog } from './core/firmware/catalog.js';
 import { ArtifactDownloads } from './core/firmware/artifact-downloads.js';
 import { DownloadTokens } from './core/firmware/download-tokens.js';
 import { DeltaService, type DeltaServiceOptions } from './core/firmware/delta/delta-service.js';
 import type { FirmwareVersionLookup } from './core/firmware/delta/ports.js';
+import type { DeltaCatalog, DownloadLinks, FirmwareCatalog } from './core/firmware/catalog.js';
+import { DeviceMoves } from './core/rollouts/device-moves.js';
+import { RolloutEngine } from './core/rollouts/rollout-engine.js';
+import { RolloutService } from './core/rollouts/rollout-service.js';
+import { OtaService } from './core/ota/ota-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
@@ -110,7 +114,31 @@ export interface HangarOptions {
   deltas?: Omit<DeltaServiceOptions, 'now' | 'logger' | 'codec'> | undefined;
   /** The device side of OTA every transport serves (offers down, status reports up); without it those topics and paths are not served. */
   otaDevicePort?: OtaDevicePort | undefined;
+  /**
+   * What rollouts need of the firmware registry (images, deltas, download links). Until the
+   * registry is wired in, given by the caller (tests: testing/ota-fixture.ts); absent, no
+   * firmware exists.
+   */
+  otaCatalog?: { firmware: FirmwareCatalog; deltas: DeltaCatalog; links: DownloadLinks } | undefined;
+  /** How often live rollouts are advanced (default 1 s; 0: never by timer — tests call `rolloutEngine.tick()`). */
+  rolloutTickIntervalMs?: number | undefined;
+  /** How often a dynamic rollout looks for devices that match its target later (default 30 s). */
+  rolloutJoinIntervalMs?: number | undefined;
 }
+
+/** No firmware at all: the catalog a Hangar without a registry answers with. */
+const NO_FIRMWARE = {
+  firmware: { image: async () => undefined },
+  deltas: { readyDelta: async () => undefined, requestDeltas: async () => undefined },
+  links: {
+    image: (): never => {
+      throw new Error('no firmware registry');
+    },
+    delta: (): never => {
+      throw new Error('no firmware registry');
+    },
+  },
+} satisfies NonNullable<HangarOptions['otaCatalog']>;
 
 export interface Hangar {
   readonly services: Services;
@@ -140,6 +168,8 @@ export interface Hangar {
   readonly configurationReconciler: ConfigurationReconciler;
   /** Short-lived, per-device download URLs of firmware images and deltas (for OTA offers). */
   readonly downloadLinks: DownloadTokens;
+  /** Moves rollouts along (docs/rollouts.md); tests with `rolloutTickIntervalMs: 0` call its `tick()`. */
+  readonly rolloutEngine: RolloutEngine;
   close(): Promise<void>;
 }
 
@@ -183,6 +213,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     // One key for every node of a cluster (derived from the shared master key), so any node verifies any node's URLs.
     const downloadLinks = new DownloadTokens(masterKey.deriveKey('firmware-download-tokens'), { now, ttlMs: options.downloadTokenTtlMs });
     const delivery = options.firmwareDelivery;
+    const otaCatalog = options.otaCatalog ?? NO_FIRMWARE;
+    const deviceMoves = new DeviceMoves(stores, changeEvents);
+    const rolloutEngine = new RolloutEngine(stores, changeEvents, deviceMoves, { now, logger: logger.child({ component: 'rollouts' }), tickIntervalMs: options.rolloutTickIntervalMs, joinIntervalMs: options.rolloutJoinIntervalMs, deltas: otaCatalog.deltas });
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId), bus),
       devices: new DeviceService(stores, now, credentials, changeEvents),
@@ -207,6 +240,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       commands,
       jobs: new JobService(stores, commands, bus, { now, logger: logger.child({ component: 'jobs' }), tickIntervalMs: options.jobTickIntervalMs }),
       deltas: delivery && new DeltaService(stores, delivery.artifacts, delivery.catalog, bus, { ...options.deltas, now, logger: logger.child({ component: 'deltas' }) }),
+      rollouts: new RolloutService({ stores, changeEvents, firmware: otaCatalog.firmware, deltas: otaCatalog.deltas, moves: deviceMoves, now, logger: logger.child({ component: 'rollouts' }), kick: () => rolloutEngine.kick() }),
+      ota: new OtaService({ stores, changeEvents, moves: deviceMoves, ...otaCatalog, now, logger: logger.child({ component: 'ota' }) }),
     };
     const downloads = delivery && new ArtifactDownloads(downloadLinks, delivery.artifacts);
     // Before anything publishes: the timeline records from the first event on.
@@ -224,7 +259,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       metricsAccess: options.metrics,
     });
     // The device transports: the HTTP device API shares the REST API's listener, MQTT and CoAP bind their own.
-    const otaDevicePort = options.otaDevicePort;
+    const otaDevicePort = options.otaDevicePort ?? services.ota;
     await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, twinChanges: bus, logs: services.logs, commands: { service: services.commands, bus }, firmware: downloads, ota: otaDevicePort && { port: otaDevicePort, bus } });
     const liveSessions = new LiveSessions(bus);
     // Everyone who acts on an MQTT subscription (commands here; the twin's desired document too).
@@ -267,6 +302,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     services.commands.start();
     services.jobs.start();
     await services.deltas?.start();
+    services.ota.start(bus);
+    rolloutEngine.start();
     const alertEvaluator = new AlertEvaluator(stores, bus, logger.child({ component: 'alerts' }), now, options.alerts);
     services.alerts.onRuleChange(alertEvaluator);
     alertEvaluator.start();
@@ -300,6 +337,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       liveSessions,
       configurationReconciler,
       downloadLinks,
+      rolloutEngine,
       async close() {
         clearInterval(sessionSweep);
         // Devices first: their last messages are still acknowledged (telemetry is flushed below)
@@ -328,6 +366,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         await services.jobs.stop();
         // A delta build under way finishes (or is found `building` and redone at the next start).
         await services.deltas?.stop();
+        await rolloutEngine.stop();
+        await services.ota.stop();
         await services.commands.stop();
         // Evaluations under way finish (and publish) before the store goes away.
         await alertEvaluator.stop();

@@ -49,7 +49,9 @@ export const ERROR_CATALOG = {
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
   OTA_REPORT_INVALID: { status: 400, title: 'Invalid OTA status report' },
   OTA_NOT_IN_ROLLOUT: { status: 404, title: 'Device is not in this deployment' },
-  OTA_STATE_CONFLICT: { status: 409, title: 'OTA state report out of order' },
+  OTA_STATE_CONFLICT: { status: 409, title: 'OTA status report out of order or repeated' },
+  ROLLOUT_NOT_FOUND: { status: 404, title: 'Rollout not found' },
+  ROLLOUT_STATE_CONFLICT: { status: 409, title: 'Rollout is not in a state that allows this' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
@@ -68,6 +70,8 @@ export interface ErrorExtras {
   RANGE_NOT_SATISFIABLE: { size: number };
   /** `state`: the device's state in the deployment as the server has it (the report did not follow it). */
   OTA_STATE_CONFLICT: { state?: string };
+  /** The rollout's state now. */
+  ROLLOUT_STATE_CONFLICT: { state: string };
 }
 
 export type ErrorExtra<C extends ErrorCode> = C extends keyof ErrorExtras ? ErrorExtras[C] : Record<string, never>;

@@ -21,6 +21,8 @@ import type { TimelineService } from './timeline/timeline-service.js';
 import type { CommandService } from './commands/command-service.js';
 import type { JobService } from './jobs/job-service.js';
 import type { DeltaService } from './firmware/delta/delta-service.js';
+import type { RolloutService } from './rollouts/rollout-service.js';
+import type { OtaService } from './ota/ota-service.js';
 
 /**
  * The core services the REST API calls, built by the composition root (`app.ts`). A module of
@@ -51,4 +53,7 @@ export interface Services {
   jobs: JobService;
   /** Delta images (docs/ota-deltas.md); absent until an artifact store and firmware catalog are wired. */
   deltas?: DeltaService | undefined;
+  rollouts: RolloutService;
+  /** The device's side of OTA (OtaDevicePort): what the transports call. */
+  ota: OtaService;
 }

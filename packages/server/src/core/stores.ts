@@ -20,6 +20,7 @@ import type { TimelineStore } from './timeline/ports.js';
 import type { CommandStore } from './commands/ports.js';
 import type { JobStore } from './jobs/ports.js';
 import type { FirmwareDeltaStore } from './firmware/delta/ports.js';
+import type { RolloutStore } from './rollouts/ports.js';
 
 /** Which database holds the store. Services read it only to size their concurrency. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -84,6 +85,7 @@ export interface StoreSet {
   readonly commands: CommandStore;
   readonly jobs: JobStore;
   readonly firmwareDeltas: FirmwareDeltaStore;
+  readonly rollouts: RolloutStore;
 }
 
 /** The store as services see it: the ports plus a unit of work spanning them. */

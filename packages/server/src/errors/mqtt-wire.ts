@@ -69,8 +69,10 @@ export const MQTT_REFUSAL: { readonly [C in ErrorCode]: MqttRefusal } = {
   DOWNLOAD_TOKEN_INVALID: close(R.NOT_AUTHORIZED),
   RANGE_NOT_SATISFIABLE: close(R.UNSPECIFIED),
   OTA_REPORT_INVALID: close(R.PAYLOAD_FORMAT_INVALID),
-  // A well-formed report the server will not take (0x83: "valid, but not accepted"); 0x80 would
-  // read as a server fault. The reason string says which.
+  ROLLOUT_NOT_FOUND: close(R.UNSPECIFIED),
+  ROLLOUT_STATE_CONFLICT: close(R.UNSPECIFIED),
+  // A well-formed OTA status report the core will not take: MQTT 5 says so in the PUBACK (0x83:
+  // "valid, but not accepted"; 0x80 would read as a server fault), 3.1.1 can only close.
   OTA_NOT_IN_ROLLOUT: close(R.IMPLEMENTATION_SPECIFIC_ERROR),
   OTA_STATE_CONFLICT: close(R.IMPLEMENTATION_SPECIFIC_ERROR),
 };

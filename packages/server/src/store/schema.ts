@@ -489,6 +489,8 @@ export interface Database {
   jobs: JobsTable;
   job_devices: JobDevicesTable;
   firmware_deltas: FirmwareDeltasTable;
+  rollouts: RolloutsTable;
+  rollout_devices: RolloutDevicesTable;
 }
 
 export type { Dialect } from '../core/stores.js';
@@ -530,4 +532,51 @@ export interface FirmwareDeltasTable {
   error: string | null;
   build_ms: number | null;
   created_at: number;
+}
+
+/** Rollouts (migration 016); config and firmware_device_types are JSON. */
+export interface RolloutsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  firmware_id: string;
+  firmware_version: string;
+  firmware_device_types: string;
+  query: string | null;
+  group_id: string | null;
+  config: string;
+  state: string;
+  state_reason: string | null;
+  current_wave: number;
+  rate_per_minute: number;
+  rate_tokens: number;
+  rate_updated_at: number;
+  base_failures: number;
+  base_finished: number;
+  waived_wave: number | null;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+/** One selected device of a rollout (migration 016); active = 1 while pending … verifying. */
+export interface RolloutDevicesTable {
+  rollout_id: string;
+  tenant_id: string;
+  device_id: string;
+  wave: number;
+  state: string;
+  reason: string | null;
+  error: string | null;
+  progress: number | null;
+  from_version: string | null;
+  artifact: string | null;
+  offered_at: number | null;
+  deadline: number | null;
+  health_until: number | null;
+  disconnects: number;
+  updated_at: number;
+  finished_at: number | null;
+  active: number;
 }

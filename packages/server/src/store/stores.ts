@@ -23,6 +23,7 @@ import { KyselyTimelineStore } from './kysely/timeline-store.js';
 import { KyselyCommandStore } from './kysely/command-store.js';
 import { KyselyJobStore } from './kysely/job-store.js';
 import { KyselyFirmwareDeltaStore } from './kysely/firmware-delta-store.js';
+import { KyselyRolloutStore } from './kysely/rollout-store.js';
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
   return {
@@ -45,6 +46,7 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     commands: new KyselyCommandStore(db),
     jobs: new KyselyJobStore(db),
     firmwareDeltas: new KyselyFirmwareDeltaStore(db),
+    rollouts: new KyselyRolloutStore(db),
   };
 }
 
