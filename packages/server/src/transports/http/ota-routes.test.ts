@@ -174,7 +174,7 @@ describe('OTA over the HTTP device API', () => {
   });
 });
 
-describe('the HTTP device API without an OTA port', () => {
+describe('the HTTP device API with the core OTA service', () => {
   let h: DeviceHarness;
   beforeAll(async () => {
     h = await startDeviceHarness();
@@ -183,11 +183,15 @@ describe('the HTTP device API without an OTA port', () => {
     await h?.close();
   });
 
-  it('does not serve the OTA resources (404)', async () => {
+  it('answers {"deploymentId":null} to a device in no rollout and 404 to its report for an unknown deployment', async () => {
     const token = await h.device('hota-none');
     const auth = { authorization: `Bearer ${token}` };
-    expect((await fetch(`${h.httpBase}/device/v1/ota`, { headers: auth })).status).toBe(404);
-    expect((await fetch(`${h.httpBase}/device/v1/ota/status`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' })).status).toBe(404);
+    const offer = await fetch(`${h.httpBase}/device/v1/ota`, { headers: auth });
+    expect(offer.status).toBe(200);
+    expect(await offer.json()).toEqual({ deploymentId: null });
+    const res = await fetch(`${h.httpBase}/device/v1/ota/status`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ deploymentId: 'r-x', state: 'downloading' }) });
+    expect(res.status).toBe(404);
+    expect((await res.json()).code).toBe('OTA_NOT_IN_ROLLOUT');
   });
 });
 

@@ -224,7 +224,7 @@ describe('OTA over MQTT', () => {
   });
 });
 
-describe('OTA over MQTT without an OTA port', () => {
+describe('OTA over MQTT with the core OTA service', () => {
   let h: DeviceHarness;
   beforeAll(async () => {
     h = await startDeviceHarness();
@@ -233,13 +233,13 @@ describe('OTA over MQTT without an OTA port', () => {
     await h?.close();
   });
 
-  it('MQTT 5: refuses status reports as not served (0x83); a subscription to the offer gets nothing', async () => {
-    const id = 'ota-unserved';
+  it('MQTT 5: a device in no rollout gets {"deploymentId":null} and its report for an unknown deployment is refused (0x83)', async () => {
+    const id = 'ota-core';
     const c = await h.connect(id, await h.device(id));
     const got = collect(c, `devices/${id}/ota`);
     await c.subscribeAsync(`devices/${id}/ota`, { qos: 1 });
     expect(await pubackCode(c, `devices/${id}/ota/status`, JSON.stringify({ deploymentId: 'r', state: 'downloading' }))).toBe(0x83);
     await settle(c);
-    expect(got).toEqual([]);
+    expect(got).toEqual([{ deploymentId: null }]);
   });
 });
