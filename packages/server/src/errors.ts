@@ -42,6 +42,11 @@ export const ERROR_CATALOG = {
   REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
   NOT_READY: { status: 503, title: 'Not ready' },
   INTERNAL: { status: 500, title: 'Internal error' },
+  FIRMWARE_NOT_FOUND: { status: 404, title: 'Firmware not found' },
+  FIRMWARE_EXISTS: { status: 409, title: 'Firmware version already exists' },
+  FIRMWARE_IN_USE: { status: 409, title: 'Firmware is used by a rollout' },
+  SIGNATURE_INVALID: { status: 400, title: 'Signature does not verify' },
+  RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
@@ -56,6 +61,8 @@ export interface ErrorExtras {
   INVALID_QUERY: { position: number; length: number; query: string; field?: string };
   ALERT_STATE_CONFLICT: { state: string };
   VALIDATION_FAILED: { errors?: Array<{ path: string; message: string }>; knownTypes?: readonly string[] };
+  /** `size`: the whole representation's length, for `Content-Range: bytes *\/size` (RFC 9110 §15.5.17). */
+  RANGE_NOT_SATISFIABLE: { size: number };
 }
 
 export type ErrorExtra<C extends ErrorCode> = C extends keyof ErrorExtras ? ErrorExtras[C] : Record<string, never>;

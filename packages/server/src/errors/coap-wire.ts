@@ -58,6 +58,12 @@ export const COAP_CODE: { readonly [K in ErrorCode]: number } = {
   RATE_LIMITED: C.TOO_MANY_REQUESTS,
   NOT_READY: C.SERVICE_UNAVAILABLE,
   INTERNAL: C.INTERNAL_SERVER_ERROR,
+  FIRMWARE_NOT_FOUND: C.NOT_FOUND,
+  FIRMWARE_EXISTS: C.CONFLICT,
+  FIRMWARE_IN_USE: C.CONFLICT,
+  SIGNATURE_INVALID: C.BAD_REQUEST,
+  // RFC 7959 has no "range" failure: a Block2 number past the end is a bad request.
+  RANGE_NOT_SATISFIABLE: C.BAD_REQUEST,
 };
 
 /** RFC 7252 §5.10.5: without a Max-Age option a client assumes 60 s. */

@@ -65,6 +65,11 @@ export const MQTT_REFUSAL: { readonly [C in ErrorCode]: MqttRefusal } = {
   REQUEST_TIMEOUT: close(R.UNSPECIFIED),
   NOT_READY: close(R.UNSPECIFIED),
   INTERNAL: close(R.UNSPECIFIED),
+  FIRMWARE_NOT_FOUND: close(R.UNSPECIFIED),
+  FIRMWARE_EXISTS: close(R.UNSPECIFIED),
+  FIRMWARE_IN_USE: close(R.UNSPECIFIED),
+  SIGNATURE_INVALID: close(R.PAYLOAD_FORMAT_INVALID),
+  RANGE_NOT_SATISFIABLE: close(R.UNSPECIFIED),
 };
 
 /** The refusal of an uplink that failed with `err`; anything not a HangarError is unspecified. */
