@@ -47,6 +47,10 @@ import { JobService } from './core/jobs/job-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
+import { openArtifactStore } from './store/artifacts/open-artifact-store.js';
+import type { ArtifactStore } from './core/firmware/artifact-store.js';
+import { FirmwareService } from './core/firmware/firmware-service.js';
+import { FirmwareSigningKeys } from './core/firmware/signing-keys.js';
 
 /** Re-exported for callers of `createHangar`; the type lives in core so that `api/` need not import this root. */
 export type { Services };
@@ -91,6 +95,8 @@ export interface HangarOptions {
   commands?: Omit<CommandServiceOptions, 'now' | 'logger'> | undefined;
   /** How often running bulk jobs are advanced (default 1 s). */
   jobTickIntervalMs?: number | undefined;
+  /** Firmware registry: artifact store (`file` in `artifactDir` or `<dataDir>/artifacts`, or `postgres` large objects) and the image size limit (default 2 GiB). */
+  firmware?: { artifactStore?: 'file' | 'postgres' | undefined; artifactDir?: string | undefined; maxBytes?: number | undefined } | undefined;
 }
 
 export interface Hangar {
@@ -119,6 +125,8 @@ export interface Hangar {
   readonly liveSessions: LiveSessions;
   /** Applies configurations to the devices they target (docs/configurations.md). */
   readonly configurationReconciler: ConfigurationReconciler;
+  /** Firmware images and deltas (docs/firmware.md). */
+  readonly artifacts: ArtifactStore;
   close(): Promise<void>;
 }
 
@@ -159,6 +167,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const credentials = new CredentialService(stores, cas, changeEvents, now);
     const twinSchemas = new TwinSchemaValidators();
     const commands = new CommandService(stores, changeEvents, { ...options.commands, now, logger: logger.child({ component: 'commands' }) });
+    const artifacts = openArtifactStore(store, { kind: options.firmware?.artifactStore, dir: options.firmware?.artifactDir, dataDir: options.dataDir });
+    const firmwareKeys = new FirmwareSigningKeys(stores, masterKey, now);
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId), bus),
       devices: new DeviceService(stores, now, credentials, changeEvents),
@@ -182,7 +192,11 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       timeline: new TimelineService(stores, bus, { now, logger: logger.child({ component: 'timeline' }), recorder: options.timeline }),
       commands,
       jobs: new JobService(stores, commands, bus, { now, logger: logger.child({ component: 'jobs' }), tickIntervalMs: options.jobTickIntervalMs }),
+      firmware: new FirmwareService(stores, artifacts, firmwareKeys, changeEvents, { maxBytes: options.firmware?.maxBytes, now, logger: logger.child({ component: 'firmware' }) }),
+      firmwareKeys,
     };
+    // Devices get the firmware signing keys with their credentials.
+    services.enrollment.attachFirmwareKeys(firmwareKeys);
     // Before anything publishes: the timeline records from the first event on.
     services.timeline.start();
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
@@ -198,7 +212,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       metricsAccess: options.metrics,
     });
     // The device transports: the HTTP device API shares the REST API's listener, MQTT and CoAP bind their own.
-    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, twinChanges: bus, logs: services.logs, commands: { service: services.commands, bus } });
+    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, twinChanges: bus, logs: services.logs, commands: { service: services.commands, bus }, firmwareKeys });
     const liveSessions = new LiveSessions(bus);
     // Everyone who acts on an MQTT subscription (commands here; the twin's desired document too).
     const subscribedHooks: Array<(identity: DeviceIdentity, filters: string[], resumed: boolean) => void> = [];
@@ -269,6 +283,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       coap,
       liveSessions,
       configurationReconciler,
+      artifacts,
       async close() {
         clearInterval(sessionSweep);
         // Devices first: their last messages are still acknowledged (telemetry is flushed below)

@@ -27,6 +27,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { configurationRoutes } from './routes/configurations.js';
 import { commandRoutes } from './routes/commands.js';
 import { jobRoutes } from './routes/jobs.js';
+import { firmwareRoutes } from './routes/firmware.js';
 import { REST_COMPONENTS } from '@hangar/protocol/rest';
 import { validatorCompiler } from './validation.js';
 
@@ -121,6 +122,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   timelineRoutes(app, options.services);
   commandRoutes(app, options.services);
   jobRoutes(app, options.services);
+  firmwareRoutes(app, options.services);
   serverCaRoute(app, options.serverCaPem);
 
   const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;

@@ -20,6 +20,8 @@ import type { DeviceLogService } from './logs/device-log-service.js';
 import type { TimelineService } from './timeline/timeline-service.js';
 import type { CommandService } from './commands/command-service.js';
 import type { JobService } from './jobs/job-service.js';
+import type { FirmwareService } from './firmware/firmware-service.js';
+import type { FirmwareSigningKeys } from './firmware/signing-keys.js';
 
 /**
  * The core services the REST API calls, built by the composition root (`app.ts`). A module of
@@ -48,4 +50,6 @@ export interface Services {
   timeline: TimelineService;
   commands: CommandService;
   jobs: JobService;
+  firmware: FirmwareService;
+  firmwareKeys: FirmwareSigningKeys;
 }

@@ -19,6 +19,7 @@ import type { DeviceLogStore } from './logs/ports.js';
 import type { TimelineStore } from './timeline/ports.js';
 import type { CommandStore } from './commands/ports.js';
 import type { JobStore } from './jobs/ports.js';
+import type { FirmwareStore, SigningKeyStore } from './firmware/ports.js';
 
 /** Which database holds the store. Services read it only to size their concurrency. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -82,6 +83,8 @@ export interface StoreSet {
   readonly timeline: TimelineStore;
   readonly commands: CommandStore;
   readonly jobs: JobStore;
+  readonly firmware: FirmwareStore;
+  readonly signingKeys: SigningKeyStore;
 }
 
 /** The store as services see it: the ports plus a unit of work spanning them. */

@@ -22,6 +22,7 @@ import { KyselyDeviceLogStore } from './kysely/device-log-store.js';
 import { KyselyTimelineStore } from './kysely/timeline-store.js';
 import { KyselyCommandStore } from './kysely/command-store.js';
 import { KyselyJobStore } from './kysely/job-store.js';
+import { KyselyFirmwareStore, KyselySigningKeyStore } from './kysely/firmware-store.js';
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
   return {
@@ -43,6 +44,8 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     timeline: new KyselyTimelineStore(db),
     commands: new KyselyCommandStore(db),
     jobs: new KyselyJobStore(db),
+    firmware: new KyselyFirmwareStore(db),
+    signingKeys: new KyselySigningKeyStore(db),
   };
 }
 

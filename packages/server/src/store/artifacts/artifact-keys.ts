@@ -1,3 +1,4 @@
+import { StoreError } from '../../core/stores.js';
 import { HangarError } from '../../errors.js';
 
 /** `firmware/{id}`, `deltas/{id}`: path segments of safe characters only, so a key can never leave the store's directory. */
@@ -10,4 +11,9 @@ export function checkArtifactKey(key: string): string {
 
 export function tooLarge(maxBytes: number): HangarError {
   return new HangarError('PAYLOAD_TOO_LARGE', `the artifact exceeds the limit of ${maxBytes} bytes`);
+}
+
+/** Artifacts never change once written: a second put under a key is refused. */
+export function exists(key: string): StoreError {
+  return new StoreError('unique', `artifact "${key}" exists`);
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { sql, type LogEvent } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactStore } from '../../core/firmware/artifact-store.js';
+import { StoreError } from '../../core/stores.js';
 import { hasCode } from '../../errors.js';
 import { dropSchema, testDatabaseUrl } from '../../testing/test-store.js';
 import { migrateToLatest, openStore, type StoreConnection } from '../database.js';
@@ -161,6 +162,17 @@ describe.each([
     for await (const c of s.store.read('firmware/fw_20m')) readBack.update(c);
     expect(readBack.digest('hex')).toBe(put.sha256);
     await s.store.delete('firmware/fw_20m');
+    expect(await s.leftovers()).toEqual([]);
+  });
+
+  it('never replaces an artifact: a second put under its key is refused and the first stays', async () => {
+    const first = randomBytes(3000);
+    await s.store.put('firmware/fw_once', chunksOf(first), { maxBytes: 10_000 });
+    const err = await s.store.put('firmware/fw_once', chunksOf(randomBytes(2000)), { maxBytes: 10_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).reason).toBe('unique');
+    expect((await collect(s.store.read('firmware/fw_once'))).equals(first)).toBe(true);
+    await s.store.delete('firmware/fw_once');
     expect(await s.leftovers()).toEqual([]);
   });
 

@@ -1,16 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ArtifactPutResult, ArtifactStore } from '../../core/firmware/artifact-store.js';
-import { checkArtifactKey, tooLarge } from './artifact-keys.js';
+import { checkArtifactKey, exists, tooLarge } from './artifact-keys.js';
 
 /**
  * Artifacts as files under one directory: `<data-dir>/artifacts` for the embedded default, or
  * a directory several nodes share (`--artifact-dir`, e.g. an NFS mount). A put writes a
- * temporary file in the same directory tree (so the rename is atomic), hashes while it
- * writes, fsyncs, then renames it into place: a reader never sees a partial artifact and a cut
- * upload leaves nothing behind.
+ * temporary file in the same directory tree, hashes while it writes, fsyncs, then links it
+ * into place atomically (and removes the temporary name): a reader never sees a partial
+ * artifact, a cut upload leaves nothing behind, and an existing artifact is never replaced.
  */
 export class FileArtifactStore implements ArtifactStore {
   private readonly tmpDir: string;
@@ -37,7 +37,14 @@ export class FileArtifactStore implements ArtifactStore {
       await file.sync();
       await file.close();
       await mkdir(dirname(target), { recursive: true });
-      await rename(tmp, target);
+      // link() rather than rename(): it fails when the key exists, so an artifact is never replaced.
+      try {
+        await link(tmp, target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw exists(key);
+        throw err;
+      }
+      await rm(tmp, { force: true });
       await syncDir(dirname(target));
       return { size, sha256: hash.digest('hex') };
     } catch (err) {

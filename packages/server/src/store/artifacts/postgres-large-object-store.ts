@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import { sql, type Kysely } from 'kysely';
 import type { ArtifactPutResult, ArtifactStore } from '../../core/firmware/artifact-store.js';
 import type { Database } from '../schema.js';
-import { checkArtifactKey, tooLarge } from './artifact-keys.js';
+import { rethrowAsStoreError } from '../driver-errors.js';
+import { checkArtifactKey, exists, tooLarge } from './artifact-keys.js';
 
 /** Bytes per lowrite/lo_get round trip: large enough to keep round trips few, small enough to stay far from memory limits. */
 const CHUNK = 256 * 1024;
@@ -28,6 +29,8 @@ export class PostgresLargeObjectStore implements ArtifactStore {
 
   async put(key: string, source: AsyncIterable<Uint8Array>, options: { maxBytes: number }): Promise<ArtifactPutResult> {
     checkArtifactKey(key);
+    if ((await this.size(key)) !== undefined) throw exists(key);
+    // A put racing another under the same key loses at the primary key: StoreError `unique`.
     return this.db.transaction().execute(async (trx) => {
       const created = await sql<{ oid: number }>`SELECT lo_create(0) AS oid`.execute(trx);
       const oid = Number(created.rows[0]!.oid);
@@ -58,7 +61,7 @@ export class PostgresLargeObjectStore implements ArtifactStore {
       const sha256 = hash.digest('hex');
       await trx.insertInto('artifact_objects').values({ key, oid, size, sha256, created_at: Date.now() }).execute();
       return { size, sha256 };
-    });
+    }).catch(rethrowAsStoreError);
   }
 
   async size(key: string): Promise<number | undefined> {

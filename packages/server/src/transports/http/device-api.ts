@@ -9,6 +9,7 @@ import type { CommandService } from '../../core/commands/command-service.js';
 import { HangarError } from '../../errors.js';
 import type { LogIngest } from '../../core/logs/device-log-service.js';
 import { DeviceWaiters, waiterKey } from './device-waiters.js';
+import { firmwareKeyRoutes, type FirmwareKeyReader } from './device-firmware-keys.js';
 
 export interface DeviceApiDeps {
   authenticator: Pick<DeviceAuthenticator, 'authenticateToken' | 'authenticateBearer' | 'authenticateCertificate'>;
@@ -22,6 +23,8 @@ export interface DeviceApiDeps {
   logs?: LogIngest | undefined;
   /** Serves the command resources (long-poll needs `bus` for `command.queued`); without it they are not registered. */
   commands?: { service: Pick<CommandService, 'take' | 'complete'>; bus: Pick<EventBus, 'subscribe'> } | undefined;
+  /** Serves `GET /device/v1/firmware/signing-keys`; without it that resource is not registered. */
+  firmwareKeys?: FirmwareKeyReader | undefined;
 }
 
 /** The longest long poll: past a minute, proxies and NATs start cutting idle connections. */
@@ -192,6 +195,7 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
       );
     }
     if (deps.commands) commandRoutes(scope, deps.commands);
+    if (deps.firmwareKeys) firmwareKeyRoutes(scope, deps.firmwareKeys);
   });
 }
 
