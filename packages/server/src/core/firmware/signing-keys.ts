@@ -126,7 +126,8 @@ export class FirmwareSigningKeys {
   private async createFirstKey(tenantId: string): Promise<SigningKeyRecord> {
     const key = this.generate(tenantId, this.now());
     try {
-      await this.stores.signingKeys.insert(key);
+      // In a transaction of its own: that is where driver errors become StoreErrors.
+      await this.stores.transaction((tx) => tx.signingKeys.insert(key));
       return key;
     } catch (err) {
       // Another request made the tenant's first key meanwhile (the partial unique index): use that one.

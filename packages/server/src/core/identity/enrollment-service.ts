@@ -292,6 +292,8 @@ export class EnrollmentService {
     prepared: PreparedCredential | undefined,
     jitCertificate: Awaited<ReturnType<typeof parseCertificate>> | undefined,
   ): Promise<ProvisionResult> {
+    // Read before the enrollment commits: a failure here must not leave a device enrolled without an answer.
+    const firmwareSigningKeys = (await this.firmwareKeys?.deviceKeys(group.tenantId)) ?? [];
     const { issued, events } = await this.commits.run(async (tx) => {
       // No second id check here: the one above answers the usual refusals, and an id taken since
       // (in any tenant: ids are the primary key) is refused by registerDevices, answered the same way.
@@ -320,7 +322,6 @@ export class EnrollmentService {
       return { issued: result!, events: unitEvents };
     });
     this.changeEvents.publish(events);
-    const firmwareSigningKeys = (await this.firmwareKeys?.deviceKeys(group.tenantId)) ?? [];
     return { deviceId, tenant: group.tenantId, enrollmentGroupId: group.id, issued, firmwareSigningKeys };
   }
 
