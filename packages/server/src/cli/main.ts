@@ -12,6 +12,7 @@ import { registerTwinCommands } from './commands/twin.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerCommandCommands } from './commands/command.js';
 import { registerJobCommands } from './commands/job.js';
+import { registerFirmwareCommands } from './commands/firmware.js';
 import { OptionError, resolveServeOptions } from './serve-options.js';
 
 /** @hangar/server's version; package.json is two levels up from both src/cli/ and dist/cli/. */
@@ -84,6 +85,7 @@ export function buildProgram(): Command {
   registerDeviceEventsCommand(program.commands.find((c) => c.name() === 'device')!);
   registerCommandCommands(program);
   registerJobCommands(program);
+  registerFirmwareCommands(program);
   return program;
 }
 
