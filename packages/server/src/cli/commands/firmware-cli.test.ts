@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,6 +101,20 @@ describe('hangar firmware', () => {
     const ok = await run('firmware', 'upload', join(dir, 'c.bin'), '--version', '3.0.0', '--device-types', 'meter', '--id', 'cli-ext-1', '--signature', signature, '--key-id', keyId);
     expect(ok.exitCode).toBe(0);
     expect(ok.stdout).toMatch(new RegExp(`signed by:\\s+external key ${keyId}`));
+  });
+
+  it('follows the documented openssl flow for external signing', async () => {
+    const ssl = (...args: string[]): Buffer => execFileSync('openssl', args, { cwd: dir });
+    ssl('genpkey', '-algorithm', 'ed25519', '-out', 'signing.pem');
+    ssl('pkey', '-in', 'signing.pem', '-pubout', '-out', 'signing-pub.pem');
+    const keyId = JSON.parse((await run('firmware', 'keys', 'add-external', join(dir, 'signing-pub.pem'), '--json')).stdout).keyId as string;
+    writeFileSync(join(dir, 'o.bin'), randomBytes(10_000));
+    const manifest = await runCli(registerFirmwareCommands, ['firmware', 'manifest', join(dir, 'o.bin'), '--version', '5.0.0', '--id', 'ossl-5']);
+    writeFileSync(join(dir, 'manifest.json'), manifest.stdout);
+    const signature = ssl('pkeyutl', '-sign', '-inkey', 'signing.pem', '-rawin', '-in', 'manifest.json').toString('base64');
+    const up = await run('firmware', 'upload', join(dir, 'o.bin'), '--version', '5.0.0', '--id', 'ossl-5', '--signature', signature, '--key-id', keyId, '--json');
+    expect(up.stderr).toBe('');
+    expect(JSON.parse(up.stdout)).toMatchObject({ id: 'ossl-5', signedBy: 'external', keyId, signature });
   });
 
   it('refuses bad input with one line and exit 1', async () => {
