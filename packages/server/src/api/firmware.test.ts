@@ -244,6 +244,9 @@ describe.each(STORE_KINDS)('firmware registry on %s', (kind) => {
     expect(((await past.json()) as { code: string }).code).toBe('RANGE_NOT_SATISFIABLE');
     const cached = await fetch(url, { headers: { ...auth, 'if-none-match': etag } });
     expect(cached.status).toBe(304);
+    const head = await fetch(url, { method: 'HEAD', headers: { ...auth, range: 'bytes=10-' } });
+    expect(head.status).toBe(206);
+    expect(head.headers.get('content-length')).toBe(String(image.length - 10));
   });
 
   it('rotates the signing key: earlier images still verify with the retired key, new ones use the new key', async () => {

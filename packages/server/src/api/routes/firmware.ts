@@ -59,6 +59,7 @@ export function firmwareRoutes(app: FastifyInstance, services: Services): void {
             'Metadata goes in the query string. Hangar signs the manifest with the tenant’s active key, unless `signature` (with `id`, and `keyId` when the tenant has several external keys) brings a signature made with a registered external key. ' +
             'A taken version (409), a wrong declared sha256, a signature that does not verify (400), an image over the size limit (413) or a cut upload leave nothing stored.',
           querystring: FirmwareUploadQuery,
+          consumes: [OCTET_STREAM],
           response: { 201: Type.Ref('Firmware'), ...ErrorResponses },
         },
       },
@@ -123,12 +124,14 @@ export function firmwareRoutes(app: FastifyInstance, services: Services): void {
       const range = rangeFor({ range: req.headers.range, ifRange: headerText(req.headers['if-range']) }, size, download.etag);
       if (range.kind === 'unsatisfiable') throw new HangarError('RANGE_NOT_SATISFIABLE', `the image has ${size} bytes; the range "${req.headers.range ?? ''}" starts past its end`, { size });
       reply.type(OCTET_STREAM).header('content-disposition', `attachment; filename="firmware-${download.image.version.replace(/[^A-Za-z0-9.+-]/g, '_')}.bin"`);
+      // HEAD (Fastify's automatic route runs this handler): the headers without reading the artifact.
+      const body = (range?: { start: number; end: number }): Readable => (req.method === 'HEAD' ? Readable.from([]) : Readable.from(download.read(range)));
       if (range.kind === 'range') {
         reply.code(206).header('content-range', contentRange(range.start, range.end, size)).header('content-length', range.end - range.start + 1);
-        return reply.send(Readable.from(download.read({ start: range.start, end: range.end })));
+        return reply.send(body({ start: range.start, end: range.end }));
       }
       reply.header('content-length', size);
-      return reply.send(Readable.from(download.read()));
+      return reply.send(body());
     },
   );
 
