@@ -7,6 +7,7 @@ import { Option, type Command } from 'commander';
 import { isValidDeviceId } from '@hangar/protocol';
 import type { DeviceAgentConfig } from './agent/device-agent.js';
 import { readFirmwareVersion } from './agent/device-agent.js';
+import { readPinnedKeys } from './agent/ota/verifier.js';
 
 export class AgentUsageError extends Error {}
 
@@ -31,6 +32,11 @@ const FLAGS: [flag: string, help: string][] = [
   ['--factory-reset-command <cmd>', 'shell command the factory-reset command runs (default: not configured)'],
   ['--connect-timeout <s>', 'seconds before one MQTT connection attempt gives up (default 10)'],
   ['--max-buffered <n>', 'telemetry records kept offline at most; the oldest are dropped (default 100000)'],
+  ['--self-test <cmd>', 'OTA: shell command run on the trial boot of a new firmware slot; exit 0 commits it, anything else rolls back'],
+  ['--self-test-timeout <s>', 'OTA: seconds the self-test may take (default 120)'],
+  ['--install-cmd <cmd>', 'OTA: shell command that installs a verified image: $1 = the image, $2 = the slot dir'],
+  ['--firmware-keys <file>', 'OTA: PEM file of the firmware signing public keys to trust (pins them: no key is taken from the server)'],
+  ['--no-reexec', 'OTA: after an install, exit with code 75 for a supervisor to restart the agent instead of re-executing itself'],
 ];
 
 export function addAgentOptions(program: Command): Command {
@@ -90,6 +96,19 @@ export function planAgent(flags: Flags, agentVersion: string): DeviceAgentConfig
   } catch (err) {
     throw new AgentUsageError((err as Error).message);
   }
+  const selfTestRaw = str('selfTestTimeout');
+  const selfTestTimeoutSec = selfTestRaw === undefined ? undefined : Number(selfTestRaw);
+  if (selfTestTimeoutSec !== undefined && (!Number.isFinite(selfTestTimeoutSec) || selfTestTimeoutSec <= 0)) throw new AgentUsageError(`--self-test-timeout must be a positive number of seconds, not "${selfTestRaw}"`);
+  const keysFile = str('firmwareKeys');
+  let pinnedFirmwareKeys;
+  if (keysFile) {
+    read('--firmware-keys', keysFile);
+    try {
+      pinnedFirmwareKeys = readPinnedKeys(keysFile);
+    } catch (err) {
+      throw new AgentUsageError(`--firmware-keys: ${(err as Error).message}`);
+    }
+  }
   const config: DeviceAgentConfig = {
     server,
     deviceId,
@@ -113,6 +132,14 @@ export function planAgent(flags: Flags, agentVersion: string): DeviceAgentConfig
   if (reset) config.factoryResetCommand = reset;
   if (maxBufferedRecords !== undefined) config.maxBufferedRecords = maxBufferedRecords;
   if (connectTimeoutSec !== undefined) config.connectTimeoutMs = connectTimeoutSec * 1000;
+  const selfTest = str('selfTest');
+  if (selfTest) config.selfTestCmd = selfTest;
+  if (selfTestTimeoutSec !== undefined) config.selfTestTimeoutMs = selfTestTimeoutSec * 1000;
+  const installCmd = str('installCmd');
+  if (installCmd) config.installCmd = installCmd;
+  if (pinnedFirmwareKeys) config.pinnedFirmwareKeys = pinnedFirmwareKeys;
+  // Commander turns `--no-reexec` into `reexec: false`; the environment variable into any non-empty value.
+  config.restartMode = flags.reexec === false || (typeof flags.reexec === 'string' && flags.reexec !== '') ? 'exit' : 'reexec';
   return config;
 }
 

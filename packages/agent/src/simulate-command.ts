@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import type { FailureInjection, PublishMode, SimulateOptions } from './simulator/index.js';
+import type { FailureInjection, OtaInjection, PublishMode, SimulateOptions } from './simulator/index.js';
+import { NO_OTA_FAILURES } from './simulator/virtual-agents.js';
 
 export class UsageError extends Error {}
 
@@ -22,7 +23,7 @@ export interface SimulatePlan {
   check?: { api: string; apiToken?: string };
   options: Omit<SimulateOptions, 'credentials' | 'signal' | 'onProgress' | 'onConnected'>;
   /** `--agents`: virtual agents running the agent library (twin, commands) instead of telemetry-only devices. */
-  agents?: { httpUrl?: string; telemetryIntervalSec: number; failures: FailureInjection };
+  agents?: { httpUrl?: string; telemetryIntervalSec: number; failures: FailureInjection; firmwareVersion?: string };
 }
 
 export type SimulateFlags = Partial<Record<string, string | boolean>>;
@@ -124,6 +125,19 @@ export function planSimulation(flags: SimulateFlags, env: NodeJS.ProcessEnv = {}
   return { devices, source, options, ...(saveCredentials ? { saveCredentials } : {}), ...(check && !agents ? { check } : {}), ...(agents ? { agents } : {}) };
 }
 
+/** OTA failure injection (`--agents`): key, flag, field of OtaInjection, percent or seconds. */
+const OTA_FLAGS: [key: string, flag: string, field: keyof OtaInjection, kind: 'pct' | 'sec'][] = [
+  ['otaCut', '--ota-cut', 'downloadCutPct', 'pct'],
+  ['otaCorrupt', '--ota-corrupt', 'corruptPct', 'pct'],
+  ['otaBadSignature', '--ota-bad-signature', 'badSignaturePct', 'pct'],
+  ['otaInstallFail', '--ota-install-fail', 'installFailPct', 'pct'],
+  ['otaSelfTestFail', '--ota-self-test-fail', 'selfTestFailPct', 'pct'],
+  ['otaDisconnectAfter', '--ota-disconnect-after', 'disconnectAfterUpdatePct', 'pct'],
+  ['otaDisconnectEvery', '--ota-disconnect-every', 'disconnectEverySec', 'sec'],
+  ['otaAlertAfter', '--ota-alert-after', 'alertAfterUpdatePct', 'pct'],
+  ['otaAlertEvery', '--ota-alert-every', 'alertEverySec', 'sec'],
+];
+
 const AGENT_ONLY_FLAGS: [key: string, flag: string][] = [
   ['httpUrl', '--http-url'],
   ['telemetryInterval', '--telemetry-interval'],
@@ -132,7 +146,10 @@ const AGENT_ONLY_FLAGS: [key: string, flag: string][] = [
   ['slowCommands', '--slow-commands'],
   ['slowCommandMs', '--slow-command-ms'],
   ['rejectDesired', '--reject-desired'],
+  ['firmwareVersion', '--firmware-version'],
+  ...OTA_FLAGS.map(([key, flag]): [string, string] => [key, flag]),
 ];
+
 
 function planAgents(flags: SimulateFlags, num: (name: string, flag: string, fallback: number, check: (n: number) => boolean, what: string) => number): SimulatePlan['agents'] {
   if (!flags.agents) {
@@ -149,10 +166,30 @@ function planAgents(flags: SimulateFlags, num: (name: string, flag: string, fall
     slowCommandMs: num('slowCommandMs', '--slow-command-ms', 5000, (n) => Number.isInteger(n) && n >= 0, 'a whole number of milliseconds ≥ 0'),
     rejectDesiredPct: num('rejectDesired', '--reject-desired', 0, pct, 'a percentage from 0 to 100'),
   };
+  let ota: OtaInjection | undefined;
+  for (const [key, flag, field, kind] of OTA_FLAGS) {
+    if (flags[key] === undefined) continue;
+    ota ??= { ...NO_OTA_FAILURES };
+    (ota as unknown as Record<string, number>)[field] =
+      kind === 'pct' ? num(key, flag, 0, pct, 'a percentage from 0 to 100') : num(key, flag, 5, (n) => Number.isFinite(n) && n > 0, 'a positive number of seconds');
+  }
+  const alertRaw = typeof flags.otaAlertTelemetry === 'string' ? flags.otaAlertTelemetry : undefined;
+  if (alertRaw !== undefined) {
+    let values: unknown;
+    try {
+      values = JSON.parse(alertRaw);
+    } catch {
+      values = undefined;
+    }
+    if (typeof values !== 'object' || values === null || Array.isArray(values)) throw new UsageError(`--ota-alert-telemetry must be a JSON object such as {"error_rate":1}, not "${alertRaw}"`);
+    ota = { ...(ota ?? NO_OTA_FAILURES), alertTelemetry: values as Record<string, unknown> };
+  }
+  if (ota) failures.ota = ota;
+  const firmwareVersion = typeof flags.firmwareVersion === 'string' && flags.firmwareVersion !== '' ? flags.firmwareVersion : undefined;
   const telemetryIntervalSec = num('telemetryInterval', '--telemetry-interval', 10, (n) => Number.isFinite(n) && n >= 0, 'a number of seconds ≥ 0 (0: no telemetry)');
   const httpUrl = typeof flags.httpUrl === 'string' ? flags.httpUrl : undefined;
   if (httpUrl !== undefined && !/^https?:\/\/[^/]+/.test(httpUrl)) throw new UsageError(`--http-url must be an http:// or https:// URL, not "${httpUrl}"`);
-  return { telemetryIntervalSec, failures, ...(httpUrl ? { httpUrl } : {}) };
+  return { telemetryIntervalSec, failures, ...(httpUrl ? { httpUrl } : {}), ...(firmwareVersion ? { firmwareVersion } : {}) };
 }
 
 export function registerSimulateCommand(program: Command): void {
@@ -194,6 +231,17 @@ export function registerSimulateCommand(program: Command): void {
     .addOption(new Option('--slow-commands <pct>', 'with --agents: percent of commands delayed by --slow-command-ms'))
     .addOption(new Option('--slow-command-ms <ms>', 'with --agents: the delay of slowed commands (default 5000)'))
     .addOption(new Option('--reject-desired <pct>', 'with --agents: percent of desired values refused'))
+    .addOption(new Option('--firmware-version <v>', 'with --agents: the firmware version the agents start on (default 1.0.0)'))
+    .addOption(new Option('--ota-cut <pct>', 'with --agents: percent of agents whose firmware download is cut half way (then resumes)'))
+    .addOption(new Option('--ota-corrupt <pct>', 'with --agents: percent of agents whose downloaded image gets a flipped byte (failed: verify)'))
+    .addOption(new Option('--ota-bad-signature <pct>', 'with --agents: percent of agents that see a damaged signature (failed: verify)'))
+    .addOption(new Option('--ota-install-fail <pct>', 'with --agents: percent of agents whose install fails (failed: install)'))
+    .addOption(new Option('--ota-self-test-fail <pct>', 'with --agents: percent of agents whose self-test fails (rolled_back)'))
+    .addOption(new Option('--ota-disconnect-after <pct>', 'with --agents: percent of agents that, once updated, drop their connection every --ota-disconnect-every s'))
+    .addOption(new Option('--ota-disconnect-every <s>', 'with --agents: seconds between those drops (default 5)'))
+    .addOption(new Option('--ota-alert-after <pct>', 'with --agents: percent of agents that, once updated, send --ota-alert-telemetry every --ota-alert-every s'))
+    .addOption(new Option('--ota-alert-every <s>', 'with --agents: seconds between those readings (default 5)'))
+    .addOption(new Option('--ota-alert-telemetry <json>', 'with --agents: the reading that trips the rollout\'s alert rule (default {"error_rate":1})'))
     .action(async (flags: SimulateFlags) => {
       const plan = planSimulation(flags, process.env);
       const { runSimulation } = await import('./simulate-run.js');

@@ -124,6 +124,7 @@ async function runAgents(plan: SimulatePlan, credentials: DeviceCredential[]): P
       connectConcurrency: plan.options.connectConcurrency ?? 100,
       durationSec: plan.options.durationSec ?? Infinity,
       failures: agents.failures,
+      ...(agents.firmwareVersion ? { firmwareVersion: agents.firmwareVersion } : {}),
       signal: abort.signal,
       onProgress: (p) => process.stderr.write(`${formatAgentProgress(p)}\n`),
     });

@@ -28,6 +28,8 @@ import { LiveSessions } from './transports/live-sessions.js';
 import { MqttGateway } from './transports/mqtt/mqtt-gateway.js';
 import { MqttTwinDesiredPush } from './transports/mqtt/twin-desired-push.js';
 import { mqttCommandDownlink } from './transports/mqtt/command-downlink.js';
+import { MqttOtaOfferPush } from './transports/mqtt/ota-offer-push.js';
+import type { OtaDevicePort } from './core/ota/ota-device-port.js';
 import type { DeviceIdentity } from './core/identity/device-authenticator.js';
 import { DeviceImportService } from './core/registry/device-import.js';
 import { DeviceService } from './core/registry/device-service.js';
@@ -44,11 +46,16 @@ import { TimelineService } from './core/timeline/timeline-service.js';
 import type { TimelineRecorderOptions } from './core/timeline/timeline-recorder.js';
 import { CommandService, type CommandServiceOptions } from './core/commands/command-service.js';
 import { JobService } from './core/jobs/job-service.js';
+import type { ArtifactStore } from './core/firmware/artifact-store.js';
+import type { FirmwareCatalog } from './core/firmware/catalog.js';
+import { ArtifactDownloads } from './core/firmware/artifact-downloads.js';
+import { DownloadTokens } from './core/firmware/download-tokens.js';
+import { DeltaService, type DeltaServiceOptions } from './core/firmware/delta/delta-service.js';
+import type { FirmwareVersionLookup } from './core/firmware/delta/ports.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
 import { openArtifactStore } from './store/artifacts/open-artifact-store.js';
-import type { ArtifactStore } from './core/firmware/artifact-store.js';
 import { FirmwareService } from './core/firmware/firmware-service.js';
 import { FirmwareSigningKeys } from './core/firmware/signing-keys.js';
 
@@ -97,6 +104,17 @@ export interface HangarOptions {
   jobTickIntervalMs?: number | undefined;
   /** Firmware registry: artifact store (`file` in `artifactDir` or `<dataDir>/artifacts`, or `postgres` large objects) and the image size limit (default 2 GiB). */
   firmware?: { artifactStore?: 'file' | 'postgres' | undefined; artifactDir?: string | undefined; maxBytes?: number | undefined } | undefined;
+  /**
+   * Firmware delivery and deltas (issue 11): the artifact store and the catalog they read.
+   * Default: the registry's (`firmware` above); tests of delivery alone hand their own.
+   */
+  firmwareDelivery?: { artifacts: ArtifactStore; catalog: FirmwareCatalog & FirmwareVersionLookup } | undefined;
+  /** How long firmware download tokens stay valid (default 1 hour). */
+  downloadTokenTtlMs?: number | undefined;
+  /** Delta builds: image size limit, size ratio, work dir (docs/ota-deltas.md). */
+  deltas?: Omit<DeltaServiceOptions, 'now' | 'logger' | 'codec'> | undefined;
+  /** The device side of OTA every transport serves (offers down, status reports up); without it those topics and paths are not served. */
+  otaDevicePort?: OtaDevicePort | undefined;
 }
 
 export interface Hangar {
@@ -127,6 +145,8 @@ export interface Hangar {
   readonly configurationReconciler: ConfigurationReconciler;
   /** Firmware images and deltas (docs/firmware.md). */
   readonly artifacts: ArtifactStore;
+  /** Short-lived, per-device download URLs of firmware images and deltas (for OTA offers). */
+  readonly downloadLinks: DownloadTokens;
   close(): Promise<void>;
 }
 
@@ -169,6 +189,11 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const commands = new CommandService(stores, changeEvents, { ...options.commands, now, logger: logger.child({ component: 'commands' }) });
     const artifacts = openArtifactStore(store, { kind: options.firmware?.artifactStore, dir: options.firmware?.artifactDir, dataDir: options.dataDir });
     const firmwareKeys = new FirmwareSigningKeys(stores, masterKey, now);
+    const firmware = new FirmwareService(stores, artifacts, firmwareKeys, changeEvents, { maxBytes: options.firmware?.maxBytes, now, logger: logger.child({ component: 'firmware' }) });
+    // One key for every node of a cluster (derived from the shared master key), so any node verifies any node's URLs.
+    const downloadLinks = new DownloadTokens(masterKey.deriveKey('firmware-download-tokens'), { now, ttlMs: options.downloadTokenTtlMs });
+    // Downloads and deltas read the registry's images and artifact store.
+    const delivery = options.firmwareDelivery ?? { artifacts, catalog: firmware };
     const services: Services = {
       tenancy: new TenancyService(stores, now, (tx, tenantId) => cas.createTenantCa(tx, tenantId), bus),
       devices: new DeviceService(stores, now, credentials, changeEvents),
@@ -192,11 +217,13 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       timeline: new TimelineService(stores, bus, { now, logger: logger.child({ component: 'timeline' }), recorder: options.timeline }),
       commands,
       jobs: new JobService(stores, commands, bus, { now, logger: logger.child({ component: 'jobs' }), tickIntervalMs: options.jobTickIntervalMs }),
-      firmware: new FirmwareService(stores, artifacts, firmwareKeys, changeEvents, { maxBytes: options.firmware?.maxBytes, now, logger: logger.child({ component: 'firmware' }) }),
+      firmware,
       firmwareKeys,
+      deltas: new DeltaService(stores, delivery.artifacts, delivery.catalog, bus, { ...options.deltas, now, logger: logger.child({ component: 'deltas' }) }),
     };
     // Devices get the firmware signing keys with their credentials.
     services.enrollment.attachFirmwareKeys(firmwareKeys);
+    const downloads = new ArtifactDownloads(downloadLinks, delivery.artifacts);
     // Before anything publishes: the timeline records from the first event on.
     services.timeline.start();
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
@@ -212,7 +239,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       metricsAccess: options.metrics,
     });
     // The device transports: the HTTP device API shares the REST API's listener, MQTT and CoAP bind their own.
-    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, twinChanges: bus, logs: services.logs, commands: { service: services.commands, bus }, firmwareKeys });
+    const otaDevicePort = options.otaDevicePort;
+    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, twinChanges: bus, logs: services.logs, commands: { service: services.commands, bus }, firmware: downloads, ota: otaDevicePort && { port: otaDevicePort, bus }, firmwareKeys });
     const liveSessions = new LiveSessions(bus);
     // Everyone who acts on an MQTT subscription (commands here; the twin's desired document too).
     const subscribedHooks: Array<(identity: DeviceIdentity, filters: string[], resumed: boolean) => void> = [];
@@ -223,7 +251,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       liveSessions,
       bus,
       enrollment: services.enrollment,
-      services: { twin: services.twins, logs: services.logs, commandResults: services.commands },
+      services: { twin: services.twins, logs: services.logs, commandResults: services.commands, ota: otaDevicePort },
       subscribed: (identity, filters, resumed) => {
         for (const hook of subscribedHooks) hook(identity, filters, resumed);
       },
@@ -235,7 +263,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     subscribedHooks.push((identity, filters) => twinPush.subscribed(identity, filters));
     const commandDownlink = mqttCommandDownlink({ gateway: mqtt, commands: services.commands, bus, logger: logger.child({ component: 'mqtt-commands' }) });
     subscribedHooks.push(commandDownlink.subscribed);
-    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), logs: services.logs, commands: commandReader(services.commands) });
+    const otaPush = otaDevicePort && new MqttOtaOfferPush(mqtt, otaDevicePort, bus, logger.child({ component: 'mqtt-ota' }));
+    if (otaPush) subscribedHooks.push((identity, filters) => otaPush.subscribed(identity, filters));
+    const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), logs: services.logs, commands: commandReader(services.commands), firmware: downloads, ota: otaDevicePort });
     metrics.watchFleet({
       fleet: () => stores.fleetGauges.read(),
       mqttConnections: () => mqtt.stats().connections,
@@ -251,6 +281,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     services.logs.start();
     services.commands.start();
     services.jobs.start();
+    await services.deltas?.start();
     const alertEvaluator = new AlertEvaluator(stores, bus, logger.child({ component: 'alerts' }), now, options.alerts);
     services.alerts.onRuleChange(alertEvaluator);
     alertEvaluator.start();
@@ -284,6 +315,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       liveSessions,
       configurationReconciler,
       artifacts,
+      downloadLinks,
       async close() {
         clearInterval(sessionSweep);
         // Devices first: their last messages are still acknowledged (telemetry is flushed below)
@@ -293,6 +325,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         twinPush.stop();
         await twinPush.drain();
         commandDownlink.stop();
+        otaPush?.stop();
+        await otaPush?.drain();
         liveSessions.stop();
         // Live streams end (an open SSE response would hold Fastify's close); the event log and
         // the webhook outbox keep listening: what the steps below publish is still delivered.
@@ -308,6 +342,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         // Queued presence changes and the last lastSeen values are written; this node's periods end.
         await services.presence.stop();
         await services.jobs.stop();
+        // A delta build under way finishes (or is found `building` and redone at the next start).
+        await services.deltas?.stop();
         await services.commands.stop();
         // Evaluations under way finish (and publish) before the store goes away.
         await alertEvaluator.stop();

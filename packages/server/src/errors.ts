@@ -46,7 +46,14 @@ export const ERROR_CATALOG = {
   FIRMWARE_EXISTS: { status: 409, title: 'Firmware version already exists' },
   FIRMWARE_IN_USE: { status: 409, title: 'Firmware is used by a rollout' },
   SIGNATURE_INVALID: { status: 400, title: 'Signature does not verify' },
+  /** A firmware download's token has expired: ask for a fresh offer (`GET /device/v1/ota`). */
+  DOWNLOAD_TOKEN_EXPIRED: { status: 401, title: 'Download token expired' },
+  /** Altered, malformed, or made for another artifact or path. */
+  DOWNLOAD_TOKEN_INVALID: { status: 403, title: 'Download token invalid' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
+  OTA_REPORT_INVALID: { status: 400, title: 'Invalid OTA status report' },
+  OTA_NOT_IN_ROLLOUT: { status: 404, title: 'Device is not in this deployment' },
+  OTA_STATE_CONFLICT: { status: 409, title: 'OTA state report out of order' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
@@ -61,8 +68,10 @@ export interface ErrorExtras {
   INVALID_QUERY: { position: number; length: number; query: string; field?: string };
   ALERT_STATE_CONFLICT: { state: string };
   VALIDATION_FAILED: { errors?: Array<{ path: string; message: string }>; knownTypes?: readonly string[] };
-  /** `size`: the whole representation's length, for `Content-Range: bytes *\/size` (RFC 9110 §15.5.17). */
+  /** The artifact's size: HTTP answers `Content-Range: bytes *\/size` (RFC 9110 §15.5.17). */
   RANGE_NOT_SATISFIABLE: { size: number };
+  /** `state`: the device's state in the deployment as the server has it (the report did not follow it). */
+  OTA_STATE_CONFLICT: { state?: string };
 }
 
 export type ErrorExtra<C extends ErrorCode> = C extends keyof ErrorExtras ? ErrorExtras[C] : Record<string, never>;

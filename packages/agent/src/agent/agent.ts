@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import { deviceTopic } from '@hangar/protocol';
+import { deviceTopic, type FirmwareSigningKey, type OtaOffer, type OtaStatusReport } from '@hangar/protocol';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../simulator/backoff.js';
 import { describeError } from '../simulator/device-session.js';
 import { AgentLog } from './agent-log.js';
@@ -19,6 +19,9 @@ import { DesiredState, type DesiredHandler, type DesiredOutcome } from './desire
 import { describeRefusal, HttpError, httpRequest, type HttpAuth } from './http-client.js';
 import { composePatches, isPlainObject } from './merge-patch.js';
 import { MemoryTelemetryBuffer, type TelemetryBuffer, type TelemetryRecord } from './telemetry-buffer.js';
+import { OtaUpdater, type OtaHost } from './ota/ota-updater.js';
+import type { OtaPlatform } from './ota/platform.js';
+import { isSigningKey, KeyRing } from './ota/verifier.js';
 
 export type AgentCredential = { kind: 'token'; token: string } | { kind: 'x509'; certPem: string; keyPem: string };
 
@@ -55,6 +58,26 @@ export interface AgentOptions {
   aroundCommand?: (command: CommandRequest, run: () => Promise<CommandResult>) => Promise<CommandResult>;
   /** What `get-system-info` answers besides the facts (e.g. current metrics). */
   systemInfo?: () => Record<string, unknown>;
+  /** OTA updates (docs/agent.md "OTA updates"); downloads need `httpUrl`. */
+  ota?: AgentOtaOptions;
+}
+
+export interface AgentOtaOptions {
+  platform: OtaPlatform;
+  /** The trusted firmware signing keys (default: an empty ring filled from the server on first use). */
+  keys?: KeyRing;
+  /** The version the device runs before any update went through the slots. */
+  firmwareVersion?: string | undefined;
+  /**
+   * How the agent "restarts into the new slot" after an install. Default: it restarts its own
+   * connection (stop + start), and the start finds the pending slot (the trial boot). The CLI
+   * re-executes its process instead; a real device reboots into the other partition.
+   */
+  restart?: () => void;
+  downloadBackoff?: BackoffPolicy;
+  downloadRetries?: number;
+  /** Download progress is reported each time it crosses another step (default 0.1). */
+  progressStep?: number;
 }
 
 /** Records per telemetry message when replaying the buffer. */
@@ -64,6 +87,8 @@ const LOG_BATCH = 200;
 
 export interface AgentEvents {
   transport: [Transport];
+  /** An OTA status report as the agent queued it (before it is sent). */
+  ota: [OtaStatusReport];
   desired: [DesiredOutcome];
   command: [CommandRequest, CommandResult];
 }
@@ -91,6 +116,11 @@ export class Agent extends EventEmitter<AgentEvents> {
   private flushingResults = false;
   /** Rejecters of publishes waiting for their PUBACK: a lost connection fails them at once. */
   private readonly awaitingAck = new Set<(err: Error) => void>();
+  /** OTA status reports not sent yet, in order; each resolves its `done` once sent or refused. */
+  private readonly otaOutbox: { report: OtaStatusReport; done: () => void }[] = [];
+  private flushingOta = false;
+  private otaRetryTimer: NodeJS.Timeout | undefined;
+  private readonly updater: OtaUpdater | undefined;
 
   constructor(private readonly options: AgentOptions) {
     super();
@@ -109,6 +139,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       options.commandsDir,
       options.aroundCommand,
     );
+    if (options.ota) this.updater = new OtaUpdater({ ...options.ota, keys: options.ota.keys ?? new KeyRing() }, this.otaHost(options.ota));
+  }
+
+  /** The OTA state machine (when `ota` was configured). */
+  get ota(): OtaUpdater | undefined {
+    return this.updater;
   }
 
   /** Registers the handler of one desired property (`*`: every property without its own). */
@@ -135,11 +171,36 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (!this.stopped) return;
     this.stopped = false;
     this.log.info(`agent for ${this.deviceId} starting: ${this.options.server}${this.options.httpUrl ? `, HTTP fallback ${this.options.httpUrl}` : ''}`);
+    // A pending slot is this start's trial boot: its self-test runs while the agent connects.
+    if (this.updater) void this.updater.boot().catch((err: unknown) => this.log.error(`OTA: ${describeError(err)}`));
     void this.connectMqtt();
   }
 
   async stop(): Promise<void> {
+    await this.disconnect();
+    this.buffer.close();
+  }
+
+  /** Stop + start of the connection (the library's "restart into the new slot"). */
+  async restart(): Promise<void> {
+    await this.drainOta(5000);
+    await this.disconnect();
+    this.start();
+  }
+
+  /**
+   * Waits (up to `timeoutMs`) until the queued OTA reports are sent: going down with one in
+   * flight would send it again after the restart, and the server refuses repeats.
+   */
+  async drainOta(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.otaOutbox.length > 0 || this.flushingOta) && this.online && Date.now() < deadline) await sleep(20);
+  }
+
+  private async disconnect(): Promise<void> {
     this.stopped = true;
+    this.updater?.stop();
+    clearTimeout(this.otaRetryTimer);
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.retryTimer);
     this.stopHttp();
@@ -159,7 +220,6 @@ export class Agent extends EventEmitter<AgentEvents> {
         });
       });
     }
-    this.buffer.close();
   }
 
   /** Closes the MQTT connection abruptly, as a network failure would (failure injection). */
@@ -249,7 +309,9 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private onMqttConnected(client: MqttClient, generation: number): void {
     const base = deviceTopic(this.deviceId);
-    client.subscribe({ [`${base}/twin/desired`]: { qos: 1 }, [`${base}/commands/+`]: { qos: 1 } }, (err, granted) => {
+    const topics: Record<string, { qos: 1 }> = { [`${base}/twin/desired`]: { qos: 1 }, [`${base}/commands/+`]: { qos: 1 } };
+    if (this.updater) topics[`${base}/ota`] = { qos: 1 };
+    client.subscribe(topics, (err, granted) => {
       if (generation !== this.generation || this.stopped) return;
       const refused = granted?.find((g) => g.qos >= 0x80); // a SUBACK failure code (0x80 and up in MQTT 5)
       if (err || refused) {
@@ -308,6 +370,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     if (parts.length === 4 && parts[2] === 'twin' && parts[3] === 'desired') void this.desired.offer(body);
     else if (parts.length === 4 && parts[2] === 'commands') this.onCommandMessage(parts[3]!, body);
+    else if (parts.length === 3 && parts[2] === 'ota') this.updater?.offer(body);
   }
 
   private publish(topic: string, body: unknown): Promise<void> {
@@ -343,6 +406,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.onOnline();
     void this.pollLoop(abort.signal, 'desired');
     void this.pollLoop(abort.signal, 'commands');
+    if (this.updater) void this.pollLoop(abort.signal, 'ota');
   }
 
   private stopHttp(): void {
@@ -350,7 +414,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.httpMode = undefined;
   }
 
-  private async pollLoop(signal: AbortSignal, what: 'desired' | 'commands'): Promise<void> {
+  private async pollLoop(signal: AbortSignal, what: 'desired' | 'commands' | 'ota'): Promise<void> {
     const wait = Math.min(60, this.options.httpWaitSec ?? 30);
     const idleMs = this.options.httpIdlePollMs ?? 5000;
     let failures = 0;
@@ -364,6 +428,14 @@ export class Agent extends EventEmitter<AgentEvents> {
             const doc = JSON.parse(answer.body) as Record<string, unknown>;
             fresh = typeof doc.$version === 'number' && doc.$version > this.desired.version;
             await this.desired.offer(doc);
+          } else if (answer.status !== 204) throw new Error(describeRefusal(answer));
+        } else if (what === 'ota') {
+          const current = this.updater!.deploymentId;
+          const answer = await this.httpRaw('GET', `/device/v1/ota?wait=${wait}${current ? `&deploymentId=${encodeURIComponent(current)}` : ''}`, undefined, (wait + 15) * 1000, signal);
+          if (answer.status === 200) {
+            const offer = JSON.parse(answer.body) as { deploymentId?: unknown };
+            fresh = (offer.deploymentId ?? null) !== current;
+            this.updater!.offer(offer);
           } else if (answer.status !== 204) throw new Error(describeRefusal(answer));
         } else {
           const answer = await this.httpRaw('GET', `/device/v1/commands?wait=${wait}`, undefined, (wait + 15) * 1000, signal);
@@ -418,9 +490,12 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private onOnline(): void {
-    if (this.options.facts) this.reportProperties(this.options.facts);
+    const version = this.updater?.version;
+    const facts = version !== undefined ? { ...this.options.facts, firmwareVersion: version } : this.options.facts;
+    if (facts) this.reportProperties(facts);
     else void this.flushReported();
     void this.flushResults();
+    void this.flushOta();
     this.pump();
   }
 
@@ -540,6 +615,69 @@ export class Agent extends EventEmitter<AgentEvents> {
       }
     }
     return true;
+  }
+
+  // ---- OTA ------------------------------------------------------------------------------------
+
+  private otaHost(ota: AgentOtaOptions): OtaHost {
+    return {
+      log: this.log,
+      caPem: this.options.caPem,
+      report: (report) => this.queueOtaReport(report),
+      versionChanged: (version) => this.reportProperties({ firmwareVersion: version }),
+      resolveUrl: (path) => (this.options.httpUrl ? new URL(path, `${this.options.httpUrl.replace(/\/+$/, '')}/`).toString() : undefined),
+      ...(this.options.httpUrl
+        ? {
+            fetchKeys: async (): Promise<FirmwareSigningKey[]> => {
+              const body = JSON.parse(await this.http('GET', '/device/v1/firmware/signing-keys', undefined)) as unknown;
+              const list = Array.isArray(body) ? body : ((body as { items?: unknown[] } | null)?.items ?? []);
+              return list.filter(isSigningKey);
+            },
+            fetchOffer: async (): Promise<OtaOffer> => JSON.parse(await this.http('GET', '/device/v1/ota', undefined)) as OtaOffer,
+          }
+        : {}),
+      restart: ota.restart ?? ((): void => void this.restart()),
+    };
+  }
+
+  private queueOtaReport(report: OtaStatusReport): Promise<void> {
+    this.emit('ota', report);
+    return new Promise((resolve) => {
+      const last = this.otaOutbox.at(-1);
+      // Progress not sent yet is replaced by newer progress: the server needs the latest only.
+      if (last && !this.flushingOta && report.state === 'downloading' && last.report.state === 'downloading' && last.report.deploymentId === report.deploymentId) {
+        last.done();
+        this.otaOutbox[this.otaOutbox.length - 1] = { report, done: resolve };
+      } else this.otaOutbox.push({ report, done: resolve });
+      void this.flushOta();
+    });
+  }
+
+  private async flushOta(): Promise<void> {
+    if (this.flushingOta) return;
+    this.flushingOta = true;
+    try {
+      while (this.otaOutbox.length > 0 && this.online) {
+        const next = this.otaOutbox[0]!;
+        try {
+          if (this.mqttUp) await this.publish(deviceTopic(this.deviceId, 'ota', 'status'), next.report);
+          else await this.http('POST', '/device/v1/ota/status', next.report);
+        } catch (err) {
+          if (!refusedByServer(err)) {
+            this.log.warn(`OTA status ${next.report.state} not sent yet: ${describeError(err)}`);
+            clearTimeout(this.otaRetryTimer);
+            if (!this.stopped) this.otaRetryTimer = setTimeout(() => void this.flushOta(), backoffDelay(2, this.backoff));
+            return;
+          }
+          // Out of order, repeated, or a deployment the server no longer has: it will never take it.
+          this.log.warn(`the server refused OTA status ${JSON.stringify(next.report)}: ${describeError(err)}`);
+        }
+        this.otaOutbox.shift();
+        next.done();
+      }
+    } finally {
+      this.flushingOta = false;
+    }
   }
 }
 

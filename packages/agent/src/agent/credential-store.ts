@@ -5,6 +5,7 @@
  */
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FirmwareSigningKey } from '@hangar/protocol';
 import type { AgentCredential } from './agent.js';
 
 export const CREDENTIAL_FILE = 'credential.json';
@@ -16,6 +17,8 @@ export interface StoredCredential {
   caPem?: string;
   enrollmentGroupId?: string;
   enrolledAt?: string;
+  /** Only in an enrollment's answer (kept apart, in `firmware-keys.json`): the tenant's firmware signing keys. */
+  firmwareSigningKeys?: FirmwareSigningKey[];
 }
 
 export function credentialPath(stateDir: string): string {

@@ -4,9 +4,12 @@
  * metrics as telemetry every interval.
  *
  * State dir layout (docs/agent.md): `credential.json` (0600), `telemetry/` (the buffer's
- * segments and cursor).
+ * segments and cursor), `firmware-keys.json` (the signing keys learnt), `ota/` (A/B slots,
+ * downloads).
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { Agent, type AgentCredential } from './agent.js';
 import { AgentLog } from './agent-log.js';
@@ -16,6 +19,8 @@ import { staticFacts, SystemMetrics } from './system-metrics.js';
 import { DiskTelemetryBuffer } from './telemetry-buffer.js';
 import type { DesiredHandler } from './desired-state.js';
 import { findScript, runScript } from './script-runner.js';
+import { FilePlatform } from './ota/platform.js';
+import { KeyRing, loadKeyFile, saveKeyFile } from './ota/verifier.js';
 
 export interface DeviceAgentConfig {
   server: string;
@@ -38,7 +43,23 @@ export interface DeviceAgentConfig {
   log?: AgentLog;
   httpFallbackAfter?: number;
   connectTimeoutMs?: number;
+  /** `--self-test`: run on the trial boot of a new slot; exit 0 commits it. */
+  selfTestCmd?: string;
+  selfTestTimeoutMs?: number;
+  /** `--install-cmd`: run with the image (`$1`) and the slot dir (`$2`) after the image is copied into the slot. */
+  installCmd?: string;
+  /** `--firmware-keys`: pinned signing keys; the only ones trusted. */
+  pinnedFirmwareKeys?: KeyObject[];
+  /**
+   * How to "restart into the new slot" after an install: `connection` (default; the library)
+   * restarts the agent's connection in this process, `reexec` (the CLI) starts this process
+   * again and exits, `exit` (`--no-reexec`) exits with code 75 for a supervisor to restart it.
+   */
+  restartMode?: 'connection' | 'reexec' | 'exit';
 }
+
+/** The exit code of `--no-reexec` after an install: "restart me" to a supervisor (EX_TEMPFAIL). */
+export const RESTART_EXIT_CODE = 75;
 
 export interface RunningDeviceAgent {
   agent: Agent;
@@ -52,6 +73,18 @@ export async function startDeviceAgent(config: DeviceAgentConfig): Promise<Runni
   const metrics = new SystemMetrics(config.stateDir);
   let lastMetrics: Record<string, number> = {};
   const facts = staticFacts(config.agentVersion, config.firmwareVersion);
+  const keys = new KeyRing(loadKeyFile(config.stateDir), {
+    ...(config.pinnedFirmwareKeys ? { pinned: config.pinnedFirmwareKeys } : {}),
+    save: (k) => saveKeyFile(config.stateDir, k),
+  });
+  const platform = new FilePlatform({
+    dir: join(config.stateDir, 'ota'),
+    firmwareVersion: config.firmwareVersion,
+    installCmd: config.installCmd,
+    selfTestCmd: config.selfTestCmd,
+    selfTestTimeoutMs: config.selfTestTimeoutMs,
+  });
+  const mode = config.restartMode ?? 'connection';
   const agent = new Agent({
     deviceId: config.deviceId,
     credential,
@@ -67,6 +100,7 @@ export async function startDeviceAgent(config: DeviceAgentConfig): Promise<Runni
     systemInfo: () => ({ metrics: lastMetrics }),
     ...(config.httpFallbackAfter !== undefined ? { httpFallbackAfter: config.httpFallbackAfter } : {}),
     ...(config.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
+    ota: { platform, keys, firmwareVersion: config.firmwareVersion, ...(mode === 'connection' ? {} : { restart }) },
   });
   if (config.desiredDir) agent.onDesired('*', desiredScriptHandler(config.desiredDir));
   agent.start();
@@ -78,13 +112,26 @@ export async function startDeviceAgent(config: DeviceAgentConfig): Promise<Runni
       agent.sendTelemetry({ ...lastMetrics, bufferDropped: agent.buffer.dropped });
     }, config.metricsIntervalSec * 1000);
   }
-  return {
-    agent,
-    stop: async () => {
-      clearInterval(timer);
-      await agent.stop();
-    },
-  };
+  /** The CLI's "restart into the new slot" (after the install wrote the pending slot). */
+  function restart(): void {
+    void (async () => {
+      await agent.drainOta(5000);
+      await stop();
+      if (mode === 'reexec') {
+        log.info('re-executing the agent to boot the new slot');
+        // The same command line; the new process inherits stdout/stderr (journald, a terminal).
+        spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', detached: true }).unref();
+        process.exit(0);
+      }
+      log.info(`exiting with ${RESTART_EXIT_CODE} for the supervisor to start the new slot`);
+      process.exit(RESTART_EXIT_CODE);
+    })();
+  }
+  async function stop(): Promise<void> {
+    clearInterval(timer);
+    await agent.stop();
+  }
+  return { agent, stop };
 }
 
 async function resolveCredential(config: DeviceAgentConfig, log: AgentLog): Promise<{ credential: AgentCredential; caPem?: string }> {
@@ -105,7 +152,10 @@ async function resolveCredential(config: DeviceAgentConfig, log: AgentLog): Prom
     log.warn(`${err instanceof Error ? err.message : String(err)}; trying HTTP`);
     enrolled = await enrollOverHttp(config.httpUrl, request);
   }
-  saveCredential(config.stateDir, enrolled);
+  const { firmwareSigningKeys, ...credentialOnly } = enrolled;
+  saveCredential(config.stateDir, credentialOnly);
+  // The keys handed over at provisioning: the first offer verifies without asking the server.
+  if (firmwareSigningKeys && firmwareSigningKeys.length > 0) saveKeyFile(config.stateDir, firmwareSigningKeys);
   log.info(`enrolled; credential kept in ${config.stateDir}`);
   return { credential: enrolled.credential, ...(enrolled.caPem ? { caPem: enrolled.caPem } : {}) };
 }

@@ -9,6 +9,7 @@ import { enrollResultTopic, enrollTopic, enrollUsername } from '@hangar/protocol
 import { describeError } from '../simulator/device-session.js';
 import type { StoredCredential } from './credential-store.js';
 import { describeRefusal, httpRequest } from './http-client.js';
+import { isSigningKey } from './ota/verifier.js';
 
 export class EnrollmentError extends Error {}
 
@@ -29,6 +30,8 @@ interface ProvisionAnswer {
   status?: number;
   code?: string;
   detail?: string;
+  /** The tenant's firmware signing keys (OTA), when the server hands them over. */
+  firmwareSigningKeys?: unknown;
 }
 
 export async function enrollOverMqtt(server: string, req: EnrollRequest): Promise<StoredCredential> {
@@ -91,7 +94,8 @@ export async function enrollOverHttp(httpUrl: string, req: EnrollRequest): Promi
 function toStored(answer: ProvisionAnswer, req: EnrollRequest): StoredCredential {
   const c = answer.credential;
   if (!c) throw new EnrollmentError(`enrollment refused: ${answer.status ?? ''} ${answer.code ?? ''}: ${answer.detail ?? 'no credential in the answer'}`.replace(/\s+/g, ' '));
-  const base = { deviceId: answer.deviceId ?? req.deviceId, enrollmentGroupId: req.enrollmentGroupId, enrolledAt: new Date().toISOString() };
+  const keys = Array.isArray(answer.firmwareSigningKeys) ? answer.firmwareSigningKeys.filter(isSigningKey) : [];
+  const base = { deviceId: answer.deviceId ?? req.deviceId, enrollmentGroupId: req.enrollmentGroupId, enrolledAt: new Date().toISOString(), ...(keys.length > 0 ? { firmwareSigningKeys: keys } : {}) };
   if (c.type === 'token' && c.token) return { ...base, credential: { kind: 'token', token: c.token } };
   if (c.type === 'x509' && c.certificatePem && c.privateKeyPem) return { ...base, credential: { kind: 'x509', certPem: c.certificatePem, keyPem: c.privateKeyPem }, ...(c.caPem ? { caPem: c.caPem } : {}) };
   throw new EnrollmentError(`enrollment answered a ${c.type ?? 'unknown'} credential without its secret`);

@@ -1,10 +1,16 @@
-export { Agent, type AgentCredential, type AgentOptions, type Transport } from './agent.js';
+export { Agent, type AgentCredential, type AgentOptions, type AgentOtaOptions, type Transport } from './agent.js';
 export { AgentLog, type LogLevel, type LogRecord } from './agent-log.js';
 export { CommandRegistry, type CommandContext, type CommandHandler, type CommandRequest, type CommandResult } from './commands.js';
 export { DesiredState, DESIRED_ERROR_KEY, DESIRED_VERSION_KEY, type DesiredHandler, type DesiredOutcome } from './desired-state.js';
 export { DiskTelemetryBuffer, MemoryTelemetryBuffer, type TelemetryBuffer, type TelemetryRecord } from './telemetry-buffer.js';
 export { loadCredential, saveCredential, credentialPath, type StoredCredential } from './credential-store.js';
 export { enrollOverHttp, enrollOverMqtt, EnrollmentError } from './enrollment.js';
-export { startDeviceAgent, readFirmwareVersion, type DeviceAgentConfig, type RunningDeviceAgent } from './device-agent.js';
+export { startDeviceAgent, readFirmwareVersion, RESTART_EXIT_CODE, type DeviceAgentConfig, type RunningDeviceAgent } from './device-agent.js';
 export { SystemMetrics, staticFacts } from './system-metrics.js';
 export { runScript, findScript } from './script-runner.js';
+export { OtaUpdater, parseOffer, type OtaHost, type OtaUpdaterOptions, type OtaPhase } from './ota/ota-updater.js';
+export { FilePlatform, type OtaPlatform, type FilePlatformOptions, type HeldArtifact } from './ota/platform.js';
+export { KeyRing, VerifyError, verifyManifestSignature, verifyImageDigest, digestFile, readPinnedKeys } from './ota/verifier.js';
+export { download, DownloadError, FileDownloadSink, type DownloadSink, type DownloadOptions, type DownloadResult } from './ota/downloader.js';
+export { FileSlotStore, MemorySlotStore, type SlotsState, type SlotStore, type SlotName, type PendingSlot } from './ota/slots.js';
+export { applyDelta, PatchError } from './ota/delta.js';

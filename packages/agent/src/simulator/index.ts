@@ -4,4 +4,14 @@ export { parseCredentials, readCredentialsFile, writeCredentialsFile, simulatedD
 export { provisionThroughApi, enrollThroughGroup, ProvisioningError, type ProvisionOptions, type EnrollOptions } from './provision.js';
 export { formatProgress } from './progress.js';
 export type { StatsSnapshot } from './stats.js';
-export { simulateAgents, formatAgentProgress, NO_FAILURES, type AgentFleetOptions, type AgentFleetSummary, type FailureInjection } from './virtual-agents.js';
+export {
+  simulateAgents,
+  formatAgentProgress,
+  NO_FAILURES,
+  NO_OTA_FAILURES,
+  type AgentFleetOptions,
+  type AgentFleetSummary,
+  type FailureInjection,
+  type OtaInjection,
+  type OtaCounts,
+} from './virtual-agents.js';

@@ -28,6 +28,7 @@ import { configurationRoutes } from './routes/configurations.js';
 import { commandRoutes } from './routes/commands.js';
 import { jobRoutes } from './routes/jobs.js';
 import { firmwareRoutes } from './routes/firmware.js';
+import { firmwareDeltaRoutes } from './routes/firmware-deltas.js';
 import { REST_COMPONENTS } from '@hangar/protocol/rest';
 import { validatorCompiler } from './validation.js';
 
@@ -123,6 +124,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   commandRoutes(app, options.services);
   jobRoutes(app, options.services);
   firmwareRoutes(app, options.services);
+  if (options.services.deltas) firmwareDeltaRoutes(app, options.services.deltas);
   serverCaRoute(app, options.serverCaPem);
 
   const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;

@@ -22,6 +22,7 @@ import type { CommandService } from './commands/command-service.js';
 import type { JobService } from './jobs/job-service.js';
 import type { FirmwareService } from './firmware/firmware-service.js';
 import type { FirmwareSigningKeys } from './firmware/signing-keys.js';
+import type { DeltaService } from './firmware/delta/delta-service.js';
 
 /**
  * The core services the REST API calls, built by the composition root (`app.ts`). A module of
@@ -52,4 +53,6 @@ export interface Services {
   jobs: JobService;
   firmware: FirmwareService;
   firmwareKeys: FirmwareSigningKeys;
+  /** Delta images (docs/ota-deltas.md); absent until an artifact store and firmware catalog are wired. */
+  deltas?: DeltaService | undefined;
 }

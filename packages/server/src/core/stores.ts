@@ -20,6 +20,7 @@ import type { TimelineStore } from './timeline/ports.js';
 import type { CommandStore } from './commands/ports.js';
 import type { JobStore } from './jobs/ports.js';
 import type { FirmwareStore, SigningKeyStore } from './firmware/ports.js';
+import type { FirmwareDeltaStore } from './firmware/delta/ports.js';
 
 /** Which database holds the store. Services read it only to size their concurrency. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -85,6 +86,7 @@ export interface StoreSet {
   readonly jobs: JobStore;
   readonly firmware: FirmwareStore;
   readonly signingKeys: SigningKeyStore;
+  readonly firmwareDeltas: FirmwareDeltaStore;
 }
 
 /** The store as services see it: the ports plus a unit of work spanning them. */

@@ -62,8 +62,13 @@ export const COAP_CODE: { readonly [K in ErrorCode]: number } = {
   FIRMWARE_EXISTS: C.CONFLICT,
   FIRMWARE_IN_USE: C.CONFLICT,
   SIGNATURE_INVALID: C.BAD_REQUEST,
-  // RFC 7959 has no "range" failure: a Block2 number past the end is a bad request.
+  DOWNLOAD_TOKEN_EXPIRED: C.UNAUTHORIZED,
+  DOWNLOAD_TOKEN_INVALID: C.FORBIDDEN,
+  // CoAP has no Range (a block past the end is 4.02 in the transport); 4.00 for completeness.
   RANGE_NOT_SATISFIABLE: C.BAD_REQUEST,
+  OTA_REPORT_INVALID: C.BAD_REQUEST,
+  OTA_NOT_IN_ROLLOUT: C.NOT_FOUND,
+  OTA_STATE_CONFLICT: C.CONFLICT,
 };
 
 /** RFC 7252 §5.10.5: without a Max-Age option a client assumes 60 s. */

@@ -70,6 +70,13 @@ export const MQTT_REFUSAL: { readonly [C in ErrorCode]: MqttRefusal } = {
   FIRMWARE_IN_USE: close(R.UNSPECIFIED),
   SIGNATURE_INVALID: close(R.PAYLOAD_FORMAT_INVALID),
   RANGE_NOT_SATISFIABLE: close(R.UNSPECIFIED),
+  DOWNLOAD_TOKEN_EXPIRED: close(R.NOT_AUTHORIZED),
+  DOWNLOAD_TOKEN_INVALID: close(R.NOT_AUTHORIZED),
+  OTA_REPORT_INVALID: close(R.PAYLOAD_FORMAT_INVALID),
+  // A well-formed report the server will not take (0x83: "valid, but not accepted"); 0x80 would
+  // read as a server fault. The reason string says which.
+  OTA_NOT_IN_ROLLOUT: close(R.IMPLEMENTATION_SPECIFIC_ERROR),
+  OTA_STATE_CONFLICT: close(R.IMPLEMENTATION_SPECIFIC_ERROR),
 };
 
 /** The refusal of an uplink that failed with `err`; anything not a HangarError is unspecified. */

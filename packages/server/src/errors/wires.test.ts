@@ -38,6 +38,10 @@ describe('the error catalog maps every code on every wire', () => {
     expect(coapAnswerOf(unknown, { maxBodyBytes: 1024 })?.maxAgeSeconds).toBe(60);
   });
 
+  it('tells a client asking past the end of an artifact how large it is (RFC 9110 §15.5.17)', () => {
+    expect(httpAnswerOf(new HangarError('RANGE_NOT_SATISFIABLE', 'past the end', { size: 1234 }))).toEqual({ status: 416, headers: { 'content-range': 'bytes */1234' } });
+  });
+
   it('answers anything that is not a HangarError as unspecified or not at all', () => {
     expect(mqttRefusalOf(new Error('boom')).reason).toBe(0x80);
     expect(coapAnswerOf(new Error('boom'), { maxBodyBytes: 1 })).toBeUndefined();

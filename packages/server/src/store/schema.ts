@@ -492,6 +492,7 @@ export interface Database {
   firmware_device_types: FirmwareDeviceTypesTable;
   firmware_signing_keys: FirmwareSigningKeysTable;
   artifact_objects: ArtifactObjectsTable;
+  firmware_deltas: FirmwareDeltasTable;
 }
 
 export type { Dialect } from '../core/stores.js';
@@ -565,5 +566,21 @@ export interface ArtifactObjectsTable {
   oid: number;
   size: number;
   sha256: string;
+  created_at: number;
+}
+
+/** Binary deltas between firmware images (migration 015). */
+export interface FirmwareDeltasTable {
+  id: string;
+  tenant_id: string;
+  firmware_id: string;
+  base_firmware_id: string;
+  base_version: string;
+  format: string; // 'bsdiff40'
+  state: string; // 'building' | 'ready' | 'failed'
+  size: number | null;
+  sha256: string | null;
+  error: string | null;
+  build_ms: number | null;
   created_at: number;
 }

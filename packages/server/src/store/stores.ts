@@ -23,6 +23,7 @@ import { KyselyTimelineStore } from './kysely/timeline-store.js';
 import { KyselyCommandStore } from './kysely/command-store.js';
 import { KyselyJobStore } from './kysely/job-store.js';
 import { KyselyFirmwareStore, KyselySigningKeyStore } from './kysely/firmware-store.js';
+import { KyselyFirmwareDeltaStore } from './kysely/firmware-delta-store.js';
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
   return {
@@ -46,6 +47,7 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     jobs: new KyselyJobStore(db),
     firmware: new KyselyFirmwareStore(db),
     signingKeys: new KyselySigningKeyStore(db),
+    firmwareDeltas: new KyselyFirmwareDeltaStore(db),
   };
 }
 

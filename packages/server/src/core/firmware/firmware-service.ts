@@ -212,6 +212,12 @@ export class FirmwareService implements FirmwareCatalog {
     return this.stores.firmware.get(tenantId, firmwareId);
   }
 
+  /** The tenant's image of this version (by SemVer precedence), for the delta builder (FirmwareVersionLookup). */
+  async imageByVersion(tenantId: string, version: string): Promise<FirmwareImage | undefined> {
+    const key = semverKey(version);
+    return key === null ? undefined : this.stores.firmware.getByVersionKey(tenantId, key);
+  }
+
   private async require(tenantId: string, id: string): Promise<FirmwareImage> {
     const image = await this.stores.firmware.get(tenantId, id);
     if (!image) throw notFound(id);

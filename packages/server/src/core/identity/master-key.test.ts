@@ -30,4 +30,13 @@ describe('master key', () => {
     expect(() => MasterKey.fromEnvOrFile('c2hvcnQ=', dir)).toThrow(/32 bytes/);
     expect(readFileSync(join(dir, 'master.key'), 'utf8')).not.toContain(hex);
   });
+
+  it('derives one stable key per purpose, different across purposes and master keys', () => {
+    const hex = 'cd'.repeat(32);
+    const k = MasterKey.fromEnvOrFile(hex, dir);
+    expect(k.deriveKey('a')).toHaveLength(32);
+    expect(k.deriveKey('a').equals(MasterKey.fromEnvOrFile(hex, dir).deriveKey('a'))).toBe(true);
+    expect(k.deriveKey('a').equals(k.deriveKey('b'))).toBe(false);
+    expect(k.deriveKey('a').equals(MasterKey.forTests().deriveKey('a'))).toBe(false);
+  });
 });

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -26,6 +26,14 @@ export class MasterKey {
 
   static forTests(): MasterKey {
     return new MasterKey(randomBytes(32));
+  }
+
+  /**
+   * A 32-byte key for one purpose (e.g. "firmware-download-tokens"), derived with HKDF-SHA256
+   * so that no two uses share key material and every node of a cluster derives the same key.
+   */
+  deriveKey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), `hangar:${purpose}`, 32));
   }
 
   /** AES-256-GCM; `context` (e.g. "ca:<id>") is bound as additional data so a ciphertext cannot be moved to another row. */

@@ -9,10 +9,18 @@ import type { NewTimelineEntry } from './ports.js';
  * recorded, so a family's new events (command.*, say) appear without a change here.
  */
 export const TIMELINE_FAMILIES: readonly string[] = ['device.', 'twin.', 'command.', 'credential.', 'alert.', 'ota.'];
-/** `device.log` is summarised (errors only, as `log.error`); a deleted device has no timeline left. */
-const NOT_RECORDED: ReadonlySet<string> = new Set(['device.log', 'device.deleted']);
+/**
+ * `device.log` is summarised (errors only, as `log.error`); a deleted device has no timeline
+ * left; `ota.offer.changed` only tells transports to push (every change of an offer — new
+ * download tokens included — would be an entry): the update's own steps are `ota.update`.
+ */
+const NOT_RECORDED: ReadonlySet<string> = new Set(['device.log', 'device.deleted', 'ota.offer.changed']);
 /** The timeline's own type for error log records. */
 export const LOG_ERROR_TYPE = 'log.error';
+/** The timeline's own type for a device's steps in a rollout (`rollout.device.state`), in the `ota.` family. */
+export const OTA_UPDATE_TYPE = 'ota.update';
+/** Devices whose last recorded update step is remembered (to skip repeats); beyond it the oldest is forgotten. */
+const MAX_REMEMBERED_UPDATES = 100_000;
 
 export interface TimelineRecorderOptions {
   /** At most one `log.error` entry per device per window; errors in between are counted into the next. */
@@ -46,6 +54,8 @@ export class TimelineRecorder {
   private flushing: Promise<void> | undefined;
   private unsubscribe: Unsubscribe | undefined;
   private readonly errorWindows = new Map<string, ErrorWindow>();
+  /** Per device: the rollout and state of its last `ota.update` entry. */
+  private readonly updateSteps = new Map<string, string>();
   private readonly purges = new Set<Promise<void>>();
   private readonly recordedTypes = new Map<string, boolean>();
   private dropped = 0;
@@ -97,6 +107,10 @@ export class TimelineRecorder {
       this.recordLogErrors(event);
       return;
     }
+    if (event.type === 'rollout.device.state') {
+      this.recordUpdateStep(event);
+      return;
+    }
     if (!this.recordable(event.type)) return;
     const data: Record<string, unknown> = {};
     for (const key of Object.keys(fields)) if (key !== 'type' && key !== 'tenantId' && key !== 'deviceId') data[key] = fields[key];
@@ -125,6 +139,22 @@ export class TimelineRecorder {
     this.errorWindows.set(key, { openedAt: event.receivedAt, unrecorded: 0 });
     if (this.errorWindows.size > 100_000) this.errorWindows.delete(this.errorWindows.keys().next().value!);
     this.push({ tenantId: event.tenantId, deviceId: event.deviceId, ts: first.ts, type: LOG_ERROR_TYPE, data: { count, msg: first.msg.slice(0, 500), logId: first.id } });
+  }
+
+  /**
+   * A device's step in a rollout, once per state: a device reports download progress many
+   * times, each a `rollout.device.state` event with the same state, and one entry says it.
+   */
+  private recordUpdateStep(event: Extract<DomainEvent, { type: 'rollout.device.state' }>): void {
+    const key = `${event.tenantId}\u0000${event.deviceId}`;
+    const step = `${event.rolloutId}\u0000${event.state}`;
+    if (this.updateSteps.get(key) === step) return;
+    // Re-inserted at the end: the map's first key is the device least recently updated.
+    this.updateSteps.delete(key);
+    this.updateSteps.set(key, step);
+    if (this.updateSteps.size > MAX_REMEMBERED_UPDATES) this.updateSteps.delete(this.updateSteps.keys().next().value!);
+    const { type: _type, tenantId, deviceId, ...data } = event;
+    this.push({ tenantId, deviceId, ts: this.now(), type: OTA_UPDATE_TYPE, data });
   }
 
   private push(entry: NewTimelineEntry): void {
@@ -173,6 +203,7 @@ export class TimelineRecorder {
   private forget(tenantId: string, deviceId: string): void {
     this.buffer = this.buffer.filter((e) => e.tenantId !== tenantId || e.deviceId !== deviceId);
     this.errorWindows.delete(`${tenantId}\u0000${deviceId}`);
+    this.updateSteps.delete(`${tenantId}\u0000${deviceId}`);
     const work: Promise<void> = (async () => {
       await this.flushing;
       // An id created again is a new device: its timeline is its own.

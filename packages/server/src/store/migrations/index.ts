@@ -14,6 +14,7 @@ import { jobsMigration } from './011-jobs.js';
 import { deviceLogsMigration } from './012-device-logs.js';
 import { configurationsMigration } from './013-configurations.js';
 import { firmwareMigration } from './014-firmware.js';
+import { firmwareDeltasMigration } from './015-firmware-deltas.js';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration:
@@ -37,6 +38,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '012-device-logs': deviceLogsMigration(dialect),
         '013-configurations': configurationsMigration(dialect),
         '014-firmware': firmwareMigration(dialect),
+        '015-firmware-deltas': firmwareDeltasMigration(dialect),
       };
     },
   };

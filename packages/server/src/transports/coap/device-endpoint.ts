@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { EventBus, Unsubscribe } from '../../bus/event-bus.js';
 import type { DomainEventType } from '../../bus/events.js';
 import { refusalError, type DeviceAuthenticator, type DeviceIdentity } from '../../core/identity/device-authenticator.js';
+import type { OtaDevicePort } from '../../core/ota/ota-device-port.js';
 import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
 import type { TelemetryFormat, TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
 import { AuthCache } from './auth-cache.js';
@@ -24,6 +25,8 @@ import {
 import { CoapServer, type CoapRequest, type CoapResponse, type CoapTiming, type Remote } from './coap-server.js';
 import type { CommandReader, DeviceUplink, LogUplink, TwinReader } from './device-ports.js';
 import { ObserveRegistry, type Observer } from './observe-registry.js';
+import type { ArtifactDownloads } from '../../core/firmware/artifact-downloads.js';
+import { firmwareBlock, isFirmwareDownload } from './firmware-download.js';
 
 export interface CoapLimits {
   /** Largest request body (single datagram or reassembled Block1), as for the HTTP device API. */
@@ -78,6 +81,10 @@ export interface CoapDeviceEndpointOptions {
   logs?: LogUplink | undefined;
   /** Serves GET commands; without it the list is empty. */
   commands?: CommandReader | undefined;
+  /** Serves firmware and delta downloads (Block2, `?t=` token); without them those answer 5.01. */
+  firmware?: ArtifactDownloads | undefined;
+  /** Serves GET ota (observable) and takes POST ota/status; without it both answer 5.01. */
+  ota?: OtaDevicePort | undefined;
   limits?: Partial<CoapLimits>;
   timing?: Partial<CoapTiming>;
 }
@@ -97,6 +104,8 @@ const RESOURCES: Record<string, ResourceSpec> = {
   [COAP_RESOURCES.twinDesired]: { methods: ['GET'], observable: true },
   [COAP_RESOURCES.commands]: { methods: ['GET'], observable: true },
   [COAP_RESOURCES.logs]: { methods: ['POST'], observable: false },
+  [COAP_RESOURCES.ota]: { methods: ['GET'], observable: true },
+  [COAP_RESOURCES.otaStatus]: { methods: ['POST'], observable: false },
 };
 
 /**
@@ -108,6 +117,7 @@ const RESOURCES: Record<string, ResourceSpec> = {
 const NOTIFY_ON: ReadonlyMap<string, string> = new Map([
   ['twin.desired.changed', COAP_RESOURCES.twinDesired],
   ['command.queued', COAP_RESOURCES.commands],
+  ['ota.offer.changed', COAP_RESOURCES.ota],
 ]);
 
 /** `commands/{cmdId}/result`: a device answers a command (docs/commands.md). */
@@ -232,6 +242,8 @@ export class CoapDeviceEndpoint {
     if (firstOption(message, Opt.ProxyUri) || firstOption(message, Opt.ProxyScheme)) return errorResponse(CoapCode.ProxyingNotSupported, 'this server is not a proxy');
     const path = optionValues(message, Opt.UriPath).map((v) => v.toString('utf8'));
     const resourceName = COAP_DEVICE_PATH.every((segment, i) => path[i] === segment) ? path.slice(COAP_DEVICE_PATH.length).join('/') : undefined;
+    // Firmware downloads authenticate by their download token alone (docs/ota-delivery.md).
+    if (resourceName !== undefined && isFirmwareDownload(resourceName)) return this.firmwareDownload(message, resourceName);
     const resource = resourceName === undefined ? undefined : (RESOURCES[resourceName] ?? (COMMAND_RESULT.test(resourceName) ? COMMAND_RESULT_SPEC : undefined));
     if (resourceName === undefined || !resource) return errorResponse(CoapCode.NotFound, `no resource /${path.join('/')}; see docs/coap.md`);
     const method = METHOD_OF[message.code];
@@ -243,6 +255,15 @@ export class CoapDeviceEndpoint {
     this.options.presence.touched(device, 'coap', request.remote.address);
     if (method === 'GET') return this.read(request, device, resourceName, query, resource.observable);
     return this.write(request, device, resourceName, query);
+  }
+
+  private async firmwareDownload(message: CoapRequest['message'], resource: string): Promise<CoapResponse> {
+    try {
+      return await firmwareBlock(this.options.firmware, message, resource);
+    } catch (err) {
+      this.logger.error({ err, resource }, 'firmware block read failed');
+      return errorResponse(CoapCode.InternalServerError, 'internal error');
+    }
   }
 
   private async authenticate(query: string[], remote: Remote): Promise<{ ok: true; identity: DeviceIdentity } | { ok: false; response: CoapResponse }> {
@@ -284,7 +305,7 @@ export class CoapDeviceEndpoint {
       if (!telemetryFormat) return errorResponse(CoapCode.UnsupportedContentFormat, 'telemetry is application/json (50), application/senml+json (110) or application/senml+cbor (112)');
       format = telemetryFormat;
     } else {
-      if (contentFormat !== undefined && contentFormat !== ContentFormat.Json) return errorResponse(CoapCode.UnsupportedContentFormat, `${COMMAND_RESULT.test(resource) ? 'a command result' : 'reported state'} is application/json (50)`);
+      if (contentFormat !== undefined && contentFormat !== ContentFormat.Json) return errorResponse(CoapCode.UnsupportedContentFormat, `${COMMAND_RESULT.test(resource) ? 'a command result' : resource === COAP_RESOURCES.otaStatus ? 'an OTA status report' : 'reported state'} is application/json (50)`);
       format = 'json';
     }
 
@@ -326,7 +347,9 @@ export class CoapDeviceEndpoint {
           ? await this.ingestTelemetry(device, body, format as TelemetryFormat)
           : commandId !== undefined
             ? await this.commandResult(device, commandId, body)
-            : await this.reportTwin(device, body);
+            : resource === COAP_RESOURCES.otaStatus
+              ? await this.otaStatus(device, body)
+              : await this.reportTwin(device, body);
     // §2.3: the response to the last block carries its Block1 option too.
     if (block1) response.options = [...(response.options ?? []), { number: Opt.Block1, value: encodeBlock({ num: block1.num, more: false, szx: block1.szx }) }];
     return response;
@@ -385,6 +408,23 @@ export class CoapDeviceEndpoint {
       return { code: CoapCode.Changed, options: [{ number: Opt.ContentFormat, value: encodeUint(ContentFormat.Json) }], payload: Buffer.from(JSON.stringify(done), 'utf8') };
     } catch (err) {
       return this.failure(err, device, 'command result failed');
+    }
+  }
+
+  private async otaStatus(device: DeviceIdentity, body: Buffer): Promise<CoapResponse> {
+    const ota = this.options.ota;
+    if (!ota) return errorResponse(CoapCode.NotImplemented, 'OTA status reports are not accepted by this server');
+    let report: unknown;
+    try {
+      report = JSON.parse(body.toString('utf8'));
+    } catch {
+      return errorResponse(CoapCode.BadRequest, 'the body is not valid JSON');
+    }
+    try {
+      await ota.reportStatus(device.tenantId, device.deviceId, report);
+      return { code: CoapCode.Changed };
+    } catch (err) {
+      return this.failure(err, device, 'OTA status report failed');
     }
   }
 
@@ -476,6 +516,10 @@ export class CoapDeviceEndpoint {
         const reader = this.options.twinReader;
         if (!reader) return { ok: false, response: errorResponse(CoapCode.NotImplemented, 'the desired twin is not served over CoAP by this server yet') };
         document = await reader.desiredDocument(device.tenantId, device.deviceId);
+      } else if (resource === COAP_RESOURCES.ota) {
+        const ota = this.options.ota;
+        if (!ota) return { ok: false, response: errorResponse(CoapCode.NotImplemented, 'OTA offers are not served by this server') };
+        document = await ota.currentOffer(device.tenantId, device.deviceId);
       } else if (resource === COAP_RESOURCES.commands) {
         // Read = delivered: the commands in this representation are marked sent (docs/commands.md).
         document = { items: (await this.options.commands?.take(device)) ?? [] };

@@ -10,6 +10,10 @@ import { HangarError } from '../../errors.js';
 import type { LogIngest } from '../../core/logs/device-log-service.js';
 import { DeviceWaiters, waiterKey } from './device-waiters.js';
 import { firmwareKeyRoutes, type FirmwareKeyReader } from './device-firmware-keys.js';
+import type { ArtifactDownloads } from '../../core/firmware/artifact-downloads.js';
+import { firmwareDownloadRoutes } from './firmware-download.js';
+import { parseJson } from './device-json.js';
+import { otaRoutes, type OtaRouteDeps } from './ota-routes.js';
 
 export interface DeviceApiDeps {
   authenticator: Pick<DeviceAuthenticator, 'authenticateToken' | 'authenticateBearer' | 'authenticateCertificate'>;
@@ -25,6 +29,10 @@ export interface DeviceApiDeps {
   commands?: { service: Pick<CommandService, 'take' | 'complete'>; bus: Pick<EventBus, 'subscribe'> } | undefined;
   /** Serves `GET /device/v1/firmware/signing-keys`; without it that resource is not registered. */
   firmwareKeys?: FirmwareKeyReader | undefined;
+  /** Serves firmware and delta downloads (`/device/v1/firmware/…?t=`); without it they are not registered. */
+  firmware?: ArtifactDownloads | undefined;
+  /** Serves `GET /device/v1/ota` (long poll on `ota.offer.changed`) and `POST /device/v1/ota/status`; without it they are not registered. */
+  ota?: OtaRouteDeps | undefined;
 }
 
 /** The longest long poll: past a minute, proxies and NATs start cutting idle connections. */
@@ -196,7 +204,11 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
     }
     if (deps.commands) commandRoutes(scope, deps.commands);
     if (deps.firmwareKeys) firmwareKeyRoutes(scope, deps.firmwareKeys);
+    if (deps.ota) otaRoutes(scope, deps.ota);
   });
+  // Firmware downloads authenticate by their `?t=` token alone: a scope of their own, outside the hook above.
+  const firmware = deps.firmware;
+  if (firmware) await app.register(async (scope) => firmwareDownloadRoutes(scope, firmware));
 }
 
 /**
@@ -277,15 +289,6 @@ function waitSeconds(value: unknown): number {
 
 /** RFC 7396 §4's media type; plain application/json is taken too. */
 const MERGE_PATCH = 'application/merge-patch+json';
-
-function parseJson(body: unknown): unknown {
-  if (!Buffer.isBuffer(body) || body.length === 0) throw new HangarError('VALIDATION_FAILED', 'the body is empty; send a JSON object');
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch (error) {
-    throw new HangarError('INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
-  }
-}
 
 async function authenticate(deps: DeviceApiDeps, request: FastifyRequest): Promise<DeviceAuthResult> {
   const source = request.ip;

@@ -34,11 +34,16 @@ export function pumpDownlinks(conn: ConnectionState): void {
 
 /**
  * [MQTT-4.4.0-1] on a resumed session, unacknowledged QoS 1 messages go again, same id, DUP
- * set — except state documents, which are dropped: the `subscribed` hook sends the current
- * state on resume, and a device must never see an older one after it.
+ * set — except state documents, which are dropped, and so are those still queued behind the
+ * device's Receive Maximum when it went away: the `subscribed` hook sends the current state on
+ * resume, and a device must never see an older one (a withdrawn OTA offer, say) before or after it.
  */
 export function resendInflight(conn: ConnectionState): void {
   const s = conn.session;
+  if (s?.queue?.some((m) => m.state)) {
+    const kept = s.queue.filter((m) => !m.state);
+    s.queue = kept.length > 0 ? kept : undefined;
+  }
   if (!s?.inflight) return;
   conn.stream.cork();
   for (const [id, message] of [...s.inflight]) {

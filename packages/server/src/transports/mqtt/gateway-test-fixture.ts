@@ -16,7 +16,7 @@ import { TelemetryService } from '../../core/telemetry/telemetry-service.js';
 import { HangarError } from '../../errors.js';
 import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
 import { LiveSessions } from '../live-sessions.js';
-import type { MqttLimits, UplinkMeta } from './gateway-core.js';
+import type { MqttLimits } from './gateway-core.js';
 import { startMqttListener, type MqttListener } from './listeners.js';
 import { MqttGateway, type MqttGatewayOptions } from './mqtt-gateway.js';
 
@@ -98,7 +98,8 @@ export interface MqttTestbed {
   /** With `rateLimit`: the real TelemetryService (on the Hangar's store) the gateway uses instead. */
   telemetryService: TelemetryService | undefined;
   presence: RecordingPresence;
-  uplinks: Array<{ deviceId: string; subtopic: string; payload: string; meta: UplinkMeta }>;
+  /** What reached the core's ports through uplink topics other than telemetry (here: OTA status reports, re-serialized). */
+  uplinks: Array<{ deviceId: string; subtopic: string; payload: string }>;
   subscriptions: Array<{ deviceId: string; filters: string[] }>;
   /** The clock the gateway reads: `clock.offset` moves it forward. */
   clock: { offset: number };
@@ -128,8 +129,11 @@ export async function startMqttTestbed(
     bus: th.hangar.bus,
     enrollment: th.hangar.services.enrollment,
     telemetry: telemetryService ?? telemetry,
-    uplink: (identity, subtopic, payload, meta) => {
-      uplinks.push({ deviceId: identity.deviceId, subtopic, payload: payload.toString(), meta });
+    // A recording OTA port: any JSON report is taken (the uplink's path, not the rules, is under test).
+    services: {
+      ota: {
+        reportStatus: async (_tenantId, deviceId, body) => void uplinks.push({ deviceId, subtopic: 'ota/status', payload: JSON.stringify(body) }),
+      },
     },
     subscribed: (identity, filters) => subscriptions.push({ deviceId: identity.deviceId, filters }),
     now: () => Date.now() + clock.offset,

@@ -103,7 +103,7 @@ describe.each([4, 5] as const)('MQTT %i devices', (version) => {
     expect(tb.gateway.stats().counters.subscribe_refused - before).toBe(3);
   });
 
-  it('hands the topics still behind the uplink hook (OTA status) to it', async () => {
+  it('hands a port topic (OTA status) to its core port', async () => {
     const id = `uplink-v${version}`;
     const { token } = await tb.device(id);
     const c = await client(version, { clientId: id, username: id, password: token });
@@ -303,10 +303,10 @@ describe('MQTT 5 specifics', () => {
   });
 });
 
-describe('uplink topics without an uplink hook (as in `hangar serve` today)', () => {
+describe('uplink topics without the core port behind them', () => {
   let bare: MqttTestbed;
   beforeAll(async () => {
-    bare = await startMqttTestbed({ gateway: { uplink: undefined } });
+    bare = await startMqttTestbed({ gateway: { services: {} } });
   });
   afterAll(async () => {
     await bare.close();

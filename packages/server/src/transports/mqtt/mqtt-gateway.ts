@@ -9,7 +9,7 @@ import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
 import type { TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
 import { HangarError } from '../../errors.js';
 import type { LiveSessions } from '../live-sessions.js';
-import { DEFAULT_MQTT_LIMITS, MQTT_COUNTERS, type GatewayConnection, type GatewayCore, type MqttCounter, type MqttLimits, type UplinkMeta } from './gateway-core.js';
+import { DEFAULT_MQTT_LIMITS, MQTT_COUNTERS, type GatewayConnection, type GatewayCore, type MqttCounter, type MqttLimits } from './gateway-core.js';
 import type { UplinkServices } from './uplink-routes.js';
 import { MqttConnection } from './mqtt-connection.js';
 import { MqttSessionStore, type Downlink } from './session-store.js';
@@ -25,12 +25,10 @@ export interface MqttGatewayOptions {
   /** MQTT enrollment (`$enroll/{group}` usernames); without it those connections are refused. */
   enrollment?: Pick<EnrollmentService, 'provision'> | undefined;
   /**
-   * twin/reported, commands/{cmdId}/result, ota/status and logs. Resolve once handled (QoS 1
-   * is acknowledged then); reject with a HangarError to refuse. Without it they are refused
-   * (QoS 1: 5.0 PUBACK 0x83, 3.1.1 connection closed; QoS 0 dropped), never acknowledged.
+   * The core services behind uplink topics (twin/reported, commands/{cmdId}/result, ota/status,
+   * logs). A topic whose service is absent is refused as unserved (QoS 1: 5.0 PUBACK 0x83,
+   * 3.1.1 connection closed; QoS 0 dropped), never acknowledged.
    */
-  uplink?: ((identity: DeviceIdentity, subtopic: string, payload: Buffer, meta: UplinkMeta) => Promise<void> | void) | undefined;
-  /** The core services behind uplink topics (twin/reported, …); a topic whose service is absent is refused as unserved. */
   services?: UplinkServices | undefined;
   /**
    * Told of accepted subscriptions (e.g. to send the desired twin on subscribe) and, with
@@ -85,7 +83,6 @@ export class MqttGateway implements GatewayCore {
   readonly telemetry: TelemetryIngest;
   readonly presence: MqttGatewayOptions['presence'];
   readonly enrollment: MqttGatewayOptions['enrollment'];
-  readonly uplinksServed: boolean;
   readonly services: UplinkServices;
   private readonly options: MqttGatewayOptions;
   private readonly connections = new Set<GatewayConnection>();
@@ -108,7 +105,6 @@ export class MqttGateway implements GatewayCore {
     this.telemetry = options.telemetry;
     this.presence = options.presence;
     this.enrollment = options.enrollment;
-    this.uplinksServed = options.uplink !== undefined;
     this.services = options.services ?? {};
     this.counters = Object.fromEntries(MQTT_COUNTERS.map((c) => [c, 0])) as Record<MqttCounter, number>;
     this.sessions = new MqttSessionStore({ maxQueued: this.limits.maxQueuedPerDevice, now: this.now, onDropped: (n) => this.count('queue_overflow_dropped', n) });
@@ -191,10 +187,6 @@ export class MqttGateway implements GatewayCore {
   count(counter: MqttCounter, n = 1): void {
     this.counters[counter] += n;
     this.options.count?.(counter, n);
-  }
-
-  async uplink(identity: DeviceIdentity, subtopic: string, payload: Buffer, meta: UplinkMeta): Promise<void> {
-    await this.options.uplink?.(identity, subtopic, payload, meta);
   }
 
   subscribed(identity: DeviceIdentity, filters: string[], resumed = false): void {

@@ -84,7 +84,7 @@ async function open(version: 4 | 5, telemetry: TelemetryIngest = new CallbackTel
     telemetry,
     presence: { connected: async () => 's1', disconnected: async () => undefined, seen: () => undefined },
     liveSessions: { add: () => () => undefined },
-    uplink: (_identity, subtopic) => void uplinks.push(subtopic),
+    services: { ota: { reportStatus: async () => void uplinks.push('ota/status') } },
     logger: pino({ level: 'silent' }),
     limits: { closeGraceMs: 10, ...limits },
   });

@@ -195,9 +195,9 @@ describe('MQTT downlinks and persistent sessions', () => {
   it('publishes a will to an allowed uplink topic when the connection drops', async () => {
     const id = 'will';
     const { token } = await tb.device(id);
-    const r = await RawClient.connect(tb.port, 4, { clientId: id, username: id, password: Buffer.from(token), will: { topic: `devices/${id}/ota/status`, payload: Buffer.from('gone'), qos: 0, retain: false } });
+    const r = await RawClient.connect(tb.port, 4, { clientId: id, username: id, password: Buffer.from(token), will: { topic: `devices/${id}/ota/status`, payload: Buffer.from('"gone"'), qos: 0, retain: false } });
     r.end();
-    await until(() => tb.uplinks.some((u) => u.deviceId === id && u.payload === 'gone'), 'will');
+    await until(() => tb.uplinks.some((u) => u.deviceId === id && u.payload === '"gone"'), 'will');
   });
 
   it('refuses a will on a topic the device may not publish to', async () => {

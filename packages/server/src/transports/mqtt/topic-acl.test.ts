@@ -53,7 +53,7 @@ describe('MQTT topic ACL (DESIGN §5)', () => {
     expect(checkSubscription('d1', f, 'device')).toBe('ok');
   });
 
-  it.each(['#', 'devices/#', 'devices/+/twin/desired', 'devices/d2/#', 'devices/d1', 'devices/d10/#', '+/d1/#'])('refuses a device subscription to %s', (f) => {
+  it.each(['#', 'devices/#', 'devices/+/twin/desired', 'devices/d2/#', 'devices/d2/ota', 'devices/d1', 'devices/d10/#', '+/d1/#'])('refuses a device subscription to %s', (f) => {
     expect(checkSubscription('d1', f, 'device')).toBe('forbidden');
   });
 

@@ -4,6 +4,7 @@ import type { TelemetryFormat } from '../../core/telemetry/telemetry-ingest.js';
 import type { TwinService } from '../../core/twin/twin-service.js';
 import { HangarError } from '../../errors.js';
 import type { LogIngest } from '../../core/logs/device-log-service.js';
+import type { OtaDevicePort } from '../../core/ota/ota-device-port.js';
 
 /** What came with an uplink besides its payload (MQTT 5 properties; empty on 3.1.1). */
 export interface UplinkMeta {
@@ -21,14 +22,13 @@ export interface UplinkServices {
   logs?: LogIngest | undefined;
   /** Command results (`commands/{cmdId}/result`). */
   commandResults?: CommandResults | undefined;
+  /** OTA status reports (`ota/status`). */
+  ota?: Pick<OtaDevicePort, 'reportStatus'> | undefined;
 }
 
 /** The core as the routing table reaches it (the gateway provides it; see GatewayCore). */
 export interface UplinkCore {
   readonly services: UplinkServices;
-  /** False without an `uplink` hook: the topics below still routed to it go nowhere. */
-  readonly uplinksServed: boolean;
-  uplink(identity: DeviceIdentity, subtopic: string, payload: Buffer, meta: UplinkMeta): Promise<void>;
 }
 
 /** The core's side of a command result (core/commands/command-service.ts `complete`). */
@@ -51,15 +51,6 @@ export interface UplinkPort {
 export type UplinkRoute = { readonly kind: 'telemetry'; formatFor(contentType: string | undefined): TelemetryFormat } | { readonly kind: 'port'; readonly port: UplinkPort };
 
 const SENML_CBOR = 'application/senml+cbor';
-
-/** The `uplink` option of the gateway, until the core has its own port for each topic. */
-const UPLINK_HOOK: UplinkRoute = {
-  kind: 'port',
-  port: {
-    served: (core) => core.uplinksServed,
-    handle: (core, identity, subtopic, payload, meta) => core.uplink(identity, subtopic, payload, meta),
-  },
-};
 
 /** A JSON uplink body; anything else is refused before the core sees it. */
 function jsonPayload(payload: Buffer, what: string): unknown {
@@ -110,6 +101,23 @@ const COMMAND_RESULT: UplinkRoute = {
   },
 };
 
+/** `ota/status`: an OtaStatusReport (protocol/ota.ts); a refused report is answered with its reason and changes nothing. */
+const OTA_STATUS: UplinkRoute = {
+  kind: 'port',
+  port: {
+    served: (core) => core.services.ota !== undefined,
+    async handle(core, identity, _subtopic, payload) {
+      let body: unknown;
+      try {
+        body = JSON.parse(payload.toString('utf8'));
+      } catch (err) {
+        throw new HangarError('INVALID_JSON', `the OTA status report is not valid JSON: ${(err as Error).message}`);
+      }
+      await core.services.ota!.reportStatus(identity.tenantId, identity.deviceId, body);
+    },
+  },
+};
+
 /**
  * THE routing table of device uplinks (DESIGN §5): the topic after `devices/{id}/` → where it
  * goes. A `+` level matches one non-empty level. A new uplink (a twin, command, OTA or log
@@ -120,7 +128,7 @@ export const UPLINK_ROUTES: ReadonlyArray<readonly [suffix: string, route: Uplin
   ['telemetry/senml', { kind: 'telemetry', formatFor: (contentType) => (contentType === SENML_CBOR ? 'senml+cbor' : 'senml+json') }],
   ['twin/reported', TWIN_REPORTED],
   ['commands/+/result', COMMAND_RESULT],
-  ['ota/status', UPLINK_HOOK],
+  ['ota/status', OTA_STATUS],
   ['logs', LOGS_PORT],
 ];
 

@@ -79,8 +79,8 @@ export function handlePublish(conn: ConnectionState, p: IPublishPacket): void {
 }
 
 /**
- * An uplink topic nothing handles (no `uplink` hook: `hangar serve` has none for twin,
- * command results, OTA status and logs yet). An acknowledgement would tell the device its
+ * An uplink topic nothing handles (the gateway was built without the core service behind it,
+ * e.g. without an OTA port). An acknowledgement would tell the device its
  * reported state was stored, so QoS 1 is refused — 5.0 PUBACK 0x83 with the reason, 3.1.1
  * by closing, its only refusal; QoS 0 promises nothing and is dropped. Counted either way.
  */
