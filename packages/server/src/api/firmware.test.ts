@@ -333,6 +333,29 @@ describe.each(STORE_KINDS)('firmware registry on %s', (kind) => {
     expect(events).toContainEqual({ type: 'firmware.deleted', tenantId: 'default', firmwareId: fw.id });
   });
 
+  it('feeds device downloads and deltas: an uploaded image downloads (with ranges) from its device URL, and a delta between two builds', async () => {
+    const v1 = randomBytes(64 * 1024);
+    const v2 = Buffer.from(v1);
+    v2.fill(7, 1000, 1200);
+    const a = (await upload('version=11.0.0', v1)).body;
+    const b = (await upload('version=11.1.0', v2)).body;
+    const link = t.hangar.downloadLinks.image('default', 'dev-1', b.id);
+    const whole = await fetch(`${base}${link.url}`);
+    expect(whole.status).toBe(200);
+    expect(Buffer.from(await whole.arrayBuffer()).equals(v2)).toBe(true);
+    const tail = await fetch(`${base}${link.url}`, { headers: { range: 'bytes=60000-' } });
+    expect(tail.status).toBe(206);
+    expect(Buffer.from(await tail.arrayBuffer()).equals(v2.subarray(60000))).toBe(true);
+    const requested = await t.call('POST', `/api/v1/firmware/${b.id}/deltas`, { body: { baseFirmwareIds: [a.id] } });
+    expect(requested.status).toBeLessThan(300);
+    const ready = await until(
+      async () => (await t.hangar.services.firmware.image('default', b.id)) && (await t.hangar.services.deltas!.readyDelta('default', b.id, '11.0.0')),
+      (d) => d !== undefined,
+    );
+    expect(ready).toMatchObject({ baseFirmwareId: a.id, state: 'ready' });
+    expect(ready!.size!).toBeLessThan(v2.length / 4);
+  });
+
   it('pages the list newest first', async () => {
     const all = (await t.call('GET', '/api/v1/firmware?limit=1000')).body.items as Array<{ id: string }>;
     const seen: string[] = [];
