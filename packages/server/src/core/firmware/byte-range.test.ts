@@ -21,7 +21,9 @@ describe('parseRange', () => {
     ['bytes=a-b', 100, { kind: 'none' }],
     ['items=0-5', 100, { kind: 'none' }],
     ['bytes=0-1,5-6', 100, { kind: 'none' }],
-    ['bytes=99999999999999999999-', 100, { kind: 'none' }],
+    ['bytes=99999999999999999999-', 100, { kind: 'unsatisfiable' }],
+    ['bytes=5-99999999999999999999', 100, { kind: 'range', start: 5, end: 99 }],
+    ['bytes=-99999999999999999999', 100, { kind: 'range', start: 0, end: 99 }],
   ];
   it.each(cases)('%s of %d bytes', (header, size, expected) => {
     expect(parseRange(header, size)).toEqual(expected);
