@@ -59,6 +59,9 @@ import { OtaService } from './core/ota/ota-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
+import { openArtifactStore } from './store/artifacts/open-artifact-store.js';
+import { FirmwareService } from './core/firmware/firmware-service.js';
+import { FirmwareSigningKeys } from './core/firmware/signing-keys.js';
 
 /** Re-exported for callers of `createHangar`; the type lives in core so that `api/` need not import this root. */
 export type { Services };
@@ -103,9 +106,11 @@ export interface HangarOptions {
   commands?: Omit<CommandServiceOptions, 'now' | 'logger'> | undefined;
   /** How often running bulk jobs are advanced (default 1 s). */
   jobTickIntervalMs?: number | undefined;
+  /** Firmware registry: artifact store (`file` in `artifactDir` or `<dataDir>/artifacts`, or `postgres` large objects) and the image size limit (default 2 GiB). */
+  firmware?: { artifactStore?: 'file' | 'postgres' | undefined; artifactDir?: string | undefined; maxBytes?: number | undefined } | undefined;
   /**
-   * Firmware delivery and deltas (issue 11): the artifact store and the registry's catalog they
-   * read. Without it, downloads and deltas are not served.
+   * Firmware delivery and deltas (issue 11): the artifact store and the catalog they read.
+   * Default: the registry's (`firmware` above); tests of delivery alone hand their own.
    */
   firmwareDelivery?: { artifacts: ArtifactStore; catalog: FirmwareCatalog & FirmwareVersionLookup } | undefined;
   /** How long firmware download tokens stay valid (default 1 hour). */
@@ -115,9 +120,9 @@ export interface HangarOptions {
   /** The device side of OTA every transport serves (offers down, status reports up); without it those topics and paths are not served. */
   otaDevicePort?: OtaDevicePort | undefined;
   /**
-   * What rollouts need of the firmware registry (images, deltas, download links). Until the
-   * registry is wired in, given by the caller (tests: testing/ota-fixture.ts); absent, no
-   * firmware exists.
+   * What rollouts read of the firmware registry (images, deltas, download links): the registry
+   * itself unless given. Tests of the rollout engine stand in a catalog (testing/ota-fixture.ts)
+   * to set up images and deltas without uploading them.
    */
   otaCatalog?: { firmware: FirmwareCatalog; deltas: DeltaCatalog; links: DownloadLinks } | undefined;
   /** How often live rollouts are advanced (default 1 s; 0: never by timer — tests call `rolloutEngine.tick()`). */
@@ -125,20 +130,6 @@ export interface HangarOptions {
   /** How often a dynamic rollout looks for devices that match its target later (default 30 s). */
   rolloutJoinIntervalMs?: number | undefined;
 }
-
-/** No firmware at all: the catalog a Hangar without a registry answers with. */
-const NO_FIRMWARE = {
-  firmware: { image: async () => undefined },
-  deltas: { readyDelta: async () => undefined, requestDeltas: async () => undefined },
-  links: {
-    image: (): never => {
-      throw new Error('no firmware registry');
-    },
-    delta: (): never => {
-      throw new Error('no firmware registry');
-    },
-  },
-} satisfies NonNullable<HangarOptions['otaCatalog']>;
 
 export interface Hangar {
   readonly services: Services;
@@ -166,6 +157,8 @@ export interface Hangar {
   readonly liveSessions: LiveSessions;
   /** Applies configurations to the devices they target (docs/configurations.md). */
   readonly configurationReconciler: ConfigurationReconciler;
+  /** Firmware images and deltas (docs/firmware.md). */
+  readonly artifacts: ArtifactStore;
   /** Short-lived, per-device download URLs of firmware images and deltas (for OTA offers). */
   readonly downloadLinks: DownloadTokens;
   /** Moves rollouts along (docs/rollouts.md); tests with `rolloutTickIntervalMs: 0` call its `tick()`. */
@@ -210,10 +203,16 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const credentials = new CredentialService(stores, cas, changeEvents, now);
     const twinSchemas = new TwinSchemaValidators();
     const commands = new CommandService(stores, changeEvents, { ...options.commands, now, logger: logger.child({ component: 'commands' }) });
+    const artifacts = openArtifactStore(store, { kind: options.firmware?.artifactStore, dir: options.firmware?.artifactDir, dataDir: options.dataDir });
+    const firmwareKeys = new FirmwareSigningKeys(stores, masterKey, now);
+    const firmware = new FirmwareService(stores, artifacts, firmwareKeys, changeEvents, { maxBytes: options.firmware?.maxBytes, now, logger: logger.child({ component: 'firmware' }) });
     // One key for every node of a cluster (derived from the shared master key), so any node verifies any node's URLs.
     const downloadLinks = new DownloadTokens(masterKey.deriveKey('firmware-download-tokens'), { now, ttlMs: options.downloadTokenTtlMs });
-    const delivery = options.firmwareDelivery;
-    const otaCatalog = options.otaCatalog ?? NO_FIRMWARE;
+    // Downloads and deltas read the registry's images and artifact store.
+    const delivery = options.firmwareDelivery ?? { artifacts, catalog: firmware };
+    const deltas = new DeltaService(stores, delivery.artifacts, delivery.catalog, bus, { ...options.deltas, now, logger: logger.child({ component: 'deltas' }) });
+    // What rollouts read of the registry: the real one, unless an engine test stands in its own.
+    const otaCatalog = options.otaCatalog ?? { firmware, deltas, links: downloadLinks };
     const deviceMoves = new DeviceMoves(stores, changeEvents);
     const rolloutEngine = new RolloutEngine(stores, changeEvents, deviceMoves, { now, logger: logger.child({ component: 'rollouts' }), tickIntervalMs: options.rolloutTickIntervalMs, joinIntervalMs: options.rolloutJoinIntervalMs, deltas: otaCatalog.deltas });
     const services: Services = {
@@ -239,11 +238,16 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       timeline: new TimelineService(stores, bus, { now, logger: logger.child({ component: 'timeline' }), recorder: options.timeline }),
       commands,
       jobs: new JobService(stores, commands, bus, { now, logger: logger.child({ component: 'jobs' }), tickIntervalMs: options.jobTickIntervalMs }),
-      deltas: delivery && new DeltaService(stores, delivery.artifacts, delivery.catalog, bus, { ...options.deltas, now, logger: logger.child({ component: 'deltas' }) }),
+      firmware,
+      firmwareKeys,
+      deltas,
       rollouts: new RolloutService({ stores, changeEvents, firmware: otaCatalog.firmware, deltas: otaCatalog.deltas, moves: deviceMoves, now, logger: logger.child({ component: 'rollouts' }), kick: () => rolloutEngine.kick() }),
       ota: new OtaService({ stores, changeEvents, moves: deviceMoves, ...otaCatalog, now, logger: logger.child({ component: 'ota' }) }),
     };
-    const downloads = delivery && new ArtifactDownloads(downloadLinks, delivery.artifacts);
+    firmware.setUsage({ inUse: (tenantId, firmwareId) => services.rollouts.firmwareInUse(tenantId, firmwareId) });
+    // Devices get the firmware signing keys with their credentials.
+    services.enrollment.attachFirmwareKeys(firmwareKeys);
+    const downloads = new ArtifactDownloads(downloadLinks, delivery.artifacts);
     // Before anything publishes: the timeline records from the first event on.
     services.timeline.start();
     const bootstrap = await services.tenancy.bootstrap(options.adminToken);
@@ -260,7 +264,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     });
     // The device transports: the HTTP device API shares the REST API's listener, MQTT and CoAP bind their own.
     const otaDevicePort = options.otaDevicePort ?? services.ota;
-    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, twinChanges: bus, logs: services.logs, commands: { service: services.commands, bus }, firmware: downloads, ota: otaDevicePort && { port: otaDevicePort, bus } });
+    await deviceApiRoutes(http, { authenticator, telemetry: services.telemetry, presence: services.presence, twins: services.twins, twinChanges: bus, logs: services.logs, commands: { service: services.commands, bus }, firmware: downloads, ota: { port: otaDevicePort, bus }, firmwareKeys });
     const liveSessions = new LiveSessions(bus);
     // Everyone who acts on an MQTT subscription (commands here; the twin's desired document too).
     const subscribedHooks: Array<(identity: DeviceIdentity, filters: string[], resumed: boolean) => void> = [];
@@ -283,8 +287,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     subscribedHooks.push((identity, filters) => twinPush.subscribed(identity, filters));
     const commandDownlink = mqttCommandDownlink({ gateway: mqtt, commands: services.commands, bus, logger: logger.child({ component: 'mqtt-commands' }) });
     subscribedHooks.push(commandDownlink.subscribed);
-    const otaPush = otaDevicePort && new MqttOtaOfferPush(mqtt, otaDevicePort, bus, logger.child({ component: 'mqtt-ota' }));
-    if (otaPush) subscribedHooks.push((identity, filters) => otaPush.subscribed(identity, filters));
+    const otaPush = new MqttOtaOfferPush(mqtt, otaDevicePort, bus, logger.child({ component: 'mqtt-ota' }));
+    subscribedHooks.push((identity, filters) => otaPush.subscribed(identity, filters));
     const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), logs: services.logs, commands: commandReader(services.commands), firmware: downloads, ota: otaDevicePort });
     metrics.watchFleet({
       fleet: () => stores.fleetGauges.read(),
@@ -301,7 +305,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     services.logs.start();
     services.commands.start();
     services.jobs.start();
-    await services.deltas?.start();
+    await services.deltas.start();
     services.ota.start(bus);
     rolloutEngine.start();
     const alertEvaluator = new AlertEvaluator(stores, bus, logger.child({ component: 'alerts' }), now, options.alerts);
@@ -336,6 +340,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       coap,
       liveSessions,
       configurationReconciler,
+      artifacts,
       downloadLinks,
       rolloutEngine,
       async close() {
@@ -347,8 +352,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         twinPush.stop();
         await twinPush.drain();
         commandDownlink.stop();
-        otaPush?.stop();
-        await otaPush?.drain();
+        otaPush.stop();
+        await otaPush.drain();
         liveSessions.stop();
         // Live streams end (an open SSE response would hold Fastify's close); the event log and
         // the webhook outbox keep listening: what the steps below publish is still delivered.
@@ -365,7 +370,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         await services.presence.stop();
         await services.jobs.stop();
         // A delta build under way finishes (or is found `building` and redone at the next start).
-        await services.deltas?.stop();
+        await services.deltas.stop();
         await rolloutEngine.stop();
         await services.ota.stop();
         await services.commands.stop();

@@ -42,6 +42,10 @@ export const ERROR_CATALOG = {
   REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
   NOT_READY: { status: 503, title: 'Not ready' },
   INTERNAL: { status: 500, title: 'Internal error' },
+  FIRMWARE_NOT_FOUND: { status: 404, title: 'Firmware not found' },
+  FIRMWARE_EXISTS: { status: 409, title: 'Firmware version already exists' },
+  FIRMWARE_IN_USE: { status: 409, title: 'Firmware is used by a rollout' },
+  SIGNATURE_INVALID: { status: 400, title: 'Signature does not verify' },
   /** A firmware download's token has expired: ask for a fresh offer (`GET /device/v1/ota`). */
   DOWNLOAD_TOKEN_EXPIRED: { status: 401, title: 'Download token expired' },
   /** Altered, malformed, or made for another artifact or path. */

@@ -13,7 +13,10 @@ export const FirmwareUploadQuery = Type.Object(
     releaseNotes: Type.Optional(Type.String({ maxLength: 16384 })),
     sha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'declared SHA-256 of the image; the upload is refused (and nothing kept) when the bytes differ' })),
     signature: Type.Optional(Type.String({ maxLength: 200, description: "base64 Ed25519 signature of the manifest made with the tenant's external signing key, instead of Hangar signing it" })),
-    keyId: Type.Optional(Type.String({ maxLength: 100, description: 'which external key made `signature`' })),
+    keyId: Type.Optional(Type.String({ maxLength: 100, description: 'which external key made `signature` (default: the only active external key)' })),
+    id: Type.Optional(
+      Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'the image id (default: Hangar makes one); needed with `signature`, because the signed manifest names the image' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -89,3 +92,4 @@ export const NewExternalSigningKey = Type.Object(
   { publicKeyPem: Type.String({ maxLength: 4096, description: 'SPKI PEM of an Ed25519 public key' }) },
   { additionalProperties: false },
 );
+export type NewExternalSigningKey = Static<typeof NewExternalSigningKey>;

@@ -161,5 +161,12 @@ export const ProvisionRequest = Type.Object(
 );
 export type ProvisionRequest = Static<typeof ProvisionRequest>;
 
-export const ProvisionResponse = Type.Object({ deviceId: Type.String(), tenant: Type.String(), enrollmentGroupId: Type.String(), credential: Type.Ref('NewCredential') });
+export const ProvisionResponse = Type.Object({
+  deviceId: Type.String(),
+  tenant: Type.String(),
+  enrollmentGroupId: Type.String(),
+  credential: Type.Ref('NewCredential'),
+  /** The public keys that verify firmware manifests (issue 11; `FirmwareSigningKey` in ota.ts). */
+  firmwareSigningKeys: Type.Array(Type.Object({ keyId: Type.String(), publicKeyPem: Type.String() })),
+});
 export type ProvisionResponse = Wire<typeof ProvisionResponse>;

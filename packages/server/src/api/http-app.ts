@@ -27,6 +27,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { configurationRoutes } from './routes/configurations.js';
 import { commandRoutes } from './routes/commands.js';
 import { jobRoutes } from './routes/jobs.js';
+import { firmwareRoutes } from './routes/firmware.js';
 import { firmwareDeltaRoutes } from './routes/firmware-deltas.js';
 import { rolloutRoutes } from './routes/rollouts.js';
 import { REST_COMPONENTS } from '@hangar/protocol/rest';
@@ -123,6 +124,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   timelineRoutes(app, options.services);
   commandRoutes(app, options.services);
   jobRoutes(app, options.services);
+  firmwareRoutes(app, options.services);
   if (options.services.deltas) firmwareDeltaRoutes(app, options.services.deltas);
   rolloutRoutes(app, options.services);
   serverCaRoute(app, options.serverCaPem);

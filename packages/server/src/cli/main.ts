@@ -13,6 +13,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerCommandCommands } from './commands/command.js';
 import { registerJobCommands } from './commands/job.js';
 import { registerRolloutCommands } from './commands/rollout.js';
+import { registerFirmwareCommands } from './commands/firmware.js';
 import { OptionError, resolveServeOptions } from './serve-options.js';
 
 /** @hangar/server's version; package.json is two levels up from both src/cli/ and dist/cli/. */
@@ -41,6 +42,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--metrics-token <token>', 'scrape token for /metrics, besides API keys (16+ characters) [env HANGAR_METRICS_TOKEN]'))
     .addOption(new Option('--metrics-public', 'serve /metrics without a token [env HANGAR_METRICS_PUBLIC=true]'))
     .addOption(new Option('--twin-max-bytes <n>', 'largest desired and reported twin, each, in bytes of JSON [env HANGAR_TWIN_MAX_BYTES] (default 32768)'))
+    .addOption(new Option('--artifact-store <kind>', 'where firmware images live: file or postgres (large objects; needs --database-url) [env HANGAR_ARTIFACT_STORE] (default file)'))
+    .addOption(new Option('--artifact-dir <dir>', 'directory of the file artifact store, e.g. one shared by several nodes [env HANGAR_ARTIFACT_DIR] (default <data-dir>/artifacts)'))
+    .addOption(new Option('--firmware-max-bytes <n>', 'largest firmware image accepted, in bytes [env HANGAR_FIRMWARE_MAX_BYTES] (default 2147483648)'))
     .addOption(new Option('--telemetry-rate-limit <n>', 'telemetry messages per second per device (burst 2n), off = none; tenants may set their own [env HANGAR_TELEMETRY_RATE_LIMIT] (default 100)'))
     .action(async (flags: Record<string, string>) => {
       const options = resolveServeOptions(flags, process.env);
@@ -83,6 +87,7 @@ export function buildProgram(): Command {
   registerCommandCommands(program);
   registerJobCommands(program);
   registerRolloutCommands(program);
+  registerFirmwareCommands(program);
   return program;
 }
 

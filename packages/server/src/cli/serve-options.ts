@@ -20,6 +20,12 @@ export interface ServeOptions {
   telemetryRateLimit?: RateLimit | false | undefined;
   /** `--twin-max-bytes`: the largest desired and reported twin half, each (unset: 32 KiB). */
   twinMaxBytes?: number | undefined;
+  /** `--artifact-store`: where firmware images and deltas live (default `file`; `postgres` needs --database-url). */
+  artifactStore?: 'file' | 'postgres' | undefined;
+  /** `--artifact-dir`: the directory of the `file` artifact store (default `<data-dir>/artifacts`), e.g. one several nodes share. */
+  artifactDir?: string | undefined;
+  /** `--firmware-max-bytes`: the largest firmware image accepted (default 2 GiB). */
+  firmwareMaxBytes?: number | undefined;
   /** Listener ports nobody chose (the defaults of DESIGN §3), by option name. */
   defaultedPorts: ReadonlySet<keyof typeof PORT_FLAGS>;
   // ---- /metrics access
@@ -96,6 +102,7 @@ export function resolveServeOptions(flags: RawFlags, env: NodeJS.ProcessEnv): Se
     host: pick('host', 'HANGAR_HOST') ?? '0.0.0.0',
     ...telemetryRateLimitOption(flags, pick),
     ...twinMaxBytesOption(pick('twinMaxBytes', 'HANGAR_TWIN_MAX_BYTES'), flags.twinMaxBytes !== undefined ? '--twin-max-bytes' : 'HANGAR_TWIN_MAX_BYTES'),
+    ...artifactOptions(flags, pick, databaseUrl),
     defaultedPorts,
     metricsPublic,
     metricsToken,
@@ -127,4 +134,27 @@ function twinMaxBytesOption(raw: string | undefined, flag: string): Pick<ServeOp
   const n = /^\d{1,8}$/.test(raw) ? Number(raw) : NaN;
   if (!(n >= 1024 && n <= 1024 * 1024)) throw new OptionError(`${flag} must be a number of bytes from 1024 to 1048576, not "${raw}"`);
   return { twinMaxBytes: n };
+}
+
+/** `--artifact-store file|postgres`, `--artifact-dir`, `--firmware-max-bytes` (docs/firmware.md). */
+function artifactOptions(
+  flags: RawFlags,
+  pick: (key: 'artifactStore' | 'artifactDir' | 'firmwareMaxBytes', envName: string) => string | undefined,
+  databaseUrl: string | undefined,
+): Pick<ServeOptions, 'artifactStore' | 'artifactDir' | 'firmwareMaxBytes'> {
+  const store = pick('artifactStore', 'HANGAR_ARTIFACT_STORE');
+  const storeFlag = flags.artifactStore !== undefined ? '--artifact-store' : 'HANGAR_ARTIFACT_STORE';
+  if (store !== undefined && store !== 'file' && store !== 'postgres') throw new OptionError(`${storeFlag} must be "file" or "postgres", not "${store}"`);
+  if (store === 'postgres' && databaseUrl === undefined) throw new OptionError(`${storeFlag}=postgres keeps artifacts as PostgreSQL large objects: it needs --database-url`);
+  const dir = pick('artifactDir', 'HANGAR_ARTIFACT_DIR');
+  if (dir !== undefined && store === 'postgres') throw new OptionError('--artifact-dir is the directory of the file artifact store; it does not go with --artifact-store=postgres');
+  const rawMax = pick('firmwareMaxBytes', 'HANGAR_FIRMWARE_MAX_BYTES');
+  let firmwareMaxBytes: number | undefined;
+  if (rawMax !== undefined) {
+    const n = /^\d{1,16}$/.test(rawMax) ? Number(rawMax) : NaN;
+    // Up to 64 GiB: the stores stream, so the bound is the disk's, not memory's.
+    if (!(n >= 1 && n <= 64 * 1024 ** 3)) throw new OptionError(`${flags.firmwareMaxBytes !== undefined ? '--firmware-max-bytes' : 'HANGAR_FIRMWARE_MAX_BYTES'} must be a number of bytes from 1 to 68719476736, not "${rawMax}"`);
+    firmwareMaxBytes = n;
+  }
+  return { artifactStore: store, artifactDir: dir, firmwareMaxBytes };
 }

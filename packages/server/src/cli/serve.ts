@@ -47,6 +47,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
     metrics: { public: options.metricsPublic, token: options.metricsToken },
     ...(options.telemetryRateLimit !== undefined ? { telemetry: { rateLimit: options.telemetryRateLimit } } : {}),
     twinMaxBytes: options.twinMaxBytes,
+    firmware: { artifactStore: options.artifactStore, artifactDir: options.artifactDir === undefined ? undefined : resolve(options.artifactDir), maxBytes: options.firmwareMaxBytes },
   });
   if (hangar.bootstrap.generatedAdminToken) {
     // Shown exactly once; only its hash is stored.
@@ -123,7 +124,8 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
       // One Fastify app serves both ports: the HTTPS server hands every request to its router.
       // Client certificates are requested but checked by the device authenticator, not by
       // OpenSSL: the set of trusted device CAs changes at run time.
-      const https = createHttpsServer({ key: hangar.serverTls.privateKeyPem, cert: hangar.serverTls.certificatePem, requestCert: true, rejectUnauthorized: false }, (req, res) => hangar.http.routing(req, res));
+      // requestTimeout 0 as on Fastify's own HTTP server: a 2 GiB firmware upload outlasts Node's default 5 minutes (headersTimeout still guards against slow headers).
+      const https = createHttpsServer({ key: hangar.serverTls.privateKeyPem, cert: hangar.serverTls.certificatePem, requestCert: true, rejectUnauthorized: false, requestTimeout: 0 }, (req, res) => hangar.http.routing(req, res));
       // Requests the parser refuses get the same problem document as on the HTTP port.
       https.on('clientError', clientErrorHandler);
       extraServers.push(https);

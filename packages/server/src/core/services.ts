@@ -20,6 +20,8 @@ import type { DeviceLogService } from './logs/device-log-service.js';
 import type { TimelineService } from './timeline/timeline-service.js';
 import type { CommandService } from './commands/command-service.js';
 import type { JobService } from './jobs/job-service.js';
+import type { FirmwareService } from './firmware/firmware-service.js';
+import type { FirmwareSigningKeys } from './firmware/signing-keys.js';
 import type { DeltaService } from './firmware/delta/delta-service.js';
 import type { RolloutService } from './rollouts/rollout-service.js';
 import type { OtaService } from './ota/ota-service.js';
@@ -51,8 +53,10 @@ export interface Services {
   timeline: TimelineService;
   commands: CommandService;
   jobs: JobService;
-  /** Delta images (docs/ota-deltas.md); absent until an artifact store and firmware catalog are wired. */
-  deltas?: DeltaService | undefined;
+  firmware: FirmwareService;
+  firmwareKeys: FirmwareSigningKeys;
+  /** Delta images (docs/ota-deltas.md). */
+  deltas: DeltaService;
   rollouts: RolloutService;
   /** The device's side of OTA (OtaDevicePort): what the transports call. */
   ota: OtaService;

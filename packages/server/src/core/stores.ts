@@ -19,6 +19,7 @@ import type { DeviceLogStore } from './logs/ports.js';
 import type { TimelineStore } from './timeline/ports.js';
 import type { CommandStore } from './commands/ports.js';
 import type { JobStore } from './jobs/ports.js';
+import type { FirmwareStore, SigningKeyStore } from './firmware/ports.js';
 import type { FirmwareDeltaStore } from './firmware/delta/ports.js';
 import type { RolloutStore } from './rollouts/ports.js';
 
@@ -84,6 +85,8 @@ export interface StoreSet {
   readonly timeline: TimelineStore;
   readonly commands: CommandStore;
   readonly jobs: JobStore;
+  readonly firmware: FirmwareStore;
+  readonly signingKeys: SigningKeyStore;
   readonly firmwareDeltas: FirmwareDeltaStore;
   readonly rollouts: RolloutStore;
 }

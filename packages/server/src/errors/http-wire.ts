@@ -18,6 +18,7 @@ export function httpAnswerOf(err: HangarError): HttpAnswer {
   const headers: Record<string, string> = {};
   const retryAfterMs = retryAfterMsOf(err);
   if (retryAfterMs !== undefined) headers['retry-after'] = String(Math.ceil(retryAfterMs / 1000));
+  // RFC 9110 §14.4: a 416 names the representation's current length.
   if (hasCode(err, 'RANGE_NOT_SATISFIABLE')) headers['content-range'] = `bytes */${err.extra.size}`;
   return { status: HTTP_STATUS[err.code], headers };
 }

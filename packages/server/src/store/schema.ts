@@ -488,6 +488,10 @@ export interface Database {
   commands: CommandsTable;
   jobs: JobsTable;
   job_devices: JobDevicesTable;
+  firmware: FirmwareTable;
+  firmware_device_types: FirmwareDeviceTypesTable;
+  firmware_signing_keys: FirmwareSigningKeysTable;
+  artifact_objects: ArtifactObjectsTable;
   firmware_deltas: FirmwareDeltasTable;
   rollouts: RolloutsTable;
   rollout_devices: RolloutDevicesTable;
@@ -516,6 +520,55 @@ export interface DeviceEventsTable {
   ts: number;
   type: string;
   data: string;
+}
+
+/** Firmware images (migration 014); `device_types` a sorted JSON array, `manifest` the signed canonical JSON. */
+export interface FirmwareTable {
+  id: string;
+  tenant_id: string;
+  version: string;
+  /** semverKey(version): unique per tenant, and the sort order of versions. */
+  version_key: string;
+  device_types: string;
+  /** 1 when `device_types` is empty: the image fits any device type. */
+  any_type: number;
+  release_notes: string;
+  size: number;
+  sha256: string;
+  manifest: string;
+  signature: string;
+  key_id: string;
+  signed_by: string;
+  created_by: string;
+  created_at: number;
+}
+
+/** One row per (image, device type), for `?deviceType=` filters in SQL. */
+export interface FirmwareDeviceTypesTable {
+  firmware_id: string;
+  tenant_id: string;
+  device_type: string;
+}
+
+/** Ed25519 keys that sign (kind `hangar`, private key sealed with the master key) or verify (`external`) firmware manifests. */
+export interface FirmwareSigningKeysTable {
+  key_id: string;
+  tenant_id: string;
+  kind: string;
+  state: string;
+  public_key_pem: string;
+  sealed_private_key: string | null;
+  created_at: number;
+  retired_at: number | null;
+}
+
+/** PostgreSQL large-object artifacts (migration 014, PostgreSQL only): key → large object. */
+export interface ArtifactObjectsTable {
+  key: string;
+  oid: number;
+  size: number;
+  sha256: string;
+  created_at: number;
 }
 
 /** Binary deltas between firmware images (migration 015). */

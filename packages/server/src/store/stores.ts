@@ -22,6 +22,7 @@ import { KyselyDeviceLogStore } from './kysely/device-log-store.js';
 import { KyselyTimelineStore } from './kysely/timeline-store.js';
 import { KyselyCommandStore } from './kysely/command-store.js';
 import { KyselyJobStore } from './kysely/job-store.js';
+import { KyselyFirmwareStore, KyselySigningKeyStore } from './kysely/firmware-store.js';
 import { KyselyFirmwareDeltaStore } from './kysely/firmware-delta-store.js';
 import { KyselyRolloutStore } from './kysely/rollout-store.js';
 
@@ -45,6 +46,8 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     timeline: new KyselyTimelineStore(db),
     commands: new KyselyCommandStore(db),
     jobs: new KyselyJobStore(db),
+    firmware: new KyselyFirmwareStore(db),
+    signingKeys: new KyselySigningKeyStore(db),
     firmwareDeltas: new KyselyFirmwareDeltaStore(db),
     rollouts: new KyselyRolloutStore(db),
   };

@@ -214,7 +214,7 @@ export function pkiAndProvisioningRoutes(app: FastifyInstance, services: Service
     },
     async (req, reply) => {
       const result = await services.enrollment.provision(req.body, req.ip);
-      return reply.code(201).send({ deviceId: result.deviceId, tenant: result.tenant, enrollmentGroupId: result.enrollmentGroupId, credential: issuedCredentialView(result.issued) });
+      return reply.code(201).send({ deviceId: result.deviceId, tenant: result.tenant, enrollmentGroupId: result.enrollmentGroupId, credential: issuedCredentialView(result.issued), firmwareSigningKeys: result.firmwareSigningKeys });
     },
   );
 }

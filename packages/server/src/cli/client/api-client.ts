@@ -187,6 +187,21 @@ export class ApiClient {
     return decodeAnswer<T>(response, text, `${method} ${path}`);
   }
 
+  /**
+   * A GET whose answer is bytes (a firmware image): the Response with its body unread, for the
+   * caller to stream. Error statuses reject with `ApiError` as `request` does.
+   */
+  async download(path: string, headers: Record<string, string> = {}): Promise<Response> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(apiUrl(this.apiRoot, path), { method: 'GET', headers: { ...headers, authorization: `Bearer ${this.token}`, 'user-agent': 'hangar-cli' } });
+    } catch (err) {
+      throw new HangarUnreachableError(this.baseUrl, networkReason(err), { cause: err });
+    }
+    if (!response.ok) decodeAnswer(response, await response.text(), `GET ${path}`);
+    return response;
+  }
+
   /** Lists answer `{items, nextCursor}`; a bare array is accepted too and read as one page. */
   private async requestPage<T>(path: string, params: PageParams): Promise<Page<T>> {
     const body = await this.request<Page<T> | T[]>('GET', path, {

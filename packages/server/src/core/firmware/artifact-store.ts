@@ -15,7 +15,8 @@ export interface ArtifactStore {
   /**
    * Streams `source` into a new artifact; never holds it whole in memory. Resolves once the
    * bytes are durable. Rejects — and leaves nothing under `key` — when the source errors, ends
-   * early, or exceeds `maxBytes` (with a HangarError `payload_too_large`).
+   * early, or exceeds `maxBytes` (with a HangarError `payload_too_large`). Artifacts are never
+   * replaced: a put under a key that exists rejects with StoreError `unique`, the artifact intact.
    */
   put(key: string, source: AsyncIterable<Uint8Array>, options: { maxBytes: number }): Promise<ArtifactPutResult>;
   /** Size in bytes, or undefined when there is no such artifact. */

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FirmwareSigningKey } from '@hangar/protocol';
 import type { DomainEvent } from '../../bus/events.js';
 import { HangarError } from '../../errors.js';
 import type { StoreSet, Stores } from '../stores.js';
@@ -49,6 +50,13 @@ export interface ProvisionResult {
   tenant: string;
   enrollmentGroupId: string;
   issued: IssuedCredential;
+  /** The public keys the device verifies firmware manifests with (issue 11). */
+  firmwareSigningKeys: FirmwareSigningKey[];
+}
+
+/** Where provisioning finds the tenant's firmware signing keys (core/firmware/signing-keys.ts). */
+export interface FirmwareKeySource {
+  deviceKeys(tenantId: string): Promise<FirmwareSigningKey[]>;
 }
 
 /** How far a proof's timestamp may be from the server's clock. */
@@ -68,6 +76,7 @@ export class EnrollmentService {
   private readonly throttle: FailureThrottle;
   /** Enrollments commit in groups: under load, one transaction carries every enrollment that arrived meanwhile. */
   private readonly commits: GroupCommit;
+  private firmwareKeys: FirmwareKeySource | undefined;
 
   constructor(
     private readonly stores: Stores,
@@ -79,6 +88,11 @@ export class EnrollmentService {
   ) {
     this.throttle = new FailureThrottle({ maxFailures: 20, windowMs: 10 * 60 * 1000, what: 'provisioning attempts', now });
     this.commits = new GroupCommit(stores);
+  }
+
+  /** The firmware context is built after this one; the composition root hands its keys over. */
+  attachFirmwareKeys(source: FirmwareKeySource): void {
+    this.firmwareKeys = source;
   }
 
   // ---- administration --------------------------------------------------------------------
@@ -278,6 +292,8 @@ export class EnrollmentService {
     prepared: PreparedCredential | undefined,
     jitCertificate: Awaited<ReturnType<typeof parseCertificate>> | undefined,
   ): Promise<ProvisionResult> {
+    // Read before the enrollment commits: a failure here must not leave a device enrolled without an answer.
+    const firmwareSigningKeys = (await this.firmwareKeys?.deviceKeys(group.tenantId)) ?? [];
     const { issued, events } = await this.commits.run(async (tx) => {
       // No second id check here: the one above answers the usual refusals, and an id taken since
       // (in any tenant: ids are the primary key) is refused by registerDevices, answered the same way.
@@ -306,7 +322,7 @@ export class EnrollmentService {
       return { issued: result!, events: unitEvents };
     });
     this.changeEvents.publish(events);
-    return { deviceId, tenant: group.tenantId, enrollmentGroupId: group.id, issued };
+    return { deviceId, tenant: group.tenantId, enrollmentGroupId: group.id, issued, firmwareSigningKeys };
   }
 
   /** The device's first credential: the one prepared for it, or the certificate it enrolled with. */

@@ -130,6 +130,14 @@ export class RolloutService {
     return this.view(created);
   }
 
+  /**
+   * The registry's `FirmwareUsage`: an image a live (running, paused or waiting) rollout offers
+   * cannot be deleted. Live rollouts are few, so reading them all is cheap.
+   */
+  async firmwareInUse(tenantId: string, firmwareId: string): Promise<boolean> {
+    return (await this.stores.rollouts.live()).some((r) => r.tenantId === tenantId && r.firmwareId === firmwareId);
+  }
+
   async get(ctx: CallContext, id: string): Promise<RolloutView> {
     requireRole(ctx.principal, 'viewer');
     return this.view(await this.require(ctx.principal.tenantId, id));

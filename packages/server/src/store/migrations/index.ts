@@ -13,6 +13,7 @@ import { commandsMigration } from './010-commands.js';
 import { jobsMigration } from './011-jobs.js';
 import { deviceLogsMigration } from './012-device-logs.js';
 import { configurationsMigration } from './013-configurations.js';
+import { firmwareMigration } from './014-firmware.js';
 import { firmwareDeltasMigration } from './015-firmware-deltas.js';
 import { rolloutsMigration } from './016-rollouts.js';
 
@@ -37,6 +38,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '011-jobs': jobsMigration(dialect),
         '012-device-logs': deviceLogsMigration(dialect),
         '013-configurations': configurationsMigration(dialect),
+        '014-firmware': firmwareMigration(dialect),
         '015-firmware-deltas': firmwareDeltasMigration(dialect),
         '016-rollouts': rolloutsMigration(dialect),
       };

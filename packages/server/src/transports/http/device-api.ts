@@ -9,6 +9,7 @@ import type { CommandService } from '../../core/commands/command-service.js';
 import { HangarError } from '../../errors.js';
 import type { LogIngest } from '../../core/logs/device-log-service.js';
 import { DeviceWaiters, waiterKey } from './device-waiters.js';
+import { firmwareKeyRoutes, type FirmwareKeyReader } from './device-firmware-keys.js';
 import type { ArtifactDownloads } from '../../core/firmware/artifact-downloads.js';
 import { firmwareDownloadRoutes } from './firmware-download.js';
 import { parseJson } from './device-json.js';
@@ -26,6 +27,8 @@ export interface DeviceApiDeps {
   logs?: LogIngest | undefined;
   /** Serves the command resources (long-poll needs `bus` for `command.queued`); without it they are not registered. */
   commands?: { service: Pick<CommandService, 'take' | 'complete'>; bus: Pick<EventBus, 'subscribe'> } | undefined;
+  /** Serves `GET /device/v1/firmware/signing-keys`; without it that resource is not registered. */
+  firmwareKeys?: FirmwareKeyReader | undefined;
   /** Serves firmware and delta downloads (`/device/v1/firmware/…?t=`); without it they are not registered. */
   firmware?: ArtifactDownloads | undefined;
   /** Serves `GET /device/v1/ota` (long poll on `ota.offer.changed`) and `POST /device/v1/ota/status`; without it they are not registered. */
@@ -200,6 +203,7 @@ export async function deviceApiRoutes(app: FastifyInstance, deps: DeviceApiDeps)
       );
     }
     if (deps.commands) commandRoutes(scope, deps.commands);
+    if (deps.firmwareKeys) firmwareKeyRoutes(scope, deps.firmwareKeys);
     if (deps.ota) otaRoutes(scope, deps.ota);
   });
   // Firmware downloads authenticate by their `?t=` token alone: a scope of their own, outside the hook above.

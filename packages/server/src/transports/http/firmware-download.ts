@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ArtifactDownloads } from '../../core/firmware/artifact-downloads.js';
+import { parseRange as parseByteRange } from '../../core/firmware/byte-range.js';
 import type { DownloadTarget } from '../../core/firmware/download-tokens.js';
 import { HangarError } from '../../errors.js';
 
@@ -8,29 +9,16 @@ import { HangarError } from '../../errors.js';
 export type RangeAnswer = { kind: 'full' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
 
 /**
- * RFC 9110 §14.1–14.2 for one artifact: a single `bytes=` range (`a-b`, `a-`, `-n`) is served;
- * the end is clamped to the size; a first byte at or past the end is unsatisfiable (416). A
- * header that is not a valid byte range, or another unit, is ignored (full 200, §14.2). Several
- * ranges are answered with the whole body rather than multipart/byteranges — devices resume
- * with one range, and §14.2 lets a server ignore Range.
+ * RFC 9110 §14.1–14.2 for one artifact, by the shared rules of `core/firmware/byte-range.ts`
+ * (the operator download uses the same): a single `bytes=` range (`a-b`, `a-`, `-n`) is
+ * served; the end is clamped to the size; a first byte at or past the end is unsatisfiable
+ * (416). Anything else (another unit, bad syntax, several ranges) is answered in full (§14.2).
  */
 export function parseRange(header: string | undefined, size: number): RangeAnswer {
-  if (header === undefined) return { kind: 'full' };
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!m) return { kind: 'full' };
-  const [, first, last] = m as unknown as [string, string, string];
-  if (first === '' && last === '') return { kind: 'full' };
-  if (first === '') {
-    // A suffix: the last n bytes (§14.1.2); n = 0 selects nothing.
-    const n = Number(last);
-    if (n === 0 || size === 0) return { kind: 'unsatisfiable' };
-    return { kind: 'partial', start: Math.max(0, size - n), end: size - 1 };
-  }
-  const start = Number(first);
-  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
-  if (last !== '' && Number(last) < start) return { kind: 'full' };
-  if (!Number.isSafeInteger(start) || start >= size) return { kind: 'unsatisfiable' };
-  return { kind: 'partial', start, end };
+  const range = parseByteRange(header, size);
+  if (range.kind === 'none') return { kind: 'full' };
+  if (range.kind === 'unsatisfiable') return range;
+  return { kind: 'partial', start: range.start, end: range.end };
 }
 
 const IMAGE = '/device/v1/firmware/:firmwareId/image';

@@ -191,7 +191,7 @@ describe('the HTTP device API with the core OTA service', () => {
     expect(await offer.json()).toEqual({ deploymentId: null });
     const res = await fetch(`${h.httpBase}/device/v1/ota/status`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ deploymentId: 'r-x', state: 'downloading' }) });
     expect(res.status).toBe(404);
-    expect((await res.json()).code).toBe('OTA_NOT_IN_ROLLOUT');
+    expect(((await res.json()) as { code: string }).code).toBe('OTA_NOT_IN_ROLLOUT');
   });
 });
 

@@ -44,7 +44,7 @@ export function enrollSuccessBody(result: ProvisionResult): Buffer {
     if (result.issued.privateKeyPem) credential.privateKeyPem = result.issued.privateKeyPem;
     if (result.issued.caPem) credential.caPem = result.issued.caPem;
   }
-  return Buffer.from(JSON.stringify({ deviceId: result.deviceId, tenant: result.tenant, enrollmentGroupId: result.enrollmentGroupId, credential }));
+  return Buffer.from(JSON.stringify({ deviceId: result.deviceId, tenant: result.tenant, enrollmentGroupId: result.enrollmentGroupId, credential, firmwareSigningKeys: result.firmwareSigningKeys }));
 }
 
 /** An RFC 9457-like problem document, as the HTTP API would answer; internal causes stay in the log. */
