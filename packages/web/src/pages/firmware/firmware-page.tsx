@@ -77,7 +77,9 @@ export function FirmwarePage({ id }: { id: string }): ReactElement {
                   </code>
                 </dd>
               </dl>
-              <h2>Manifest (the signed bytes are its canonical JSON)</h2>
+              <h2>
+                Manifest <span className="muted small">signed as its canonical JSON</span>
+              </h2>
               <pre className="json" data-testid="firmware-manifest">
                 {JSON.stringify(f.manifest, null, 2)}
               </pre>

@@ -78,8 +78,8 @@ export function FirmwareUploadForm({ onUploaded, onCancel }: { onUploaded(firmwa
             <input data-testid="firmware-version" placeholder="1.4.0" value={version} onChange={(e) => setVersion(e.target.value)} spellCheck={false} />
           </label>
           <label>
-            Device types (comma-separated; empty = any)
-            <input data-testid="firmware-device-types" placeholder="sensor-v2, gateway" value={deviceTypes} onChange={(e) => setDeviceTypes(e.target.value)} spellCheck={false} />
+            Device types
+            <input data-testid="firmware-device-types" placeholder="any; or: pump, pump-v2" value={deviceTypes} onChange={(e) => setDeviceTypes(e.target.value)} spellCheck={false} />
           </label>
         </div>
         <label>

@@ -80,7 +80,7 @@ export function HealthGatePanel({ rollout, refresh, healthFailures }: { rollout:
           </tbody>
         </table>
       ) : null}
-      {rollout.counts.verifying > SHOWN ? <p className="muted small">and {formatCount(rollout.counts.verifying - SHOWN)} more.</p> : null}
+      {verifying.data && rollout.counts.verifying > verifying.data.items.length ? <p className="muted small">and {formatCount(rollout.counts.verifying - verifying.data.items.length)} more.</p> : null}
     </div>
   );
 }

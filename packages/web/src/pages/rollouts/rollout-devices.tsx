@@ -55,7 +55,7 @@ export function RolloutDevices({ rollout, refresh }: { rollout: Rollout; refresh
             <tbody>
               {items.map((d) => (
                 <tr key={d.deviceId} data-testid="rollout-device-row" data-device-id={d.deviceId} data-state={d.state}>
-                  <td>
+                  <td className="nowrap">
                     <a href={href(`/devices/${segment(d.deviceId)}`)}>{d.deviceId}</a>
                   </td>
                   <td>{d.wave + 1}</td>

@@ -31,7 +31,7 @@ export function RolloutFailures({ failures, total }: { failures: RolloutDevice[]
           <tbody>
             {failures.map((d) => (
               <tr key={d.deviceId} data-testid="rollout-failure-row" data-device-id={d.deviceId} data-reason={d.reason ?? ''}>
-                <td>
+                <td className="nowrap">
                   <a href={href(`/devices/${segment(d.deviceId)}`)}>{d.deviceId}</a>
                 </td>
                 <td>{d.wave + 1}</td>

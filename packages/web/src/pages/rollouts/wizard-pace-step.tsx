@@ -21,7 +21,7 @@ export function WizardPaceStep({ draft, set }: { draft: RolloutDraft; set: SetDr
         <input data-testid="rollout-waves" className="code-input" placeholder="100%" value={draft.waves} onChange={(e) => set({ waves: e.target.value })} spellCheck={false} />
       </label>
       <div className="form-grid">
-        <NumberField label="Advance when % of a wave succeeded" field="successPercent" draft={draft} set={set} placeholder="100" />
+        <NumberField label="Success % to advance a wave" field="successPercent" draft={draft} set={set} placeholder="100" />
         <NumberField label="Max concurrent devices" field="maxConcurrent" draft={draft} set={set} placeholder="100" />
         <NumberField label="Device timeout (s)" field="deviceTimeoutSec" draft={draft} set={set} placeholder="3600" />
       </div>
