@@ -1,10 +1,11 @@
 /**
  * Firmware and rollouts in a real browser against a real `hangar serve`: an image uploaded
  * through the Firmware page (the progress bar seen moving under a throttled upload, the image
- * listed with the server's SHA-256), a duplicate version refused with the server's 409; the
- * rollout wizard's dry-run count following the fleet query; a rollout created from the wizard
- * and paused, resumed and aborted on its live page; the device page's update history; and a
- * viewer who sees all of it without a button that changes anything.
+ * listed with the server's SHA-256), a duplicate version refused with the server's 409, a delta
+ * built from the detail page; the rollout wizard's dry-run count following the fleet query; a
+ * rollout created from the wizard and paused, resumed and aborted on its live page, and state
+ * changes made elsewhere followed live; the device page's update history; and a viewer who
+ * sees all of it without a button that changes anything.
  * Debian's chromium via playwright-core; skipped loudly where missing.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -43,6 +44,7 @@ describe.skipIf(!hasChromium)('firmware and rollouts in a browser', () => {
 
   const adminApi = <T>(method: string, path: string, body?: unknown): Promise<T> => callAsAdmin<T>(hangar, method, path, body);
   const firmwareList = async (): Promise<Firmware[]> => (await adminApi<{ items: Firmware[] }>('GET', '/firmware')).items;
+  const firmwareId = async (version: string): Promise<string> => (await firmwareList()).find((f) => f.version === version)?.id ?? '';
   const rolloutState = (): Promise<string | null> => page.getByTestId('rollout-state').getAttribute('data-state');
 
   /** Upload bandwidth of the page (bytes/s; -1 = unthrottled), through the DevTools protocol. */
@@ -126,13 +128,33 @@ describe.skipIf(!hasChromium)('firmware and rollouts in a browser', () => {
     await page.screenshot({ path: join(SHOTS, 'dashboard-ota-firmware.png'), fullPage: true });
   });
 
+  it('builds a delta from the earlier version on the newer image’s page', async () => {
+    const next = Buffer.from(IMAGE);
+    for (const at of [1_000, 2_000_000, 4_000_000]) next.write('patched!', at);
+    const res = await fetch(`${hangar.url}/api/v1/firmware?version=1.2.0&deviceTypes=pump`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${hangar.adminToken}`, 'content-type': 'application/octet-stream' },
+      body: next,
+    });
+    expect(res.status).toBe(201);
+    const newer = (await res.json()) as Firmware;
+    await page.goto(`${hangar.url}/#/firmware/${newer.id}`);
+    await page.getByTestId('firmware-deltas-empty').waitFor();
+    await page.getByTestId('firmware-delta-base').selectOption(await firmwareId('1.1.0'));
+    await page.getByTestId('firmware-build-delta-submit').click();
+    const row = page.getByTestId('firmware-delta-row');
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 30_000 }).toBe('ready');
+    const percent = Number(/([\d.]+) %/.exec(await row.innerText())?.[1]);
+    expect(percent).toBeLessThan(10);
+    await page.screenshot({ path: join(SHOTS, 'dashboard-ota-deltas.png'), fullPage: true });
+  });
+
   it('counts the devices the target matches as the query changes, and explains one that does not parse', async () => {
     await openFromNav(page, 'rollouts');
     await page.getByTestId('rollouts-empty').waitFor();
     await page.getByTestId('new-rollout').click();
     await page.getByTestId('rollout-name').fill('Pumps to 1.1.0');
-    const firmwareId = (await firmwareList())[0]?.id ?? '';
-    await page.getByTestId('rollout-firmware').selectOption(firmwareId);
+    await page.getByTestId('rollout-firmware').selectOption(await firmwareId('1.1.0'));
     const dryRun = page.getByTestId('rollout-dry-run');
     await page.getByTestId('rollout-query').fill('tags.site = "berlin"');
     await expect.poll(() => dryRun.getAttribute('data-targeted')).toBe('4');
@@ -204,7 +226,7 @@ describe.skipIf(!hasChromium)('firmware and rollouts in a browser', () => {
   });
 
   it('follows a rollout’s state changes made elsewhere without a reload', async () => {
-    const other = await adminApi<Rollout>('POST', '/rollouts', { name: 'Paris pumps', firmwareId: (await firmwareList())[0]?.id, query: 'tags.site = "paris"' });
+    const other = await adminApi<Rollout>('POST', '/rollouts', { name: 'Paris pumps', firmwareId: await firmwareId('1.1.0'), query: 'tags.site = "paris"' });
     await page.goto(`${hangar.url}/#/rollouts/${other.id}`);
     await expect.poll(rolloutState).toBe('running');
     await adminApi('POST', `/rollouts/${other.id}/pause`);
@@ -237,7 +259,7 @@ describe.skipIf(!hasChromium)('firmware and rollouts in a browser', () => {
       await viewer.page.goto(`${hangar.url}/#/rollouts`);
       await viewer.page.getByTestId('rollouts-table').waitFor();
       expect(await viewer.page.getByTestId('new-rollout').count()).toBe(0);
-      const paused = await adminApi<Rollout>('POST', '/rollouts', { name: 'Berlin again', firmwareId: (await firmwareList())[0]?.id, query: 'tags.site = "berlin"' });
+      const paused = await adminApi<Rollout>('POST', '/rollouts', { name: 'Berlin again', firmwareId: await firmwareId('1.1.0'), query: 'tags.site = "berlin"' });
       await viewer.page.goto(`${hangar.url}/#/rollouts/${paused.id}`);
       await viewer.page.getByTestId('rollout-page').waitFor();
       expect(await viewer.page.getByTestId('rollout-actions').count()).toBe(0);

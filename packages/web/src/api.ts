@@ -273,6 +273,9 @@ export const api = {
   getFirmware: (id: string): Promise<Firmware> => request('GET', `/firmware/${enc(id)}`),
   deleteFirmware: (id: string): Promise<void> => request('DELETE', `/firmware/${enc(id)}`),
   listFirmwareDeltas: async (id: string): Promise<FirmwareDelta[]> => itemsOf(await request<ListAnswer<FirmwareDelta>>('GET', `/firmware/${enc(id)}/deltas`)),
+  /** Starts building deltas from earlier images (202: they build in the background). */
+  requestFirmwareDeltas: async (id: string, baseFirmwareIds: string[]): Promise<FirmwareDelta[]> =>
+    itemsOf(await request<ListAnswer<FirmwareDelta>>('POST', `/firmware/${enc(id)}/deltas`, { body: { baseFirmwareIds } })),
   listSigningKeys: async (): Promise<SigningKey[]> => itemsOf(await request<ListAnswer<SigningKey>>('GET', '/firmware/signing-keys')),
 
   listRollouts: (q: { state?: RolloutState } & PageQuery = {}): Promise<Page<Rollout>> =>

@@ -1,4 +1,4 @@
-import type { ReactElement } from 'react';
+import { useEffect, type ReactElement } from 'react';
 import { api, type FirmwareDelta } from '../../api.ts';
 import { ConfirmButton } from '../../components/confirm-button.tsx';
 import { ErrorMessage } from '../../components/error-message.tsx';
@@ -6,6 +6,7 @@ import { useAsync } from '../../components/use-async.ts';
 import { formatBytes, formatTime } from '../../format.ts';
 import { href, navigate, segment } from '../../router.ts';
 import { useSession } from '../../session.ts';
+import { BuildDeltas } from './build-deltas.tsx';
 
 /** `#/firmware/:id`: one image, its signed manifest, the deltas built to it, and delete. */
 export function FirmwarePage({ id }: { id: string }): ReactElement {
@@ -13,6 +14,13 @@ export function FirmwarePage({ id }: { id: string }): ReactElement {
   const firmware = useAsync(() => api.getFirmware(id), [id]);
   const deltas = useAsync(() => api.listFirmwareDeltas(id), [id]);
   const f = firmware.data;
+  // Deltas build in the background, one at a time: look again while one is building.
+  const building = deltas.data?.some((d) => d.state === 'building') ?? false;
+  useEffect(() => {
+    if (!building) return;
+    const timer = setInterval(deltas.reload, 2_000);
+    return () => clearInterval(timer);
+  }, [building, deltas.reload]);
 
   return (
     <section data-testid="firmware-detail" data-firmware-id={id}>
@@ -89,6 +97,7 @@ export function FirmwarePage({ id }: { id: string }): ReactElement {
             <h2>Deltas to this version</h2>
             <ErrorMessage error={deltas.error} />
             {deltas.data ? <DeltaTable deltas={deltas.data} fullSize={f.size} /> : null}
+            {can('operator') ? <BuildDeltas firmware={f} onRequested={deltas.reload} /> : null}
           </div>
           {can('operator') ? (
             <div className="card danger-zone">
