@@ -52,7 +52,12 @@ export function DryRunSummary({ dryRun, query }: { dryRun: DryRun; query: string
         ) : null}
         .
       </p>
-      {r.waves.length > 0 ? (
+      {r.eligible === 0 ? (
+        <p className="field-error" data-testid="rollout-dry-run-none">
+          No device would be offered this firmware now.
+        </p>
+      ) : null}
+      {r.waves.length > 0 && r.eligible > 0 ? (
         <p className="muted small" data-testid="rollout-dry-run-waves">
           Waves: {r.waves.map((n, i) => `${i + 1}: ${plural(n, 'device')}`).join(' · ')}
         </p>

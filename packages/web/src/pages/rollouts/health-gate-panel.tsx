@@ -30,7 +30,8 @@ export function HealthGatePanel({ rollout, refresh, healthFailures }: { rollout:
     <div className="card" data-testid="rollout-health" data-gate="on">
       <h2>Health gate</h2>
       <p>
-        For <strong>{describeDuration(gate.windowSec)}</strong> after installing, a device must stay connected (at most {gate.maxDisconnects} disconnect{gate.maxDisconnects === 1 ? '' : 's'}), report the new version
+        For <strong>{describeDuration(gate.windowSec)}</strong> after installing, a device must stay connected
+        {gate.maxDisconnects > 0 ? ` (at most ${gate.maxDisconnects} disconnect${gate.maxDisconnects === 1 ? '' : 's'})` : ''}, report the new version
         {gate.alertRuleIds.length > 0 ? (
           <>
             {' '}

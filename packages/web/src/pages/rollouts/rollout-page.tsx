@@ -84,7 +84,7 @@ export function RolloutPage({ id }: { id: string }): ReactElement {
       <ErrorMessage error={error} />
       {rollout.stateReason ? (
         <p className={rollout.state === 'aborted' ? 'error' : 'notice'} data-testid="rollout-reason">
-          {rollout.state === 'awaiting_approval' ? 'Waiting: ' : rollout.state === 'paused' ? 'Paused: ' : rollout.state === 'aborted' ? 'Aborted: ' : ''}
+          {/* The server's reasons read on their own: "paused by …", "failure threshold: …". */}
           {rollout.stateReason}
         </p>
       ) : rollout.state === 'awaiting_approval' ? (
