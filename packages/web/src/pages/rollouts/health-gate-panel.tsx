@@ -12,7 +12,7 @@ const SHOWN = 10;
  * The health gate at work: what it watches, how many devices are inside their window now (and
  * when the first windows end), and how many failed it.
  */
-export function HealthGatePanel({ rollout, refresh, healthFailures }: { rollout: Rollout; refresh: number; healthFailures: number | undefined }): ReactElement {
+export function HealthGatePanel({ rollout, refresh, healthFailures, ruleName }: { rollout: Rollout; refresh: number; healthFailures: number | undefined; ruleName(id: string): string }): ReactElement {
   const gate = rollout.healthGate;
   const verifying = useAsync(
     () => (gate.windowSec > 0 && rollout.counts.verifying > 0 ? api.listRolloutDevices(rollout.id, { state: 'verifying', limit: SHOWN }) : Promise.resolve(null)),
@@ -39,7 +39,7 @@ export function HealthGatePanel({ rollout, refresh, healthFailures }: { rollout:
             {gate.alertRuleIds.map((id, i) => (
               <span key={id}>
                 {i > 0 ? ', ' : ''}
-                <code className="small">{id}</code>
+                <strong>{ruleName(id)}</strong>
               </span>
             ))}
             )

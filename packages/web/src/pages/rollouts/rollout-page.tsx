@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState, type ReactElement } from 'react';
 import { api, type Rollout, type RolloutDevice } from '../../api.ts';
+import { useAsync } from '../../components/use-async.ts';
 import { ErrorMessage } from '../../components/error-message.tsx';
 import { LiveBadge } from '../../components/live-badge.tsx';
 import { formatTime } from '../../format.ts';
@@ -55,6 +56,10 @@ export function RolloutPage({ id }: { id: string }): ReactElement {
   useLiveEvent(stream, ['rollout.*'], (e) => {
     if (e.data['rolloutId'] === undefined || e.data['rolloutId'] === id) reloadSoon();
   });
+  // The health gate names alert rules by id: show their names (a tenant has few rules).
+  const watchesRules = (rollout?.healthGate.alertRuleIds.length ?? 0) > 0;
+  const rules = useAsync(async () => (watchesRules ? (await api.listAlertRules({ limit: 1000 })).items : []), [watchesRules]);
+  const ruleName = (ruleId: string): string => rules.data?.find((r) => r.id === ruleId)?.name ?? ruleId;
   const active = rollout?.state === 'running' || rollout?.state === 'awaiting_approval';
   usePolling(() => void reload(), stream.status, { liveMs: active ? 5_000 : 30_000, downMs: 3_000 });
 
@@ -118,11 +123,11 @@ export function RolloutPage({ id }: { id: string }): ReactElement {
         </dl>
         <details>
           <summary>Settings</summary>
-          <RolloutSettingsList settings={rollout} testId="rollout-settings" />
+          <RolloutSettingsList settings={rollout} ruleName={ruleName} testId="rollout-settings" />
         </details>
       </div>
       <RolloutWaves rollout={rollout} />
-      <HealthGatePanel rollout={rollout} refresh={refresh} healthFailures={allFailuresListed ? failures.filter((f) => f.reason === 'health').length : undefined} />
+      <HealthGatePanel rollout={rollout} refresh={refresh} ruleName={ruleName} healthFailures={allFailuresListed ? failures.filter((f) => f.reason === 'health').length : undefined} />
       <RolloutFailures failures={failures} total={failed} />
       <RolloutDevices rollout={rollout} refresh={refresh} />
     </section>
