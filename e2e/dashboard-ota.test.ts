@@ -19,6 +19,8 @@ const hasChromium = chromiumAvailable('e2e/dashboard-ota.test.ts', 'firmware and
 const SHOTS = join(REPO_ROOT, '.tmp');
 const BERLIN = ['ota-b1', 'ota-b2', 'ota-b3', 'ota-b4'];
 const PARIS = ['ota-p1', 'ota-p2'];
+/** Devices that report their update steps over the HTTP device API; the second one fails. */
+const LAB = ['ota-lab-ok', 'ota-lab-bad'];
 /** 4 MiB: at 1 MiB/s the upload takes seconds, long enough to see the bar between 0 and 100 %. */
 const IMAGE = randomBytes(4 * 1024 * 1024);
 const IMAGE_SHA256 = createHash('sha256').update(IMAGE).digest('hex');
@@ -242,6 +244,57 @@ describe.skipIf(!hasChromium)('firmware and rollouts in a browser', () => {
     expect(await row.innerText()).toContain('Pumps to 1.1.0');
     expect(await row.innerText()).toContain('1.1.0');
     await page.getByTestId('device-updates').screenshot({ path: join(SHOTS, 'dashboard-ota-device.png') });
+  });
+
+  it('follows each device’s reported steps live: progress, a failure with its reason, the threshold pause', async () => {
+    const tokens = new Map<string, string>();
+    for (const id of LAB) {
+      await adminApi('POST', '/devices', { id, type: 'pump', tags: { site: 'lab' } });
+      tokens.set(id, (await adminApi<{ token: string }>('POST', `/devices/${id}/credentials`, { type: 'token' })).token);
+    }
+    /** What a device does on the HTTP device API (docs/ota.md), with its token. */
+    const device = async (id: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
+      const res = await fetch(`${hangar.url}/device/v1${path}`, {
+        method,
+        headers: { authorization: `Basic ${Buffer.from(`${id}:${tokens.get(id) ?? ''}`).toString('base64')}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${method} /device/v1${path} → ${res.status}: ${text}`);
+      return (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+    };
+    const lab = await adminApi<Rollout>('POST', '/rollouts', { name: 'Lab pumps', firmwareId: await firmwareId('1.1.0'), query: 'tags.site = "lab"', failureThreshold: { count: 1 }, rate: { perMinute: 600 } });
+    await page.goto(`${hangar.url}/#/rollouts/${lab.id}`);
+    await page.getByTestId('rollout-page').waitFor();
+    for (const id of LAB) await expect.poll(async () => (await device(id, 'GET', '/ota')).deploymentId, { timeout: 15_000 }).toBe(lab.id);
+    const row = (id: string) => page.locator(`[data-testid="rollout-device-row"][data-device-id="${id}"]`);
+    const report = (id: string, body: Record<string, unknown>): Promise<Record<string, unknown>> => device(id, 'POST', '/ota/status', { deploymentId: lab.id, ...body });
+
+    await report('ota-lab-ok', { state: 'downloading', progress: 0.5 });
+    await expect.poll(() => row('ota-lab-ok').getAttribute('data-state')).toBe('downloading');
+    expect(await row('ota-lab-ok').innerText()).toContain('50 %');
+    await report('ota-lab-ok', { state: 'downloaded' });
+    await report('ota-lab-ok', { state: 'installing' });
+    await report('ota-lab-ok', { state: 'succeeded', version: '1.1.0' });
+    await expect.poll(() => page.getByTestId('rollout-count-succeeded').innerText()).toBe('1');
+
+    await report('ota-lab-bad', { state: 'downloading', progress: 0.1 });
+    await report('ota-lab-bad', { state: 'failed', reason: 'verify', error: 'signature does not verify' });
+    const failure = page.locator('[data-testid="rollout-failure-row"][data-device-id="ota-lab-bad"]');
+    await failure.waitFor();
+    expect(await failure.getAttribute('data-reason')).toBe('verify');
+    expect(await failure.innerText()).toContain('signature does not verify');
+    // One failure is the threshold: the engine pauses the rollout and says why.
+    await expect.poll(rolloutState, { timeout: 15_000 }).toBe('paused');
+    expect(await page.getByTestId('rollout-reason').innerText()).toMatch(/fail/i);
+    expect(await page.getByTestId('rollout-count-failed').innerText()).toBe('1');
+    await page.screenshot({ path: join(SHOTS, 'dashboard-ota-failure.png'), fullPage: true });
+
+    await page.goto(`${hangar.url}/#/devices/ota-lab-bad`);
+    const history = page.locator(`[data-testid="device-update-row"][data-rollout-id="${lab.id}"]`);
+    await history.waitFor();
+    expect(await history.getAttribute('data-state')).toBe('failed');
+    expect(await history.innerText()).toContain('signature does not verify');
   });
 
   it('shows a viewer firmware and rollouts but no way to change anything', async () => {
