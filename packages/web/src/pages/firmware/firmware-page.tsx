@@ -126,6 +126,12 @@ export function FirmwarePage({ id }: { id: string }): ReactElement {
   );
 }
 
+/** A delta's size as a share of the full image; a few changed bytes make a delta of well under 0.1 %. */
+function sharePercent(size: number, fullSize: number): string {
+  const percent = (100 * size) / fullSize;
+  return percent < 0.1 ? '< 0.1 %' : `${percent.toFixed(1)} %`;
+}
+
 function DeltaTable({ deltas, fullSize }: { deltas: FirmwareDelta[]; fullSize: number }): ReactElement {
   if (deltas.length === 0) {
     return (
@@ -161,7 +167,7 @@ function DeltaTable({ deltas, fullSize }: { deltas: FirmwareDelta[]; fullSize: n
               {d.error ? <div className="cmd-error small">{d.error}</div> : null}
             </td>
             <td className="num">{d.size !== null ? formatBytes(d.size) : '—'}</td>
-            <td className="num">{d.size !== null && fullSize > 0 ? `${((100 * d.size) / fullSize).toFixed(1)} %` : '—'}</td>
+            <td className="num">{d.size !== null && fullSize > 0 ? sharePercent(d.size, fullSize) : '—'}</td>
             <td className="num">{d.buildMs !== null ? `${d.buildMs} ms` : '—'}</td>
             <td className="nowrap">{formatTime(d.createdAt)}</td>
           </tr>
