@@ -246,23 +246,30 @@ describe.skipIf(!hasChromium)('firmware and rollouts in a browser', () => {
     await page.getByTestId('device-updates').screenshot({ path: join(SHOTS, 'dashboard-ota-device.png') });
   });
 
+  const tokens = new Map<string, string>();
+  /** What a device does on the HTTP device API (docs/ota.md), with its token. */
+  const device = async (id: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
+    const res = await fetch(`${hangar.url}/device/v1${path}`, {
+      method,
+      headers: { authorization: `Basic ${Buffer.from(`${id}:${tokens.get(id) ?? ''}`).toString('base64')}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} /device/v1${path} → ${res.status}: ${text}`);
+    return (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+  };
+  async function addReportingDevice(id: string, site: string): Promise<void> {
+    await adminApi('POST', '/devices', { id, type: 'pump', tags: { site } });
+    tokens.set(id, (await adminApi<{ token: string }>('POST', `/devices/${id}/credentials`, { type: 'token' })).token);
+  }
+  /** Offered, downloaded, installed, and back on the new version. */
+  async function updateFully(id: string, deploymentId: string): Promise<void> {
+    for (const state of ['downloading', 'downloaded', 'installing']) await device(id, 'POST', '/ota/status', { deploymentId, state, ...(state === 'downloading' ? { progress: 0.5 } : {}) });
+    await device(id, 'POST', '/ota/status', { deploymentId, state: 'succeeded', version: '1.1.0' });
+  }
+
   it('follows each device’s reported steps live: progress, a failure with its reason, the threshold pause', async () => {
-    const tokens = new Map<string, string>();
-    for (const id of LAB) {
-      await adminApi('POST', '/devices', { id, type: 'pump', tags: { site: 'lab' } });
-      tokens.set(id, (await adminApi<{ token: string }>('POST', `/devices/${id}/credentials`, { type: 'token' })).token);
-    }
-    /** What a device does on the HTTP device API (docs/ota.md), with its token. */
-    const device = async (id: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
-      const res = await fetch(`${hangar.url}/device/v1${path}`, {
-        method,
-        headers: { authorization: `Basic ${Buffer.from(`${id}:${tokens.get(id) ?? ''}`).toString('base64')}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${method} /device/v1${path} → ${res.status}: ${text}`);
-      return (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-    };
+    for (const id of LAB) await addReportingDevice(id, 'lab');
     const lab = await adminApi<Rollout>('POST', '/rollouts', { name: 'Lab pumps', firmwareId: await firmwareId('1.1.0'), query: 'tags.site = "lab"', failureThreshold: { count: 1 }, rate: { perMinute: 600 } });
     await page.goto(`${hangar.url}/#/rollouts/${lab.id}`);
     await page.getByTestId('rollout-page').waitFor();
@@ -295,6 +302,34 @@ describe.skipIf(!hasChromium)('firmware and rollouts in a browser', () => {
     await history.waitFor();
     expect(await history.getAttribute('data-state')).toBe('failed');
     expect(await history.innerText()).toContain('signature does not verify');
+  });
+
+  it('waits for approval between waves and starts the next one when approved', async () => {
+    const ids = ['ota-stage-1', 'ota-stage-2'];
+    for (const id of ids) await addReportingDevice(id, 'stage');
+    const staged = await adminApi<Rollout>('POST', '/rollouts', { name: 'Staged', firmwareId: await firmwareId('1.1.0'), query: 'tags.site = "stage"', waves: [{ count: 1 }, { percent: 100 }], approvalBetweenWaves: true, rate: { perMinute: 600 } });
+    await page.goto(`${hangar.url}/#/rollouts/${staged.id}`);
+    await page.getByTestId('rollout-page').waitFor();
+    const offered = async (): Promise<string[]> => {
+      const found: string[] = [];
+      for (const id of ids) if ((await device(id, 'GET', '/ota')).deploymentId === staged.id) found.push(id);
+      return found;
+    };
+    // The first wave is one device: only it is offered the update.
+    await expect.poll(async () => (await offered()).length, { timeout: 15_000 }).toBe(1);
+    const [first] = await offered();
+    await updateFully(first ?? '', staged.id);
+    await expect.poll(rolloutState, { timeout: 15_000 }).toBe('awaiting_approval');
+    expect(await page.locator('[data-testid="rollout-wave"][data-wave="0"]').getAttribute('data-state')).toBe('done');
+    await page.getByTestId('rollout-approve').click();
+    await expect.poll(rolloutState).toBe('running');
+    const second = ids.find((id) => id !== first) ?? '';
+    // The second wave's device is offered the update only now.
+    await expect.poll(async () => (await device(second, 'GET', '/ota')).deploymentId, { timeout: 15_000 }).toBe(staged.id);
+    await updateFully(second, staged.id);
+    await expect.poll(rolloutState, { timeout: 15_000 }).toBe('completed');
+    expect(await page.getByTestId('rollout-count-succeeded').innerText()).toBe('2');
+    expect(await page.getByTestId('rollout-actions').count()).toBe(0);
   });
 
   it('shows a viewer firmware and rollouts but no way to change anything', async () => {
