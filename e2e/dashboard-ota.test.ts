@@ -307,7 +307,7 @@ describe.skipIf(!hasChromium)('firmware and rollouts in a browser', () => {
   it('waits for approval between waves and starts the next one when approved', async () => {
     const ids = ['ota-stage-1', 'ota-stage-2'];
     for (const id of ids) await addReportingDevice(id, 'stage');
-    const staged = await adminApi<Rollout>('POST', '/rollouts', { name: 'Staged', firmwareId: await firmwareId('1.1.0'), query: 'tags.site = "stage"', waves: [{ count: 1 }, { percent: 100 }], approvalBetweenWaves: true, rate: { perMinute: 600 } });
+    const staged = await adminApi<Rollout>('POST', '/rollouts', { name: 'Staged', firmwareId: await firmwareId('1.1.0'), query: 'tags.site = "stage"', waves: [{ percent: 50 }, { percent: 100 }], approvalBetweenWaves: true, rate: { perMinute: 600 } });
     await page.goto(`${hangar.url}/#/rollouts/${staged.id}`);
     await page.getByTestId('rollout-page').waitFor();
     const offered = async (): Promise<string[]> => {

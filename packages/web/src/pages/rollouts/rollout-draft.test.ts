@@ -6,7 +6,7 @@ const draft = (patch: Partial<RolloutDraft>): RolloutDraft => ({ ...EMPTY_DRAFT,
 describe('rollout waves as typed', () => {
   it('reads cumulative percents and device counts', () => {
     expect(parseWaves('10%, 50%, 100%')).toEqual({ ok: true, value: [{ percent: 10 }, { percent: 50 }, { percent: 100 }] });
-    expect(parseWaves('5 25% 100%')).toEqual({ ok: true, value: [{ count: 5 }, { percent: 25 }, { percent: 100 }] });
+    expect(parseWaves('5 50; 500')).toEqual({ ok: true, value: [{ count: 5 }, { count: 50 }, { count: 500 }] });
     expect(parseWaves('  ')).toEqual({ ok: true, value: undefined });
   });
 
@@ -16,6 +16,7 @@ describe('rollout waves as typed', () => {
     ['150%', /at most 100/],
     ['ten', /neither a percent/],
     ['0', /neither a percent/],
+    ['5, 100%', /not both/],
     [Array.from({ length: 21 }, (_, i) => `${i + 1}%`).join(','), /At most 20/],
   ])('refuses %j', (text, message) => {
     const parsed = parseWaves(text);
@@ -110,12 +111,12 @@ describe('dry-run body', () => {
   });
 
   it('carries what decides the count, not a half-typed threshold', () => {
-    expect(dryRunBody(draft({ name: '', failurePercent: 'x', allowDowngrade: true, waves: '1, 100%' }))).toEqual({
+    expect(dryRunBody(draft({ name: '', failurePercent: 'x', allowDowngrade: true, waves: '1, 9' }))).toEqual({
       name: 'dry run',
       firmwareId: 'fw_1',
       query: 'type = "pump"',
       allowDowngrade: true,
-      waves: [{ count: 1 }, { percent: 100 }],
+      waves: [{ count: 1 }, { count: 9 }],
     });
   });
 });

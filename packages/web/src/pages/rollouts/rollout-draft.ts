@@ -11,7 +11,7 @@ export interface RolloutDraft {
   targetKind: 'query' | 'group';
   query: string;
   groupId: string;
-  /** `10%, 50%, 100%` (cumulative share of the target) or counts (`5, 50, 100%`). */
+  /** `10%, 50%, 100%` (cumulative shares of the target) or device counts per wave (`5, 50, 500`). */
   waves: string;
   successPercent: string;
   failureCount: string;
@@ -80,8 +80,9 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; field: DraftField
 type Wave = NonNullable<NewRollout['waves']>[number];
 
 /**
- * `10%, 50%, 100%` → cumulative percents; a plain number is a count of devices in that wave.
- * Percents must rise; empty means the server's default (one wave of 100 %).
+ * `10%, 50%, 100%` → cumulative percents; `5, 50, 500` → devices per wave. Not both kinds in
+ * one list (the server refuses a mix); percents must rise; empty means the server's default
+ * (one wave of 100 %).
  */
 export function parseWaves(text: string): Checked<Wave[] | undefined> {
   const parts = text
@@ -105,6 +106,9 @@ export function parseWaves(text: string): Checked<Wave[] | undefined> {
     } else {
       return { ok: false, field: 'waves', error: `Wave "${part}" is neither a percent (10%) nor a device count (5)` };
     }
+  }
+  if (waves.some((w) => w.percent !== undefined) && waves.some((w) => w.count !== undefined)) {
+    return { ok: false, field: 'waves', error: 'Waves are either all percents (10%, 50%, 100%) or all device counts (5, 50, 500), not both' };
   }
   return { ok: true, value: waves };
 }

@@ -23,7 +23,7 @@ describe('rollout settings as read on the page', () => {
           name: 'r',
           firmwareId: 'f',
           groupId: 'g',
-          waves: [{ count: 5 }, { percent: 100 }],
+          waves: [{ count: 5 }, { count: 45 }],
           failureThreshold: { percent: 5, action: 'abort' },
           rate: { perMinute: 10, exponential: { factor: 2, everySucceeded: 20, maxPerMinute: 400 } },
           healthGate: { windowSec: 900, alertRuleIds: ['hot'] },
@@ -35,7 +35,7 @@ describe('rollout settings as read on the page', () => {
         (id) => (id === 'hot' ? 'Too hot' : id),
       ),
     );
-    expect(rows['Waves']).toBe('5 devices → 100%');
+    expect(rows['Waves']).toBe('5 devices → 45 devices');
     expect(rows['Failures']).toBe('abort at 5% of finished (judged from 10 finished)');
     expect(rows['Pace']).toBe('10/min, ×2 every 20 succeeded, up to 400/min; at most 100 at once; timeout 1 h');
     expect(rows['Health gate']).toBe('15 min, 0 disconnects tolerated, alert rules: Too hot');

@@ -17,7 +17,7 @@ export function WizardPaceStep({ draft, set }: { draft: RolloutDraft; set: SetDr
   return (
     <div data-testid="wizard-step-pace">
       <label>
-        Waves (cumulative percents of the target, or device counts: <code>5, 25%, 100%</code>)
+        Waves: cumulative percents of the target (<code>10%, 50%, 100%</code>) or devices per wave (<code>5, 50, 500</code>)
         <input data-testid="rollout-waves" className="code-input" placeholder="100%" value={draft.waves} onChange={(e) => set({ waves: e.target.value })} spellCheck={false} />
       </label>
       <div className="form-grid">
