@@ -2,21 +2,8 @@ import { useEffect, useRef, useState, type FormEvent, type ReactElement } from '
 import type { Firmware } from '../../api.ts';
 import { ErrorMessage } from '../../components/error-message.tsx';
 import { formatBytes } from '../../format.ts';
+import { checkUpload, NO_EXTRAS, type UploadExtras } from './upload-checks.ts';
 import { uploadFirmware, type FirmwareUpload, type UploadProgress } from './upload-firmware.ts';
-
-/** Images up to 2 GiB (docs/firmware.md); a bigger file is refused before a byte is sent. */
-const MAX_IMAGE_BYTES = 2 * 1024 ** 3;
-/** Semantic version 2.0 (semver.org), as the server checks it. */
-const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$/;
-
-/** What is wrong with the form before uploading, or null. */
-export function checkUpload(file: File | undefined, version: string): string | null {
-  if (!file) return 'Choose the image file to upload';
-  if (file.size === 0) return 'The file is empty';
-  if (file.size > MAX_IMAGE_BYTES) return `The file is ${formatBytes(file.size)}; images may be at most 2 GiB`;
-  if (!SEMVER.test(version.trim())) return 'Version must be a semantic version such as 1.4.0 or 2.0.0-rc.1';
-  return null;
-}
 
 /**
  * Uploads one image: the file (streamed from disk), its version, the device types it may be
@@ -28,6 +15,7 @@ export function FirmwareUploadForm({ onUploaded, onCancel }: { onUploaded(firmwa
   const [version, setVersion] = useState('');
   const [deviceTypes, setDeviceTypes] = useState('');
   const [releaseNotes, setReleaseNotes] = useState('');
+  const [extras, setExtras] = useState<UploadExtras>(NO_EXTRAS);
   const [formError, setFormError] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(undefined);
   const [progress, setProgress] = useState<UploadProgress | undefined>(undefined);
@@ -37,7 +25,7 @@ export function FirmwareUploadForm({ onUploaded, onCancel }: { onUploaded(firmwa
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    const problem = checkUpload(file, version);
+    const problem = checkUpload(file, version, extras);
     setFormError(problem);
     setError(undefined);
     if (problem || !file) return;
@@ -47,7 +35,11 @@ export function FirmwareUploadForm({ onUploaded, onCancel }: { onUploaded(firmwa
       .filter(Boolean)
       .join(',');
     setProgress({ loaded: 0, total: file.size });
-    const started = uploadFirmware(file, { version: version.trim(), deviceTypes: types, releaseNotes }, setProgress);
+    const started = uploadFirmware(
+      file,
+      { version: version.trim(), deviceTypes: types, releaseNotes, sha256: extras.sha256.trim(), signature: extras.signature.trim(), keyId: extras.keyId.trim(), id: extras.id.trim() },
+      setProgress,
+    );
     upload.current = started;
     try {
       onUploaded(await started.done);
@@ -68,7 +60,7 @@ export function FirmwareUploadForm({ onUploaded, onCancel }: { onUploaded(firmwa
       </p>
       <fieldset disabled={busy}>
         <label>
-          Image file (at most 2 GiB)
+          Image file
           <input data-testid="firmware-file" type="file" onChange={(e) => setFile(e.target.files?.[0])} />
         </label>
         {file ? <p className="muted hint">{formatBytes(file.size)}</p> : null}
@@ -86,6 +78,30 @@ export function FirmwareUploadForm({ onUploaded, onCancel }: { onUploaded(firmwa
           Release notes
           <textarea data-testid="firmware-release-notes" rows={3} value={releaseNotes} onChange={(e) => setReleaseNotes(e.target.value)} />
         </label>
+        <details>
+          <summary>Integrity and your own signature (optional)</summary>
+          <label>
+            Expected SHA-256 (the upload is refused when the bytes differ)
+            <input data-testid="firmware-sha256-input" className="code-input" value={extras.sha256} onChange={(e) => setExtras({ ...extras, sha256: e.target.value })} spellCheck={false} />
+          </label>
+          <p className="muted hint-text">
+            To sign with your own key instead of Hangar&apos;s, register its public key (API: <code>POST /api/v1/firmware/signing-keys/external</code>), sign the canonical manifest and give the signature with the image id it names.
+          </p>
+          <div className="form-grid">
+            <label>
+              Image id
+              <input data-testid="firmware-id-input" value={extras.id} onChange={(e) => setExtras({ ...extras, id: e.target.value })} spellCheck={false} />
+            </label>
+            <label>
+              Key id (if several)
+              <input data-testid="firmware-key-id-input" value={extras.keyId} onChange={(e) => setExtras({ ...extras, keyId: e.target.value })} spellCheck={false} />
+            </label>
+          </div>
+          <label>
+            Ed25519 signature (base64)
+            <input data-testid="firmware-signature-input" className="code-input" value={extras.signature} onChange={(e) => setExtras({ ...extras, signature: e.target.value })} spellCheck={false} />
+          </label>
+        </details>
       </fieldset>
       {progress ? <UploadProgressBar progress={progress} /> : null}
       {formError ? (

@@ -11,6 +11,12 @@ export interface FirmwareUploadMeta {
   /** Comma-separated; empty = any device type. */
   deviceTypes: string;
   releaseNotes: string;
+  /** Declared SHA-256: the server refuses (and keeps nothing) when the bytes differ. */
+  sha256?: string | undefined;
+  /** A signature made with the tenant's external key instead of Hangar signing; needs `id` (the manifest names the image). */
+  signature?: string | undefined;
+  keyId?: string | undefined;
+  id?: string | undefined;
 }
 
 export interface UploadProgress {
@@ -26,7 +32,15 @@ export interface FirmwareUpload {
 
 export function uploadFirmware(file: Blob, meta: FirmwareUploadMeta, onProgress: (progress: UploadProgress) => void): FirmwareUpload {
   const xhr = new XMLHttpRequest();
-  const query = { version: meta.version, deviceTypes: meta.deviceTypes || undefined, releaseNotes: meta.releaseNotes || undefined };
+  const query = {
+    version: meta.version,
+    deviceTypes: meta.deviceTypes || undefined,
+    releaseNotes: meta.releaseNotes || undefined,
+    sha256: meta.sha256 || undefined,
+    signature: meta.signature || undefined,
+    keyId: meta.keyId || undefined,
+    id: meta.id || undefined,
+  };
   const done = new Promise<Firmware>((resolve, reject) => {
     xhr.open('POST', apiUrl(API_PREFIX, '/firmware', query));
     xhr.setRequestHeader('content-type', 'application/octet-stream');
