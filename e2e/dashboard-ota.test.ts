@@ -8,7 +8,7 @@
  * sees all of it without a button that changes anything.
  * Debian's chromium via playwright-core; skipped loudly where missing.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,6 +149,27 @@ describe.skipIf(!hasChromium)('firmware and rollouts in a browser', () => {
     const percent = Number(/([\d.]+) %/.exec(await row.innerText())?.[1]);
     expect(percent).toBeLessThan(10);
     await page.screenshot({ path: join(SHOTS, 'dashboard-ota-deltas.png'), fullPage: true });
+  });
+
+  it('rotates Hangar’s signing key and registers an external one, refusing a bad PEM', async () => {
+    await openFromNav(page, 'firmware');
+    const rows = page.getByTestId('signing-key-row');
+    await expect.poll(() => rows.count()).toBe(1);
+    await page.getByTestId('signing-key-rotate').click();
+    await page.getByTestId('signing-key-rotate-confirm').click();
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await page.locator('[data-testid="signing-key-row"][data-kind="hangar"][data-state="active"]').count()).toBe(1);
+    expect(await page.locator('[data-testid="signing-key-row"][data-kind="hangar"][data-state="retired"]').count()).toBe(1);
+
+    await page.getByTestId('external-key-open').click();
+    await page.getByTestId('external-key-pem').fill('-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----');
+    await page.getByTestId('external-key-submit').click();
+    expect(await page.getByTestId('external-key-error').innerText()).toContain('400');
+    const { publicKey } = generateKeyPairSync('ed25519');
+    await page.getByTestId('external-key-pem').fill(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    await page.getByTestId('external-key-submit').click();
+    await page.locator('[data-testid="signing-key-row"][data-kind="external"]').waitFor();
+    expect(await rows.count()).toBe(3);
   });
 
   it('counts the devices the target matches as the query changes, and explains one that does not parse', async () => {

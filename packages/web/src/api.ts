@@ -277,6 +277,9 @@ export const api = {
   requestFirmwareDeltas: async (id: string, baseFirmwareIds: string[]): Promise<FirmwareDelta[]> =>
     itemsOf(await request<ListAnswer<FirmwareDelta>>('POST', `/firmware/${enc(id)}/deltas`, { body: { baseFirmwareIds } })),
   listSigningKeys: async (): Promise<SigningKey[]> => itemsOf(await request<ListAnswer<SigningKey>>('GET', '/firmware/signing-keys')),
+  /** A new active Hangar key; the old one is retired (it still verifies what it signed). */
+  rotateSigningKey: (): Promise<SigningKey> => request('POST', '/firmware/signing-keys/rotate'),
+  addExternalSigningKey: (publicKeyPem: string): Promise<SigningKey> => request('POST', '/firmware/signing-keys/external', { body: { publicKeyPem } }),
 
   listRollouts: (q: { state?: RolloutState } & PageQuery = {}): Promise<Page<Rollout>> =>
     request('GET', '/rollouts', { query: { state: q.state, limit: q.limit, cursor: q.cursor } }),
