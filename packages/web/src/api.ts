@@ -63,6 +63,16 @@ import type {
   JobDevice,
   LogRecord,
   TimelineEntry,
+  Firmware,
+  FirmwareDelta,
+  SigningKey,
+  Rollout,
+  NewRollout,
+  RolloutDryRun,
+  RolloutDevice,
+  RolloutDeviceState,
+  RolloutState,
+  DeviceUpdate,
 } from '@hangar/protocol';
 
 // Pages import the wire types and the error class from here, with the client that speaks them.
@@ -76,6 +86,11 @@ const unauthorizedListeners = new Set<UnauthorizedListener>();
 export function onUnauthorized(listener: UnauthorizedListener): () => void {
   unauthorizedListeners.add(listener);
   return () => unauthorizedListeners.delete(listener);
+}
+
+/** For calls made outside `request` (the firmware upload's XHR) that got a 401. */
+export function reportUnauthorized(): void {
+  for (const listener of unauthorizedListeners) listener();
 }
 
 interface RequestOptions {
@@ -99,9 +114,7 @@ export async function request<T>(method: string, path: string, options: RequestO
   } catch (err) {
     throw new ApiError({ status: 0, title: 'Network error', detail: `Could not reach the server: ${String(err)}` });
   }
-  if (res.status === 401 && options.notifyUnauthorized !== false) {
-    for (const listener of unauthorizedListeners) listener();
-  }
+  if (res.status === 401 && options.notifyUnauthorized !== false) reportUnauthorized();
   return decodeAnswer<T>(res, text, `${method} ${path}`);
 }
 
@@ -254,7 +267,40 @@ export const api = {
     request('GET', `/devices/${enc(deviceId)}/logs`, { query: { from: q.from, to: q.to, level: q.level, q: q.q, order: q.order, limit: q.limit, cursor: q.cursor } }),
   listTimeline: (deviceId: string, q: { types?: string; from?: string; to?: string; order?: 'asc' | 'desc' } & PageQuery): Promise<Page<TimelineEntry>> =>
     request('GET', `/devices/${enc(deviceId)}/events`, { query: { types: q.types, from: q.from, to: q.to, order: q.order, limit: q.limit, cursor: q.cursor } }),
+
+  // Uploading an image is `uploadFirmware` (pages/firmware/upload-firmware.ts): it needs XHR's upload progress.
+  listFirmware: (q: PageQuery = {}): Promise<Page<Firmware>> => request('GET', '/firmware', { query: { limit: q.limit, cursor: q.cursor } }),
+  getFirmware: (id: string): Promise<Firmware> => request('GET', `/firmware/${enc(id)}`),
+  deleteFirmware: (id: string): Promise<void> => request('DELETE', `/firmware/${enc(id)}`),
+  listFirmwareDeltas: async (id: string): Promise<FirmwareDelta[]> => itemsOf(await request<ListAnswer<FirmwareDelta>>('GET', `/firmware/${enc(id)}/deltas`)),
+  /** Starts building deltas from earlier images (202: they build in the background). */
+  requestFirmwareDeltas: async (id: string, baseFirmwareIds: string[]): Promise<FirmwareDelta[]> =>
+    itemsOf(await request<ListAnswer<FirmwareDelta>>('POST', `/firmware/${enc(id)}/deltas`, { body: { baseFirmwareIds } })),
+  listSigningKeys: async (): Promise<SigningKey[]> => itemsOf(await request<ListAnswer<SigningKey>>('GET', '/firmware/signing-keys')),
+  /** A new active Hangar key; the old one is retired (it still verifies what it signed). */
+  rotateSigningKey: (): Promise<SigningKey> => request('POST', '/firmware/signing-keys/rotate'),
+  addExternalSigningKey: (publicKeyPem: string): Promise<SigningKey> => request('POST', '/firmware/signing-keys/external', { body: { publicKeyPem } }),
+
+  listRollouts: (q: { state?: RolloutState } & PageQuery = {}): Promise<Page<Rollout>> =>
+    request('GET', '/rollouts', { query: { state: q.state, limit: q.limit, cursor: q.cursor } }),
+  getRollout: (id: string): Promise<Rollout> => request('GET', `/rollouts/${enc(id)}`),
+  createRollout: (body: NewRollout): Promise<Rollout> => request('POST', '/rollouts', { body }),
+  dryRunRollout: (body: NewRollout): Promise<RolloutDryRun> => request('POST', '/rollouts', { body: { ...body, dryRun: true } }),
+  /** pause, resume, abort or approve (the next wave); each answers the rollout as it is now. */
+  rolloutAction: (id: string, action: RolloutAction): Promise<Rollout> => request('POST', `/rollouts/${enc(id)}/${action}`),
+  listRolloutDevices: (id: string, q: { state?: RolloutDeviceState } & PageQuery = {}): Promise<Page<RolloutDevice>> =>
+    request('GET', `/rollouts/${enc(id)}/devices`, { query: { state: q.state, limit: q.limit, cursor: q.cursor } }),
+  listDeviceUpdates: async (deviceId: string): Promise<DeviceUpdate[]> => itemsOf(await request<ListAnswer<DeviceUpdate>>('GET', `/devices/${enc(deviceId)}/updates`)),
 };
+
+export type RolloutAction = 'pause' | 'resume' | 'abort' | 'approve';
+
+/** A list endpoint that is not paged answers `{items}`; a bare array is read the same way. */
+type ListAnswer<T> = { items: T[] } | T[];
+
+function itemsOf<T>(answer: ListAnswer<T>): T[] {
+  return Array.isArray(answer) ? answer : answer.items;
+}
 
 /** The `status` filter of a configuration's device list (conflicting overlaps the other two). */
 export type ConfigurationDeviceStatus = 'applied' | 'pending' | 'conflicting';

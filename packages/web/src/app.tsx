@@ -113,7 +113,7 @@ function Shell({ session }: { session: Session }): ReactElement {
         </a>
         <HeaderNav items={NAV.filter((item) => !item.minRole || session.can(item.minRole))} location={location} />
         <div className="who" data-testid="whoami">
-          <span data-testid="whoami-name">{principal.name}</span>{' '}
+          <span data-testid="whoami-name" title={principal.name}>{principal.name}</span>{' '}
           <span className={`badge role-${principal.role}`} data-testid="whoami-role">
             {principal.role}
           </span>{' '}

@@ -78,3 +78,20 @@ export function isPast(iso: string | null | undefined): boolean {
   const t = Date.parse(iso);
   return !Number.isNaN(t) && t < Date.now();
 }
+
+/** A byte count in binary units (`1.5 MiB`), as sizes of firmware images are read. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/** A count with thousands separators (`1,234`): fleets run to tens of thousands of devices. */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}

@@ -24,6 +24,10 @@ import { WebhookPage } from './pages/webhooks/webhook-page.tsx';
 import { WebhooksPage } from './pages/webhooks/webhooks-page.tsx';
 import { JobPage } from './pages/jobs/job-page.tsx';
 import { JobsPage } from './pages/jobs/jobs-page.tsx';
+import { FirmwareListPage } from './pages/firmware/firmware-list-page.tsx';
+import { FirmwarePage } from './pages/firmware/firmware-page.tsx';
+import { RolloutPage } from './pages/rollouts/rollout-page.tsx';
+import { RolloutsPage } from './pages/rollouts/rollouts-page.tsx';
 import { matchPath, type HashLocation, type RouteParams } from './router.ts';
 
 export interface RouteDef {
@@ -69,6 +73,10 @@ export const ROUTES: RouteDef[] = [
   { pattern: '/audit', minRole: 'admin', render: (_p, location) => <AuditPage location={location} /> },
   { pattern: '/jobs', render: () => <JobsPage /> },
   { pattern: '/jobs/:id', render: (p) => <JobPage key={p['id']} id={p['id'] ?? ''} /> },
+  { pattern: '/firmware', render: () => <FirmwareListPage /> },
+  { pattern: '/firmware/:id', render: (p) => <FirmwarePage key={p['id']} id={p['id'] ?? ''} /> },
+  { pattern: '/rollouts', render: () => <RolloutsPage /> },
+  { pattern: '/rollouts/:id', render: (p) => <RolloutPage key={p['id']} id={p['id'] ?? ''} /> },
 ];
 
 export const NAV: NavItem[] = [
@@ -82,6 +90,8 @@ export const NAV: NavItem[] = [
   { label: 'Webhooks', path: '/webhooks', more: true },
   // Operator pages before the admin-only ones, which close the "More" menu (Audit stays last).
   { label: 'Jobs', path: '/jobs', more: true },
+  { label: 'Firmware', path: '/firmware', more: true },
+  { label: 'Rollouts', path: '/rollouts', more: true },
   { label: 'CAs', path: '/cas', minRole: 'admin', more: true },
   { label: 'API keys', path: '/api-keys', minRole: 'admin', more: true },
   { label: 'Users', path: '/users', minRole: 'admin', more: true },

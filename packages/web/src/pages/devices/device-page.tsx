@@ -20,6 +20,7 @@ import { TwinPanel } from './twin/twin-panel.tsx';
 import { CommandsPanel } from './commands/commands-panel.tsx';
 import { LogsPanel } from './logs/logs-panel.tsx';
 import { TimelinePanel } from './timeline/timeline-panel.tsx';
+import { DeviceUpdates } from './device-updates.tsx';
 
 /** `#/devices/:id` */
 export function DevicePage({ id }: { id: string }): ReactElement {
@@ -160,6 +161,8 @@ export function DevicePage({ id }: { id: string }): ReactElement {
       <TwinPanel deviceId={device.id} stream={stream} operator={operator} locked={retired} />
 
       <CommandsPanel deviceId={device.id} stream={stream} operator={operator} locked={retired} />
+
+      <DeviceUpdates deviceId={device.id} stream={stream} />
 
       <LogsPanel deviceId={device.id} />
 

@@ -15,6 +15,8 @@ describe('timeline labels', () => {
     expect(describeEntry('command.completed', { name: 'ping', state: 'timed_out' })).toBe('Command ping timed out');
     expect(describeEntry('log.error', { count: 3, msg: 'disk full' })).toBe('3 error log records: disk full');
     expect(describeEntry('log.error', { msg: 'disk full' })).toBe('1 error log record: disk full');
+    expect(describeEntry('ota.update', { rolloutId: 'ro_1', state: 'rolled_back', reason: 'self_test' })).toBe('Firmware update rolled back (self_test)');
+    expect(describeEntry('ota.update', { rolloutId: 'ro_1', state: 'downloading', reason: null })).toBe('Firmware update downloading');
     expect(describeEntry('ota.started', {})).toBe('ota.started');
   });
 
@@ -24,5 +26,7 @@ describe('timeline labels', () => {
     expect(isBad('alert.raised', {})).toBe(true);
     expect(isBad('alert.cleared', {})).toBe(false);
     expect(isBad('log.error', {})).toBe(true);
+    expect(isBad('ota.update', { state: 'failed' })).toBe(true);
+    expect(isBad('ota.update', { state: 'succeeded' })).toBe(false);
   });
 });

@@ -74,6 +74,11 @@ export function describeEntry(type: string, data: Record<string, unknown>): stri
       const count = Number(data['count'] ?? 1);
       return `${count} error log record${count === 1 ? '' : 's'}: ${str(data, 'msg')}`;
     }
+    case 'ota.update': {
+      // A device's step in a rollout (the server records each state once per rollout).
+      const reason = str(data, 'reason');
+      return `Firmware update ${str(data, 'state').replace('_', ' ')}${reason ? ` (${reason})` : ''}`;
+    }
     default:
       return type;
   }
@@ -82,5 +87,6 @@ export function describeEntry(type: string, data: Record<string, unknown>): stri
 /** Entries worth drawing attention to. */
 export function isBad(type: string, data: Record<string, unknown>): boolean {
   if (type === 'log.error' || type === 'alert.raised' || type === 'credential.revoked') return true;
+  if (type === 'ota.update') return ['failed', 'rolled_back', 'timed_out'].includes(str(data, 'state'));
   return type === 'command.completed' && ['failed', 'timed_out', 'expired'].includes(str(data, 'state'));
 }
