@@ -51,7 +51,6 @@ export const ERROR_CATALOG = {
   /** Altered, malformed, or made for another artifact or path. */
   DOWNLOAD_TOKEN_INVALID: { status: 403, title: 'Download token invalid' },
   RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range not satisfiable' },
-  OTA_REPORT_INVALID: { status: 400, title: 'Invalid OTA status report' },
   OTA_NOT_IN_ROLLOUT: { status: 404, title: 'Device is not in this deployment' },
   OTA_STATE_CONFLICT: { status: 409, title: 'OTA status report out of order or repeated' },
   ROLLOUT_NOT_FOUND: { status: 404, title: 'Rollout not found' },

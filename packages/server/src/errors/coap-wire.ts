@@ -66,7 +66,6 @@ export const COAP_CODE: { readonly [K in ErrorCode]: number } = {
   DOWNLOAD_TOKEN_INVALID: C.FORBIDDEN,
   // CoAP has no Range (a block past the end is 4.02 in the transport); 4.00 for completeness.
   RANGE_NOT_SATISFIABLE: C.BAD_REQUEST,
-  OTA_REPORT_INVALID: C.BAD_REQUEST,
   ROLLOUT_NOT_FOUND: C.NOT_FOUND,
   ROLLOUT_STATE_CONFLICT: C.CONFLICT,
   OTA_NOT_IN_ROLLOUT: C.NOT_FOUND,

@@ -72,7 +72,6 @@ export const MQTT_REFUSAL: { readonly [C in ErrorCode]: MqttRefusal } = {
   RANGE_NOT_SATISFIABLE: close(R.UNSPECIFIED),
   DOWNLOAD_TOKEN_EXPIRED: close(R.NOT_AUTHORIZED),
   DOWNLOAD_TOKEN_INVALID: close(R.NOT_AUTHORIZED),
-  OTA_REPORT_INVALID: close(R.PAYLOAD_FORMAT_INVALID),
   ROLLOUT_NOT_FOUND: close(R.UNSPECIFIED),
   ROLLOUT_STATE_CONFLICT: close(R.UNSPECIFIED),
   // A well-formed OTA status report the core will not take: MQTT 5 says so in the PUBACK (0x83:

@@ -1,4 +1,5 @@
-import { OTA_DEVICE_STATES, OTA_FAILURE_REASONS, type OtaActiveOffer, type OtaDeviceState, type OtaOffer, type OtaStatusReport } from '@hangar/protocol';
+import { OTA_DEVICE_STATES, type OtaActiveOffer, type OtaDeviceState, type OtaOffer, type OtaStatusReport } from '@hangar/protocol';
+import { readStatusReport } from '../core/ota/status-report.js';
 import type { EventBus } from '../bus/event-bus.js';
 import type { OtaDevicePort } from '../core/ota/ota-device-port.js';
 import { HangarError } from '../errors.js';
@@ -47,7 +48,7 @@ export class TestOtaPort implements OtaDevicePort {
   }
 
   async reportStatus(tenantId: string, deviceId: string, body: unknown): Promise<void> {
-    const report = parseReport(body);
+    const report = readStatusReport(body);
     const key = deviceKey(tenantId, deviceId);
     if (!this.deployments.get(key)?.has(report.deploymentId)) throw new HangarError('OTA_NOT_IN_ROLLOUT', `this device is not in deployment ${report.deploymentId}`);
     const progressKey = `${key}\u0000${report.deploymentId}`;
@@ -85,13 +86,3 @@ function rank(state: OtaDeviceState): number {
   return Math.min(OTA_DEVICE_STATES.indexOf(state), 3);
 }
 
-function parseReport(body: unknown): OtaStatusReport {
-  const invalid = (why: string): HangarError => new HangarError('OTA_REPORT_INVALID', `the status report ${why}`);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('is not a JSON object');
-  const r = body as Record<string, unknown>;
-  if (typeof r.deploymentId !== 'string' || r.deploymentId === '') throw invalid('has no deploymentId');
-  if (!(OTA_DEVICE_STATES as readonly unknown[]).includes(r.state)) throw invalid(`has an unknown state (one of ${OTA_DEVICE_STATES.join(', ')})`);
-  if (r.progress !== undefined && (typeof r.progress !== 'number' || !(r.progress >= 0 && r.progress <= 1))) throw invalid('has a progress outside 0..1');
-  if (r.reason !== undefined && !(OTA_FAILURE_REASONS as readonly unknown[]).includes(r.reason)) throw invalid('has an unknown failure reason');
-  return r as unknown as OtaStatusReport;
-}

@@ -146,9 +146,9 @@ describe('OTA over the HTTP device API', () => {
     ['a deployment the device is not in', JSON.stringify({ deploymentId: 'r-elsewhere', state: 'downloading' }), 404, 'OTA_NOT_IN_ROLLOUT'],
     ['an out-of-order state', JSON.stringify({ deploymentId: 'r-bad', state: 'downloading' }), 409, 'OTA_STATE_CONFLICT'],
     ['a repeated state', JSON.stringify({ deploymentId: 'r-bad', state: 'installing' }), 409, 'OTA_STATE_CONFLICT'],
-    ['an unknown state', JSON.stringify({ deploymentId: 'r-bad', state: 'bricked' }), 400, 'OTA_REPORT_INVALID'],
-    ['a progress over 1', JSON.stringify({ deploymentId: 'r-bad', state: 'downloading', progress: 2 }), 400, 'OTA_REPORT_INVALID'],
-    ['an array', '[1]', 400, 'OTA_REPORT_INVALID'],
+    ['an unknown state', JSON.stringify({ deploymentId: 'r-bad', state: 'bricked' }), 400, 'VALIDATION_FAILED'],
+    ['a progress over 1', JSON.stringify({ deploymentId: 'r-bad', state: 'downloading', progress: 2 }), 400, 'VALIDATION_FAILED'],
+    ['an array', '[1]', 400, 'VALIDATION_FAILED'],
     ['malformed JSON', '{"deploymentId":', 400, 'INVALID_JSON'],
     ['an empty body', '', 400, 'VALIDATION_FAILED'],
   ])('refuses %s with a problem document and stores nothing', async (what, body, status, code) => {
