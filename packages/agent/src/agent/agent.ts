@@ -287,7 +287,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       else if (generation === this.generation && !this.stopped) this.onMqttLost(client);
     });
     client.on('message', (topic, payload) => {
-      if (generation === this.generation) this.onMessage(topic, payload);
+      if (generation !== this.generation) return;
+      // The server sends only after granting the subscription; mqtt.js may hand us a message that
+      // came in the SUBACK's read before the subscribe callback runs, and a command must already
+      // see the agent online over MQTT.
+      this.markMqttUp();
+      this.onMessage(topic, payload);
     });
   }
 
@@ -316,17 +321,27 @@ export class Agent extends EventEmitter<AgentEvents> {
       const refused = granted?.find((g) => g.qos >= 0x80); // a SUBACK failure code (0x80 and up in MQTT 5)
       if (err || refused) {
         this.log.error(`mqtt: subscribing was refused (${err ? describeError(err) : refused!.topic}); retrying`);
+        if (this.mqttUp) {
+          this.mqttUp = false;
+          this.setTransport(this.httpMode ? 'http' : 'offline');
+        }
         this.discard(client);
         this.onMqttFailure('subscribe refused');
         return;
       }
-      this.failures = 0;
-      this.mqttUp = true;
-      this.stopHttp();
-      this.log.info(`connected over MQTT to ${this.options.server}`);
-      this.setTransport('mqtt');
-      this.onOnline();
+      this.markMqttUp();
     });
+  }
+
+  /** Online over MQTT: once per connection, at the SUBACK or at the first message before it. */
+  private markMqttUp(): void {
+    if (this.mqttUp) return;
+    this.failures = 0;
+    this.mqttUp = true;
+    this.stopHttp();
+    this.log.info(`connected over MQTT to ${this.options.server}`);
+    this.setTransport('mqtt');
+    this.onOnline();
   }
 
   private onMqttLost(client: MqttClient): void {
