@@ -247,7 +247,7 @@ async function jobPhase(fleet: BenchFleet, rest: HangarRest, pid: number, n: num
 }
 
 /** HANGAR_BENCH_CPU_PROF=DIR: the server writes a V8 CPU profile into DIR on exit (as the other benches' servers do). */
-function profilingEnv(): Record<string, string> {
+export function profilingEnv(): Record<string, string> {
   if (!process.env.HANGAR_BENCH_CPU_PROF) return {};
   const preload = new URL('../support/cpu-profile-preload.ts', import.meta.url).href;
   return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import tsx --import ${preload}`.trim() };
