@@ -128,7 +128,8 @@ export async function hangarRollout(store: Dialect, image: string, o: HangarRoll
     const connect = connectSpan.stop();
     progress(`${label}: ${formatNumber(n)} agents connected and on ${FROM_VERSION} after ${connect.wallSec.toFixed(1)} s`);
 
-    progress(`${label}: rollout of ${TO_VERSION} to ${formatNumber(n)} devices (maxConcurrent ${formatNumber(o.maxConcurrent)})`);
+    // The wall-clock times let a server-side trace (HANGAR_BENCH_SQL_TIMING, a CPU profile) be cut to the rollout.
+    progress(`${label}: rollout of ${TO_VERSION} to ${formatNumber(n)} devices (maxConcurrent ${formatNumber(o.maxConcurrent)}) at ${new Date().toISOString()}`);
     const span = startCpuSpan(pid);
     const started = performance.now();
     let agentsDoneSec: number | undefined;
@@ -154,7 +155,7 @@ export async function hangarRollout(store: Dialect, image: string, o: HangarRoll
     );
     const run = span.stop();
     const ok = rollout.state === 'completed' && rollout.counts.succeeded === n;
-    progress(`${label}: rollout ${rollout.state} in ${run.wallSec.toFixed(2)} s: ${countsText(rollout)}`);
+    progress(`${label}: rollout ${rollout.state} in ${run.wallSec.toFixed(2)} s at ${new Date().toISOString()}: ${countsText(rollout)}`);
 
     abort.abort();
     const summary = await fleet;
