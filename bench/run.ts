@@ -17,7 +17,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   'mqtt-broker': async () => (await import('./mqtt/broker-choice.js')).runMqttBrokerBench,
   ingest: async () => (await import('./ingest/ingest-bench.js')).runIngestBench,
   twin: async () => (await import('./twin/twin-bench.js')).runTwinBench,
-  ota: async () => async () => (await import('./ota/delta.js')).runDeltaBench(),
+  ota: async () => (await import('./ota/ota-bench.js')).runOtaBench,
 };
 
 async function main(args: string[]): Promise<number> {

@@ -8,10 +8,13 @@
  * at most `concurrency` at once, each download on a new connection as separate devices would.
  * Figures: wall time, downloads/s, bytes served, server CPU per download.
  *
- * Hangar (`hangarRollout`): NOT WRITTEN YET — see the marked function below.
+ * Hangar (`hangarRollout`, hangar-rollout.ts): a `hangar serve` child rolls the same image out
+ * to N simulated agents; figures: wall time from the rollout's creation to completed, bytes the
+ * agents downloaded, server CPU per device update, and both as ratios to the reference.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { once } from 'node:events';
@@ -21,18 +24,23 @@ import { fileURLToPath } from 'node:url';
 import { BenchConfigError, type BenchContext, type BenchResult } from '../support/bench.js';
 import { checkTarget, formatNumber, progress, type Figure } from '../support/measure.js';
 import { tempDir, track } from '../support/scratch.js';
+import type { CpuSpan } from '../twin/process-cpu.js';
+import { hangarRollout } from './hangar-rollout.js';
 
 export interface RolloutBenchOptions {
   /** Simulated devices, each downloading the image once (default 10,000 × HANGAR_BENCH_SCALE). */
   devices: number;
-  /** Downloads in flight at once. */
+  /** The reference's downloads in flight at once. */
   concurrency: number;
+  /** The rollout's maxConcurrent (devices between offered and verifying at once). */
+  maxConcurrent: number;
   /** Image size in bytes (the issue's 256 KiB). */
   imageBytes: number;
 }
 
 const DEFAULT_DEVICES = 10_000;
 const DEFAULT_CONCURRENCY = 200;
+const DEFAULT_MAX_CONCURRENT = 2_000;
 const IMAGE_BYTES = 256 * 1024;
 /** The issue's target for the whole rollout. */
 const ROLLOUT_TARGET_SEC = 60;
@@ -50,7 +58,7 @@ export interface DownloadRun {
 
 /** `--devices N`, `--concurrency N` (or `=N`) from the command line, over the defaults. */
 export function rolloutOptions(argv: readonly string[], ctx: BenchContext): RolloutBenchOptions {
-  const options: RolloutBenchOptions = { devices: Math.max(1, Math.round(DEFAULT_DEVICES * ctx.scale)), concurrency: DEFAULT_CONCURRENCY, imageBytes: IMAGE_BYTES };
+  const options: RolloutBenchOptions = { devices: Math.max(1, Math.round(DEFAULT_DEVICES * ctx.scale)), concurrency: DEFAULT_CONCURRENCY, maxConcurrent: DEFAULT_MAX_CONCURRENT, imageBytes: IMAGE_BYTES };
   const flag = (name: string): string | undefined => {
     for (let i = 0; i < argv.length; i += 1) {
       const a = argv[i]!;
@@ -68,6 +76,7 @@ export function rolloutOptions(argv: readonly string[], ctx: BenchContext): Roll
   };
   options.devices = whole('devices', 100_000) ?? options.devices;
   options.concurrency = whole('concurrency', 2_000) ?? options.concurrency;
+  options.maxConcurrent = whole('max-concurrent', 100_000) ?? options.maxConcurrent;
   return options;
 }
 
@@ -76,32 +85,53 @@ export async function runRolloutBench(ctx: BenchContext, options: RolloutBenchOp
   const figures: Figure[] = [];
   const notes: string[] = [];
   const scratch = tempDir('hangar-bench-ota');
+  const n = options.devices;
+  const kib = formatNumber(options.imageBytes / 1024);
   try {
     const image = join(scratch.path, 'image.bin');
     writeFileSync(image, randomBytes(options.imageBytes));
-    progress(`ota: reference, ${formatNumber(options.devices)} downloads of ${formatNumber(options.imageBytes)} B from a plain file server`);
+    progress(`ota: reference, ${formatNumber(n)} downloads of ${formatNumber(options.imageBytes)} B from a plain file server`);
     const reference = await staticReference(image, options);
+    progress(`ota: reference ${describeRun(reference)}`);
     figures.push({
-      name: `Reference: ${formatNumber(options.devices)} downloads of ${formatNumber(options.imageBytes / 1024)} KiB, Node http + fs.createReadStream`,
+      name: `Reference: ${formatNumber(n)} downloads of ${kib} KiB, Node http + fs.createReadStream`,
       store: '—',
       result: describeRun(reference),
     });
     for (const store of ctx.stores) {
-      const run = await hangarRollout(store, image, options);
-      if (run === undefined) {
-        notes.push(`Hangar rollout (${store}): not measured yet — hangarRollout in bench/ota/rollout.ts is still to be written.`);
-        continue;
-      }
-      figures.push({
-        name: `Rollout to ${formatNumber(options.devices)} simulated agents (${formatNumber(options.imageBytes / 1024)} KiB image)`,
-        store,
-        result: describeRun(run),
-        reference: `${reference.wallSec.toFixed(1)} s (${(run.wallSec / reference.wallSec).toFixed(1)}×)`,
-        target: checkTarget(run.wallSec, { op: '≤', value: ROLLOUT_TARGET_SEC, unit: 's' }),
-      });
+      const run = await hangarRollout(store, image, { devices: n, maxConcurrent: options.maxConcurrent });
+      const cpuMs = (run.serverSec * 1000) / Math.max(1, run.succeeded);
+      const expected = n * options.imageBytes;
+      figures.push(
+        { name: `Provision ${formatNumber(n)} devices + tokens (REST)`, store, result: `${sec(run.provisionSec)} (${formatNumber(Math.round(n / run.provisionSec))} devices/s)` },
+        {
+          name: `Connect ${formatNumber(n)} agents (MQTT, token) until the server knows each runs 1.0.0`,
+          store,
+          result: `${sec(run.connect.wallSec)} (${formatNumber(Math.round(n / run.connect.wallSec))}/s); server ${(run.connect.serverSec * 1000 / n).toFixed(2)} ms CPU per agent; ${shares(run.connect)}`,
+        },
+        {
+          name: `Rollout of a ${kib} KiB image to ${formatNumber(n)} simulated agents → completed`,
+          store,
+          result: [
+            run.incomplete ? `**${run.incomplete}** after ${sec(run.wallSec)}` : `${sec(run.wallSec)}`,
+            `${formatNumber(Math.round(run.succeeded / run.wallSec))} updates/s (agents all succeeded at ${run.agentsDoneSec === undefined ? '—' : sec(run.agentsDoneSec)})`,
+            `${formatNumber(Math.round(run.bytesDownloaded / 2 ** 20))} MiB downloaded by the agents (N × image = ${formatNumber(Math.round(expected / 2 ** 20))} MiB${run.bytesDownloaded === expected ? '' : `; ${formatNumber(run.bytesDownloaded - expected)} B more`})`,
+            `server CPU ${cpuMs.toFixed(2)} ms per device update`,
+            shares(run),
+          ].join(' · '),
+          reference: `time ${(run.wallSec / reference.wallSec).toFixed(1)}×, server CPU per device ${(cpuMs / reference.serverCpuMsPerDownload).toFixed(1)}× the reference's per download`,
+          target: checkTarget(run.wallSec, { op: '≤', value: ROLLOUT_TARGET_SEC, unit: 's' }),
+        },
+      );
+      const s = run.summary;
+      notes.push(
+        `${store}: the agents reported ${formatNumber(s.ota.outcomes.succeeded)} succeeded, ${formatNumber(s.ota.outcomes.failed)} failed, ${formatNumber(s.ota.outcomes.rolled_back)} rolled back; versions ${JSON.stringify(s.ota.versions)}; status reports ${JSON.stringify(s.ota.reports)}; ${formatNumber(s.drops)} connections dropped by injection (none asked).`,
+      );
     }
     notes.push(
       `Reference: a plain \`http\` server in a child process streams the file with \`fs.createReadStream\` (no authentication, token, Range or store); this process runs ${formatNumber(options.concurrency)} downloads at once, each on a new connection (as separate devices), reading every byte. Server CPU is the child's \`process.cpuUsage()\` (user + system) over the run, per download.`,
+      `Hangar: a \`hangar serve\` child (TypeScript source via tsx, fresh data dir, ephemeral ports). N devices by bulk import and a token each (\`provisionThroughApi\`, 16 at a time); the image uploaded with \`POST /api/v1/firmware?version=2.0.0\`; N agents of the agent library's simulator (\`simulateAgents\`: the real OTA state machine and HTTP downloader, SHA-256 of each download checked, signature verified, no failures injected) on 1.0.0, 128 MQTT handshakes in flight. The clock starts at \`POST /api/v1/rollouts\` (once a dry run counts all N devices on 1.0.0, so every one is eligible) and stops when \`GET /api/v1/rollouts/{id}\` (polled every 250 ms) says completed; the rollout: one wave, \`maxConcurrent\` ${formatNumber(options.maxConcurrent)}, \`rate.perMinute\` 600,000, \`healthGate.windowSec\` 0, \`useDeltas\` false.`,
+      'Server CPU: the child\'s /proc/<pid>/stat (user + system, 10 ms ticks) over the rollout, per device updated — this includes the offers, the status reports (MQTT), the downloads (HTTP) and the polling. Cores busy = CPU seconds ÷ wall seconds; "generator" is this process (the agents and their SHA-256 of every byte); "other processes" is the machine\'s busy time less those two.',
     );
     if (reference.failures > 0) notes.push(`Reference: ${formatNumber(reference.failures)} downloads failed or came back short.`);
   } finally {
@@ -117,6 +147,17 @@ function describeRun(run: DownloadRun): string {
     `${formatNumber(Math.round(run.bytesServed / 2 ** 20))} MiB served`,
     `server CPU ${run.serverCpuMsPerDownload.toFixed(3)} ms/download`,
   ].join(' · ');
+}
+
+function sec(s: number): string {
+  return s < 10 ? `${s.toFixed(2)} s` : `${s.toFixed(1)} s`;
+}
+
+/** How busy each side kept the cores: CPU seconds per wall second. */
+function shares(p: CpuSpan): string {
+  const share = (cpu: number): string => (cpu / p.wallSec).toFixed(2);
+  const others = Math.max(0, p.machineSec - p.serverSec - p.generatorSec);
+  return `cores busy: server ${share(p.serverSec)}, generator ${share(p.generatorSec)}, other processes ${share(others)} of ${cpus().length}`;
 }
 
 // ---- the reference: a static file server ---------------------------------------------------
@@ -209,28 +250,4 @@ function download(url: string): Promise<number> {
     req.on('error', reject);
     req.end();
   });
-}
-
-// ---- the Hangar rollout ------------------------------------------------------------------------
-
-/**
- * >>> THE HANGAR HALF — TO BE WRITTEN once the firmware registry, the rollout engine and the
- * agent's OTA install exist. Answers undefined until then (the report says "not measured").
- *
- * What it must do, for `store` (sqlite or postgres, as the twin bench does with
- * e2e/support/hangar-process.ts `startHangar` and bench/support/scratch.ts `postgresSchema`):
- * 1. Start a `hangar serve` child (HTTP + MQTT on free ports) and an admin REST client.
- * 2. Upload `image` with `POST /api/v1/firmware` (streamed; version e.g. 2.0.0).
- * 3. Provision `options.devices` devices (`provisionThroughApi` of the agent's simulator) and
- *    start that many simulated agents (packages/agent/src/simulator, on version 1.0.0, OTA on,
- *    no injected failures) — connected before the clock starts.
- * 4. Start the clock and the server's CPU span (bench/twin/process-cpu.ts `startCpuSpan`);
- *    create a rollout to every device (one wave, maxConcurrent = options.concurrency, no rate
- *    limit, health window 0) with `POST /api/v1/rollouts`.
- * 5. Poll `GET /api/v1/rollouts/{id}` until it is completed; stop the clock.
- * 6. Answer wall time, bytes served (the sum of the agents' downloaded bytes, or the server's
- *    download counter), and server CPU per device.
- */
-export async function hangarRollout(_store: string, _image: string, _options: RolloutBenchOptions): Promise<DownloadRun | undefined> {
-  return undefined;
 }

@@ -247,10 +247,12 @@ async function jobPhase(fleet: BenchFleet, rest: HangarRest, pid: number, n: num
 }
 
 /** HANGAR_BENCH_CPU_PROF=DIR: the server writes a V8 CPU profile into DIR on exit (as the other benches' servers do). */
-function profilingEnv(): Record<string, string> {
-  if (!process.env.HANGAR_BENCH_CPU_PROF) return {};
-  const preload = new URL('../support/cpu-profile-preload.ts', import.meta.url).href;
-  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import tsx --import ${preload}`.trim() };
+export function profilingEnv(): Record<string, string> {
+  // HANGAR_BENCH_SQL_TIMING=DIR: the server also writes its statements' running times there (sql-timing-preload.ts).
+  const preloads = [process.env.HANGAR_BENCH_CPU_PROF ? 'cpu-profile-preload.ts' : '', process.env.HANGAR_BENCH_SQL_TIMING ? 'sql-timing-preload.ts' : ''].filter((f) => f !== '');
+  if (preloads.length === 0) return {};
+  const imports = preloads.map((f) => `--import ${new URL(`../support/${f}`, import.meta.url).href}`).join(' ');
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import tsx ${imports}`.trim() };
 }
 
 function sec(s: number): string {
