@@ -16,7 +16,7 @@ describe('twin benchmark (smoke, 20 agents)', () => {
       'A: configuration → all 20 reported twins match',
       'B: bulk job `ping` → 20 succeeded',
     ]);
-    expect(result.figures[3]!.reference).toMatch(/CPU\/op [\d.]+× the reference/);
+    expect(result.figures[3]!.reference).toMatch(/CPU\/op ([\d.]+× the reference|not comparable)/);
     expect(result.figures[4]!.result).toMatch(/completions\/s/);
     expect(result.notes.join('\n')).toMatch(/applied 20 desired properties and answered 20 commands \(0 failed\)/);
   }, 180_000);
