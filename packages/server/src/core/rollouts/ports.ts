@@ -172,7 +172,8 @@ export interface RolloutStore {
   history(tenantId: string, deviceId: string, options: { beforeRolloutId?: string | undefined; limit: number }): Promise<DeviceUpdateRecord[]>;
   /**
    * The version a device runs (`devices.firmware_version` and its sortable key). The rollouts
-   * context owns it: status reports and the reported twin set it. False: no such device.
+   * context owns it: status reports and the reported twin set it. False: no such device, or it
+   * already runs that version (nothing written).
    */
   setFirmwareVersion(tenantId: string, deviceId: string, version: string, at: number): Promise<boolean>;
 }

@@ -276,6 +276,8 @@ export class KyselyRolloutStore implements RolloutStore {
       .set({ firmware_version: version, firmware_version_key: semverKey(version), updated_at: at })
       .where('tenant_id', '=', tenantId)
       .where('id', '=', deviceId)
+      // A device reports its version with its twin and with its status: the second report writes nothing.
+      .where((eb) => eb.or([eb('firmware_version', 'is', null), eb('firmware_version', '!=', version)]))
       .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
