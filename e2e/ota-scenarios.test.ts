@@ -278,6 +278,26 @@ describe('OTA rollouts with simulated agents', () => {
       await agents.stop();
     }
   });
+
+  it('devices that raise an alert rule the rollout names after updating fail the health gate', async () => {
+    const creds = await devices(hangar, 'ota-al', 6, 'ota-alert');
+    const fw = await upload(hangar, '2.5.0', 'ota-alert');
+    const rule = await api('POST', '/api/v1/alert-rules', { name: 'errors after update', severity: 'major', target: 'type = "ota-alert"', condition: 'telemetry.error_rate > 0' });
+    // 2 of the 6 agents publish {"error_rate":1} every second once updated.
+    const agents = fleet(hangar, creds, { alertAfterUpdatePct: 34, alertEverySec: 1 });
+    try {
+      await onVersion(hangar, 'ota-alert', '1.0.0', 6);
+      const rollout = await api('POST', '/api/v1/rollouts', { name: 'alerts', firmwareId: fw.id, query: 'type = "ota-alert"', maxConcurrent: 6, rate: { perMinute: 6000 }, healthGate: { windowSec: 5, maxDisconnects: 5, alertRuleIds: [rule.id] } });
+      const done = await rolloutWhen(hangar, rollout.id, 'the rollout completed', (r) => r.state === 'completed');
+      expect(done.counts).toMatchObject({ succeeded: 4, failed: 2 });
+      const failed = (await members(hangar, rollout.id)).filter((d) => d.state === 'failed');
+      expect(failed.map((d) => d.reason)).toEqual(['health', 'health']);
+      const alerts = (await api('GET', `/api/v1/alerts?limit=100`)).items.filter((a: { ruleId: string }) => a.ruleId === rule.id);
+      expect(new Set(alerts.map((a: { deviceId: string }) => a.deviceId))).toEqual(new Set(failed.map((d) => d.deviceId)));
+    } finally {
+      await agents.stop();
+    }
+  });
 });
 
 async function freePort(): Promise<number> {

@@ -111,13 +111,19 @@ export class OtaService implements OtaDevicePort {
     if (report.state === 'downloading' && m.state === 'downloading' && (report.progress === undefined || (m.progress !== null && report.progress <= m.progress))) {
       throw conflict(`downloading at ${report.progress ?? 'no'} progress repeats or goes back from ${m.progress ?? 'none'}`);
     }
+    const now = this.now();
+    if (report.state === 'downloading' && m.state === 'downloading') {
+      // Progress within a download changes no state: one guarded write, no event and no
+      // transaction, since a device sends several (readers poll `progress`).
+      const advanced = await this.stores.rollouts.transition(tenantId, m.rolloutId, deviceId, ['downloading'], { progress: report.progress!, ...(report.artifact ? { artifact: report.artifact } : {}), updatedAt: now }, { progressBelow: report.progress! });
+      if (!advanced) throw conflict(`the device's state changed meanwhile; downloading at ${report.progress} no longer follows`);
+      return;
+    }
     const r = await this.stores.rollouts.get(tenantId, m.rolloutId);
     if (!r) throw new HangarError('OTA_NOT_IN_ROLLOUT', `device "${deviceId}" is not in deployment "${report.deploymentId}"`);
-    const now = this.now();
     const patch = this.patchFor(r, m, report, now);
-    const guard = report.state === 'downloading' && m.state === 'downloading' ? { progressBelow: report.progress! } : undefined;
     const moved = await this.deps.changeEvents.transaction(this.stores, async (tx, events) => {
-      if (!(await this.deps.moves.moveIn(tx, events, m, [m.state], patch, guard))) return false;
+      if (!(await this.deps.moves.moveIn(tx, events, m, [m.state], patch))) return false;
       if ((report.state === 'succeeded' || report.state === 'rolled_back') && report.version !== undefined) await this.recordVersion(tx, events, tenantId, deviceId, report.version, now);
       return true;
     });

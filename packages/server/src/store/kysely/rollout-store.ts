@@ -140,7 +140,10 @@ export class KyselyRolloutStore implements RolloutStore {
     // Seven parameters a row. ON CONFLICT DO NOTHING without a target skips a row that breaks
     // any unique index — the partial one on active devices included — on both stores; a
     // concurrent insert of the same device waits for the other transaction and is skipped.
-    for (const part of chunk([...devices], 500)) {
+    // Rows go in device-id order (waves shuffle them): two concurrent creates over the same
+    // devices then wait on each other in one order instead of deadlocking on PostgreSQL.
+    const ordered = [...devices].sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+    for (const part of chunk(ordered, 500)) {
       const rows = await this.db
         .insertInto('rollout_devices')
         .values(part.map((d) => ({ rollout_id: rolloutId, tenant_id: tenantId, device_id: d.deviceId, wave: d.wave, state: 'pending', from_version: d.fromVersion, disconnects: 0, updated_at: at, active: 1 })))
