@@ -336,7 +336,9 @@ describe('OtaUpdater', () => {
   });
 
   it('stops the download when the offer is withdrawn, and reports nothing more', async () => {
-    const d = device();
+    // A long backoff after the cut: with short ones, a loaded machine could run out of retries
+    // (and report `failed`) before the withdrawal arrives.
+    const d = device({ slowRetry: true });
     await d.updater.boot();
     server.serve('/device/v1/firmware/fw_slow/image', v2, 'tok');
     server.cutAlways('/device/v1/firmware/fw_slow/image', 1000);
