@@ -7,6 +7,8 @@ const alias = [
   { find: /^@hangar\/protocol$/, replacement: protocolSource('index.ts') },
   { find: /^@hangar\/protocol\/rest$/, replacement: protocolSource('rest/index.ts') },
   { find: /^@hangar\/protocol\/rest-client$/, replacement: protocolSource('rest-client.ts') },
+  { find: /^@hangar\/protocol\/coap$/, replacement: protocolSource('coap/index.ts') },
+  { find: /^@hangar\/protocol\/lwm2m$/, replacement: protocolSource('lwm2m/index.ts') },
 ];
 
 export default defineConfig({

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startListeningHangar, type ListeningHangar } from '../api/events-fixture.js';
 import { RawPeer } from '../transports/coap/coap-fixture.js';
-import { CoapCode, CoapOptionNumber, decodeUint, firstOption } from '../transports/coap/coap-message.js';
+import { CoapCode, CoapOptionNumber, decodeUint, firstOption } from '@hangar/protocol/coap';
 
 /**
  * A rate-limited device learns the real wait on HTTP and CoAP alike: one typed field of the

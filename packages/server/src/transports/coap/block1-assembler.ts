@@ -1,4 +1,4 @@
-import { blockSize, type BlockValue } from './block-option.js';
+import { blockSize, type BlockValue } from '@hangar/protocol/coap';
 
 export interface Block1Limits {
   /** Largest body one upload may reach (413 past it). */

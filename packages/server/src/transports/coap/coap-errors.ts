@@ -1,6 +1,6 @@
 import { coapAnswerOf } from '../../errors/coap-wire.js';
 import type { CoapResponse } from './coap-server.js';
-import { CoapOptionNumber, encodeUint } from './coap-message.js';
+import { CoapOptionNumber, encodeUint } from '@hangar/protocol/coap';
 
 /** Diagnostics are cut here so that an error answer stays one unfragmented datagram. */
 const MAX_DIAGNOSTIC_BYTES = 512;

@@ -9,9 +9,9 @@ import { MasterKey } from '../../core/identity/master-key.js';
 import { TempArtifactStore } from '../../testing/temp-artifact-store.js';
 import { TestFirmwareCatalog } from '../../testing/test-firmware-catalog.js';
 import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
-import { encodeBlock } from './block-option.js';
+import { encodeBlock } from '@hangar/protocol/coap';
 import { coapClient, RawPeer } from './coap-fixture.js';
-import { CoapCode, CoapOptionNumber as Opt, optionValues } from './coap-message.js';
+import { CoapCode, CoapOptionNumber as Opt, optionValues } from '@hangar/protocol/coap';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 

@@ -11,7 +11,7 @@ import type { DeviceProtocol } from '../../bus/events.js';
 import { HangarError } from '../../errors.js';
 import type { Database } from '../../testing/test-store.js';
 import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
-import { encodeMessage, parseMessage, type CoapMessage } from './coap-message.js';
+import { encodeMessage, parseMessage, type CoapMessage } from '@hangar/protocol/coap';
 import { CoapDeviceEndpoint, type CoapDeviceEndpointOptions } from './device-endpoint.js';
 import type { DeviceUplink } from './device-ports.js';
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import coap from 'coap';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { encodeBlock, decodeBlock } from './block-option.js';
+import { encodeBlock, decodeBlock } from '@hangar/protocol/coap';
 import { coapClient, RawPeer, startCoapHarness, writeDesired, type CoapHarness } from './coap-fixture.js';
-import { CoapCode, CoapOptionNumber as Opt, encodeMessage, encodeUint, firstOption, uintOption, type CoapMessage, type CoapOption, type CoapType } from './coap-message.js';
+import { CoapCode, CoapOptionNumber as Opt, encodeMessage, encodeUint, firstOption, uintOption, type CoapMessage, type CoapOption, type CoapType } from '@hangar/protocol/coap';
 
 /**
  * Messaging behaviour a stock client does not show on demand — duplicates, resets, pings,

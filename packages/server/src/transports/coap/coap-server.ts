@@ -10,7 +10,7 @@ import {
   parseMessage,
   type CoapMessage,
   type CoapOption,
-} from './coap-message.js';
+} from '@hangar/protocol/coap';
 
 /** A UDP peer; `key` ("address:port", "[v6]:port") identifies it in every cache. */
 export interface Remote {

@@ -9,7 +9,7 @@ import type { PresenceTracker } from '../../core/presence/presence-tracker.js';
 import type { TelemetryFormat, TelemetryIngest } from '../../core/telemetry/telemetry-ingest.js';
 import { AuthCache } from './auth-cache.js';
 import { Block1Assembler } from './block1-assembler.js';
-import { blockSize, decodeBlock, encodeBlock, MAX_SZX, type BlockValue } from './block-option.js';
+import { blockSize, decodeBlock, encodeBlock, MAX_SZX, type BlockValue } from '@hangar/protocol/coap';
 import { Block2Cache, type Representation } from './block2-cache.js';
 import { errorResponse, responseForHangarError } from './coap-errors.js';
 import {
@@ -21,7 +21,7 @@ import {
   optionValues,
   uintOption,
   type CoapOption,
-} from './coap-message.js';
+} from '@hangar/protocol/coap';
 import { CoapServer, type CoapRequest, type CoapResponse, type CoapTiming, type Remote } from './coap-server.js';
 import type { CommandReader, DeviceUplink, LogUplink, TwinReader } from './device-ports.js';
 import { ObserveRegistry, type Observer } from './observe-registry.js';

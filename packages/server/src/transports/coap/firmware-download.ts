@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { ArtifactDownloads } from '../../core/firmware/artifact-downloads.js';
 import type { DownloadTarget } from '../../core/firmware/download-tokens.js';
-import { blockSize, decodeBlock, encodeBlock, MAX_SZX } from './block-option.js';
+import { blockSize, decodeBlock, encodeBlock, MAX_SZX } from '@hangar/protocol/coap';
 import { errorResponse, responseForHangarError } from './coap-errors.js';
-import { CoapCode, CoapOptionNumber as Opt, ContentFormat, encodeUint, firstOption, optionValues, type CoapMessage, type CoapOption } from './coap-message.js';
+import { CoapCode, CoapOptionNumber as Opt, ContentFormat, encodeUint, firstOption, optionValues, type CoapMessage, type CoapOption } from '@hangar/protocol/coap';
 import type { CoapResponse } from './coap-server.js';
 
 /** `firmware/{id}/image` and `firmware/{id}/deltas/{deltaId}` under /device/v1 (COAP_RESOURCES.firmware). */

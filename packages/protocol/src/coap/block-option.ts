@@ -1,4 +1,4 @@
-import { encodeUint } from './coap-message.js';
+import { encodeUint } from './message.js';
 
 /** A Block1 or Block2 option value (RFC 7959 §2.2). */
 export interface BlockValue {

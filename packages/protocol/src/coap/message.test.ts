@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBlock, encodeBlock } from './block-option.js';
-import { CoapCode, CoapFormatError, CoapOptionNumber, codeText, decodeUint, encodeMessage, encodeUint, parseMessage, type CoapMessage } from './coap-message.js';
+import { CoapCode, CoapFormatError, CoapOptionNumber, codeText, decodeUint, encodeMessage, encodeUint, parseMessage, type CoapMessage } from './message.js';
 
 function message(overrides: Partial<CoapMessage> = {}): CoapMessage {
   return { type: 'CON', code: CoapCode.GET, messageId: 0x1234, token: Buffer.from([1, 2]), options: [], payload: Buffer.alloc(0), ...overrides };
