@@ -33,6 +33,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--mqtt-port <port>', 'MQTT port [env HANGAR_MQTT_PORT] (default 1883)'))
     .addOption(new Option('--mqtts-port <port>', 'MQTT over TLS port [env HANGAR_MQTTS_PORT] (default 8883)'))
     .addOption(new Option('--coap-port <port>', 'CoAP/LwM2M UDP port [env HANGAR_COAP_PORT] (default 5683)'))
+    .addOption(new Option('--coaps-port <port>', 'CoAP/LwM2M over DTLS 1.2 UDP port [env HANGAR_COAPS_PORT] (default 5684)'))
     .addOption(new Option('--database-url <url>', 'postgres:// URL; default SQLite in the data dir [env HANGAR_DATABASE_URL]'))
     .addOption(new Option('--redis-url <url>', 'redis:// URL for scale-out [env HANGAR_REDIS_URL]'))
     .addOption(new Option('--node-id <id>', 'this node’s name in a cluster [env HANGAR_NODE_ID]'))

@@ -10,6 +10,8 @@ export interface ServeOptions {
   mqttPort: PortSetting;
   mqttsPort: PortSetting;
   coapPort: PortSetting;
+  /** CoAP and LwM2M over DTLS 1.2 (PSK and certificates): docs/dtls.md. */
+  coapsPort: PortSetting;
   databaseUrl?: string | undefined;
   redisUrl?: string | undefined;
   nodeId?: string | undefined;
@@ -41,6 +43,7 @@ export const PORT_FLAGS = {
   mqttPort: { flag: '--mqtt-port', env: 'HANGAR_MQTT_PORT', default: 1883 },
   mqttsPort: { flag: '--mqtts-port', env: 'HANGAR_MQTTS_PORT', default: 8883 },
   coapPort: { flag: '--coap-port', env: 'HANGAR_COAP_PORT', default: 5683 },
+  coapsPort: { flag: '--coaps-port', env: 'HANGAR_COAPS_PORT', default: 5684 },
 } as const;
 
 export class OptionError extends Error {}
@@ -94,6 +97,7 @@ export function resolveServeOptions(flags: RawFlags, env: NodeJS.ProcessEnv): Se
     mqttPort: port('mqttPort'),
     mqttsPort: port('mqttsPort'),
     coapPort: port('coapPort'),
+    coapsPort: port('coapsPort'),
     databaseUrl,
     redisUrl,
     nodeId,

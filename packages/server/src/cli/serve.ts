@@ -17,6 +17,7 @@ export interface Endpoints {
   mqtt?: number;
   mqtts?: number;
   coap?: number;
+  coaps?: number;
 }
 
 /**
