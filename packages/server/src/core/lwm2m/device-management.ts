@@ -8,11 +8,19 @@ import type { Lwm2mMapping } from './lwm2m-mapping.js';
 import type { ObjectModelService } from './object-models.js';
 import type { Lwm2mDeviceLink, Lwm2mRegistration, Lwm2mRequest, Lwm2mResponse, Lwm2mTarget } from './ports.js';
 import { identityOf, type RegistrationService } from './registration-service.js';
+import { valuesFromJson } from './json-values.js';
 
 /** LwM2M 1.1 TS-Transport §6.4 / RFC 7252 MAX_TRANSMIT_WAIT: a queue-mode device listens this long after it spoke. */
 export const DEFAULT_AWAKE_MS = 93_000;
 const DEFAULT_MAX_QUEUED = 32;
 const DEFAULT_MAX_REMEMBERED = 1000;
+
+export interface DeviceLwm2mView {
+  registration: Lwm2mRegistration | undefined;
+  objects: Array<{ id: number; name: string | null; version?: string; instances: number[]; resources: Array<{ id: number; name: string; operations: string; type: string; multiple: boolean; units?: string }> }>;
+  observations: string[][];
+  pending: QueuedRequestView[];
+}
 
 /** What an operation came to: done now, or held for a queue-mode device's next update. */
 export type OperationResult = { status: 'completed'; response: Lwm2mResponse } | { status: 'queued'; requestId: string };
@@ -89,6 +97,48 @@ export class DeviceManagement {
     const registration = await this.registrationOf(ctx.principal.tenantId, deviceId);
     if (registration.queueMode && !this.awake(registration)) return { status: 'queued', requestId: this.enqueue(registration, request) };
     return { status: 'completed', response: await this.send(registration, request) };
+  }
+
+  /** Write-Replace (PUT) or Write-Partial-Update (POST) from REST JSON, typed by the tenant's registry. */
+  async write(ctx: CallContext, deviceId: string, path: Lwm2mPath, mode: 'replace' | 'partial', body: unknown, format?: number): Promise<OperationResult> {
+    const registry = await this.options.models.registryFor(ctx.principal.tenantId);
+    const values = valuesFromJson(path, body, registry);
+    return this.perform(ctx, deviceId, { op: 'write', mode, path, values, ...(format !== undefined ? { format } : {}) });
+  }
+
+  /**
+   * Create (POST on the object, TS-Core §5.4.6) from REST JSON. Without an instance id Hangar
+   * names the lowest one the registration does not list, so the values always carry their path.
+   */
+  async create(ctx: CallContext, deviceId: string, objectId: number, instanceId: number | undefined, body: unknown): Promise<OperationResult> {
+    requireRole(ctx.principal, 'operator');
+    const registration = await this.registrationOf(ctx.principal.tenantId, deviceId);
+    const taken = new Set(registration.objects.find((o) => o.objectId === objectId)?.instances ?? []);
+    let id = instanceId ?? 0;
+    if (instanceId === undefined) while (taken.has(id)) id += 1;
+    const registry = await this.options.models.registryFor(ctx.principal.tenantId);
+    const values = valuesFromJson({ objectId, instanceId: id }, body, registry, { create: true });
+    return this.perform(ctx, deviceId, { op: 'create', path: { objectId }, values });
+  }
+
+  /** What REST shows of a device: its registration, its objects named by the registry, observations, held requests. */
+  async describe(ctx: CallContext, deviceId: string): Promise<DeviceLwm2mView> {
+    requireRole(ctx.principal, 'viewer');
+    const tenantId = ctx.principal.tenantId;
+    if (!(await this.options.registrations.deviceExists(tenantId, deviceId))) throw new HangarError('DEVICE_NOT_FOUND', `device "${deviceId}" does not exist`);
+    const registration = await this.options.registrations.get(tenantId, deviceId);
+    const registry = await this.options.models.registryFor(tenantId);
+    const objects = (registration?.objects ?? []).map((o) => {
+      const model = registry.get(o.objectId, o.version);
+      return {
+        id: o.objectId,
+        name: model?.name ?? null,
+        ...(o.version !== undefined ? { version: o.version } : {}),
+        instances: o.instances,
+        resources: (model?.resources ?? []).map((r) => ({ id: r.id, name: r.name, operations: r.operations, type: r.type, multiple: r.multiple, ...(r.units ? { units: r.units } : {}) })),
+      };
+    });
+    return { registration, objects, observations: this.activeObservations(tenantId, deviceId), pending: this.pending(tenantId, deviceId) };
   }
 
   /** Starts an Observe (or Observe-Composite); its notifications become telemetry and reported twin values. */

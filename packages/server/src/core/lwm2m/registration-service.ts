@@ -177,6 +177,11 @@ export class RegistrationService {
     return r && r.expiresAt > this.now() ? r : undefined;
   }
 
+  /** Whether the tenant has this device (REST answers 404 for a device that does not exist). */
+  async deviceExists(tenantId: string, deviceId: string): Promise<boolean> {
+    return (await this.stores.devices.get(tenantId, deviceId)) !== undefined;
+  }
+
   /** Ends every registration whose lifetime passed; returns how many. */
   async expireDue(): Promise<number> {
     let ended = 0;
