@@ -108,7 +108,7 @@ function registrationView(r: Lwm2mRegistration): Record<string, unknown> {
   };
 }
 
-function configView(c: BootstrapConfig): Record<string, unknown> {
+function configView(c: BootstrapConfig): Omit<BootstrapConfig, 'tenantId'> {
   const { tenantId: _tenant, ...view } = c;
   return view;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Lwm2mServices } from '../../core/lwm2m/lwm2m-services.js';
 import type { CoapRequester, CoapRequestHandler } from '../coap/index.js';
-import { CoapDeviceLink } from './coap-device-link.js';
+import type { CoapDeviceLink } from './coap-device-link.js';
 import { Lwm2mEndpoint } from './lwm2m-endpoint.js';
 
 export { CoapDeviceLink, codeText, type CoapDeviceLinkOptions } from './coap-device-link.js';
