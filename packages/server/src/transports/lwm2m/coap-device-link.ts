@@ -7,8 +7,9 @@ import type { DatagramPeer } from '../datagram-channel.js';
 import { CoapRequestError, type CoapRequester, type IncomingResponse, type OutgoingRequest } from '../coap/index.js';
 
 /** Content formats Hangar encodes, best first, when the device announced which it reads (TS-Core §6.2.1.1 `ct`). */
-const WRITE_PREFERENCE = [Cf.senmlCbor, Cf.senmlJson, Cf.tlv, Cf.lwm2mJson] as const;
-const COMPOSITE_FORMATS = new Set<number>([Cf.senmlCbor, Cf.senmlJson]);
+// SenML CBOR comes after TLV until the shared codecs write it (h/lwm2m-model READY had JSON, TLV, text, opaque).
+const WRITE_PREFERENCE = [Cf.senmlJson, Cf.tlv, Cf.senmlCbor, Cf.lwm2mJson] as const;
+const COMPOSITE_FORMATS = new Set<number>([Cf.senmlJson, Cf.senmlCbor]);
 
 export interface CoapDeviceLinkOptions {
   /** Reaches peers this link has not seen come in (plain UDP after a restart); set later with `useRequester`. */
@@ -63,14 +64,14 @@ export class CoapDeviceLink implements Lwm2mDeviceLink {
   }
 
   async request(target: Lwm2mTarget, req: Lwm2mRequest): Promise<Lwm2mResponse> {
-    const { outgoing, path } = this.encode(target, req);
+    const { outgoing, path } = this.encodeChecked(target, req);
     const answer = await this.send(target.contact, outgoing);
     return this.decode(target, req, path, answer);
   }
 
   async observe(target: Lwm2mTarget, req: Lwm2mRequest, onNotify: (values: Lwm2mValue[]) => void): Promise<{ first: Lwm2mResponse; cancel(): Promise<void> }> {
     if (req.op !== 'observe' && req.op !== 'observe-composite') throw new HangarError('VALIDATION_FAILED', `${req.op} is not an observation`);
-    const { outgoing, path } = this.encode(target, req);
+    const { outgoing, path } = this.encodeChecked(target, req);
     const { peer, requester } = this.route(target.contact);
     try {
       const observation = await requester.observe(
@@ -112,6 +113,16 @@ export class CoapDeviceLink implements Lwm2mDeviceLink {
     if (known && requester) return { peer: known.peer, requester };
     if (contact.secure || !requester) throw new HangarError('LWM2M_DEVICE_UNREACHABLE', 'the device\'s session is not known to this server: it is reachable again after its next update');
     return { peer: { address: contact.address, port: contact.port, key: contact.key }, requester };
+  }
+
+  /** A value the codecs cannot write (wrong type, a format they lack) is the caller's error, not the device's. */
+  private encodeChecked(target: Lwm2mTarget, req: Lwm2mRequest): { outgoing: OutgoingRequest; path: Lwm2mPath } {
+    try {
+      return this.encode(target, req);
+    } catch (err) {
+      if (err instanceof Lwm2mCodecError) throw new HangarError('VALIDATION_FAILED', `the request cannot be encoded: ${err.message}`);
+      throw err;
+    }
   }
 
   private encode(target: Lwm2mTarget, req: Lwm2mRequest): { outgoing: OutgoingRequest; path: Lwm2mPath } {
@@ -186,7 +197,7 @@ function writeFormat(target: Lwm2mTarget): number {
 }
 
 function compositeFormat(target: Lwm2mTarget): number {
-  return target.contentFormats.find((f) => COMPOSITE_FORMATS.has(f)) ?? Cf.senmlCbor;
+  return target.contentFormats.find((f) => COMPOSITE_FORMATS.has(f)) ?? Cf.senmlJson;
 }
 
 function linkError(err: unknown, deviceId: string | undefined): unknown {
