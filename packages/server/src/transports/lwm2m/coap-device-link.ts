@@ -40,6 +40,11 @@ export class CoapDeviceLink implements Lwm2mDeviceLink {
     this.fallback = options.requester;
   }
 
+  /** How long to wait for each answer (tests and operators shorten MAX_TRANSMIT_WAIT). */
+  setTimeout(timeoutMs: number): void {
+    this.options.timeoutMs = timeoutMs;
+  }
+
   /** The requester for peers not seen (the plain CoAP server), when it exists only after this link. */
   useRequester(requester: CoapRequester): void {
     this.fallback = requester;

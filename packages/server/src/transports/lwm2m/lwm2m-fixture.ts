@@ -19,6 +19,7 @@ export async function startLwm2mFixture(kind: Dialect = 'sqlite'): Promise<Lwm2m
   const server = new CoapServer({ handler: routeByFirstSegment({ ...t.hangar.lwm2m.handlers }), logger: pino({ level: 'silent' }), timing: { ackTimeoutMs: 300, maxRetransmit: 2 } });
   const port = await server.listen(0, '127.0.0.1');
   t.hangar.lwm2mLink.useRequester(server);
+  t.hangar.lwm2mLink.setTimeout(5000);
   return {
     t,
     server,

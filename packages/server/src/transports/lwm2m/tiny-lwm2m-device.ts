@@ -43,6 +43,7 @@ export class TinyLwm2mDevice {
     v({ objectId: 3, instanceId: 0, resourceId: 9 }, 'Integer', 87);
     v({ objectId: 3303, instanceId: 0, resourceId: 5700 }, 'Float', 21.5);
     v({ objectId: 3303, instanceId: 0, resourceId: 5701 }, 'String', 'Cel');
+    v({ objectId: 3303, instanceId: 0, resourceId: 5750 }, 'String', 'outdoor');
   }
 
   async start(): Promise<void> {
