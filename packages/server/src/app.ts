@@ -256,7 +256,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     // LwM2M: the core services reach devices through the CoAP link; the lead gives it the CoAP servers.
     // TODO(lead, h/psk): pass `psk: { issuePsk }` over CredentialService (type 'psk') so bootstrap can hand out PSKs.
     const lwm2mLink = new CoapDeviceLink({ logger: logger.child({ component: 'lwm2m' }) });
-    services.lwm2m = createLwm2mServices({ stores, presence: services.presence, telemetry: services.telemetry, twins: services.twins, link: lwm2mLink, logger: logger.child({ component: 'lwm2m' }), now });
+    services.lwm2m = createLwm2mServices({ stores, presence: services.presence, telemetry: services.telemetry, twins: services.twins, link: lwm2mLink, bus, logger: logger.child({ component: 'lwm2m' }), now });
     // Devices get the firmware signing keys with their credentials.
     services.enrollment.attachFirmwareKeys(firmwareKeys);
     const downloads = new ArtifactDownloads(downloadLinks, delivery.artifacts);

@@ -218,8 +218,10 @@ export class DeviceManagement {
 
   private async send(r: Lwm2mRegistration, request: Lwm2mRequest): Promise<Lwm2mResponse> {
     const response = await this.options.link.request(await this.targetOf(r), request);
-    if (response.success && response.values && (request.op === 'read' || request.op === 'read-composite')) {
-      await this.options.mapping.readValues(identityOf(r), response.values).catch((err: unknown) => this.options.logger?.info({ err, deviceId: r.deviceId }, 'lwm2m: read values not reported'));
+    // What was read, and what a device accepted in a write, is what it now reports.
+    const reported = !response.success ? undefined : request.op === 'read' || request.op === 'read-composite' ? response.values : request.op === 'write' ? request.values : undefined;
+    if (reported && reported.length > 0) {
+      await this.options.mapping.readValues(identityOf(r), reported).catch((err: unknown) => this.options.logger?.info({ err, deviceId: r.deviceId }, 'lwm2m: values not reported'));
     }
     return response;
   }

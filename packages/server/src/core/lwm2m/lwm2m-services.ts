@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { EventBus } from '../../bus/event-bus.js';
+import { Lwm2mEvents } from './lwm2m-events.js';
 import type { Stores } from '../stores.js';
 import type { PresenceTracker } from '../presence/presence-tracker.js';
 import type { TelemetryIngest } from '../telemetry/telemetry-ingest.js';
@@ -29,6 +31,8 @@ export interface Lwm2mServicesDeps {
   telemetry: TelemetryIngest;
   twins: ReportedTwinWriter;
   link: Lwm2mDeviceLink;
+  /** Device and credential events end registrations; desired-twin changes become writes. */
+  bus?: EventBus | undefined;
   /** Mints PSK credentials for bootstrap (helper C's `psk` credential type); absent → `psk` accounts are refused. */
   psk?: PskIssuer | undefined;
   logger?: Logger | undefined;
@@ -45,15 +49,20 @@ export function createLwm2mServices(deps: Lwm2mServicesDeps): Lwm2mServices {
   const registrations = new RegistrationService(deps.stores, { presence: deps.presence, auth, logger: deps.logger, now, ...(deps.sweepIntervalMs !== undefined ? { sweepIntervalMs: deps.sweepIntervalMs } : {}) });
   const management = new DeviceManagement({ link: deps.link, registrations, models, mapping, logger: deps.logger, now, ...deps.management });
   const bootstrap = new BootstrapService(deps.stores, { link: deps.link, auth, models, psk: deps.psk, logger: deps.logger, now });
+  const events = deps.bus ? new Lwm2mEvents({ bus: deps.bus, stores: deps.stores, registrations, management, models, logger: deps.logger }) : undefined;
   return {
     registrations,
     bootstrap,
     management,
     mapping,
     models,
-    start: () => registrations.start(),
+    start: () => {
+      registrations.start();
+      events?.start();
+    },
     stop: async () => {
       registrations.stop();
+      events?.stop();
       await Promise.all([bootstrap.drain(), management.drain()]);
     },
   };

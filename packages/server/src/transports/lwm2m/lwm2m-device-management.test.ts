@@ -11,7 +11,7 @@ describe('LwM2M device management against a tiny device (real UDP)', () => {
 
   beforeAll(async () => {
     f = await startLwm2mFixture('sqlite');
-    for (const id of ['dev1', 'sleepy', 'never', 'gone']) await f.createDevice(id);
+    for (const id of ['dev1', 'sleepy', 'never', 'gone', 'susp', 'revoked']) await f.createDevice(id);
     d = new TinyLwm2mDevice();
     await d.start();
     expect((await d.register(f.port, 'dev1')).code).toBe(CoapCode.Created);
@@ -176,6 +176,31 @@ describe('LwM2M device management against a tiny device (real UDP)', () => {
       expect(sleepy.values.get('/3303/0/5750')?.value).toBe('attic');
     } finally {
       await sleepy.stop();
+    }
+  });
+
+  it('writes desired-twin values under lwm2m that differ from the reported ones, and reports them once written', async () => {
+    // The clock moved past dev1's lifetime in the queue-mode test: register again.
+    expect((await d.register(f.port, 'dev1')).code).toBe(CoapCode.Created);
+    await waitFor(() => (d.log.at(-1)?.path === '/3/0' ? true : undefined), 'Object 3 read after the register');
+    const before = d.log.length;
+    const res = await f.t.call('PATCH', '/api/v1/devices/dev1/twin', { body: { desired: { lwm2m: { '3303': { '0': { '5750': 'garage' } } } } } });
+    expect(res.status).toBe(200);
+    await waitFor(() => (d.values.get('/3303/0/5750')?.value === 'garage' ? true : undefined), 'desired write reached the device');
+    expect(d.log.slice(before).map((l) => `${l.method}:${l.path}`)).toEqual([`${CoapCode.POST}:/3303/0`]);
+    await waitFor(async () => ((await f.t.call('GET', '/api/v1/devices/dev1/twin')).body.reported.lwm2m['3303']['0']['5750'] === 'garage' ? true : undefined), 'reported after the write');
+  });
+
+  it('ends the registration of a suspended device', async () => {
+    const s = new TinyLwm2mDevice();
+    await s.start();
+    try {
+      expect((await s.register(f.port, 'susp')).code).toBe(CoapCode.Created);
+      expect((await f.t.call('PATCH', '/api/v1/devices/susp', { body: { status: 'suspended' } })).status).toBe(200);
+      await waitFor(async () => ((await f.t.call('GET', '/api/v1/devices/susp/lwm2m')).body.registered === false ? true : undefined), 'registration ended');
+      expect((await s.update(f.port)).code).toBe(CoapCode.NotFound);
+    } finally {
+      await s.stop();
     }
   });
 
