@@ -23,7 +23,9 @@ export class Lwm2mEvents {
 
   start(): void {
     const { bus, registrations } = this.deps;
-    const end = (tenantId: string, deviceId: string): Promise<unknown> => registrations.endFor(tenantId, deviceId, 'deregistered').catch((err: unknown) => this.deps.logger?.warn({ err, deviceId }, 'lwm2m: registration not ended'));
+    const end = async (tenantId: string, deviceId: string): Promise<void> => {
+      await registrations.endFor(tenantId, deviceId, 'deregistered').catch((err: unknown) => this.deps.logger?.warn({ err, deviceId }, 'lwm2m: registration not ended'));
+    };
     this.unsubscribe.push(
       bus.subscribe('device.suspended', (e) => end(e.tenantId, e.deviceId)),
       bus.subscribe('device.decommissioned', (e) => end(e.tenantId, e.deviceId)),
