@@ -71,6 +71,34 @@ export interface CoapRequester<P = unknown> {
   observe(peer: DatagramPeer<P>, req: OutgoingRequest, onNotify: (n: IncomingResponse) => void, opts?: { timeoutMs?: number; maxResponseBytes?: number }): Promise<Observation>;
 }
 
+/**
+ * One requester over two servers (plain CoAP and DTLS): a request goes out through the server
+ * whose channel the peer belongs to — DTLS when the peer carries a handshake's `secure` record.
+ */
+export function requesterByChannel<P>(servers: { plain: CoapRequester<P>; secure?: CoapRequester<P> | undefined }): CoapRequester<P> {
+  const pick = (peer: DatagramPeer<P>): CoapRequester<P> => {
+    if (!peer.secure) return servers.plain;
+    if (!servers.secure) throw new CoapRequestError('closed', 'no DTLS server is running for this DTLS peer');
+    return servers.secure;
+  };
+  return {
+    request: (peer, req, opts) => {
+      try {
+        return pick(peer).request(peer, req, opts);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    observe: (peer, req, onNotify, opts) => {
+      try {
+        return pick(peer).observe(peer, req, onNotify, opts);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+  };
+}
+
 /** What the requester needs from the messaging layer (`CoapServer`). */
 export interface RequestTransport<P> {
   /** A CON with a fresh message id, retransmitted until ACK/RST or MAX_RETRANSMIT; `stop()` ends retransmission. */

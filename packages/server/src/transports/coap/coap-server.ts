@@ -17,8 +17,12 @@ import { UdpChannel } from './udp-channel.js';
 /** A peer of the channel; `key` identifies it in every cache ("address:port" on UDP, the session over DTLS). */
 export type Remote<P = unknown> = DatagramPeer<P>;
 
-/** What a resource handler may use to reach the peer later (notifications): the server the request came in on. */
-export interface CoapSender<P = unknown> {
+/**
+ * What a resource handler may use to reach the peer later — notifications, or requests of its
+ * own (LwM2M device management) — through the server the request came in on, so a device that
+ * spoke over DTLS is answered over DTLS.
+ */
+export interface CoapSender<P = unknown> extends CoapRequester<P> {
   sendConfirmable(remote: DatagramPeer<P>, message: { code: number; token: Buffer; options?: CoapOption[]; payload?: Buffer }): Promise<DeliveryOutcome>;
   /** Largest datagram the channel carries to this peer (choose block sizes by it). */
   maxPayload(remote: DatagramPeer<P>): number;
