@@ -336,7 +336,7 @@ export class DtlsServer<P> implements DatagramChannel<P> {
         if (!opened) {
           if (record.epoch !== reader.epoch || reader.window.check(record.seq) === false) return;
           // RFC 6347 §4.1.2.7 lets a failed record end the association; during the handshake it does.
-          throw new HandshakeAbort('bad_record_mac', AlertDescription.badRecordMac, 'a record of the handshake did not authenticate');
+          throw new HandshakeAbort('bad_record_mac', AlertDescription.badRecordMac, 'a record of the handshake did not authenticate', handshake.pskIdentity);
         }
         if (opened.type === ContentType.alert) return this.onHandshakeAlert(conn, opened.payload);
         await handshake.onRecord(opened);

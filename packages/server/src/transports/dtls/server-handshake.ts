@@ -98,7 +98,8 @@ export class ServerHandshake<P> {
   private clientChain: Buffer[] = [];
   private clientKey: KeyObject | undefined;
   private secure: SecurePeer<P> | undefined;
-  private pskIdentity: string | undefined;
+  /** The identity the client named, once its ClientKeyExchange arrived (for failure reports). */
+  pskIdentity: string | undefined;
   /** The peer's CID for records we send (RFC 9146), once negotiated. */
   peerCid: Buffer | undefined;
   cidNegotiated = false;
