@@ -381,7 +381,12 @@ export class CoapServer<P = unknown> implements CoapRequester<P>, CoapSender<P> 
 
   private send(datagram: Buffer, remote: DatagramPeer<P>): void {
     if (this.closed) return;
-    this.channel.send(datagram, remote);
+    try {
+      this.channel.send(datagram, remote);
+    } catch (err) {
+      // Sends happen in timers and promise callbacks too: a channel that throws must not take the process down.
+      this.options.logger.warn({ err, remote: remote.key }, 'CoAP datagram could not be sent');
+    }
   }
 }
 
