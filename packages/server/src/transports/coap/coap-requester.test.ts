@@ -264,6 +264,29 @@ describe('CoapRequester against a scripted peer', () => {
     expect(seen).toEqual(['v12', 'v13']);
   });
 
+  it('hands a notification that overtakes a block-wise first answer to onNotify only after observe() resolved', async () => {
+    let token: Buffer = Buffer.alloc(0);
+    const body = Buffer.from('f'.repeat(40));
+    device.onRequest = (m) => {
+      const asked = firstOption(m, Opt.Block2);
+      const num = asked ? decodeBlock(asked)!.num : 0;
+      if (num === 0) {
+        token = m.token;
+        device.send(port, { type: 'ACK', code: CoapCode.Content, messageId: m.messageId, token: m.token, options: [{ number: Opt.Observe, value: encodeUint(20) }, { number: Opt.Block2, value: encodeBlock1(0, true, 0) }], payload: body.subarray(0, 16) });
+        return;
+      }
+      if (num === 1) device.send(port, { type: 'NON', code: CoapCode.Content, messageId: 0x7201, token, options: [{ number: Opt.Observe, value: encodeUint(21) }], payload: Buffer.from('newer') });
+      device.send(port, { type: 'ACK', code: CoapCode.Content, messageId: m.messageId, token: m.token, options: [{ number: Opt.Block2, value: encodeBlock1(num, (num + 1) * 16 < body.length, 0) }], payload: body.subarray(num * 16, num * 16 + 16) });
+    };
+    const events: string[] = [];
+    const observation = await requester.observe(device.peer, { code: CoapCode.GET }, (n) => events.push(`notify ${text(n)}`));
+    events.push(`first ${text(observation.first)}`);
+    await until(() => events.length === 2);
+    expect(events).toEqual([`first ${body.toString()}`, 'notify newer']);
+    device.onRequest = (m) => device.send(port, { type: 'ACK', code: CoapCode.Content, messageId: m.messageId, token: m.token });
+    await observation.cancel();
+  });
+
   it('ends an observation on a notification without Observe (an error)', async () => {
     let token: Buffer = Buffer.alloc(0);
     device.onRequest = (m) => {
