@@ -3,8 +3,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoapCode, CoapOptionNumber as Opt, decodeBlock, encodeMessage, encodeUint, firstOption, parseMessage, uintOption, type CoapMessage } from '@hangar/protocol/coap';
 import type { DatagramPeer } from '../datagram-channel.js';
-import type { CoapServer } from './coap-server.js';
-import { CoapRequestError, isFresh, type IncomingResponse } from './coap-requester.js';
+import pino from 'pino';
+import { CoapServer, type CoapRequest } from './coap-server.js';
+import { CoapRequestError, isFresh, requesterByChannel, type IncomingResponse } from './coap-requester.js';
 import { startLibcoapServer, startRequester, uriPath, type LibcoapServer } from './libcoap-server-fixture.js';
 
 /** Resolves once `check` holds, polling; rejects after `timeoutMs` (generous: the machine may be loaded). */
@@ -263,6 +264,29 @@ describe('CoapRequester against a scripted peer', () => {
     expect(seen).toEqual(['v12', 'v13']);
   });
 
+  it('hands a notification that overtakes a block-wise first answer to onNotify only after observe() resolved', async () => {
+    let token: Buffer = Buffer.alloc(0);
+    const body = Buffer.from('f'.repeat(40));
+    device.onRequest = (m) => {
+      const asked = firstOption(m, Opt.Block2);
+      const num = asked ? decodeBlock(asked)!.num : 0;
+      if (num === 0) {
+        token = m.token;
+        device.send(port, { type: 'ACK', code: CoapCode.Content, messageId: m.messageId, token: m.token, options: [{ number: Opt.Observe, value: encodeUint(20) }, { number: Opt.Block2, value: encodeBlock1(0, true, 0) }], payload: body.subarray(0, 16) });
+        return;
+      }
+      if (num === 1) device.send(port, { type: 'NON', code: CoapCode.Content, messageId: 0x7201, token, options: [{ number: Opt.Observe, value: encodeUint(21) }], payload: Buffer.from('newer') });
+      device.send(port, { type: 'ACK', code: CoapCode.Content, messageId: m.messageId, token: m.token, options: [{ number: Opt.Block2, value: encodeBlock1(num, (num + 1) * 16 < body.length, 0) }], payload: body.subarray(num * 16, num * 16 + 16) });
+    };
+    const events: string[] = [];
+    const observation = await requester.observe(device.peer, { code: CoapCode.GET }, (n) => events.push(`notify ${text(n)}`));
+    events.push(`first ${text(observation.first)}`);
+    await until(() => events.length === 2);
+    expect(events).toEqual([`first ${body.toString()}`, 'notify newer']);
+    device.onRequest = (m) => device.send(port, { type: 'ACK', code: CoapCode.Content, messageId: m.messageId, token: m.token });
+    await observation.cancel();
+  });
+
   it('ends an observation on a notification without Observe (an error)', async () => {
     let token: Buffer = Buffer.alloc(0);
     device.onRequest = (m) => {
@@ -276,6 +300,41 @@ describe('CoapRequester against a scripted peer', () => {
     expect(seen[0]!.code).toBe(CoapCode.NotFound);
     device.send(port, { type: 'CON', code: CoapCode.Content, messageId: 0x7102, token, options: [{ number: Opt.Observe, value: encodeUint(2) }] });
     await until(() => device.received.some((m) => m.type === 'RST' && m.messageId === 0x7102));
+  });
+
+  it('restarts a Block2 transfer whose ETag changed, and refuses answers that break the block rules', async () => {
+    let version = 1;
+    let mode: 'etag' | 'wrong-block' | 'size2' = 'etag';
+    device.onRequest = (m) => {
+      const asked = firstOption(m, Opt.Block2);
+      const num = asked ? decodeBlock(asked)!.num : 0;
+      const body = Buffer.from(`${String(version).repeat(40)}`); // 40 bytes: three 16-byte blocks
+      if (mode === 'etag' && num === 1 && version === 1) version = 2; // changes after block 0 was read
+      const served = mode === 'wrong-block' && num === 1 ? 2 : num;
+      const options = [
+        { number: Opt.ETag, value: Buffer.from([version]) },
+        { number: Opt.Block2, value: encodeBlock1(served, (served + 1) * 16 < body.length, 0) },
+        ...(mode === 'size2' ? [{ number: Opt.Size2, value: encodeUint(10_000_000) }] : []),
+      ];
+      device.send(port, { type: 'ACK', code: CoapCode.Content, messageId: m.messageId, token: m.token, options, payload: body.subarray(served * 16, served * 16 + 16) });
+    };
+    const restarted = await requester.request(device.peer, { code: CoapCode.GET });
+    expect(text(restarted)).toBe('2'.repeat(40));
+    mode = 'wrong-block';
+    const wrong = await requester.request(device.peer, { code: CoapCode.GET }).catch((e: unknown) => e);
+    expect((wrong as CoapRequestError).reason).toBe('protocol');
+    mode = 'size2';
+    const huge = await requester.request(device.peer, { code: CoapCode.GET }).catch((e: unknown) => e);
+    expect((huge as CoapRequestError).reason).toBe('too_large');
+  });
+
+  it('drops garbage datagrams and still takes the real answer', async () => {
+    device.onRequest = (m) => {
+      device.socket.send(Buffer.from([0x40, 0x01]), port, '127.0.0.1'); // truncated header
+      device.socket.send(randomBytes(40), port, '127.0.0.1');
+      device.send(port, { type: 'ACK', code: CoapCode.Content, messageId: m.messageId, token: m.token, payload: Buffer.from('real') });
+    };
+    expect(text(await requester.request(device.peer, { code: CoapCode.GET }))).toBe('real');
   });
 
   it('uses a fresh 8-byte token for every request', async () => {
@@ -318,6 +377,40 @@ describe('CoapRequester against a scripted peer', () => {
 function encodeBlock1(num: number, more: boolean, szx: number): Buffer {
   return encodeUint(num * 16 + (more ? 8 : 0) + szx);
 }
+
+describe('requests back to a peer that spoke first (the LwM2M register-then-read pattern)', () => {
+  it('reaches the device through the server its request came in on, and picks the server by channel', async () => {
+    const logger = pino({ level: 'silent' });
+    let registered: CoapRequest<never> | undefined;
+    const hangar = new CoapServer<never>({
+      logger,
+      handler: async (request) => {
+        registered = request;
+        return { code: CoapCode.Created };
+      },
+    });
+    // The device is a CoapServer too: it answers Hangar's reads while it sends its own requests.
+    const deviceServer = new CoapServer<never>({
+      logger,
+      handler: async (request) => ({ code: CoapCode.Content, payload: Buffer.from(`read ${request.message.options.map((o) => o.value.toString()).join('/')}`) }),
+    });
+    try {
+      const hangarPort = await hangar.listen(0, '127.0.0.1');
+      await deviceServer.listen(0, '127.0.0.1');
+      const answer = await deviceServer.request({ address: '127.0.0.1', port: hangarPort, key: `127.0.0.1:${hangarPort}` }, { code: CoapCode.POST, options: uriPath('/rd') });
+      expect(answer.code).toBe(CoapCode.Created);
+      const { via, remote } = registered!;
+      expect(text(await via.request(remote, { code: CoapCode.GET, options: uriPath('/3/0') }))).toBe('read 3/0');
+      const requester = requesterByChannel<never>({ plain: hangar });
+      expect(text(await requester.request(remote, { code: CoapCode.GET, options: uriPath('/5') }))).toBe('read 5');
+      const secureRemote = { ...remote, secure: { method: 'psk' as const, principal: undefined as never } };
+      await expect(requester.request(secureRemote, { code: CoapCode.GET })).rejects.toMatchObject({ reason: 'closed' });
+    } finally {
+      await deviceServer.close();
+      await hangar.close();
+    }
+  });
+});
 
 describe('observe freshness (RFC 7641 §3.4)', () => {
   it.each([

@@ -71,6 +71,34 @@ export interface CoapRequester<P = unknown> {
   observe(peer: DatagramPeer<P>, req: OutgoingRequest, onNotify: (n: IncomingResponse) => void, opts?: { timeoutMs?: number; maxResponseBytes?: number }): Promise<Observation>;
 }
 
+/**
+ * One requester over two servers (plain CoAP and DTLS): a request goes out through the server
+ * whose channel the peer belongs to — DTLS when the peer carries a handshake's `secure` record.
+ */
+export function requesterByChannel<P>(servers: { plain: CoapRequester<P>; secure?: CoapRequester<P> | undefined }): CoapRequester<P> {
+  const pick = (peer: DatagramPeer<P>): CoapRequester<P> => {
+    if (!peer.secure) return servers.plain;
+    if (!servers.secure) throw new CoapRequestError('closed', 'no DTLS server is running for this DTLS peer');
+    return servers.secure;
+  };
+  return {
+    request: (peer, req, opts) => {
+      try {
+        return pick(peer).request(peer, req, opts);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    observe: (peer, req, onNotify, opts) => {
+      try {
+        return pick(peer).observe(peer, req, onNotify, opts);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+  };
+}
+
 /** What the requester needs from the messaging layer (`CoapServer`). */
 export interface RequestTransport<P> {
   /** A CON with a fresh message id, retransmitted until ACK/RST or MAX_RETRANSMIT; `stop()` ends retransmission. */
@@ -141,6 +169,12 @@ export class OutgoingRequests<P> implements CoapRequester<P> {
     const key = tokenKey(peer, token);
     const base = (req.options ?? []).filter((o) => o.number !== Opt.Observe);
     const state = { lastSeq: 0, lastAt: 0, generation: 0, ended: false };
+    // Notifications that overtake a block-wise first answer wait until the caller has that answer.
+    let early: IncomingResponse[] | undefined = [];
+    const deliver = (n: IncomingResponse): void => {
+      if (early) early.push(n);
+      else this.deliver(onNotify, n);
+    };
     const onNotification = (message: CoapMessage): void => {
       const seq = uintOption(message, Opt.Observe);
       if (seq === undefined || message.code >> 5 !== 2) {
@@ -148,7 +182,7 @@ export class OutgoingRequests<P> implements CoapRequester<P> {
         this.byToken.delete(key);
         state.ended = true;
         state.generation += 1;
-        this.deliver(onNotify, toResponse(message));
+        deliver(toResponse(message));
         return;
       }
       const now = Date.now();
@@ -158,13 +192,13 @@ export class OutgoingRequests<P> implements CoapRequester<P> {
       const generation = ++state.generation;
       const block = blockOf(message);
       if (!block?.more) {
-        this.deliver(onNotify, toResponse(message));
+        deliver(toResponse(message));
         return;
       }
       // RFC 7959 §3.4: the notification carries the first block; the rest is fetched without Observe.
       this.completeBlock2(peer, { ...req, options: base }, message, timeoutMs, maxBytes).then(
         (full) => {
-          if (state.generation === generation && !state.ended) this.deliver(onNotify, full);
+          if (state.generation === generation && !state.ended) deliver(full);
         },
         (err: unknown) => this.logger.debug({ err, remote: peer.key }, 'the rest of a block-wise notification could not be fetched'),
       );
@@ -186,6 +220,9 @@ export class OutgoingRequests<P> implements CoapRequester<P> {
       state.ended = true;
       throw err;
     });
+    const overtaking = early;
+    early = undefined;
+    if (overtaking.length > 0) setImmediate(() => overtaking.forEach((n) => this.deliver(onNotify, n)));
     return {
       first: firstResponse,
       cancel: async () => {

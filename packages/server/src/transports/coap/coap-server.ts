@@ -17,8 +17,12 @@ import { UdpChannel } from './udp-channel.js';
 /** A peer of the channel; `key` identifies it in every cache ("address:port" on UDP, the session over DTLS). */
 export type Remote<P = unknown> = DatagramPeer<P>;
 
-/** What a resource handler may use to reach the peer later (notifications): the server the request came in on. */
-export interface CoapSender<P = unknown> {
+/**
+ * What a resource handler may use to reach the peer later — notifications, or requests of its
+ * own (LwM2M device management) — through the server the request came in on, so a device that
+ * spoke over DTLS is answered over DTLS.
+ */
+export interface CoapSender<P = unknown> extends CoapRequester<P> {
   sendConfirmable(remote: DatagramPeer<P>, message: { code: number; token: Buffer; options?: CoapOption[]; payload?: Buffer }): Promise<DeliveryOutcome>;
   /** Largest datagram the channel carries to this peer (choose block sizes by it). */
   maxPayload(remote: DatagramPeer<P>): number;
@@ -377,7 +381,12 @@ export class CoapServer<P = unknown> implements CoapRequester<P>, CoapSender<P> 
 
   private send(datagram: Buffer, remote: DatagramPeer<P>): void {
     if (this.closed) return;
-    this.channel.send(datagram, remote);
+    try {
+      this.channel.send(datagram, remote);
+    } catch (err) {
+      // Sends happen in timers and promise callbacks too: a channel that throws must not take the process down.
+      this.options.logger.warn({ err, remote: remote.key }, 'CoAP datagram could not be sent');
+    }
   }
 }
 
