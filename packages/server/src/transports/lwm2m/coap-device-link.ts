@@ -7,9 +7,9 @@ import type { DatagramPeer } from '../datagram-channel.js';
 import { CoapRequestError, type CoapRequester, type IncomingResponse, type OutgoingRequest } from '../coap/index.js';
 
 /** Content formats Hangar encodes, best first, when the device announced which it reads (TS-Core §6.2.1.1 `ct`). */
-// SenML CBOR comes after TLV until the shared codecs write it (h/lwm2m-model READY had JSON, TLV, text, opaque).
-const WRITE_PREFERENCE = [Cf.senmlJson, Cf.tlv, Cf.senmlCbor, Cf.lwm2mJson] as const;
-const COMPOSITE_FORMATS = new Set<number>([Cf.senmlJson, Cf.senmlCbor]);
+// Leshan's order: the compact 1.1 format first, then SenML JSON, then the 1.0 formats.
+const WRITE_PREFERENCE = [Cf.senmlCbor, Cf.senmlJson, Cf.tlv, Cf.lwm2mJson] as const;
+const COMPOSITE_FORMATS = new Set<number>([Cf.senmlCbor, Cf.senmlJson]);
 
 export interface CoapDeviceLinkOptions {
   /** Reaches peers this link has not seen come in (plain UDP after a restart); set later with `useRequester`. */
