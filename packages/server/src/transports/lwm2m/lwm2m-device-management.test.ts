@@ -118,6 +118,8 @@ describe('LwM2M device management against a tiny device (real UDP)', () => {
     const bad = await d.send(f.port, CoapCode.POST, ['dp'], [], Buffer.from('[{"n":'), cf);
     expect(bad.code).toBe(CoapCode.BadRequest);
     expect(bad.payload.toString()).toMatch(/Send payload could not be read/);
+    const oversize = await d.send(f.port, CoapCode.POST, ['dp'], [], Buffer.alloc(17_000, 0x20), cf);
+    expect(oversize.code).toBe(CoapCode.RequestEntityTooLarge);
     const noFormat = await d.send(f.port, CoapCode.POST, ['dp'], [], payload);
     expect(noFormat.code).toBe(CoapCode.UnsupportedContentFormat);
     const stranger = new TinyLwm2mDevice();

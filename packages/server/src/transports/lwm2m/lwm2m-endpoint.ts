@@ -80,7 +80,6 @@ export class Lwm2mEndpoint {
       if (typeof endpoint !== 'string' || endpoint === '') throw invalid('Register needs the endpoint name: ?ep=<device id>');
       if (!isValidDeviceId(endpoint)) throw invalid(`endpoint name "${endpoint.slice(0, 64)}" is not a device id (A-Z a-z 0-9 . _ : -, up to 128)`);
       const links = readLinks(request);
-      this.options.link.remember(request.remote, request.via);
       const registration = await this.options.registrations.register({
         endpoint,
         lifetimeSec: intParam(q, 'lt'),
@@ -94,6 +93,8 @@ export class Lwm2mEndpoint {
         contact,
         principal,
       });
+      // Only a device that was let in is reached again through this peer.
+      this.options.link.remember(request.remote, request.via);
       this.devicesByPeer.set(request.remote.key, { tenantId: registration.tenantId, deviceId: registration.deviceId });
       return { code: CoapCode.Created, options: [{ number: Opt.LocationPath, value: Buffer.from('rd') }, { number: Opt.LocationPath, value: Buffer.from(registration.id) }] };
     }
@@ -108,7 +109,6 @@ export class Lwm2mEndpoint {
     if (method !== CoapCode.POST) return errorResponse(CoapCode.MethodNotAllowed, 'update with POST /rd/{location}, de-register with DELETE');
     const q = query(request);
     const links = request.message.payload.length > 0 ? readLinks(request) : undefined;
-    this.options.link.remember(request.remote, request.via);
     const updated = await this.options.registrations.update({
       registrationId,
       lifetimeSec: intParam(q, 'lt'),
@@ -120,6 +120,7 @@ export class Lwm2mEndpoint {
       contact,
       principal,
     });
+    this.options.link.remember(request.remote, request.via);
     this.devicesByPeer.set(request.remote.key, { tenantId: updated.tenantId, deviceId: updated.deviceId });
     return { code: CoapCode.Changed };
   }
@@ -130,8 +131,8 @@ export class Lwm2mEndpoint {
     if (request.message.code !== CoapCode.POST || uriPath(request).length !== 1) return errorResponse(CoapCode.MethodNotAllowed, 'bootstrap with POST /bs?ep=…');
     const endpoint = query(request).get('ep');
     if (typeof endpoint !== 'string' || !isValidDeviceId(endpoint)) throw invalid('Bootstrap-Request needs the endpoint name: ?ep=<device id>');
-    this.options.link.remember(request.remote, request.via);
     const session = await this.options.bootstrap.request({ endpoint, principal: principalOf(request.remote), contact: contactOf(request.remote) });
+    this.options.link.remember(request.remote, request.via);
     // The writes begin once the 2.04 is on its way (the device expects them after it).
     setImmediate(() => session.start());
     return { code: CoapCode.Changed };
