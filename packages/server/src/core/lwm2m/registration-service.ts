@@ -126,7 +126,11 @@ export class RegistrationService {
       expiresAt: now + lifetimeSec * 1000,
     };
     await this.stores.lwm2m.putRegistration(registration);
-    if (before) this.liveSessions.delete(before.id);
+    if (before) {
+      this.liveSessions.delete(before.id);
+      // The old registration's period ends; session ids are ordered, so this never takes the new one offline.
+      if (before.sessionId) await this.options.presence.disconnected(identityOf(before), before.sessionId, 'registered again');
+    }
     this.liveSessions.set(registration.id, sessionId);
     this.options.logger?.debug({ deviceId: identity.deviceId, registrationId: registration.id }, 'lwm2m: registered');
     this.emit('registered', registration);

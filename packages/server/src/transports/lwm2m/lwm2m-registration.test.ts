@@ -2,12 +2,13 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoapCode, CoapOptionNumber as Opt, encodeUint } from '@hangar/protocol/coap';
+import { STORE_KINDS } from '../../testing/test-store.js';
 import { startLwm2mFixture, waitFor, type Lwm2mFixture } from './lwm2m-fixture.js';
 import { TinyLwm2mDevice } from './tiny-lwm2m-device.js';
 
 const run = promisify(execFile);
 
-describe('LwM2M registration over plain CoAP (real UDP)', () => {
+describe.each(STORE_KINDS)('LwM2M registration over plain CoAP (real UDP) on %s', (kind) => {
   let f: Lwm2mFixture;
   const devices: TinyLwm2mDevice[] = [];
   const device = async (): Promise<TinyLwm2mDevice> => {
@@ -18,7 +19,7 @@ describe('LwM2M registration over plain CoAP (real UDP)', () => {
   };
 
   beforeAll(async () => {
-    f = await startLwm2mFixture('sqlite');
+    f = await startLwm2mFixture(kind);
     for (const id of ['dev1', 'dev2', 'dev3', 'dev-sec', 'dev-susp', 'dev-q']) await f.createDevice(id);
   });
   afterAll(async () => {
@@ -123,5 +124,7 @@ describe('LwM2M registration over plain CoAP (real UDP)', () => {
     expect((await f.t.call('GET', '/api/v1/devices/dev-q/lwm2m')).body.registration).toMatchObject({ queueMode: true, binding: 'U' });
     expect((await d.register(f.port, 'dev-q', ['lt=60', 'lwm2m=1.0', 'b=UQ'])).code).toBe(CoapCode.Created);
     expect((await f.t.call('GET', '/api/v1/devices/dev-q/lwm2m')).body.registration).toMatchObject({ queueMode: true, binding: 'UQ', lwm2mVersion: '1.0' });
+    // Registering again replaced the registration and kept the device online.
+    expect((await f.t.call('GET', '/api/v1/devices/dev-q')).body.online).toBe(true);
   });
 });
