@@ -14,7 +14,7 @@ import { parsePath, Lwm2mCodecError, type Lwm2mPath } from '@hangar/protocol/lwm
 import { HangarError } from '../../errors.js';
 import type { Lwm2mServices } from '../../core/lwm2m/lwm2m-services.js';
 import type { OperationResult } from '../../core/lwm2m/device-management.js';
-import type { BootstrapConfig, Lwm2mRegistration } from '../../core/lwm2m/ports.js';
+import type { BootstrapConfig, Lwm2mRegistration, Lwm2mResponse } from '../../core/lwm2m/ports.js';
 import { valuesToJson } from '../../core/lwm2m/json-values.js';
 import { ctxOf } from '../context.js';
 import { ErrorResponses } from '../schemas.js';
@@ -88,6 +88,18 @@ function answer(reply: FastifyReply, result: OperationResult): FastifyReply {
   });
 }
 
+/** A device's answer as JSON (values typed for the wire: bigint, Buffer and object links made JSON). */
+function responseJson(r: Lwm2mResponse): Record<string, unknown> {
+  return {
+    code: r.code,
+    success: r.success,
+    ...(r.values ? { values: valuesToJson(r.values) } : {}),
+    ...(r.links ? { links: r.links } : {}),
+    ...(r.location !== undefined ? { location: r.location } : {}),
+    ...(r.diagnostic !== undefined ? { diagnostic: r.diagnostic } : {}),
+  };
+}
+
 function registrationView(r: Lwm2mRegistration): Record<string, unknown> {
   return {
     registrationId: r.id,
@@ -148,7 +160,10 @@ export function lwm2mRoutes(app: FastifyInstance, lwm2m: Lwm2mServices): void {
       const ctx = ctxOf(req);
       const t = target(req.params['*']);
       const format = formatOf(req.query.format);
-      if (t.kind === 'request') return reply.send(m.requestStatus(ctx, req.params.id, t.requestId));
+      if (t.kind === 'request') {
+        const { response, ...view } = m.requestStatus(ctx, req.params.id, t.requestId);
+        return reply.send(response ? { ...view, response: responseJson(response) } : view);
+      }
       if (t.kind === 'composite') {
         if (t.observe) throw new HangarError('METHOD_NOT_ALLOWED', 'start a composite observation with POST …/composite/observe');
         return answer(reply, await m.perform(ctx, req.params.id, { op: 'read-composite', paths: pathsOf((req.query.paths ?? '').split(',').filter((p) => p !== '')), ...(format !== undefined ? { format } : {}) }));

@@ -176,6 +176,16 @@ describe('LwM2M device management against a tiny device (real UDP)', () => {
       }, 'queued write sent');
       expect(done.response.code).toBe('2.04');
       expect(sleepy.values.get('/3303/0/5750')?.value).toBe('attic');
+      // A held read answers with its values, typed for JSON.
+      f.clock.now += 120_000;
+      const read = await f.t.call('GET', '/api/v1/devices/sleepy/lwm2m/3/0/9');
+      expect(read.status).toBe(202);
+      expect((await sleepy.update(f.port)).code).toBe(CoapCode.Changed);
+      const answered = await waitFor(async () => {
+        const r = await f.t.call('GET', `/api/v1/devices/sleepy/lwm2m/requests/${read.body.requestId as string}`);
+        return r.body.state === 'completed' ? r.body : undefined;
+      }, 'queued read answered');
+      expect(answered.response).toMatchObject({ code: '2.05', values: [{ path: '/3/0/9', type: 'Integer', value: 87 }] });
     } finally {
       await sleepy.stop();
     }
