@@ -276,8 +276,11 @@ export class DeviceManagement {
     this.send(r, { op: 'read', path: { objectId: 3, instanceId: 0 } }).catch((err: unknown) => this.options.logger?.debug({ err, deviceId: r.deviceId }, 'lwm2m: Object 3 not read after register'));
   }
 
+  /** The registration ended or was replaced: its observations go (RFC 7641 §3.6 cancel, best effort: the device may be gone). */
   private forgetObservations(key: string): void {
+    const perDevice = this.observations.get(key);
     this.observations.delete(key);
+    for (const o of perDevice?.values() ?? []) o.cancel().catch(() => undefined);
   }
 
   /** Waits for held requests being sent (tests, shutdown). */
