@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { CoapCode, CoapOptionNumber as Opt, decodeUint, encodeUint, optionValues, uintOption, type CoapOption } from '@hangar/protocol/coap';
+import { CoapCode, CoapOptionNumber as Opt, encodeUint, optionValues, uintOption, type CoapOption } from '@hangar/protocol/coap';
 import {
   builtinObjectRegistry,
   decodeCompositePaths,
@@ -166,8 +166,4 @@ export class TinyLwm2mDevice {
         return { code: CoapCode.MethodNotAllowed };
     }
   }
-}
-
-export function decodeUintValue(b: Buffer): number {
-  return decodeUint(b);
 }
