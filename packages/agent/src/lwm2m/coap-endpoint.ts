@@ -73,6 +73,8 @@ export interface ResponseToSend {
 
 export interface IncomingHandler {
   handle(request: IncomingRequest): Promise<ResponseToSend> | ResponseToSend;
+  /** False while the device sleeps (LwM2M queue mode): requests are then not heard at all. */
+  accepting?(): boolean;
   /** The first block of a Block1 transfer arrived (firmware push: State goes to Downloading). */
   blockTransferStarted?(request: IncomingRequest): void;
 }
@@ -359,6 +361,7 @@ export class CoapEndpoint {
       return;
     }
     if (isRequestCode(message.code)) {
+      if (this.handler?.accepting?.() === false) return;
       void this.onRequest(message);
       return;
     }
