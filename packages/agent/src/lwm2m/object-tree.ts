@@ -187,7 +187,7 @@ export class ObjectTree {
     // Check everything before changing anything: a refused write leaves the instance as it was.
     const plan: { instance: ObjectInstance | undefined; instanceId: number; resources: Map<number, Lwm2mValue[]> }[] = [];
     for (const [instanceId, resources] of groups) {
-      let instance = this.instance(path.objectId, instanceId);
+      const instance = this.instance(path.objectId, instanceId);
       if (!instance && options.caller !== 'bootstrap') throw new Lwm2mOperationError(CoapCode.NotFound, `/${path.objectId}/${instanceId} does not exist`);
       for (const [rid, vs] of resources) {
         const model = (instance?.model ?? this.model(path.objectId)).resources.find((r) => r.id === rid);
