@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import { CoapCode, CoapOptionNumber, decodeBlock, encodeBlock, encodeUint, type CoapOption } from '@hangar/protocol/coap';
 import { Lwm2mContentFormat, builtinObjectRegistry, decodeContent, encodeContent, encodeCompositePaths, parseLinkFormat, parseRegistrationLinks, type Lwm2mValue } from '@hangar/protocol/lwm2m';
 import { Lwm2mTestServer, contentFormatOf, type Notification, type Peer } from '../testing/lwm2m-test-server.js';
+import { startLibcoapServer } from '../testing/libcoap-server.js';
 import { Lwm2mClient, type Lwm2mClientOptions } from './lwm2m-client.js';
 
 const registry = builtinObjectRegistry();
@@ -142,6 +143,19 @@ describe('Lwm2mClient registration', () => {
     expect(bootstrap.received[0]!.query).toContain('ep=dev-bs');
     const register = await dm.waitFor((r) => r.path.join('/') === 'rd');
     expect(register.query).toEqual(['ep=dev-bs', 'lt=77', 'lwm2m=1.1', 'b=U']);
+  });
+});
+
+describe('Lwm2mClient over DTLS', () => {
+  it('registers through a DTLS PSK session (libcoap coap-server-openssl is no LwM2M server: its CoAP answer comes back through the session)', async () => {
+    const libcoap = await startLibcoapServer({ psk: { identityHint: 'hangar', key: 'lwm2m-psk-secret-1' } });
+    cleanups.push(() => libcoap.stop());
+    const client = new Lwm2mClient({ endpointName: 'dtls-dev', serverUri: `coaps://127.0.0.1:${libcoap.dtlsPort}`, psk: { identity: 'dtls-dev', key: Buffer.from('lwm2m-psk-secret-1') } });
+    cleanups.push(() => client.stop());
+    await expect(client.start()).rejects.toThrow(/^Register refused: 4\.\d\d/);
+    const wrong = new Lwm2mClient({ endpointName: 'dtls-dev', serverUri: `coaps://127.0.0.1:${libcoap.dtlsPort}`, psk: { identity: 'dtls-dev', key: Buffer.from('not-the-right-key!') }, handshakeTimeoutMs: 3000 });
+    cleanups.push(() => wrong.stop());
+    await expect(wrong.start()).rejects.toThrow(/DTLS handshake/);
   });
 });
 

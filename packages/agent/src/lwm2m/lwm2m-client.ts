@@ -49,6 +49,8 @@ export interface Lwm2mClientOptions {
   temperatureIntervalMs?: number;
   timing?: Partial<CoapTiming>;
   registry?: ObjectRegistry;
+  /** DTLS handshake deadline (default 10 s). */
+  handshakeTimeoutMs?: number;
   /** How long to wait for Bootstrap-Finish (default 60 s). */
   bootstrapTimeoutMs?: number;
   onEvent?(event: Lwm2mClientEvent): void;
@@ -547,7 +549,7 @@ export class Lwm2mClient implements IncomingHandler {
     await this.disconnect();
     const target = parseCoapUri(uri);
     if (target.secure && !psk) throw new Lwm2mClientError(`${uri} is coaps:// but the account has no PSK`);
-    const transport = target.secure ? await openDtlsTransport({ host: target.host, port: target.port, psk: psk! }) : await openUdpTransport(target.host, target.port);
+    const transport = target.secure ? await openDtlsTransport({ host: target.host, port: target.port, psk: psk!, timeoutMs: this.options.handshakeTimeoutMs ?? 10_000 }) : await openUdpTransport(target.host, target.port);
     const endpoint = new CoapEndpoint(transport, {
       handler: this,
       ...(this.options.timing ? { timing: this.options.timing } : {}),
