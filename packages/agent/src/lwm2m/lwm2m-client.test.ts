@@ -211,6 +211,10 @@ describe('Lwm2mClient device management', () => {
     // Execute: Reset Min/Max of the temperature; a non-executable resource is 4.05.
     expect((await server.request(peer, { code: CoapCode.POST, path: ['3303', '0', '5605'] })).code).toBe(CoapCode.Changed);
     expect((await server.request(peer, { code: CoapCode.POST, path: ['3303', '0', '5700'] })).code).toBe(CoapCode.MethodNotAllowed);
+    // Registration Update Trigger: the client sends an Update at once.
+    const updatesBefore = server.received.filter((r) => r.path.join('/') === 'rd/r1').length;
+    expect((await server.request(peer, { code: CoapCode.POST, path: ['1', '0', '8'] })).code).toBe(CoapCode.Changed);
+    await server.waitFor((r) => r.path.join('/') === 'rd/r1' && server.received.filter((x) => x.path.join('/') === 'rd/r1').length > updatesBefore);
     // Write-Attributes refuses pmax < pmin.
     expect((await server.request(peer, { code: CoapCode.PUT, path: ['3303', '0', '5700'], query: ['pmin=10', 'pmax=5'] })).code).toBe(CoapCode.BadRequest);
   });

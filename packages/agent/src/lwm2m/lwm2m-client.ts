@@ -369,6 +369,11 @@ export class Lwm2mClient implements IncomingHandler {
       }
       case CoapCode.POST: {
         if (path.objectId === undefined) return failure(CoapCode.MethodNotAllowed, 'POST on the root');
+        if (path.objectId === 1 && path.instanceId !== undefined && path.resourceId === 8 && this.tree.instance(1, path.instanceId)) {
+          // Registration Update Trigger (Core §E.2, resource 8): an Update right after the answer.
+          setImmediate(() => void this.update().catch(() => this.reregisterLater(1)));
+          return { code: CoapCode.Changed };
+        }
         if (path.resourceId !== undefined) {
           this.tree.execute(path, request.payload.toString('utf8'));
           return { code: CoapCode.Changed };
