@@ -76,9 +76,10 @@ function readItem(item: XmlElement, objectAt: string): ResourceModel {
   const operations = OPERATIONS[opsText];
   if (operations === undefined) throw new Lwm2mCodecError(`${at}: Operations "${clip(opsText)}" is not one of R, W, RW, E or empty`);
   const typeText = field(item, 'Type', at, false);
+  // An empty Type is an executable's; the OMNA registry has a few readable items without one
+  // (10482/5), kept as value-less rather than refusing the whole file.
   const type: ResourceType | undefined = typeText === '' ? 'none' : TYPES.get(typeText.toLowerCase());
   if (type === undefined) throw new Lwm2mCodecError(`${at}: Type "${clip(typeText)}" is not a LwM2M type (${RESOURCE_TYPES.join(', ')})`);
-  if (type === 'none' && operations !== 'E' && operations !== '') throw new Lwm2mCodecError(`${at}: a resource with operations ${operations} needs a Type`);
   const resource: ResourceModel = {
     id,
     name: field(item, 'Name', at, true),

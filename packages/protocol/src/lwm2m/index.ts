@@ -12,3 +12,5 @@ export { telemetryKeyOf } from './telemetry-key.js';
 export { LIMITS as LWM2M_LIMITS } from './limits.js';
 export { decodeContent, encodeContent, decodeCompositePaths, encodeCompositePaths, type DecodeOptions } from './codecs/content.js';
 export { decodeTlvValue, encodeTlvValue } from './codecs/tlv.js';
+export { parseWriteAttributes, formatWriteAttributes, type WriteAttributes } from './write-attributes.js';
+export type { SenmlOptions } from './codecs/senml.js';

@@ -2,6 +2,9 @@
 import type { ObjectRegistry } from '../object-registry.js';
 import { Lwm2mCodecError, Lwm2mContentFormat, type Lwm2mPath, type Lwm2mValue } from '../types.js';
 import type { SenmlOptions } from './senml.js';
+import { decodeCborValue, encodeCborValue } from './cbor-value.js';
+import { decodeLwm2mJson, encodeLwm2mJson } from './lwm2m-json.js';
+import { decodeSenmlCbor, decodeSenmlCborPaths, encodeSenmlCbor, encodeSenmlCborPaths } from './senml-cbor.js';
 import { decodeSenmlJson, decodeSenmlJsonPaths, encodeSenmlJson, encodeSenmlJsonPaths } from './senml-json.js';
 import { decodeOpaque, decodeText, encodeOpaque, encodeText } from './single-value.js';
 import { decodeTlv, encodeTlv } from './tlv.js';
@@ -19,6 +22,12 @@ export function decodeContent(format: number, payload: Buffer, requestPath: Lwm2
       return decodeTlv(payload, requestPath, registry);
     case Lwm2mContentFormat.senmlJson:
       return decodeSenmlJson(payload, requestPath, registry, options);
+    case Lwm2mContentFormat.senmlCbor:
+      return decodeSenmlCbor(payload, requestPath, registry, options);
+    case Lwm2mContentFormat.lwm2mJson:
+      return decodeLwm2mJson(payload, requestPath, registry, options);
+    case Lwm2mContentFormat.cbor:
+      return decodeCborValue(payload, requestPath, registry);
     default:
       throw new Lwm2mCodecError(`content format ${format} is not a LwM2M value format Hangar reads`);
   }
@@ -35,6 +44,12 @@ export function encodeContent(format: number, values: Lwm2mValue[], requestPath:
       return encodeTlv(values, requestPath, registry);
     case Lwm2mContentFormat.senmlJson:
       return encodeSenmlJson(values, requestPath, registry);
+    case Lwm2mContentFormat.senmlCbor:
+      return encodeSenmlCbor(values, requestPath, registry);
+    case Lwm2mContentFormat.lwm2mJson:
+      return encodeLwm2mJson(values, requestPath, registry);
+    case Lwm2mContentFormat.cbor:
+      return encodeCborValue(values, requestPath, registry);
     default:
       throw new Lwm2mCodecError(`content format ${format} is not a LwM2M value format Hangar writes`);
   }
@@ -45,6 +60,8 @@ export function decodeCompositePaths(format: number, payload: Buffer): Lwm2mPath
   switch (format) {
     case Lwm2mContentFormat.senmlJson:
       return decodeSenmlJsonPaths(payload);
+    case Lwm2mContentFormat.senmlCbor:
+      return decodeSenmlCborPaths(payload);
     default:
       throw new Lwm2mCodecError(`content format ${format} cannot carry a composite path list (use SenML JSON 110 or SenML CBOR 112)`);
   }
@@ -54,6 +71,8 @@ export function encodeCompositePaths(format: number, paths: Lwm2mPath[]): Buffer
   switch (format) {
     case Lwm2mContentFormat.senmlJson:
       return encodeSenmlJsonPaths(paths);
+    case Lwm2mContentFormat.senmlCbor:
+      return encodeSenmlCborPaths(paths);
     default:
       throw new Lwm2mCodecError(`content format ${format} cannot carry a composite path list (use SenML JSON 110 or SenML CBOR 112)`);
   }

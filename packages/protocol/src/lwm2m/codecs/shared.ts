@@ -25,9 +25,11 @@ export function checkValuePath(path: Lwm2mPath, requestPath: Lwm2mPath, format: 
 }
 
 /** Strict UTF-8: a payload that is not valid UTF-8 is refused, not silently repaired. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 export function decodeUtf8(bytes: Uint8Array, where: string): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return utf8.decode(bytes);
   } catch {
     throw new Lwm2mCodecError(`${where}: not valid UTF-8`);
   }
