@@ -14,6 +14,7 @@ import {
   decodeContent,
   encodeContent,
   formatLinkFormat,
+  parseWriteAttributes,
   pathFromUriPath,
   type LinkAttributes,
   type LinkEntry,
@@ -82,7 +83,6 @@ export class Lwm2mClientError extends Error {
 const SINGLE_VALUE_FORMATS = new Set<number>([Lwm2mContentFormat.text, Lwm2mContentFormat.opaque, Lwm2mContentFormat.cbor]);
 const MULTI_VALUE_FORMATS = new Set<number>([Lwm2mContentFormat.tlv, Lwm2mContentFormat.senmlJson, Lwm2mContentFormat.senmlCbor, Lwm2mContentFormat.lwm2mJson]);
 const ALL_FORMATS = [...SINGLE_VALUE_FORMATS, ...MULTI_VALUE_FORMATS].sort((a, b) => a - b);
-const NUMERIC_ATTRIBUTES = new Set(['pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax', 'con', 'hqmax', 'edge']);
 
 interface ServerTarget {
   uri: string;
@@ -456,18 +456,10 @@ export class Lwm2mClient implements IncomingHandler {
     this.tree.read(path, 'server');
     const key = pathText(path);
     const next: LinkAttributes = { ...(this.attributes.get(key) ?? {}) };
-    for (const item of query) {
-      const eq = item.indexOf('=');
-      const name = eq < 0 ? item : item.slice(0, eq);
-      if (!NUMERIC_ATTRIBUTES.has(name)) return failure(CoapCode.BadRequest, `unknown attribute "${name}"`);
-      // Core §5.1: an attribute without a value is removed.
-      if (eq < 0) {
-        delete next[name];
-        continue;
-      }
-      const value = Number(item.slice(eq + 1));
-      if (item.slice(eq + 1).trim() === '' || !Number.isFinite(value) || (['pmin', 'pmax', 'epmin', 'epmax'].includes(name) && value < 0)) return failure(CoapCode.BadRequest, `attribute ${name} needs a number ≥ 0, not "${item.slice(eq + 1)}"`);
-      next[name] = value;
+    // Core §5.1: an attribute without a value is removed; parseWriteAttributes refuses the rest (4.00).
+    for (const [name, value] of Object.entries(parseWriteAttributes(query))) {
+      if (value === null) delete next[name];
+      else next[name] = value;
     }
     if (typeof next.pmin === 'number' && typeof next.pmax === 'number' && next.pmax < next.pmin) return failure(CoapCode.BadRequest, 'pmax is smaller than pmin');
     this.attributes.set(key, next);
