@@ -130,6 +130,7 @@ export class CoapEndpoint {
   private readonly timing: CoapTiming;
   private nextMessageId = randomInt(0, 0x10000);
   private tokenCounter = randomInt(0, 0x1000000);
+  private readonly tokenPrefix = randomBytes(4);
   private readonly cons = new Map<number, PendingCon>();
   private readonly awaited = new Map<string, AwaitedResponse>();
   /** Incoming request message ids → the datagram answered (undefined while the handler runs). */
@@ -336,11 +337,12 @@ export class CoapEndpoint {
     return this.nextMessageId;
   }
 
+  /** A counter behind a random per-endpoint prefix (RFC 7252 §5.3.1: tokens need not be unguessable on a secured or connected path). */
   private newToken(): Buffer {
-    this.tokenCounter = (this.tokenCounter + 1) & 0xffffffff;
+    this.tokenCounter = (this.tokenCounter + 1) >>> 0;
     const token = Buffer.alloc(8);
-    token.writeUInt32BE(this.tokenCounter >>> 0, 0);
-    randomBytes(4).copy(token, 4);
+    this.tokenPrefix.copy(token, 0);
+    token.writeUInt32BE(this.tokenCounter, 4);
     return token;
   }
 

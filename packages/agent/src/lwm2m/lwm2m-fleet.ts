@@ -4,6 +4,8 @@
  * paced by a rate and a concurrency bound, takes readings, answers the server and de-registers
  * at the end. Counters say how many registrations succeeded and how many notifications went out.
  */
+import { setMaxListeners } from 'node:events';
+import { builtinObjectRegistry } from '@hangar/protocol/lwm2m';
 import { ConnectGate, sleep } from '../simulator/pacer.js';
 import type { CoapTiming } from './coap-endpoint.js';
 import type { FirmwareFailures } from './firmware-update.js';
@@ -77,6 +79,8 @@ export class Lwm2mFleet {
   private readonly abort = new AbortController();
 
   constructor(private readonly options: Lwm2mFleetOptions) {
+    // One registry for the whole fleet: the clients only read it.
+    const registry = builtinObjectRegistry();
     const pct = (p: number | undefined, i: number): boolean => p !== undefined && p > 0 && ((i * 7919) % 100) < p;
     this.clients = options.devices.map((device, i) => {
       const failures: FirmwareFailures = {
@@ -87,6 +91,7 @@ export class Lwm2mFleet {
       return new Lwm2mClient({
         endpointName: device.endpointName,
         serverUri: options.serverUri,
+        registry,
         ...(device.psk ? { psk: device.psk } : {}),
         lifetimeSec: options.lifetimeSec ?? 300,
         queueMode: options.queueMode ?? false,
@@ -100,6 +105,8 @@ export class Lwm2mFleet {
       });
     });
     this.gate = new ConnectGate(options.registerRate ?? 500, options.registerConcurrency ?? 100);
+    // Every device waiting at the gate listens for the abort.
+    setMaxListeners(0, this.abort.signal);
   }
 
   /** Registers every device (paced); resolves when each has registered or failed once. */
