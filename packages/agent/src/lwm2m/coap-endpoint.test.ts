@@ -54,6 +54,18 @@ describe('CoapEndpoint against libcoap', () => {
     expect(missing.code).toBe(CoapCode.NotFound);
   });
 
+  it('PUTs a body larger than a block by Block1 and reads it back by Block2 (coap-server-notls /example_data)', async () => {
+    const server = await libcoap();
+    const endpoint = await endpointTo(server.port);
+    const body = Buffer.from(Array.from({ length: 3000 }, (_, i) => 'abcdefghijklmnopqrstuvwxyz'[i % 26]).join(''));
+    const put = await endpoint.request({ code: CoapCode.PUT, path: ['example_data'], payload: body });
+    expect([CoapCode.Changed, CoapCode.Created]).toContain(put.code);
+    const get = await endpoint.request({ code: CoapCode.GET, path: ['example_data'], options: [{ number: CoapOptionNumber.Block2, value: encodeBlock({ num: 0, more: false, szx: 4 }) }] });
+    expect(get.code).toBe(CoapCode.Content);
+    expect(get.payload.equals(body)).toBe(true);
+    await expect(endpoint.request({ code: CoapCode.GET, path: ['example_data'] }, { maxResponseBytes: 1000 })).rejects.toMatchObject({ reason: 'too_large' });
+  });
+
   it('GETs over DTLS with a pre-shared key (TLS_PSK_WITH_AES_128_CCM_8, node-dtls-client) from coap-server-openssl', async () => {
     const server = await libcoap({ psk: { identityHint: 'hangar', key: 'secretPSK-0123456' } });
     const transport = await openDtlsTransport({ host: '127.0.0.1', port: server.dtlsPort, psk: { identity: 'device-1', key: Buffer.from('secretPSK-0123456') } });
@@ -156,6 +168,23 @@ describe('CoapEndpoint message layer', () => {
     // Garbage with a readable header is reset; the endpoint keeps serving.
     peer.socket.send(Buffer.from([0x40, 0x01, 0x00, 0x33, 0xf0]), localPort, '127.0.0.1');
     expect((await peer.next()).message).toMatchObject({ type: 'RST', messageId: 0x33 });
+  });
+
+  it('answers a body larger than a block by Block2 in the size the client asked for', async () => {
+    const peer = await scriptedPeer();
+    const big = Buffer.alloc(2500, 9);
+    const endpoint = await endpointTo(peer.port, { handler: { handle: () => ({ code: CoapCode.Content, payload: big }) } });
+    const localPort = endpoint.transport.localPort!;
+    const parts: Buffer[] = [];
+    for (let num = 0; ; num += 1) {
+      peer.send({ type: 'CON', code: CoapCode.GET, messageId: 100 + num, token: Buffer.from([num]), options: [{ number: CoapOptionNumber.UriPath, value: Buffer.from('big') }, ...(num === 0 ? [] : [{ number: CoapOptionNumber.Block2, value: encodeBlock({ num, more: false, szx: 6 }) }])], payload: Buffer.alloc(0) }, localPort);
+      const answer = (await peer.next()).message;
+      const block = decodeBlock(firstOption(answer, CoapOptionNumber.Block2)!)!;
+      expect(block.num).toBe(num);
+      parts.push(answer.payload);
+      if (!block.more) break;
+    }
+    expect(Buffer.concat(parts).equals(big)).toBe(true);
   });
 
   it('parses coap:// and coaps:// URIs with their default ports', () => {

@@ -202,7 +202,7 @@ export class CoapEndpoint {
     let received = first.payload.length;
     const szx = block.szx;
     let num = block.num;
-    const onward = base.filter((o) => o.number !== CoapOptionNumber.Observe && o.number !== CoapOptionNumber.Block1 && o.number !== CoapOptionNumber.Size1);
+    const onward = base.filter((o) => o.number !== CoapOptionNumber.Observe && o.number !== CoapOptionNumber.Block1 && o.number !== CoapOptionNumber.Block2 && o.number !== CoapOptionNumber.Size1);
     for (;;) {
       num += 1;
       const next = await this.exchange(

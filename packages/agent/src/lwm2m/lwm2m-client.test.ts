@@ -146,6 +146,17 @@ describe('Lwm2mClient registration', () => {
   });
 });
 
+describe('Lwm2mClient queue mode', () => {
+  it('does not hear requests while asleep, and does once awake again', async () => {
+    const server = await testServer();
+    const asleep = await startedClient(server, { endpointName: 'dev-sleepy', queueMode: true, queueAwakeMs: 0 });
+    await expect(server.request(asleep.peer, { code: CoapCode.GET, path: ['3', '0', '0'] })).rejects.toThrow(/no answer/);
+    const other = await testServer();
+    const awake = await startedClient(other, { endpointName: 'dev-awake', queueMode: true });
+    expect((await other.request(awake.peer, { code: CoapCode.GET, path: ['3', '0', '0'] })).code).toBe(CoapCode.Content);
+  });
+});
+
 describe('Lwm2mClient over DTLS', () => {
   it('registers through a DTLS PSK session (libcoap coap-server-openssl is no LwM2M server: its CoAP answer comes back through the session)', async () => {
     const libcoap = await startLibcoapServer({ psk: { identityHint: 'hangar', key: 'lwm2m-psk-secret-1' } });

@@ -310,7 +310,7 @@ export class Lwm2mClient implements IncomingHandler {
 
   /** Queue mode: a sleeping device does not hear requests (they wait at the server for its next update). */
   accepting(): boolean {
-    return !this.options.queueMode || Date.now() <= this.awakeUntil;
+    return !this.options.queueMode || Date.now() < this.awakeUntil;
   }
 
   blockTransferStarted(request: IncomingRequest): void {
