@@ -170,6 +170,28 @@ describe('CoapEndpoint message layer', () => {
     expect((await peer.next()).message).toMatchObject({ type: 'RST', messageId: 0x33 });
   });
 
+  it('sends a large body by Block1 and follows the server to smaller blocks (RFC 7959 §2.5)', async () => {
+    const peer = await scriptedPeer();
+    const endpoint = await endpointTo(peer.port);
+    const body = Buffer.from(Array.from({ length: 2000 }, (_, i) => i % 251));
+    const pending = endpoint.request({ code: CoapCode.POST, path: ['dp'], payload: body });
+    const received: Buffer[] = [];
+    for (;;) {
+      const { message, port } = await peer.next();
+      const block = decodeBlock(firstOption(message, CoapOptionNumber.Block1)!)!;
+      received.push(message.payload);
+      // The first block came in 1024 bytes; ask for 256 from then on.
+      const szx = 4;
+      const reply = block.more ? CoapCode.Continue : CoapCode.Changed;
+      peer.send({ type: 'ACK', code: reply, messageId: message.messageId, token: message.token, options: [{ number: CoapOptionNumber.Block1, value: encodeBlock({ num: block.num, more: block.more, szx }) }], payload: Buffer.alloc(0) }, port);
+      if (received.length > 1) expect(block.szx).toBe(4);
+      if (!block.more) break;
+    }
+    expect((await pending).code).toBe(CoapCode.Changed);
+    expect(received[0]!.length).toBe(1024);
+    expect(Buffer.concat(received).equals(body)).toBe(true);
+  });
+
   it('answers a body larger than a block by Block2 in the size the client asked for', async () => {
     const peer = await scriptedPeer();
     const big = Buffer.alloc(2500, 9);

@@ -173,18 +173,27 @@ export class CoapEndpoint {
     } else {
       // RFC 7959 §2.5: each block is its own request; the server answers 2.31 until the last.
       const requestTag = randomBytes(4);
+      let szx = this.blockSzx;
       for (let num = 0; ; num += 1) {
+        const size = blockSize(szx);
         const chunk = payload.subarray(num * size, (num + 1) * size);
         const more = (num + 1) * size < payload.length;
         const options = [
           ...base,
-          { number: CoapOptionNumber.Block1, value: encodeBlock({ num, more, szx: this.blockSzx }) },
+          { number: CoapOptionNumber.Block1, value: encodeBlock({ num, more, szx }) },
           { number: CoapOptionNumber.RequestTag, value: requestTag },
           ...(num === 0 ? [{ number: CoapOptionNumber.Size1, value: encodeUint(payload.length) }] : []),
         ];
         response = await this.exchange({ code: req.code, options, payload: chunk }, req.confirmable !== false, opts.timeoutMs);
         if (!more) break;
         if (response.code !== CoapCode.Continue) return toResponse(response);
+        // RFC 7959 §2.5: the server may ask for smaller blocks; carry on from the same byte.
+        const echoed = firstOption(response, CoapOptionNumber.Block1);
+        const asked = echoed === undefined ? undefined : decodeBlock(echoed);
+        if (asked && asked.szx < szx) {
+          num = ((num + 1) * size) / blockSize(asked.szx) - 1;
+          szx = asked.szx;
+        }
       }
     }
     return this.followBlock2(req, base, response!, opts);

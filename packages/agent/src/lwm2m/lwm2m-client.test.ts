@@ -194,6 +194,26 @@ describe('Lwm2mClient device management', () => {
     expect((await server.request(peer, { code: CoapCode.GET, path: ['3', 'x'] })).code).toBe(CoapCode.NotFound);
   });
 
+  it('Create and Delete an instance, with the new object links in the next Update; Reboot registers again', async () => {
+    const server = await testServer();
+    const { client, peer } = await startedClient(server);
+    const values: Lwm2mValue[] = [{ path: { objectId: 3303, instanceId: 1, resourceId: 5701 }, type: 'String', value: 'Far' }];
+    const created = await server.request(peer, { code: CoapCode.POST, path: ['3303'], options: [cf(11542)], payload: encodeContent(11542, values, { objectId: 3303 }, registry) });
+    expect(created.code).toBe(CoapCode.Created);
+    expect(created.options.filter((o) => o.number === CoapOptionNumber.LocationPath).map((o) => o.value.toString())).toEqual(['3303', '1']);
+    expect((await server.request(peer, { code: CoapCode.GET, path: ['3303', '1', '5701'] })).payload.toString()).toBe('Far');
+    await client.update();
+    const update = server.received.find((r) => r.path.join('/') === 'rd/r1')!;
+    expect(parseRegistrationLinks(update.payload.toString()).objects.find((o) => o.objectId === 3303)!.instances).toEqual([0, 1]);
+    expect((await server.request(peer, { code: CoapCode.DELETE, path: ['3303', '1'] })).code).toBe(CoapCode.Deleted);
+    expect((await server.request(peer, { code: CoapCode.DELETE, path: ['3303', '1'] })).code).toBe(CoapCode.NotFound);
+    expect((await server.request(peer, { code: CoapCode.DELETE, path: ['3', '0'] })).code).toBe(CoapCode.MethodNotAllowed);
+    expect((await server.request(peer, { code: CoapCode.POST, path: ['3303'], options: [cf(11542)], payload: encodeContent(11542, [{ path: { objectId: 3303, instanceId: 0, resourceId: 5701 }, type: 'String', value: 'x' }], { objectId: 3303 }, registry) })).code).toBe(CoapCode.BadRequest);
+    expect((await server.request(peer, { code: CoapCode.POST, path: ['3', '0', '4'] })).code).toBe(CoapCode.Changed);
+    await server.waitFor((r) => r.path.join('/') === 'rd' && r !== server.received.find((x) => x.path.join('/') === 'rd'));
+    await waitUntil(async () => client.registrationLocation === '/rd/r2');
+  });
+
   it('Discover lists the resources with their attributes', async () => {
     const server = await testServer();
     const { peer } = await startedClient(server);
