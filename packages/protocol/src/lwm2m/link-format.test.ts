@@ -45,6 +45,16 @@ describe('CoRE link format', () => {
     expect(formatLinkFormat([{ target: '/x', attributes: { ct: '60 110' } }])).toBe('</x>;ct="60 110"');
   });
 
+  it('reads Discover and Bootstrap-Discover answers (Core §6.3.3, §6.1.7.3)', () => {
+    expect(parseLinkFormat('</3>;ver=1.1,</3/0>,</3/0/7>;dim=2,</3/0/13>;pmin=10;pmax=60')[2]).toEqual({ target: '/3/0/7', attributes: { dim: 2 } });
+    expect(parseLinkFormat('</>;lwm2m=1.1,</0/0>;ssid=101;uri="coaps://hangar.example:5684",</1/0>;ssid=101')).toEqual([
+      { target: '/', attributes: { lwm2m: '1.1' } },
+      { target: '/0/0', attributes: { ssid: 101, uri: 'coaps://hangar.example:5684' } },
+      { target: '/1/0', attributes: { ssid: 101 } },
+    ]);
+    expect(formatLinkFormat([{ target: '/0/0', attributes: { ssid: 101, uri: 'coaps://h:5684' } }])).toBe('</0/0>;ssid=101;uri="coaps://h:5684"');
+  });
+
   it('refuses more links than the limit', () => {
     expect(() => parseLinkFormat(Array.from({ length: 10_001 }, (_, i) => `</${i}>`).join(','))).toThrow(/more than 10000 links/);
   });
@@ -73,6 +83,10 @@ describe('registration links', () => {
         { objectId: 3, instances: [0] },
       ],
     });
+  });
+
+  it('takes the content formats from a bare root link without rt', () => {
+    expect(parseRegistrationLinks('</>;ct="110 11543",</3/0>')).toEqual({ rootPath: '/', contentFormats: [110, 11543], objects: [{ objectId: 3, instances: [0] }] });
   });
 
   it('reads a plain LwM2M 1.0 registration', () => {
