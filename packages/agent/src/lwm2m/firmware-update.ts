@@ -42,6 +42,8 @@ export interface FirmwareUpdateOptions {
   psk?: PskCredentials;
   /** How long an update "installs" before the result (default 0 ms: at once, but after the Execute answer). */
   installMs?: number;
+  /** Restart (and so register again) after a successful update, as devices do (default true): a server reads Object 3 on Register. */
+  rebootAfterUpdate?: boolean;
   /** The version a package installs; default: a version named in the Package URI, else in the package's first bytes, else the current one with `+1`. */
   versionOf?(pkg: Buffer, uri: string | undefined, current: string): string;
 }
@@ -57,7 +59,7 @@ export class FirmwareUpdate {
   constructor(
     private readonly instance: ObjectInstance,
     private readonly options: FirmwareUpdateOptions,
-    private readonly device: { firmwareVersion(): string; setFirmwareVersion(v: string): void },
+    private readonly device: { firmwareVersion(): string; setFirmwareVersion(v: string): void; reboot(): void },
     /** A resource of /5/0 changed (observers are told). */
     private readonly changed: (resourceId: number) => void,
   ) {
@@ -140,6 +142,8 @@ export class FirmwareUpdate {
       this.device.setFirmwareVersion(this.pkgVersion);
       this.packageBytes = undefined;
       this.setState(FirmwareState.Idle, UpdateResult.Success);
+      // The notifications of the new state go out before the restart.
+      if (this.options.rebootAfterUpdate !== false) setTimeout(() => this.device.reboot(), 50).unref();
     }, this.options.installMs ?? 0).unref();
   }
 

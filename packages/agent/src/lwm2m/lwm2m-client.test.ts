@@ -322,12 +322,15 @@ describe('Lwm2mClient firmware update (Object 5)', () => {
     expect((await server.request(peer, { code: CoapCode.POST, path: ['5', '0', '2'] })).code).toBe(CoapCode.Changed);
     await stateSeen(log, 3);
     await stateSeen(log, 0);
-    expect((await server.request(peer, { code: CoapCode.GET, path: ['5', '0', '5'] })).payload.toString()).toBe('1');
-    expect((await server.request(peer, { code: CoapCode.GET, path: ['3', '0', '3'] })).payload.toString()).toBe('2.0.0');
-    expect(client.device.firmwareVersion).toBe('2.0.0');
     expect(log.all.map((n) => n.payload.toString())).toEqual(['1', '2', '3', '0']);
+    // The device restarts on the new firmware and registers again, where the server reads Object 3.
+    const again = await server.waitFor((r) => r.path.join('/') === 'rd' && r.query[0] === 'ep=dev-lwm2m-1' && r.peer.port !== peer.port);
+    expect(client.device.firmwareVersion).toBe('2.0.0');
+    await waitUntil(async () => client.registrationLocation === '/rd/r2');
+    expect((await server.request(again.peer, { code: CoapCode.GET, path: ['5', '0', '5'] })).payload.toString()).toBe('1');
+    expect((await server.request(again.peer, { code: CoapCode.GET, path: ['3', '0', '3'] })).payload.toString()).toBe('2.0.0');
     // Update in Idle is refused.
-    expect((await server.request(peer, { code: CoapCode.POST, path: ['5', '0', '2'] })).code).toBe(CoapCode.MethodNotAllowed);
+    expect((await server.request(again.peer, { code: CoapCode.POST, path: ['5', '0', '2'] })).code).toBe(CoapCode.MethodNotAllowed);
   });
 
   it('pulls a Package URI over CoAP Block2, and reports an unreachable or unsupported URI in Update Result', async () => {
@@ -351,12 +354,15 @@ describe('Lwm2mClient firmware update (Object 5)', () => {
     expect((await server.request(peer, { code: CoapCode.POST, path: ['5', '0', '2'] })).code).toBe(CoapCode.Changed);
     await log.next((n, i = log.all.indexOf(n)) => n.payload.toString() === '0' && i > 0);
     expect(client.device.firmwareVersion).toBe('3.1.0');
+    await waitUntil(async () => client.registrationLocation === '/rd/r2');
+    const again = server.received.filter((r) => r.path.join('/') === 'rd').at(-1)!.peer;
     // A URI that is not there: back to Idle with Update Result 7 (invalid URI).
-    expect((await writeUri(`${server.uri}/fw/missing.bin`)).code).toBe(CoapCode.Changed);
-    await waitUntil(async () => (await server.request(peer, { code: CoapCode.GET, path: ['5', '0', '5'] })).payload.toString() === '7');
+    expect((await server.request(again, { code: CoapCode.PUT, path: ['5', '0', '1'], options: [cf(0)], payload: Buffer.from(`${server.uri}/fw/missing.bin`) })).code).toBe(CoapCode.Changed);
+    await waitUntil(async () => client.firmware.result === 7);
     expect(client.firmware.state).toBe(0);
-    await writeUri('');
-    expect((await writeUri('ftp://example.invalid/x')).code).toBe(CoapCode.Changed);
+    const writeAgain = (uri: string): Promise<{ code: number }> => server.request(again, { code: CoapCode.PUT, path: ['5', '0', '1'], options: [cf(0)], payload: Buffer.from(uri) });
+    await writeAgain('');
+    expect((await writeAgain('ftp://example.invalid/x')).code).toBe(CoapCode.Changed);
     await waitUntil(async () => client.firmware.result === 9);
   });
 

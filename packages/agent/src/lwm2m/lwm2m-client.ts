@@ -142,6 +142,7 @@ export class Lwm2mClient implements IncomingHandler {
           this.device.firmwareVersion = v;
           this.changed({ objectId: 3, instanceId: 0, resourceId: 3 });
         },
+        reboot: () => this.reboot(),
       },
       (rid) => this.changed({ objectId: 5, instanceId: 0, resourceId: rid }),
     );
