@@ -77,6 +77,8 @@ export interface IncomingHandler {
   accepting?(): boolean;
   /** The first block of a Block1 transfer arrived (firmware push: State goes to Downloading). */
   blockTransferStarted?(request: IncomingRequest): void;
+  /** A block of a Block1 transfer arrived in sequence (the first one included). */
+  blockReceived?(request: IncomingRequest): void;
 }
 
 export class CoapRequestError extends Error {
@@ -470,6 +472,7 @@ export class CoapEndpoint {
       }
       body.parts.push(message.payload);
       body.nextNum = block.num + 1;
+      this.handler?.blockReceived?.(request);
       block1Echo = { number: CoapOptionNumber.Block1, value: encodeBlock({ num: block.num, more: block.more, szx: block.szx }) };
       if (block.more) return { code: CoapCode.Continue, options: [block1Echo] };
       this.block1 = undefined;

@@ -40,6 +40,8 @@ export interface FirmwareUpdateOptions {
   failures?: FirmwareFailures;
   /** PSK for coaps:// package URIs (the device's own). */
   psk?: PskCredentials;
+  /** A push whose next block does not come within this many ms is abandoned: Idle, Update Result 4 (default 60 000). */
+  pushStallMs?: number;
   /** How long an update "installs" before the result (default 0 ms: at once, but after the Execute answer). */
   installMs?: number;
   /** Restart (and so register again) after a successful update, as devices do (default true): a server reads Object 3 on Register. */
@@ -55,6 +57,7 @@ export class FirmwareUpdate {
   private uri = '';
   private pkgVersion = '';
   private download: AbortController | undefined;
+  private pushStall: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly instance: ObjectInstance,
@@ -82,7 +85,18 @@ export class FirmwareUpdate {
     if (this.state === FirmwareState.Idle) this.setState(FirmwareState.Downloading, UpdateResult.Initial);
   }
 
+  /** A block of a push arrived: the push is alive; one that stalls goes back to Idle (connection lost). */
+  pushProgress(): void {
+    clearTimeout(this.pushStall);
+    if (this.state !== FirmwareState.Downloading || this.download) return;
+    this.pushStall = setTimeout(() => {
+      if (this.state === FirmwareState.Downloading && !this.download) this.setState(FirmwareState.Idle, UpdateResult.ConnectionLost);
+    }, this.options.pushStallMs ?? 60_000);
+    this.pushStall.unref();
+  }
+
   cancelDownload(): void {
+    clearTimeout(this.pushStall);
     this.download?.abort();
   }
 
@@ -123,6 +137,7 @@ export class FirmwareUpdate {
   }
 
   private accept(pkg: Buffer, uri: string | undefined): void {
+    clearTimeout(this.pushStall);
     if (pkg.length > this.maxBytes()) return this.setState(FirmwareState.Idle, UpdateResult.NotEnoughFlash);
     if (this.options.failures?.integrity) return this.setState(FirmwareState.Idle, UpdateResult.IntegrityCheckFailure);
     this.packageBytes = pkg;
@@ -148,6 +163,7 @@ export class FirmwareUpdate {
   }
 
   private reset(): void {
+    clearTimeout(this.pushStall);
     this.download?.abort();
     this.download = undefined;
     this.packageBytes = undefined;

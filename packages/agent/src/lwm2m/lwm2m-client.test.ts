@@ -333,6 +333,15 @@ describe('Lwm2mClient firmware update (Object 5)', () => {
     expect((await server.request(again.peer, { code: CoapCode.POST, path: ['5', '0', '2'] })).code).toBe(CoapCode.MethodNotAllowed);
   });
 
+  it('abandons a push whose blocks stop coming: back to Idle with Update Result 4', async () => {
+    const server = await testServer();
+    const { client, peer } = await startedClient(server, { firmware: { pushStallMs: 100 } });
+    const first = await server.request(peer, { code: CoapCode.PUT, path: ['5', '0', '0'], options: [cf(42), { number: CoapOptionNumber.Block1, value: encodeBlock({ num: 0, more: true, szx: 4 }) }], payload: Buffer.alloc(256, 1) });
+    expect(first.code).toBe(CoapCode.Continue);
+    await waitUntil(async () => client.firmware.result === 4);
+    expect(client.firmware.state).toBe(0);
+  });
+
   it('pulls a Package URI over CoAP Block2, and reports an unreachable or unsupported URI in Update Result', async () => {
     const server = await testServer();
     const image = Buffer.alloc(5000, 0x33);

@@ -318,6 +318,10 @@ export class Lwm2mClient implements IncomingHandler {
     if (request.path.join('/') === '5/0/0') this.firmware.pushStarted();
   }
 
+  blockReceived(request: IncomingRequest): void {
+    if (request.path.join('/') === '5/0/0') this.firmware.pushProgress();
+  }
+
   handle(request: IncomingRequest): ResponseToSend {
     this.stats.requestsAnswered += 1;
     this.awake();
