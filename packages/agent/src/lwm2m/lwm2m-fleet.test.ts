@@ -59,6 +59,12 @@ describe('hangar-agent simulate --protocol lwm2m', () => {
     ]);
   });
 
+  it('maps --ota-cut, --ota-corrupt and --ota-install-fail onto Object 5 failures', () => {
+    const plan = planLwm2mSimulation({ devices: '100', server: 'coap://127.0.0.1:5683', otaCut: '10', otaInstallFail: '5' });
+    expect(plan.options.firmwareFailuresPct).toEqual({ download: 10, update: 5 });
+    expect(() => planLwm2mSimulation({ devices: '1', server: 'coap://127.0.0.1:5683', otaCorrupt: '101' })).toThrow('--ota-corrupt must be a percentage from 0 to 100');
+  });
+
   it.each([
     [{ server: 'coap://127.0.0.1:5683' }, /--devices N is required/],
     [{ devices: '2' }, /--server coap:\/\//],

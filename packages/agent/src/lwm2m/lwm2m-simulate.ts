@@ -82,6 +82,10 @@ export function planLwm2mSimulation(flags: Lwm2mFlags): Lwm2mSimulatePlan {
     // With one key for all, each device's PSK identity is its endpoint name (Hangar's default identity is the device id).
     fleetDevices = ids.map((endpointName) => ({ endpointName, ...(key ? { psk: { identity: endpointName, key } } : {}) }));
   }
+  // The OTA failure flags of --agents mean the same for Object 5 (Update Results 4, 5 and 8).
+  const pct = (key: string, flag: string): number | undefined =>
+    flags[key] === undefined ? undefined : num(key, flag, 0, (n) => Number.isFinite(n) && n >= 0 && n <= 100, 'a percentage from 0 to 100');
+  const failures = { download: pct('otaCut', '--ota-cut'), integrity: pct('otaCorrupt', '--ota-corrupt'), update: pct('otaInstallFail', '--ota-install-fail') };
   const durationRaw = str('duration');
   const options: Lwm2mSimulatePlan['options'] = {
     serverUri: server,
@@ -94,6 +98,7 @@ export function planLwm2mSimulation(flags: Lwm2mFlags): Lwm2mSimulatePlan {
     registerConcurrency: num('connectConcurrency', '--connect-concurrency', 100, (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1'),
     durationSec: durationRaw === undefined ? Infinity : num('duration', '--duration', 0, (n) => Number.isFinite(n) && n >= 0, 'a number of seconds ≥ 0'),
     ...(str('firmwareVersion') ? { firmwareVersion: str('firmwareVersion')! } : {}),
+    ...(Object.values(failures).some((v) => v !== undefined) ? { firmwareFailuresPct: Object.fromEntries(Object.entries(failures).filter(([, v]) => v !== undefined)) } : {}),
   };
   return { options };
 }
