@@ -147,7 +147,12 @@ class DtlsTransport implements DatagramTransport {
 
   send(datagram: Buffer): void {
     if (this.closed) return;
-    this.socket.send(datagram);
+    try {
+      this.socket.send(datagram);
+    } catch (err) {
+      // node-dtls-client throws once the session is gone (an alert from the server); CoAP's timeouts report it.
+      this.ended(err as Error);
+    }
   }
 
   onDatagram(handler: (datagram: Buffer) => void): void {
