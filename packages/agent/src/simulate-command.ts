@@ -247,6 +247,7 @@ export function registerSimulateCommand(program: Command): void {
     .addOption(new Option('--psk-key <hex>', 'with --protocol lwm2m: one PSK for every device, the identity being the device id'))
     .addOption(new Option('--lifetime <s>', 'with --protocol lwm2m: registration lifetime in seconds (default 300)'))
     .addOption(new Option('--queue-mode', 'with --protocol lwm2m: register in queue mode (Q)'))
+    .addOption(new Option('--bootstrap', 'with --protocol lwm2m: --server is a bootstrap server; each device bootstraps, then registers where it is told'))
     .addOption(new Option('--reading-interval <s>', 'with --protocol lwm2m: seconds between temperature readings per device (default 10; 0: none)'))
     .addOption(new Option('--send-interval <s>', 'with --protocol lwm2m: seconds between Sends (/dp) per device (default 0: none)'))
     .action(async (flags: SimulateFlags) => {
@@ -256,7 +257,7 @@ export function registerSimulateCommand(program: Command): void {
         await runLwm2mSimulation(planLwm2mSimulation(flags));
         return;
       }
-      const LWM2M_ONLY = ['dtlsPskFile', 'pskKey', 'lifetime', 'queueMode', 'readingInterval', 'sendInterval'];
+      const LWM2M_ONLY = ['dtlsPskFile', 'pskKey', 'lifetime', 'queueMode', 'bootstrap', 'readingInterval', 'sendInterval'];
       const strayLwm2m = LWM2M_ONLY.find((k) => flags[k] !== undefined);
       if (strayLwm2m) throw new UsageError(`--${strayLwm2m.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --protocol lwm2m`);
       const plan = planSimulation(flags, process.env);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CoapCode, CoapOptionNumber, encodeUint } from '@hangar/protocol/coap';
+import { builtinObjectRegistry, encodeContent, type Lwm2mValue } from '@hangar/protocol/lwm2m';
 import { Lwm2mTestServer } from '../testing/lwm2m-test-server.js';
 import { Lwm2mFleet, runLwm2mFleet } from './lwm2m-fleet.js';
 import { Lwm2mUsageError, parsePskFile, planLwm2mSimulation } from './lwm2m-simulate.js';
@@ -37,6 +38,38 @@ describe('LwM2M fleet', () => {
     await waitUntil(() => fleet.stats().notificationsSent === 2);
     await fleet.stop();
     await waitUntil(() => server.received.filter((r) => r.code === CoapCode.DELETE).length === 20);
+  });
+
+  it('bootstraps each device first when the server is a bootstrap server', async () => {
+    const bootstrap = await testServer();
+    const dm = await testServer();
+    const registry = builtinObjectRegistry();
+    bootstrap.responder = (req) => {
+      if (req.path[0] !== 'bs') return undefined;
+      const cf = (f: number) => [{ number: CoapOptionNumber.ContentFormat, value: encodeUint(f) }];
+      setImmediate(() => {
+        void (async () => {
+          const security: Lwm2mValue[] = [
+            { path: { objectId: 0, instanceId: 1, resourceId: 0 }, type: 'String', value: dm.uri },
+            { path: { objectId: 0, instanceId: 1, resourceId: 1 }, type: 'Boolean', value: false },
+            { path: { objectId: 0, instanceId: 1, resourceId: 2 }, type: 'Integer', value: 3 },
+            { path: { objectId: 0, instanceId: 1, resourceId: 10 }, type: 'Integer', value: 1 },
+          ];
+          await bootstrap.request(req.peer, { code: CoapCode.PUT, path: ['0', '1'], options: cf(112), payload: encodeContent(112, security, { objectId: 0, instanceId: 1 }, registry) });
+          const server: Lwm2mValue[] = [
+            { path: { objectId: 1, instanceId: 0, resourceId: 0 }, type: 'Integer', value: 1 },
+            { path: { objectId: 1, instanceId: 0, resourceId: 1 }, type: 'Integer', value: 45 },
+          ];
+          await bootstrap.request(req.peer, { code: CoapCode.PUT, path: ['1', '0'], options: cf(11542), payload: encodeContent(11542, server, { objectId: 1, instanceId: 0 }, registry) });
+          await bootstrap.request(req.peer, { code: CoapCode.POST, path: ['bs'] });
+        })();
+      });
+      return undefined;
+    };
+    const summary = await runLwm2mFleet({ serverUri: bootstrap.uri, bootstrap: true, devices: [{ endpointName: 'b-1' }, { endpointName: 'b-2' }], durationSec: 0, temperatureIntervalMs: 0, timing: { ackTimeoutMs: 300 } });
+    expect(summary).toMatchObject({ registrationsDone: 2, registrationsFailed: 0 });
+    expect(bootstrap.received.filter((r) => r.path[0] === 'bs').map((r) => r.query[0]).sort()).toEqual(['ep=b-1', 'ep=b-2']);
+    expect(dm.received.filter((r) => r.path.join('/') === 'rd').map((r) => r.query.slice(0, 2).join('&')).sort()).toEqual(['ep=b-1&lt=45', 'ep=b-2&lt=45']);
   });
 
   it('counts failed registrations with their reason', async () => {

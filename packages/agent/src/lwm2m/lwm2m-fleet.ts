@@ -21,6 +21,8 @@ export interface Lwm2mFleetDevice {
 export interface Lwm2mFleetOptions {
   /** `coap://host:port` or `coaps://host:port`. */
   serverUri: string;
+  /** `serverUri` is a bootstrap server: each device bootstraps first and registers where it is told. */
+  bootstrap?: boolean;
   devices: Lwm2mFleetDevice[];
   lifetimeSec?: number;
   queueMode?: boolean;
@@ -90,7 +92,7 @@ export class Lwm2mFleet {
       };
       return new Lwm2mClient({
         endpointName: device.endpointName,
-        serverUri: options.serverUri,
+        ...(options.bootstrap ? { bootstrapUri: options.serverUri } : { serverUri: options.serverUri }),
         registry,
         ...(device.psk ? { psk: device.psk } : {}),
         lifetimeSec: options.lifetimeSec ?? 300,

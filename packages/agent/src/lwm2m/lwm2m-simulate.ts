@@ -89,6 +89,7 @@ export function planLwm2mSimulation(flags: Lwm2mFlags): Lwm2mSimulatePlan {
   const durationRaw = str('duration');
   const options: Lwm2mSimulatePlan['options'] = {
     serverUri: server,
+    bootstrap: flags.bootstrap === true,
     devices: fleetDevices,
     lifetimeSec: num('lifetime', '--lifetime', 300, (n) => Number.isInteger(n) && n >= 10, 'a whole number of seconds ≥ 10'),
     queueMode: flags.queueMode === true,
