@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { createSocket, type Socket } from 'node:dgram';
 import { createServer } from 'node:http';
 import { CoapCode, CoapOptionNumber, decodeBlock, encodeBlock, encodeUint, type CoapOption } from '@hangar/protocol/coap';
 import { Lwm2mContentFormat, builtinObjectRegistry, decodeContent, encodeContent, encodeCompositePaths, parseLinkFormat, parseRegistrationLinks, type Lwm2mValue } from '@hangar/protocol/lwm2m';
@@ -212,6 +213,37 @@ describe('Lwm2mClient device management', () => {
     expect((await server.request(peer, { code: CoapCode.POST, path: ['3', '0', '4'] })).code).toBe(CoapCode.Changed);
     await server.waitFor((r) => r.path.join('/') === 'rd' && r !== server.received.find((x) => x.path.join('/') === 'rd'));
     await waitUntil(async () => client.registrationLocation === '/rd/r2');
+  });
+
+  it('survives garbage and malformed payloads: each refused, nothing changed, the next request answered', async () => {
+    const server = await testServer();
+    const { client, peer } = await startedClient(server);
+    const noise = createSocket('udp4');
+    cleanups.push(() => new Promise((r) => noise.close(() => r())));
+    await new Promise<void>((r) => noise.bind(0, '127.0.0.1', () => r()));
+    // The client's socket is connected to its server, so datagrams from elsewhere never reach it; the server's own garbage does.
+    let seed = 7;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const socket = (server as unknown as { socket: Socket }).socket;
+    for (let i = 0; i < 300; i += 1) {
+      const bytes = Buffer.from(Array.from({ length: 1 + Math.floor(random() * 40) }, () => Math.floor(random() * 256)));
+      socket.send(bytes, peer.port, peer.address);
+      noise.send(bytes, peer.port, peer.address);
+    }
+    const bad: [string, Buffer, number][] = [
+      ['SenML JSON', Buffer.from('[{"bn":"/1/0/","n":"1","v":'), Lwm2mContentFormat.senmlJson],
+      ['SenML CBOR', Buffer.from([0x81, 0xa2, 0x00]), Lwm2mContentFormat.senmlCbor],
+      ['TLV', Buffer.from([0xe8, 0x00, 0x01]), Lwm2mContentFormat.tlv],
+      ['path outside', encodeContent(Lwm2mContentFormat.senmlJson, [{ path: { objectId: 1, instanceId: 0, resourceId: 1 }, type: 'Integer', value: 5 }], { objectId: 1, instanceId: 0 }, registry), Lwm2mContentFormat.senmlJson],
+    ];
+    for (const [what, payload, format] of bad) {
+      const path = what === 'path outside' ? ['3303', '0'] : ['1', '0'];
+      const response = await server.request(peer, { code: CoapCode.POST, path, options: [cf(format)], payload });
+      expect([what, response.code]).toEqual([what, CoapCode.BadRequest]);
+    }
+    expect((await server.request(peer, { code: CoapCode.PUT, path: ['1', '0', '1'], options: [cf(1234)], payload: Buffer.from('1') })).code).toBe(CoapCode.UnsupportedContentFormat);
+    expect((await server.request(peer, { code: CoapCode.GET, path: ['1', '0', '1'] })).payload.toString()).toBe('120');
+    expect(client.registered).toBe(true);
   });
 
   it('Discover lists the resources with their attributes', async () => {
