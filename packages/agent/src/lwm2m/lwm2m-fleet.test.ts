@@ -34,6 +34,7 @@ describe('LwM2M fleet', () => {
     await server.observe(peer, { code: CoapCode.GET, path: ['3303', '0', '5700'], options: [{ number: CoapOptionNumber.Accept, value: encodeUint(0) }] }, () => undefined);
     const client = fleet.clients.find((c) => c.stats.registrations === 1 && c.tree.instance(3, 0)!.get(2) === 'fleet-3')!;
     client.readTemperature();
+    await waitUntil(() => fleet.stats().notificationsSent === 1);
     client.readTemperature();
     await waitUntil(() => fleet.stats().notificationsSent === 2);
     await fleet.stop();

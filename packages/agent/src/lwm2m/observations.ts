@@ -73,10 +73,11 @@ export class Observations {
   changed(path: Lwm2mPath): void {
     for (const observation of this.byToken.values()) {
       if (!observation.paths.some((p) => isUnder(path, p) || isUnder(p, path))) continue;
+      if (observation.minTimer) continue;
       const { pmin } = this.source.timing(observation.paths);
       const due = observation.lastSent + pmin * 1000;
-      if (Date.now() >= due) this.send(observation);
-      else if (!observation.minTimer) observation.minTimer = setTimeout(() => this.send(observation), due - Date.now());
+      // Changes of one moment (a reading moves value and min/max) go out as one notification.
+      observation.minTimer = setTimeout(() => this.send(observation), Math.max(0, due - Date.now()));
     }
   }
 
