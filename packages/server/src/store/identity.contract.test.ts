@@ -45,8 +45,8 @@ describe.each(STORE_KINDS)('identity store contract (PSK) on %s', (kind) => {
     await t.stores.identity.insertCredential(c);
     expect(await t.stores.identity.getCredential('t1', 'cred-a')).toEqual(c);
     expect(await t.stores.identity.listCredentials('t1', 'dev-1')).toEqual([c]);
-    expect(await t.stores.identity.findActivePskCredential('sensor-a·ü')).toEqual(c);
-    expect(await t.stores.identity.findActivePskCredential('sensor-a')).toBeUndefined();
+    expect(await t.stores.identity.findCredentialsByPskIdentity('sensor-a·ü')).toEqual([c]);
+    expect(await t.stores.identity.findCredentialsByPskIdentity('sensor-a')).toEqual([]);
   });
 
   it('refuses a second active credential with the same identity, in any tenant', async () => {
@@ -56,14 +56,17 @@ describe.each(STORE_KINDS)('identity store contract (PSK) on %s', (kind) => {
     await expect(again).rejects.toMatchObject({ reason: 'unique' });
     // Nothing of the refused row was kept, and the first is intact.
     expect(await t.stores.identity.getCredential('t2', 'cred-c')).toBeUndefined();
-    expect((await t.stores.identity.findActivePskCredential('shared'))?.id).toBe('cred-b');
+    expect((await t.stores.identity.findCredentialsByPskIdentity('shared')).map((c) => c.id)).toEqual(['cred-b']);
   });
 
   it('frees an identity when its credential is revoked, and keeps the revoked row', async () => {
     await t.stores.identity.revokeCredential('t1', 'cred-b', 1_700_000_100_000, 'superseded');
-    expect(await t.stores.identity.findActivePskCredential('shared')).toBeUndefined();
-    await t.stores.identity.insertCredential(credential('cred-d', { pskIdentity: 'shared' }));
-    expect((await t.stores.identity.findActivePskCredential('shared'))?.id).toBe('cred-d');
+    await t.stores.identity.insertCredential(credential('cred-d', { pskIdentity: 'shared', createdAt: 1_700_000_200_000 }));
+    const all = await t.stores.identity.findCredentialsByPskIdentity('shared');
+    expect(all.map((c) => [c.id, c.status])).toEqual([
+      ['cred-b', 'revoked'],
+      ['cred-d', 'active'],
+    ]);
     expect(await t.stores.identity.getCredential('t1', 'cred-b')).toMatchObject({ status: 'revoked', pskIdentity: 'shared', revocationReason: 'superseded' });
   });
 

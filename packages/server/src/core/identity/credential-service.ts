@@ -191,7 +191,7 @@ export class CredentialService {
   private async storePsk(tx: StoreSet, p: Extract<PreparedCredential, { kind: 'psk' }>, base: CredentialBase): Promise<IssuedCredential> {
     if (!this.masterKey) throw new Error('CredentialService was built without the master key: it cannot seal PSK credentials');
     // Checked first for a clear answer; the unique index decides when two issues race.
-    if (await tx.identity.findActivePskCredential(p.identity)) throw pskIdentityTaken(p.identity);
+    if ((await tx.identity.findCredentialsByPskIdentity(p.identity)).some((c) => c.status === 'active')) throw pskIdentityTaken(p.identity);
     const credential: DeviceCredential = {
       ...base,
       type: 'psk',

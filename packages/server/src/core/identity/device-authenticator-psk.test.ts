@@ -87,6 +87,15 @@ describe.each(STORE_KINDS)('PSK resolution by the device authenticator on %s', (
     expect(await strict.resolvePsk('throttled-1', '198.51.100.2')).toBeDefined();
   });
 
+  it('lets a revoked device retry forever without locking out its neighbours behind the same address', async () => {
+    const strict = new DeviceAuthenticator(t.hangar.stores, Date.now, { perIdentity: 3, perSource: 6 }, undefined, masterKey);
+    const revoked = await newPsk('psk-1', { identity: 'revoked-retrier' });
+    expect((await t.call('DELETE', `/api/v1/devices/psk-1/credentials/${revoked.id}`)).status).toBe(204);
+    await newPsk('psk-1', { identity: 'healthy-neighbour' });
+    for (let i = 0; i < 20; i++) expect(await strict.resolvePsk('revoked-retrier', '198.51.100.9')).toBeUndefined();
+    expect(await strict.resolvePsk('healthy-neighbour', '198.51.100.9')).toBeDefined();
+  });
+
   it('counts handshakes that failed on a wrong key against the identity and source', async () => {
     const strict = new DeviceAuthenticator(t.hangar.stores, Date.now, { perIdentity: 3, perSource: 100 }, undefined, masterKey);
     await newPsk('psk-1', { identity: 'guessed' });

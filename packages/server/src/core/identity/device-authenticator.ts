@@ -156,8 +156,10 @@ export class DeviceAuthenticator {
     if (!masterKey) throw new Error('this DeviceAuthenticator was built without the master key: it cannot resolve PSK identities');
     let key: Buffer | undefined;
     const result = await this.guarded(source, `psk:${identity}`, async () => {
-      const cred = await this.stores.identity.findActivePskCredential(identity);
-      if (!cred || cred.type !== 'psk' || cred.encryptedPsk === null) return refuse('bad_credentials', 'unknown PSK identity');
+      const known = (await this.stores.identity.findCredentialsByPskIdentity(identity)).filter((c) => c.type === 'psk');
+      const cred = known.find((c) => c.status === 'active') ?? known.at(-1);
+      if (!cred || cred.encryptedPsk === null) return refuse('bad_credentials', 'unknown PSK identity');
+      // A revoked identity is refused as a known one: it counts against itself, not its address.
       const checked = await this.checkCredential(cred);
       if (checked.ok) key = unsealPsk(masterKey, cred.id, cred.encryptedPsk);
       return checked;

@@ -93,8 +93,8 @@ export interface IdentityStore {
   listCredentials(tenantId: string, deviceId: string): Promise<DeviceCredential[]>;
   findCredentialByTokenHash(hash: string): Promise<DeviceCredential | undefined>;
   findCredentialsByFingerprint(fingerprint: string): Promise<DeviceCredential[]>;
-  /** The active `psk` credential with this identity (at most one: a unique index says so). */
-  findActivePskCredential(identity: string): Promise<DeviceCredential | undefined>;
+  /** The `psk` credentials with this identity: at most one active (a unique index says so), and any revoked ones. */
+  findCredentialsByPskIdentity(identity: string): Promise<DeviceCredential[]>;
   revokeCredential(tenantId: string, id: string, at: number, reason: string): Promise<void>;
   /** Revoked certificates of one CA, for its CRL. */
   revokedSerials(tenantId: string, caId: string): Promise<Array<{ serialHex: string; revokedAt: number; reason: string | null }>>;

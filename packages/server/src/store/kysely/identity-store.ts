@@ -92,10 +92,9 @@ export class KyselyIdentityStore implements IdentityStore {
     return rows.map(toCredential);
   }
 
-  async findActivePskCredential(identity: string): Promise<DeviceCredential | undefined> {
-    // `status = 'active'` lets both databases use the partial unique index of migration 017.
-    const r = await this.db.selectFrom('device_credentials').selectAll().where('psk_identity', '=', identity).where('status', '=', 'active').executeTakeFirst();
-    return r ? toCredential(r) : undefined;
+  async findCredentialsByPskIdentity(identity: string): Promise<DeviceCredential[]> {
+    const rows = await this.db.selectFrom('device_credentials').selectAll().where('psk_identity', '=', identity).orderBy('created_at').orderBy('id').execute();
+    return rows.map(toCredential);
   }
 
   async revokeCredential(tenantId: string, id: string, at: number, reason: string): Promise<void> {

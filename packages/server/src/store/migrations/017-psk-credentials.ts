@@ -17,8 +17,12 @@ export function pskCredentialsMigration(_dialect: Dialect): Migration {
       // the identity, so it alone must find the device. Revoked ones free it (a device that ships
       // with a fixed identity gets a new key under the same one). Partial indexes: SQLite 3.8+ and PostgreSQL.
       await sql`CREATE UNIQUE INDEX credentials_psk_identity ON device_credentials (psk_identity) WHERE status = 'active' AND psk_identity IS NOT NULL`.execute(db);
+      // Every credential of an identity, revoked ones included: a revoked device that keeps
+      // trying is told apart from a guess (it must not use up its address's failure budget).
+      await sql`CREATE INDEX credentials_psk_identity_any ON device_credentials (psk_identity) WHERE psk_identity IS NOT NULL`.execute(db);
     },
     async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropIndex('credentials_psk_identity_any').execute();
       await db.schema.dropIndex('credentials_psk_identity').execute();
       await db.schema.alterTable('device_credentials').dropColumn('encrypted_psk').execute();
       await db.schema.alterTable('device_credentials').dropColumn('psk_identity').execute();
