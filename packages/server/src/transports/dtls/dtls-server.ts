@@ -172,12 +172,18 @@ export class DtlsServer<P> implements DatagramChannel<P> {
   }
 
   async close(): Promise<void> {
+    const socket = this.socket;
+    const sent: Array<Promise<void>> = [];
     for (const conn of new Set(this.byAddress.values())) {
-      if (conn.reader && !conn.handshake) this.sendAlert(conn, AlertLevel.warning, AlertDescription.closeNotify);
+      if (socket && conn.reader && !conn.handshake) {
+        const alert = conn.writer.record(ContentType.alert, Buffer.from([AlertLevel.warning, AlertDescription.closeNotify]));
+        sent.push(new Promise((resolve) => socket.send(alert, conn.port, conn.address, () => resolve())));
+      }
       this.remove(conn);
     }
+    // The close_notify alerts leave before the socket closes.
+    await Promise.all(sent);
     if (this.sweeper) clearInterval(this.sweeper);
-    const socket = this.socket;
     this.socket = undefined;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
@@ -288,6 +294,8 @@ export class DtlsServer<P> implements DatagramChannel<P> {
     conn.handshakeTimer.unref();
     try {
       conn.handshake.start();
+      // RFC 9146 §6: the client's Finished already carries the CID.
+      if (conn.handshake.cidNegotiated && ownCid) this.byCid.set(ownCid.toString('hex'), conn);
     } catch (err) {
       this.failHandshake(conn, err);
     }
