@@ -165,13 +165,19 @@ describe('ECDHE_ECDSA (TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8) with a required clien
     expect(result.output).toContain('hello CN=client');
   });
 
-  it('sends the alert verifyClient names when it refuses the certificate', async () => {
-    harness = await startHarness(certificateOptions({ ok: false, alert: 'certificate_revoked', detail: 'revoked in the test' }));
-    const result = await runClient('openssl', opensslCertArgs(harness.port, pki.clientCert, pki.clientKey), { input: 'hello\n' });
-    expect(result.output).toMatch(/certificate revoked/i);
-    expect(harness.failures).toEqual([expect.objectContaining({ reason: 'certificate', detail: 'revoked in the test' })]);
-    expect(harness.server.stats()).toEqual({ sessions: 0, handshakes: 0 });
-  });
+  for (const [alert, text] of [
+    ['certificate_revoked', /certificate revoked/i],
+    ['certificate_expired', /certificate expired/i],
+    ['unknown_ca', /unknown ca/i],
+  ] as const) {
+    it(`sends the ${alert} alert when verifyClient refuses the certificate with it`, async () => {
+      harness = await startHarness(certificateOptions({ ok: false, alert, detail: `refused in the test: ${alert}` }));
+      const result = await runClient('openssl', opensslCertArgs(harness.port, pki.clientCert, pki.clientKey), { input: 'hello\n' });
+      expect(result.output).toMatch(text);
+      expect(harness.failures).toEqual([expect.objectContaining({ reason: 'certificate', detail: `refused in the test: ${alert}` })]);
+      expect(harness.server.stats()).toEqual({ sessions: 0, handshakes: 0 });
+    });
+  }
 
   it('refuses a client without a certificate', async () => {
     harness = await startHarness(certificateOptions());

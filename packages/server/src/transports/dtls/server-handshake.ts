@@ -129,6 +129,15 @@ export class ServerHandshake<P> {
 
   /** Chooses the suite and answers the ClientHello with the server's first flight. */
   start(): void {
+    try {
+      this.answerHello();
+    } catch (err) {
+      if (err instanceof DecodeError) throw new HandshakeAbort('protocol', AlertDescription.decodeError, err.message);
+      throw err;
+    }
+  }
+
+  private answerHello(): void {
     const hello = this.hello;
     // DTLS versions count down: 0xfefd is 1.2, 0xfeff (1.0) and above are older.
     if (hello.version > 0xfefd) throw new HandshakeAbort('protocol', AlertDescription.protocolVersion, 'client does not offer DTLS 1.2');
