@@ -16,7 +16,7 @@ import {
   verifyBySubject,
   type Harness,
   type Pki,
-} from './dtls-test-fixture.js';
+} from './dtls-fixture.js';
 
 // Third-party clients against the DTLS server over loopback UDP (docs/dtls.md, "Interoperability").
 

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { AlertDescription, AlertLevel } from './alerts.js';
 import { CipherSuite, encodeHandshakeHeader, ExtensionType, HandshakeType, parseHandshakeFragments, Reader, u16, vec16, vec8 } from './handshake-messages.js';
 import { ContentType, encodeRecordHeader, DTLS12, parseRecords } from './record-layer.js';
-import { TestDtlsClient } from './dtls-test-client.js';
-import { eventually, opensslPskArgs, PSK_IDENTITY, PSK_KEY, runClient, startHarness, UdpProxy, type Harness } from './dtls-test-fixture.js';
+import { TestDtlsClient } from './dtls-client-fixture.js';
+import { eventually, opensslPskArgs, PSK_IDENTITY, PSK_KEY, runClient, startHarness, UdpProxy, type Harness } from './dtls-fixture.js';
 
 let harness: Harness | undefined;
 const sockets: Socket[] = [];

@@ -5,7 +5,7 @@ import { FlightSender } from './flight-sender.js';
 import { parseHandshakeFragments } from './handshake-messages.js';
 import { HandshakeReassembler } from './handshake-reassembler.js';
 import { ContentType, parseRecords, RecordReader, RecordWriter } from './record-layer.js';
-import { eventually } from './dtls-test-fixture.js';
+import { eventually } from './dtls-fixture.js';
 
 describe('FlightSender', () => {
   it('fragments messages so that no datagram exceeds maxDatagramBytes, and the fragments reassemble', () => {
