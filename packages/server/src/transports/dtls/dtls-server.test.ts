@@ -188,7 +188,36 @@ describe('handshake failures', () => {
   });
 });
 
+describe('handshake ended by the client', () => {
+  it('drops the handshake on a fatal alert from the client', async () => {
+    harness = await startHarness();
+    const a = await rawSocket();
+    const random = randomBytes(32);
+    a.socket.send(clientHelloDatagram(random, Buffer.alloc(0)), harness.port, '127.0.0.1');
+    await eventually(() => a.inbox.length === 1);
+    a.socket.send(clientHelloDatagram(random, cookieOf(a.inbox[0]!), 1, 1), harness.port, '127.0.0.1');
+    await eventually(() => harness!.server.stats().handshakes === 1);
+    const alert = Buffer.from([AlertLevel.fatal, AlertDescription.handshakeFailure]);
+    a.socket.send(Buffer.concat([encodeRecordHeader(ContentType.alert, DTLS12, 0, 2, alert.length), alert]), harness.port, '127.0.0.1');
+    await eventually(() => harness!.server.stats().handshakes === 0);
+    expect(harness.failures).toEqual([expect.objectContaining({ reason: 'alert' })]);
+  });
+});
+
 describe('limits', () => {
+  it('refuses a handshake beyond maxHandshakesPerAddress', async () => {
+    harness = await startHarness({ limits: { maxHandshakesPerAddress: 1 } });
+    const a = await rawSocket();
+    const random = randomBytes(32);
+    a.socket.send(clientHelloDatagram(random, Buffer.alloc(0)), harness.port, '127.0.0.1');
+    await eventually(() => a.inbox.length === 1);
+    a.socket.send(clientHelloDatagram(random, cookieOf(a.inbox[0]!), 1, 1), harness.port, '127.0.0.1');
+    await eventually(() => harness!.server.stats().handshakes === 1);
+    await expect(connect(harness.port, { timeoutMs: 1_000 })).rejects.toThrow(/timed out/);
+    expect(harness.failures.every((f) => f.reason === 'limit' && f.detail === 'too many handshakes from this address')).toBe(true);
+    expect(harness.server.stats().handshakes).toBe(1);
+  });
+
   it('refuses a handshake beyond maxHandshakes', async () => {
     harness = await startHarness({ limits: { maxHandshakes: 1 } });
     const a = await rawSocket();

@@ -34,4 +34,10 @@ describe('HandshakeReassembler (RFC 6347 §4.2.3)', () => {
     expect(() => r.add(frag(0, 5, 5, 20, 12))).toThrow(DecodeError);
     expect(() => new HandshakeReassembler(0, 10).add(frag(0, 0, 5))).toThrow(/exceeds/);
   });
+
+  it('bounds the bytes held for incomplete messages to about one message', () => {
+    const r = new HandshakeReassembler(0, 5_000);
+    r.add({ msgType: 11, length: 5_000, messageSeq: 1, fragmentOffset: 0, body: Buffer.alloc(10) });
+    expect(() => r.add({ msgType: 11, length: 5_000, messageSeq: 2, fragmentOffset: 0, body: Buffer.alloc(10) })).toThrow(/buffered/);
+  });
 });
