@@ -367,3 +367,24 @@ describe('bad input', () => {
     expect(harness.server.stats()).toEqual({ sessions: 1, handshakes: 0 });
   });
 });
+
+describe('maxPayload', () => {
+  it('is the datagram budget minus the record overhead of the session', async () => {
+    harness = await startHarness({ limits: { maxDatagramBytes: 500 } });
+    const plain = await connect(harness.port);
+    const withCid = await connect(harness.port, { cid: Buffer.from('abcd') });
+    plain.send(Buffer.from('p'));
+    withCid.send(Buffer.from('c'));
+    await eventually(() => harness!.received.length === 2);
+    const peerOf = (text: string) => {
+      const r = harness!.received.find((x) => x.data.toString() === text)!;
+      return { address: r.address, port: r.port, key: r.key };
+    };
+    expect(harness.server.maxPayload(peerOf('p'))).toBe(500 - 13 - 16);
+    // RFC 9146: the CID in the header plus the inner content type.
+    expect(harness.server.maxPayload(peerOf('c'))).toBe(500 - 13 - 16 - 4 - 1);
+    // A full-size payload goes out as one datagram the client can open.
+    harness.server.send(Buffer.alloc(harness.server.maxPayload(peerOf('c')), 1), peerOf('c'));
+    await eventually(() => withCid.appData.some((d) => d.length === 500 - 34));
+  });
+});

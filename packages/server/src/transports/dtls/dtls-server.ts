@@ -153,8 +153,7 @@ export class DtlsServer<P> implements DatagramChannel<P> {
 
   maxPayload(peer: DatagramPeer<P>): number {
     const conn = this.byKey.get(peer.key);
-    const cid = conn?.writer.peerCid && conn.writer.peerCid.length > 0 ? conn.writer.peerCid.length + 1 : 0;
-    return this.limits.maxDatagramBytes - RECORD_HEADER - CCM8_OVERHEAD - cid;
+    return this.limits.maxDatagramBytes - (conn ? conn.writer.overhead() : RECORD_HEADER + CCM8_OVERHEAD);
   }
 
   closeSessions(match: (principal: P) => boolean): number {
@@ -280,7 +279,6 @@ export class DtlsServer<P> implements DatagramChannel<P> {
         flight: conn.flight,
         maxHandshakeMessageBytes: this.limits.maxHandshakeMessageBytes,
         ownCid,
-        now: this.now,
       },
       input.hello,
       input.messageSeq,

@@ -72,7 +72,6 @@ export interface HandshakeContext<P> {
   maxHandshakeMessageBytes: number;
   /** The CID this server hands the client (RFC 9146), or undefined when CIDs are off. */
   ownCid: Buffer | undefined;
-  now: () => number;
 }
 
 type State = 'certificate' | 'clientKeyExchange' | 'certificateVerify' | 'changeCipherSpec' | 'finished' | 'done';
