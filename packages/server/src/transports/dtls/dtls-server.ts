@@ -316,6 +316,15 @@ export class DtlsServer<P> implements DatagramChannel<P> {
   }
 
   private enqueue(conn: Connection<P>, record: DtlsRecord, rinfo: RemoteInfo): void {
+    if (!conn.handshake && conn.queued === 0) {
+      // An established session's records need no callback: handled at once, in arrival order, unbounded.
+      try {
+        this.onSessionRecord(conn, record, rinfo);
+      } catch (err) {
+        this.options.logger.error({ err, source: conn.source }, 'dtls: record handling failed');
+      }
+      return;
+    }
     if (conn.queued >= MAX_QUEUED_RECORDS) return;
     conn.queued++;
     conn.queue = conn.queue
@@ -350,6 +359,10 @@ export class DtlsServer<P> implements DatagramChannel<P> {
       if (handshake.established && !conn.closed) this.promote(conn, handshake);
       return;
     }
+    this.onSessionRecord(conn, record, rinfo);
+  }
+
+  private onSessionRecord(conn: Connection<P>, record: DtlsRecord, rinfo: RemoteInfo): void {
     const reader = conn.reader;
     if (!reader) return;
     if (record.epoch === 0) {
