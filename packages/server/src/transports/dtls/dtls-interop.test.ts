@@ -159,11 +159,13 @@ describe('ECDHE_ECDSA (TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8) with a required clien
     expect(result.output).toMatch(/SSL handshake has read \d+ bytes and written (\d{4,}) bytes/);
   });
 
-  it("answers libcoap's coap-client-openssl with a client certificate", async () => {
-    harness = await startHarness(certificateOptions());
-    const result = await runClient('coap-client-openssl', ['-c', pki.clientCert, '-j', pki.clientKey, '-n', '-m', 'get', `coaps://127.0.0.1:${harness.port}/x`]);
-    expect(result.output).toContain('hello CN=client');
-  });
+  for (const client of ['coap-client-openssl', 'coap-client-gnutls']) {
+    it(`answers libcoap's ${client} with a client certificate`, async () => {
+      harness = await startHarness(certificateOptions());
+      const result = await runClient(client, ['-c', pki.clientCert, '-j', pki.clientKey, '-n', '-m', 'get', `coaps://127.0.0.1:${harness.port}/x`]);
+      expect(result.output).toContain('hello CN=client');
+    });
+  }
 
   for (const [alert, text] of [
     ['certificate_revoked', /certificate revoked/i],
