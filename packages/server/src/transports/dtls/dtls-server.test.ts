@@ -5,7 +5,19 @@ import { AlertDescription, AlertLevel } from './alerts.js';
 import { CipherSuite, encodeHandshakeHeader, ExtensionType, HandshakeType, parseHandshakeFragments, Reader, u16, vec16, vec8 } from './handshake-messages.js';
 import { ContentType, encodeRecordHeader, DTLS12, parseRecords } from './record-layer.js';
 import { TestDtlsClient } from './dtls-client-fixture.js';
-import { eventually, opensslPskArgs, PSK_IDENTITY, PSK_KEY, runClient, startHarness, UdpProxy, type Harness } from './dtls-fixture.js';
+import {
+  eventually,
+  makePki,
+  opensslCertArgs,
+  opensslPskArgs,
+  PSK_IDENTITY,
+  PSK_KEY,
+  runClient,
+  startHarness,
+  UdpProxy,
+  verifyBySubject,
+  type Harness,
+} from './dtls-fixture.js';
 
 let harness: Harness | undefined;
 const sockets: Socket[] = [];
@@ -357,6 +369,33 @@ describe('bad input', () => {
       expect(harness.errors).toEqual([]);
     } finally {
       proxy.close();
+    }
+  }, 90_000);
+
+  it('survives mutated copies of a real ECDHE_ECDSA exchange with a client certificate and still serves it', async () => {
+    const pki = makePki();
+    harness = await startHarness({
+      limits: { handshakeTimeoutMs: 2_000, retransmitInitialMs: 100, maxDatagramBytes: 400 },
+      certificate: { chainPem: pki.serverChainPem, keyPem: pki.serverKeyPem, verifyClient: verifyBySubject(pki) },
+    });
+    const proxy = new UdpProxy(harness.port);
+    const port = await proxy.start();
+    try {
+      for (let round = 0; round < 8; round++) {
+        proxy.beforeToServer = (d) => mutate(d);
+        await runClient('openssl', opensslCertArgs(port, pki.bigClientCert, pki.bigClientKey, ['-cert_chain', pki.bigClientIntermediate, '-mtu', '400']), {
+          input: 'hello\n',
+          until: /echo:hello|alert|error/i,
+          timeoutMs: 4_000,
+        });
+      }
+      proxy.beforeToServer = () => [];
+      const result = await runClient('openssl', opensslCertArgs(port, pki.clientCert, pki.clientKey), { input: 'hello\n', until: /echo:hello/ });
+      expect(result.output).toContain('echo:hello');
+      expect(harness.errors).toEqual([]);
+    } finally {
+      proxy.close();
+      pki.cleanup();
     }
   }, 90_000);
 
