@@ -170,6 +170,23 @@ describe('records after the handshake', () => {
     expect(harness.received.map((r) => r.data.toString())).toEqual(['fresh']);
   });
 
+  it('reports sessions as they start and end, and closeSession ends one by its key', async () => {
+    const started: string[] = [];
+    const ended: string[] = [];
+    harness = await startHarness({ onSessionStart: (p) => started.push(p.key), onSessionEnd: (p) => ended.push(p.key) });
+    await connect(harness.port);
+    const second = await connect(harness.port);
+    await eventually(() => started.length === 2);
+    expect(started[0]).not.toBe(started[1]);
+    expect(ended).toEqual([]);
+    expect(harness.server.closeSession('dtls:00')).toBe(false);
+    expect(harness.server.closeSession(started[1]!)).toBe(true);
+    await eventually(() => second.alerts.length === 1);
+    expect(second.alerts[0]!.description).toBe(AlertDescription.closeNotify);
+    expect(ended).toEqual([started[1]]);
+    expect(harness.server.stats().sessions).toBe(1);
+  });
+
   it('close() sends close_notify to every session', async () => {
     harness = await startHarness();
     const client = await connect(harness.port);

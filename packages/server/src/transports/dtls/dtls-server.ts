@@ -156,6 +156,16 @@ export class DtlsServer<P> implements DatagramChannel<P> {
     return this.limits.maxDatagramBytes - (conn ? conn.writer.overhead() : RECORD_HEADER + CCM8_OVERHEAD);
   }
 
+  /** Ends one session (close_notify) and forgets its resumption entry; false when it is not live. */
+  closeSession(key: string): boolean {
+    const conn = this.byKey.get(key);
+    if (!conn || conn.closed) return false;
+    this.sendAlert(conn, AlertLevel.warning, AlertDescription.closeNotify);
+    this.forgetResumption(conn);
+    this.remove(conn);
+    return true;
+  }
+
   closeSessions(match: (principal: P) => boolean): number {
     let n = 0;
     for (const conn of new Set(this.byKey.values())) {
@@ -454,6 +464,7 @@ export class DtlsServer<P> implements DatagramChannel<P> {
       storedAt: this.now(),
     });
     this.options.logger.debug({ source: conn.source, method: result.secure.method, resumed: result.resumed, cid: handshake.cidNegotiated }, 'dtls: session established');
+    this.notify('onSessionStart', conn.peer);
   }
 
   private migrate(conn: Connection<P>, rinfo: RemoteInfo): void {
@@ -505,6 +516,15 @@ export class DtlsServer<P> implements DatagramChannel<P> {
     if (conn.ownCid && this.byCid.get(conn.ownCid.toString('hex')) === conn) this.byCid.delete(conn.ownCid.toString('hex'));
     if (conn.peer && this.byKey.get(conn.peer.key) === conn) this.byKey.delete(conn.peer.key);
     this.uncount(conn);
+    if (conn.peer && conn.reader) this.notify('onSessionEnd', conn.peer);
+  }
+
+  private notify(hook: 'onSessionStart' | 'onSessionEnd', peer: DatagramPeer<P>): void {
+    try {
+      this.options[hook]?.(peer);
+    } catch (err) {
+      this.options.logger.error({ err }, `dtls: ${hook} threw`);
+    }
   }
 
   private count(conn: Connection<P>, kind: 'handshake' | 'session'): void {
