@@ -1,4 +1,3 @@
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
@@ -11,17 +10,29 @@ import {
   type CoapMessage,
   type CoapOption,
 } from '@hangar/protocol/coap';
+import type { DatagramChannel, DatagramPeer } from '../datagram-channel.js';
+import { OutgoingRequests, type CoapRequester, type IncomingResponse, type MessageBody, type Observation, type OutgoingRequest, type RequestOptions } from './coap-requester.js';
+import { UdpChannel } from './udp-channel.js';
 
-/** A UDP peer; `key` ("address:port", "[v6]:port") identifies it in every cache. */
-export interface Remote {
-  address: string;
-  port: number;
-  key: string;
+/** A peer of the channel; `key` identifies it in every cache ("address:port" on UDP, the session over DTLS). */
+export type Remote<P = unknown> = DatagramPeer<P>;
+
+/**
+ * What a resource handler may use to reach the peer later — notifications, or requests of its
+ * own (LwM2M device management) — through the server the request came in on, so a device that
+ * spoke over DTLS is answered over DTLS.
+ */
+export interface CoapSender<P = unknown> extends CoapRequester<P> {
+  sendConfirmable(remote: DatagramPeer<P>, message: { code: number; token: Buffer; options?: CoapOption[]; payload?: Buffer }): Promise<DeliveryOutcome>;
+  /** Largest datagram the channel carries to this peer (choose block sizes by it). */
+  maxPayload(remote: DatagramPeer<P>): number;
 }
 
-export interface CoapRequest {
+export interface CoapRequest<P = unknown> {
   message: CoapMessage;
-  remote: Remote;
+  remote: DatagramPeer<P>;
+  /** The server that received the request; answers that come later (notifications) go out through it. */
+  via: CoapSender<P>;
 }
 
 export interface CoapResponse {
@@ -30,7 +41,7 @@ export interface CoapResponse {
   payload?: Buffer;
 }
 
-export type CoapRequestHandler = (request: CoapRequest) => Promise<CoapResponse>;
+export type CoapRequestHandler<P = unknown> = (request: CoapRequest<P>) => Promise<CoapResponse>;
 
 /** What became of a confirmable message Hangar sent (a separate response, a notification). */
 export type DeliveryOutcome = 'acked' | 'reset' | 'timeout' | 'closed';
@@ -57,8 +68,10 @@ export const DEFAULT_TIMING: CoapTiming = {
   separateResponseAfterMs: 1000,
 };
 
-export interface CoapServerOptions {
-  handler: CoapRequestHandler;
+export interface CoapServerOptions<P = unknown> {
+  /** What the server runs over; a new `UdpChannel` when absent. `close()` closes it. */
+  channel?: DatagramChannel<P>;
+  handler: CoapRequestHandler<P>;
   logger: Logger;
   timing?: Partial<CoapTiming>;
   /** Bound on remembered exchanges (de-duplication); the oldest are forgotten first. */
@@ -72,72 +85,78 @@ interface Exchange {
   separate: boolean;
 }
 
-interface Outstanding {
+interface Outstanding<P> {
   datagram: Buffer;
-  remote: Remote;
+  remote: DatagramPeer<P>;
   attempts: number;
   timer: NodeJS.Timeout;
-  settle: (outcome: DeliveryOutcome) => void;
+  settle: (outcome: DeliveryOutcome, ack?: CoapMessage) => void;
 }
 
 /**
- * CoAP messaging over one UDP socket (RFC 7252 §4–5): confirmable and non-confirmable
- * requests, piggybacked and separate responses, de-duplication by message id, retransmission
- * of what Hangar sends confirmably, Reset handling, pings. It knows nothing of resources: each
- * request goes to the handler, whose answer it delivers. Malformed datagrams are dropped (or
- * answered with RST when they were confirmable, §4.2); nothing a peer sends can throw out of
- * the socket's message handler.
+ * CoAP messaging over one datagram channel (RFC 7252 §4–5): plain UDP or DTLS. Confirmable and
+ * non-confirmable requests, piggybacked and separate responses, de-duplication by message id,
+ * retransmission of what Hangar sends confirmably, Reset handling, pings. It knows nothing of
+ * resources: each request goes to the handler, whose answer it delivers. It also sends requests
+ * of its own (`CoapRequester`, for the LwM2M server): answers whose token matches one go there.
+ * Malformed datagrams are dropped (or answered with RST when they were confirmable, §4.2);
+ * nothing a peer sends can throw out of the channel's datagram handler.
  */
-export class CoapServer {
+export class CoapServer<P = unknown> implements CoapRequester<P>, CoapSender<P> {
   private readonly timing: CoapTiming;
   private readonly maxExchanges: number;
+  private readonly channel: DatagramChannel<P>;
   private readonly exchanges = new Map<string, Exchange>();
-  private readonly outstanding = new Map<string, Outstanding>();
+  private readonly outstanding = new Map<string, Outstanding<P>>();
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly requests: OutgoingRequests<P>;
   private readonly sweep: NodeJS.Timeout;
-  private socket: Socket | undefined;
   private nextMessageId = randomInt(0x10000);
   private closed = false;
 
-  constructor(private readonly options: CoapServerOptions) {
+  constructor(private readonly options: CoapServerOptions<P>) {
     this.timing = { ...DEFAULT_TIMING, ...options.timing };
     this.maxExchanges = options.maxExchanges ?? 100_000;
+    this.channel = options.channel ?? (new UdpChannel(options.logger) as DatagramChannel<P>);
+    this.channel.onDatagram((datagram, peer) => this.receive(datagram, peer));
+    this.requests = new OutgoingRequests<P>(
+      {
+        transmitConfirmable: (peer, message) => this.transmitConfirmable(peer, message),
+        sendNonConfirmable: (peer, message) => this.sendNonConfirmable(peer, message),
+        maxPayload: (peer) => this.channel.maxPayload(peer),
+      },
+      maxTransmitWait(this.timing),
+      options.logger,
+    );
     this.sweep = setInterval(() => this.forgetExpired(), 5000);
     this.sweep.unref();
   }
 
-  /** Binds the socket; resolves with the bound port (useful with port 0). */
+  /** Binds the channel; resolves with the bound port (useful with port 0). */
   listen(port: number, host = '0.0.0.0'): Promise<number> {
-    if (this.socket) return Promise.reject(new Error('the CoAP server is already listening'));
-    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
-    this.socket = socket;
-    return new Promise((resolve, reject) => {
-      const onBindError = (err: Error): void => {
-        this.socket = undefined;
-        try {
-          socket.close();
-        } catch {
-          // never bound: nothing to release
-        }
-        reject(err);
-      };
-      socket.once('error', onBindError);
-      socket.bind(port, host, () => {
-        socket.off('error', onBindError);
-        socket.on('error', (err) => this.options.logger.warn({ err }, 'CoAP socket error'));
-        socket.on('message', (datagram, rinfo) => this.receive(datagram, rinfo));
-        resolve(socket.address().port);
-      });
-    });
+    return this.channel.listen(port, host);
   }
 
   get port(): number | undefined {
-    return this.socket?.address().port;
+    return this.channel.port;
+  }
+
+  maxPayload(remote: DatagramPeer<P>): number {
+    return this.channel.maxPayload(remote);
+  }
+
+  request(peer: DatagramPeer<P>, req: OutgoingRequest, opts?: RequestOptions): Promise<IncomingResponse> {
+    return this.requests.request(peer, req, opts);
+  }
+
+  observe(peer: DatagramPeer<P>, req: OutgoingRequest, onNotify: (n: IncomingResponse) => void, opts?: { timeoutMs?: number; maxResponseBytes?: number }): Promise<Observation> {
+    return this.requests.observe(peer, req, onNotify, opts);
   }
 
   /**
-   * Stops receiving, settles every pending delivery as `closed`, and waits for requests
-   * still being handled (their writes finish; their answers are dropped).
+   * Stops receiving, settles every pending delivery as `closed`, fails pending requests, waits
+   * for requests still being handled (their writes finish; their answers are dropped), then
+   * closes the channel.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -148,52 +167,67 @@ export class CoapServer {
       this.outstanding.delete(key);
       o.settle('closed');
     }
+    this.requests.close();
     await Promise.allSettled([...this.inFlight]);
-    const socket = this.socket;
-    this.socket = undefined;
-    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    await this.channel.close();
   }
 
   /**
    * Sends a confirmable message with a fresh message id and retransmits it with exponential
    * back-off (§4.2) until the peer acknowledges or resets it, or MAX_RETRANSMIT is spent.
    */
-  sendConfirmable(remote: Remote, message: { code: number; token: Buffer; options?: CoapOption[]; payload?: Buffer }): Promise<DeliveryOutcome> {
-    if (this.closed) return Promise.resolve('closed');
+  sendConfirmable(remote: DatagramPeer<P>, message: { code: number; token: Buffer; options?: CoapOption[]; payload?: Buffer }): Promise<DeliveryOutcome> {
+    return this.transmitConfirmable(remote, { code: message.code, token: message.token, options: message.options ?? [], payload: message.payload ?? Buffer.alloc(0) }).delivery.then((d) => d.outcome);
+  }
+
+  /** Sends a non-confirmable message (fire and forget). */
+  sendNonConfirmable(remote: DatagramPeer<P>, message: { code: number; token: Buffer; options?: CoapOption[]; payload?: Buffer }): void {
+    this.send(encodeMessage({ type: 'NON', code: message.code, messageId: this.allocateMessageId(), token: message.token, options: message.options ?? [], payload: message.payload ?? Buffer.alloc(0) }), remote);
+  }
+
+  private transmitConfirmable(remote: DatagramPeer<P>, message: MessageBody): { delivery: Promise<{ outcome: DeliveryOutcome; ack?: CoapMessage }>; stop(): void } {
+    if (this.closed) return { delivery: Promise.resolve({ outcome: 'closed' }), stop: () => undefined };
     const messageId = this.allocateMessageId();
-    const datagram = encodeMessage({ type: 'CON', code: message.code, messageId, token: message.token, options: message.options ?? [], payload: message.payload ?? Buffer.alloc(0) });
+    const datagram = encodeMessage({ type: 'CON', code: message.code, messageId, token: message.token, options: message.options, payload: message.payload });
     const key = `${remote.key}#${messageId}`;
-    return new Promise((resolve) => {
+    let entry: Outstanding<P> | undefined;
+    const delivery = new Promise<{ outcome: DeliveryOutcome; ack?: CoapMessage }>((resolve) => {
+      // §4.2: the first timeout is random in [ACK_TIMEOUT, ACK_TIMEOUT × ACK_RANDOM_FACTOR], doubled on each retransmission.
       const initial = this.timing.ackTimeoutMs * (1 + Math.random() * (this.timing.ackRandomFactor - 1));
-      const entry: Outstanding = {
+      const retransmit = (waited: number): void => {
+        if (current.attempts >= this.timing.maxRetransmit) {
+          this.outstanding.delete(key);
+          resolve({ outcome: 'timeout' });
+          return;
+        }
+        current.attempts += 1;
+        this.send(datagram, remote);
+        current.timer = setTimeout(() => retransmit(waited * 2), waited * 2);
+      };
+      const current: Outstanding<P> = {
         datagram,
         remote,
         attempts: 0,
         timer: setTimeout(() => retransmit(initial), initial),
-        settle: resolve,
+        settle: (outcome, ack) => resolve(ack ? { outcome, ack } : { outcome }),
       };
-      const retransmit = (waited: number): void => {
-        if (entry.attempts >= this.timing.maxRetransmit) {
-          this.outstanding.delete(key);
-          resolve('timeout');
-          return;
-        }
-        entry.attempts += 1;
-        this.send(datagram, remote);
-        entry.timer = setTimeout(() => retransmit(waited * 2), waited * 2);
-      };
-      this.outstanding.set(key, entry);
+      entry = current;
+      this.outstanding.set(key, current);
       this.send(datagram, remote);
     });
+    return {
+      delivery,
+      // A separate response that arrives before the ACK acknowledges the request too (§5.2.2).
+      stop: () => {
+        if (!entry || this.outstanding.get(key) !== entry) return;
+        clearTimeout(entry.timer);
+        this.outstanding.delete(key);
+        entry.settle('acked');
+      },
+    };
   }
 
-  /** Sends a non-confirmable message (fire and forget). */
-  sendNonConfirmable(remote: Remote, message: { code: number; token: Buffer; options?: CoapOption[]; payload?: Buffer }): void {
-    this.send(encodeMessage({ type: 'NON', code: message.code, messageId: this.allocateMessageId(), token: message.token, options: message.options ?? [], payload: message.payload ?? Buffer.alloc(0) }), remote);
-  }
-
-  private receive(datagram: Buffer, rinfo: RemoteInfo): void {
-    const remote: Remote = { address: rinfo.address, port: rinfo.port, key: rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}` };
+  private receive(datagram: Buffer, remote: DatagramPeer<P>): void {
     let message: CoapMessage;
     try {
       message = parseMessage(datagram);
@@ -214,14 +248,14 @@ export class CoapServer {
     }
   }
 
-  private dispatch(message: CoapMessage, remote: Remote): void {
+  private dispatch(message: CoapMessage, remote: DatagramPeer<P>): void {
     if (message.type === 'ACK' || message.type === 'RST') {
       const key = `${remote.key}#${message.messageId}`;
       const entry = this.outstanding.get(key);
       if (!entry) return;
       clearTimeout(entry.timer);
       this.outstanding.delete(key);
-      entry.settle(message.type === 'ACK' ? 'acked' : 'reset');
+      entry.settle(message.type === 'ACK' ? 'acked' : 'reset', message);
       return;
     }
     if (message.code === CoapCode.Empty) {
@@ -230,15 +264,35 @@ export class CoapServer {
       return;
     }
     if (!isRequestCode(message.code)) {
-      // A response Hangar never asked for (it sends no requests): reject it if it wants an answer.
-      this.options.logger.debug({ remote: remote.key, code: codeText(message.code) }, 'unexpected CoAP response dropped');
-      if (message.type === 'CON') this.sendEmpty('RST', message.messageId, remote);
+      this.acceptResponse(message, remote);
       return;
     }
     this.acceptRequest(message, remote);
   }
 
-  private acceptRequest(message: CoapMessage, remote: Remote): void {
+  /**
+   * A separate response or a notification (CON or NON). Duplicates (§4.5) get the same empty
+   * ACK or RST again and are not handed on twice. One whose token matches no request Hangar sent
+   * is Reset, NON included: for a notification that is how an observation is refused (RFC 7641 §3.6).
+   */
+  private acceptResponse(message: CoapMessage, remote: DatagramPeer<P>): void {
+    const key = `${remote.key}#${message.messageId}`;
+    const known = this.exchanges.get(key);
+    if (known) {
+      if (message.type === 'CON' && known.reply) this.send(known.reply, remote);
+      return;
+    }
+    const verdict = this.requests.receive(message, remote);
+    if (verdict === 'reject') {
+      this.options.logger.debug({ remote: remote.key, code: codeText(message.code) }, 'CoAP response with an unknown token reset');
+    }
+    const reply = verdict === 'accept' ? (message.type === 'CON' ? this.emptyDatagram('ACK', message.messageId) : undefined) : this.emptyDatagram('RST', message.messageId);
+    const confirmable = message.type === 'CON';
+    this.remember(key, { expiresAt: Date.now() + (confirmable ? this.timing.exchangeLifetimeMs : this.timing.nonLifetimeMs), reply, separate: false });
+    if (reply) this.send(reply, remote);
+  }
+
+  private acceptRequest(message: CoapMessage, remote: DatagramPeer<P>): void {
     const key = `${remote.key}#${message.messageId}`;
     const known = this.exchanges.get(key);
     if (known) {
@@ -285,9 +339,9 @@ export class CoapServer {
     void work.finally(() => this.inFlight.delete(work));
   }
 
-  private async answer(message: CoapMessage, remote: Remote): Promise<CoapResponse> {
+  private async answer(message: CoapMessage, remote: DatagramPeer<P>): Promise<CoapResponse> {
     try {
-      return await this.options.handler({ message, remote });
+      return await this.options.handler({ message, remote, via: this });
     } catch (err) {
       this.options.logger.error({ err, remote: remote.key }, 'CoAP request handler failed');
       return { code: CoapCode.InternalServerError };
@@ -321,15 +375,22 @@ export class CoapServer {
     return encodeMessage({ type, code: CoapCode.Empty, messageId, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) });
   }
 
-  private sendEmpty(type: 'ACK' | 'RST', messageId: number, remote: Remote): void {
+  private sendEmpty(type: 'ACK' | 'RST', messageId: number, remote: DatagramPeer<P>): void {
     this.send(this.emptyDatagram(type, messageId), remote);
   }
 
-  private send(datagram: Buffer, remote: Remote): void {
-    const socket = this.socket;
-    if (!socket || this.closed) return;
-    socket.send(datagram, remote.port, remote.address, (err) => {
-      if (err) this.options.logger.debug({ err, remote: remote.key }, 'CoAP send failed');
-    });
+  private send(datagram: Buffer, remote: DatagramPeer<P>): void {
+    if (this.closed) return;
+    try {
+      this.channel.send(datagram, remote);
+    } catch (err) {
+      // Sends happen in timers and promise callbacks too: a channel that throws must not take the process down.
+      this.options.logger.warn({ err, remote: remote.key }, 'CoAP datagram could not be sent');
+    }
   }
+}
+
+/** RFC 7252 §4.8.2 MAX_TRANSMIT_WAIT: how long a CON request may go unanswered (93 s by default). */
+function maxTransmitWait(timing: CoapTiming): number {
+  return timing.ackTimeoutMs * (2 ** (timing.maxRetransmit + 1) - 1) * timing.ackRandomFactor;
 }

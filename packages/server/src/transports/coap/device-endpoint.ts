@@ -20,9 +20,12 @@ import {
   firstOption,
   optionValues,
   uintOption,
+  type CoapMessage,
   type CoapOption,
 } from '@hangar/protocol/coap';
-import { CoapServer, type CoapRequest, type CoapResponse, type CoapTiming, type Remote } from './coap-server.js';
+import type { DatagramPeer } from '../datagram-channel.js';
+import { CoapServer, type CoapRequest, type CoapRequestHandler, type CoapResponse, type CoapTiming } from './coap-server.js';
+import { szxFitting } from './coap-requester.js';
 import type { CommandReader, DeviceUplink, LogUplink, TwinReader } from './device-ports.js';
 import { ObserveRegistry, type Observer } from './observe-registry.js';
 import type { ArtifactDownloads } from '../../core/firmware/artifact-downloads.js';
@@ -148,7 +151,8 @@ type Rendered = { ok: true; representation: Representation } | { ok: false; resp
 export class CoapDeviceEndpoint {
   private readonly limits: CoapLimits;
   private readonly logger: Logger;
-  private readonly server: CoapServer;
+  /** The endpoint's own UDP server, made by `listen` (a composition root may route to `handle` instead). */
+  private server: CoapServer<DeviceIdentity> | undefined;
   private readonly uploads: Block1Assembler;
   private readonly downloads: Block2Cache;
   private readonly observers: ObserveRegistry;
@@ -160,7 +164,6 @@ export class CoapDeviceEndpoint {
   constructor(private readonly options: CoapDeviceEndpointOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.logger = options.logger.child({ transport: 'coap' });
-    this.server = new CoapServer({ handler: (request) => this.handle(request), logger: this.logger, timing: options.timing });
     this.uploads = new Block1Assembler({
       maxBodyBytes: this.limits.maxBodyBytes,
       maxTotalBytes: this.limits.maxUploadBytesTotal,
@@ -200,11 +203,24 @@ export class CoapDeviceEndpoint {
     this.refresh.unref();
   }
 
-  /** Binds the UDP socket; resolves with the bound port. */
+  /**
+   * Serves the device API alone on its own plain UDP server; resolves with the bound port. To
+   * serve it beside other APIs (LwM2M) or over DTLS, route `/device` to `handle` on a `CoapServer`
+   * (`routeByFirstSegment`) instead.
+   */
   async listen(port: number, host = '0.0.0.0'): Promise<number> {
-    const bound = await this.server.listen(port, host);
-    this.logger.info({ port: bound, host }, 'CoAP device API listening');
-    return bound;
+    if (this.server) throw new Error('the CoAP device API is already listening');
+    const server = new CoapServer<DeviceIdentity>({ handler: this.handle, logger: this.logger, timing: this.options.timing });
+    this.server = server;
+    try {
+      const bound = await server.listen(port, host);
+      this.logger.info({ port: bound, host }, 'CoAP device API listening');
+      return bound;
+    } catch (err) {
+      this.server = undefined;
+      await server.close();
+      throw err;
+    }
   }
 
   /** Stops listening; requests being handled finish their core calls first. */
@@ -213,7 +229,7 @@ export class CoapDeviceEndpoint {
     this.closed = true;
     for (const off of this.unsubscribe) off();
     clearInterval(this.refresh);
-    await this.server.close();
+    await this.server?.close();
     this.observers.clear();
     this.uploads.clear();
     this.downloads.clear();
@@ -234,7 +250,13 @@ export class CoapDeviceEndpoint {
     for (const observer of this.observers.of(tenantId, deviceId, resource)) void this.pushNotification(observer);
   }
 
-  private async handle(request: CoapRequest): Promise<CoapResponse> {
+  /**
+   * Answers one request under `/device/v1`. Over DTLS (`remote.secure`) the handshake's principal
+   * is the device; over plain UDP the `device`/`token` query authenticates it.
+   */
+  readonly handle: CoapRequestHandler<DeviceIdentity> = (request) => this.handleRequest(request);
+
+  private async handleRequest(request: CoapRequest<DeviceIdentity>): Promise<CoapResponse> {
     const message = request.message;
     for (const option of message.options) {
       if (option.number % 2 === 1 && !UNDERSTOOD_CRITICAL.has(option.number)) return errorResponse(CoapCode.BadOption, `critical option ${option.number} is not supported`);
@@ -243,7 +265,7 @@ export class CoapDeviceEndpoint {
     const path = optionValues(message, Opt.UriPath).map((v) => v.toString('utf8'));
     const resourceName = COAP_DEVICE_PATH.every((segment, i) => path[i] === segment) ? path.slice(COAP_DEVICE_PATH.length).join('/') : undefined;
     // Firmware downloads authenticate by their download token alone (docs/ota-delivery.md).
-    if (resourceName !== undefined && isFirmwareDownload(resourceName)) return this.firmwareDownload(message, resourceName);
+    if (resourceName !== undefined && isFirmwareDownload(resourceName)) return this.firmwareDownload(message, resourceName, blockSzxFor(request));
     const resource = resourceName === undefined ? undefined : (RESOURCES[resourceName] ?? (COMMAND_RESULT.test(resourceName) ? COMMAND_RESULT_SPEC : undefined));
     if (resourceName === undefined || !resource) return errorResponse(CoapCode.NotFound, `no resource /${path.join('/')}; see docs/coap.md`);
     const method = METHOD_OF[message.code];
@@ -257,16 +279,16 @@ export class CoapDeviceEndpoint {
     return this.write(request, device, resourceName, query);
   }
 
-  private async firmwareDownload(message: CoapRequest['message'], resource: string): Promise<CoapResponse> {
+  private async firmwareDownload(message: CoapMessage, resource: string, maxSzx: number): Promise<CoapResponse> {
     try {
-      return await firmwareBlock(this.options.firmware, message, resource);
+      return await firmwareBlock(this.options.firmware, message, resource, maxSzx);
     } catch (err) {
       this.logger.error({ err, resource }, 'firmware block read failed');
       return errorResponse(CoapCode.InternalServerError, 'internal error');
     }
   }
 
-  private async authenticate(query: string[], remote: Remote): Promise<{ ok: true; identity: DeviceIdentity } | { ok: false; response: CoapResponse }> {
+  private async authenticate(query: string[], remote: DatagramPeer<DeviceIdentity>): Promise<{ ok: true; identity: DeviceIdentity } | { ok: false; response: CoapResponse }> {
     const params = new Map<string, string>();
     for (const item of query) {
       const eq = item.indexOf('=');
@@ -276,6 +298,17 @@ export class CoapDeviceEndpoint {
       params.set(name, eq < 0 ? '' : item.slice(eq + 1));
     }
     const deviceId = params.get(COAP_QUERY_DEVICE);
+    const secure = remote.secure;
+    if (secure) {
+      // Over DTLS the handshake authenticated the device (PSK identity or certificate); the
+      // channel ends the session when its credential is revoked. A `device` query may only repeat it.
+      const identity = secure.principal;
+      if (deviceId !== undefined && deviceId !== identity.deviceId) {
+        this.logger.debug({ remote: remote.key, deviceId: identity.deviceId, named: deviceId }, 'CoAP request over DTLS names another device');
+        return { ok: false, response: errorResponse(CoapCode.Forbidden, `this DTLS session authenticated device "${identity.deviceId}"; it cannot act as "${deviceId}"`) };
+      }
+      return { ok: true, identity };
+    }
     const token = params.get(COAP_QUERY_TOKEN);
     if (!deviceId || !token) return { ok: false, response: errorResponse(CoapCode.Unauthorized, `credentials missing: add ?${COAP_QUERY_DEVICE}=<device id>&${COAP_QUERY_TOKEN}=<token>`) };
     const cached = this.auth.get(deviceId, token);
@@ -293,7 +326,7 @@ export class CoapDeviceEndpoint {
 
   // ---- uploads: POST telemetry, PATCH/POST twin/reported ----
 
-  private async write(request: CoapRequest, device: DeviceIdentity, resource: string, query: string[]): Promise<CoapResponse> {
+  private async write(request: CoapRequest<DeviceIdentity>, device: DeviceIdentity, resource: string, query: string[]): Promise<CoapResponse> {
     const message = request.message;
     const contentFormat = uintOption(message, Opt.ContentFormat);
     let format: TelemetryFormat | 'json' | 'text';
@@ -437,7 +470,7 @@ export class CoapDeviceEndpoint {
 
   // ---- reads: GET twin/desired, commands (observable, block-wise) ----
 
-  private async read(request: CoapRequest, device: DeviceIdentity, resource: string, query: string[], observable: boolean): Promise<CoapResponse> {
+  private async read(request: CoapRequest<DeviceIdentity>, device: DeviceIdentity, resource: string, query: string[], observable: boolean): Promise<CoapResponse> {
     const message = request.message;
     const accept = uintOption(message, Opt.Accept);
     if (accept !== undefined && accept !== ContentFormat.Json) return errorResponse(CoapCode.NotAcceptable, 'this resource is application/json (50)');
@@ -445,7 +478,8 @@ export class CoapDeviceEndpoint {
     const block2 = block2Value === undefined ? undefined : decodeBlock(block2Value);
     if (block2Value !== undefined && !block2) return errorResponse(CoapCode.BadOption, 'malformed Block2 option');
     if (block2 && block2.szx > MAX_SZX) return errorResponse(CoapCode.BadOption, 'BERT block size (SZX 7) is only defined for CoAP over TCP');
-    const szx = Math.min(block2?.szx ?? MAX_SZX, MAX_SZX);
+    // Over DTLS a record carries less than a UDP datagram: the block size also fits the channel (RFC 7959 §2.4 lets the server pick a smaller one).
+    const szx = Math.min(block2?.szx ?? MAX_SZX, MAX_SZX, blockSzxFor(request));
     const cacheKey = downloadKey(request.remote, resource, query);
 
     if (block2 && block2.num > 0) {
@@ -458,7 +492,8 @@ export class CoapDeviceEndpoint {
         representation = rendered.representation;
         this.downloads.set(cacheKey, representation);
       }
-      return this.blockOf(representation, block2.num, szx, []);
+      // A smaller block than asked for: the same offset, counted in smaller blocks.
+      return this.blockOf(representation, block2.num << (Math.min(block2.szx, MAX_SZX) - szx), szx, []);
     }
 
     const rendered = await this.render(resource, device);
@@ -469,7 +504,7 @@ export class CoapDeviceEndpoint {
     const observerKey = ObserveRegistry.keyOf(request.remote, message.token);
     let observing = false;
     if (observe === 0 && observable) {
-      const observer: Observer = { key: observerKey, remote: request.remote, token: message.token, resource, device, query, szx, inFlight: false, dirty: false, lastNotifiedAt: Date.now() };
+      const observer: Observer = { key: observerKey, remote: request.remote, via: request.via, token: message.token, resource, device, query, szx, inFlight: false, dirty: false, lastNotifiedAt: Date.now() };
       observing = this.observers.add(observer);
       if (observing) extra.push({ number: Opt.Observe, value: encodeUint(this.observers.nextSequence()) });
       else this.logger.debug({ deviceId: device.deviceId, resource }, 'observe refused: observer limit reached');
@@ -555,7 +590,7 @@ export class CoapDeviceEndpoint {
       if (!rendered.ok) {
         // §3.2: a notification with an error code and no Observe option ends the observation.
         this.observers.remove(observer);
-        await this.server.sendConfirmable(observer.remote, { code: rendered.response.code, token: observer.token, options: rendered.response.options ?? [], payload: rendered.response.payload ?? Buffer.alloc(0) });
+        await observer.via.sendConfirmable(observer.remote, { code: rendered.response.code, token: observer.token, options: rendered.response.options ?? [], payload: rendered.response.payload ?? Buffer.alloc(0) });
         return;
       }
       const representation = rendered.representation;
@@ -572,7 +607,7 @@ export class CoapDeviceEndpoint {
         response = { code: CoapCode.Content, options: [{ number: Opt.ContentFormat, value: encodeUint(representation.contentFormat) }, { number: Opt.ETag, value: representation.etag }, ...extra], payload: representation.payload };
       }
       observer.lastNotifiedAt = Date.now();
-      const outcome = await this.server.sendConfirmable(observer.remote, { code: response.code, token: observer.token, options: response.options ?? [], payload: response.payload ?? Buffer.alloc(0) });
+      const outcome = await observer.via.sendConfirmable(observer.remote, { code: response.code, token: observer.token, options: response.options ?? [], payload: response.payload ?? Buffer.alloc(0) });
       if (outcome !== 'acked') {
         this.observers.remove(observer);
         this.logger.debug({ remote: observer.remote.key, deviceId: observer.device.deviceId, resource: observer.resource, outcome }, 'CoAP observation ended');
@@ -588,7 +623,7 @@ export class CoapDeviceEndpoint {
   private endObservations(match: (observer: Observer) => boolean, code: number, reason: string): void {
     for (const observer of this.observers.where(match)) {
       this.observers.remove(observer);
-      void this.server.sendConfirmable(observer.remote, { code, token: observer.token, payload: Buffer.from(reason, 'utf8') });
+      void observer.via.sendConfirmable(observer.remote, { code, token: observer.token, payload: Buffer.from(reason, 'utf8') });
     }
   }
 
@@ -603,7 +638,14 @@ export class CoapDeviceEndpoint {
   }
 }
 
-function downloadKey(remote: Remote, resource: string, query: string[]): string {
+/** RFC 7959 block sizes that fit the request's channel with room for the answer's header and options. */
+const BLOCK_RESPONSE_OVERHEAD = 64;
+
+export function blockSzxFor(request: CoapRequest<unknown>): number {
+  return szxFitting(request.via.maxPayload(request.remote) - BLOCK_RESPONSE_OVERHEAD);
+}
+
+function downloadKey(remote: DatagramPeer<unknown>, resource: string, query: string[]): string {
   return [remote.key, resource, ...query].join('|');
 }
 

@@ -23,7 +23,7 @@ export function isFirmwareDownload(resource: string): boolean {
  * client resumes from any block it likes. NUM has 20 bits (§2.2): with 1024-byte blocks an
  * artifact up to 1 GiB can be fetched over CoAP.
  */
-export async function firmwareBlock(downloads: ArtifactDownloads | undefined, message: CoapMessage, resource: string): Promise<CoapResponse> {
+export async function firmwareBlock(downloads: ArtifactDownloads | undefined, message: CoapMessage, resource: string, maxSzx: number = MAX_SZX): Promise<CoapResponse> {
   const m = FIRMWARE_PATH.exec(resource);
   if (!m) return errorResponse(CoapCode.NotFound, `no resource ${resource}`);
   if (message.code !== CoapCode.GET) return errorResponse(CoapCode.MethodNotAllowed, 'firmware downloads accept GET');
@@ -38,8 +38,9 @@ export async function firmwareBlock(downloads: ArtifactDownloads | undefined, me
   const block2 = block2Value === undefined ? undefined : decodeBlock(block2Value);
   if (block2Value !== undefined && !block2) return errorResponse(CoapCode.BadOption, 'malformed Block2 option');
   if (block2 && block2.szx > MAX_SZX) return errorResponse(CoapCode.BadOption, 'BERT block size (SZX 7) is only defined for CoAP over TCP');
-  const szx = block2?.szx ?? MAX_SZX;
-  const num = block2?.num ?? 0;
+  // The channel may carry less than the block asked for (DTLS): a smaller block at the same offset (RFC 7959 §2.4).
+  const szx = Math.min(block2?.szx ?? MAX_SZX, maxSzx);
+  const num = (block2?.num ?? 0) << ((block2?.szx ?? szx) - szx);
 
   let artifact;
   try {

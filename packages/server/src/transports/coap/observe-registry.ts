@@ -1,11 +1,14 @@
 import type { DeviceIdentity } from '../../core/identity/device-authenticator.js';
-import type { Remote } from './coap-server.js';
+import type { DatagramPeer } from '../datagram-channel.js';
+import type { CoapSender } from './coap-server.js';
 
 /** One observation (RFC 7641): a client endpoint and token watching one resource of one device. */
 export interface Observer {
   /** Remote endpoint + token: §4.1 says a registration with the same pair replaces the entry. */
   readonly key: string;
-  readonly remote: Remote;
+  readonly remote: DatagramPeer<DeviceIdentity>;
+  /** The server (port, channel) the registration came in on: notifications go out through it. */
+  readonly via: CoapSender<DeviceIdentity>;
   readonly token: Buffer;
   /** Resource name under /device/v1 (`twin/desired`, `commands`, …). */
   readonly resource: string;
@@ -37,7 +40,7 @@ export class ObserveRegistry {
     private readonly maxPerDevice: number,
   ) {}
 
-  static keyOf(remote: Remote, token: Buffer): string {
+  static keyOf(remote: DatagramPeer<unknown>, token: Buffer): string {
     return `${remote.key}|${token.toString('hex')}`;
   }
 
