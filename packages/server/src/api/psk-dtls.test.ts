@@ -11,7 +11,7 @@ import { MasterKey } from '../core/identity/master-key.js';
 import { startTestHangar, type TestHangar } from '../testing/test-hangar.js';
 import type { HandshakeFailure } from '../transports/dtls/dtls-options.js';
 import { DtlsServer } from '../transports/dtls/index.js';
-import { eventually, runClient } from '../transports/dtls/dtls-test-fixture.js';
+import { eventually, runClient } from '../transports/dtls/dtls-fixture.js';
 
 function opensslPsk(port: number, identity: string, keyHex: string): string[] {
   return ['s_client', '-dtls1_2', '-connect', `127.0.0.1:${port}`, '-psk_identity', identity, '-psk', keyHex, '-cipher', 'PSK-AES128-CCM8@SECLEVEL=0'];
