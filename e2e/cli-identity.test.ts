@@ -78,7 +78,7 @@ async function publicKeyOf(kind: 'cert' | 'key', path: string): Promise<string> 
 beforeAll(async () => {
   hangar = await startHangar();
   workDir = mkdtempSync(join(tmpdir(), 'hangar-cli-identity-'));
-  for (const id of ['id-x509', 'id-csr', 'id-token', 'id-gone']) {
+  for (const id of ['id-x509', 'id-csr', 'id-token', 'id-gone', 'id-psk']) {
     expect((await api('POST', '/api/v1/devices', { id })).status).toBe(201);
   }
 });
@@ -149,6 +149,43 @@ describe('hangar device credentials', () => {
     expect(mode(file)).toBe(0o600);
     expect(readFileSync(file, 'utf8')).toMatch(/^\S{20,}\n$/);
     expect(issued.stdout).not.toContain(readFileSync(file, 'utf8').trim());
+  });
+
+  it('issues a DTLS pre-shared key, prints identity and key once, lists the identity and revokes it', async () => {
+    const issued = await cli(['device', 'credentials', 'id-psk', '--type', 'psk']);
+    expect(issued.code).toBe(0);
+    expect(field(issued.stdout, 'type')).toBe('psk');
+    expect(field(issued.stdout, 'identity')).toBe('id-psk');
+    const key = field(issued.stdout, 'key');
+    expect(key).toMatch(/^[0-9a-f]{32}$/);
+    expect(issued.stderr).toContain("will not be shown again");
+
+    // An operator's identity and key (a device that ships with them), written to files.
+    const dir = join(workDir, 'psk');
+    const supplied = await cli(['device', 'credentials', 'id-psk', '--type', 'psk', '--identity', 'id-psk-factory', '--key', '000102030405060708090A0B0C0D0E0F', '--out-dir', dir]);
+    expect(supplied.code).toBe(0);
+    expect(readFileSync(join(dir, 'id-psk.psk-identity'), 'utf8')).toBe('id-psk-factory');
+    expect(readFileSync(join(dir, 'id-psk.psk-key'), 'utf8')).toBe('000102030405060708090a0b0c0d0e0f\n');
+    expect(mode(join(dir, 'id-psk.psk-key'))).toBe(0o600);
+    expect(supplied.stdout).not.toContain('000102030405060708090a0b0c0d0e0f');
+    expect(existsSync(join(dir, 'server-ca.pem'))).toBe(false);
+
+    const list = await cli(['device', 'credentials', 'list', 'id-psk']);
+    expect(list.stdout).toMatch(/^\S+\s+psk\s+active\s+api\s+-\s+id-psk\s/m);
+    expect(list.stdout).toMatch(/^\S+\s+psk\s+active\s+api\s+-\s+id-psk-factory\s/m);
+    expect(list.stdout).not.toContain(key);
+
+    // Bad keys and a taken identity: one line each, naming what is wrong; nothing issued.
+    expectOneErrorLine(await cli(['device', 'credentials', 'id-psk', '--type', 'psk', '--identity', 'other', '--key', 'abc']), /key must have an even number of hex digits.*\(400\)$/m);
+    expectOneErrorLine(await cli(['device', 'credentials', 'id-psk', '--type', 'psk', '--identity', 'other', '--key', 'ab'.repeat(8)]), /key must be at least 16 bytes.*\(400\)$/m);
+    expectOneErrorLine(await cli(['device', 'credentials', 'id-psk', '--type', 'psk', '--identity', 'id-psk-factory']), /PSK identity "id-psk-factory" is already used.*\(409\)$/m);
+    expectOneErrorLine(await cli(['device', 'credentials', 'id-psk', '--type', 'token', '--key', key]), /--key only goes with --type psk/);
+    expect((await api('GET', '/api/v1/devices/id-psk/credentials')).body.items).toHaveLength(2);
+
+    const credentialId = field(issued.stdout, 'id');
+    const revoked = await cli(['device', 'credentials', 'revoke', 'id-psk', credentialId]);
+    expect(revoked.code).toBe(0);
+    expect((await cli(['device', 'credentials', 'list', 'id-psk'])).stdout).toMatch(new RegExp(`^${credentialId}\\s+psk\\s+revoked\\s`, 'm'));
   });
 
   it('names an unknown device and refuses a viewer, each in one line', async () => {

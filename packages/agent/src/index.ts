@@ -2,3 +2,4 @@
 export { isValidDeviceId } from '@hangar/protocol';
 export * from './simulator/index.js';
 export * from './agent/index.js';
+export * from './lwm2m/index.js';

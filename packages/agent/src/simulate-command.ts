@@ -242,7 +242,24 @@ export function registerSimulateCommand(program: Command): void {
     .addOption(new Option('--ota-alert-after <pct>', 'with --agents: percent of agents that, once updated, send --ota-alert-telemetry every --ota-alert-every s'))
     .addOption(new Option('--ota-alert-every <s>', 'with --agents: seconds between those readings (default 5)'))
     .addOption(new Option('--ota-alert-telemetry <json>', 'with --agents: the reading that trips the rollout\'s alert rule (default {"error_rate":1})'))
+    .addOption(new Option('--protocol <p>', 'mqtt (default) or lwm2m: LwM2M 1.1 clients over CoAP (coap://) or DTLS PSK (coaps://), see docs/agent.md'))
+    .addOption(new Option('--dtls-psk-file <file>', 'with --protocol lwm2m: NDJSON {"deviceId","key":HEX,"identity"?} per line'))
+    .addOption(new Option('--psk-key <hex>', 'with --protocol lwm2m: one PSK for every device, the identity being the device id'))
+    .addOption(new Option('--lifetime <s>', 'with --protocol lwm2m: registration lifetime in seconds (default 300)'))
+    .addOption(new Option('--queue-mode', 'with --protocol lwm2m: register in queue mode (Q)'))
+    .addOption(new Option('--bootstrap', 'with --protocol lwm2m: --server is a bootstrap server; each device bootstraps, then registers where it is told'))
+    .addOption(new Option('--reading-interval <s>', 'with --protocol lwm2m: seconds between temperature readings per device (default 10; 0: none)'))
+    .addOption(new Option('--send-interval <s>', 'with --protocol lwm2m: seconds between Sends (/dp) per device (default 0: none)'))
     .action(async (flags: SimulateFlags) => {
+      if (flags.protocol !== undefined && flags.protocol !== 'mqtt') {
+        if (flags.protocol !== 'lwm2m') throw new UsageError(`--protocol must be mqtt or lwm2m, not "${String(flags.protocol)}"`);
+        const { planLwm2mSimulation, runLwm2mSimulation } = await import('./lwm2m/lwm2m-simulate.js');
+        await runLwm2mSimulation(planLwm2mSimulation(flags));
+        return;
+      }
+      const LWM2M_ONLY = ['dtlsPskFile', 'pskKey', 'lifetime', 'queueMode', 'bootstrap', 'readingInterval', 'sendInterval'];
+      const strayLwm2m = LWM2M_ONLY.find((k) => flags[k] !== undefined);
+      if (strayLwm2m) throw new UsageError(`--${strayLwm2m.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --protocol lwm2m`);
       const plan = planSimulation(flags, process.env);
       const { runSimulation } = await import('./simulate-run.js');
       await runSimulation(plan);

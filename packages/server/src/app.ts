@@ -200,7 +200,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const authenticator = new DeviceAuthenticator(stores, now, undefined, async (issuer, certificatePem, source) => {
       const enrolled = await services.enrollment.enrollOnFirstContact(issuer.tenantId, issuer.id, certificatePem, source);
       return enrolled && { tenantId: enrolled.tenant, deviceId: enrolled.deviceId, credentialId: enrolled.issued.credential.id };
-    });
+    }, masterKey);
     const cas = new CaService(stores, masterKey, now);
     const eventLog = new EventLog({ capacity: options.eventLogCapacity, now });
     const stopEventLog = bus.subscribeAll((event) => void eventLog.append(event));
@@ -208,7 +208,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     // Changes write their webhook deliveries in their own transactions and publish after commit.
     const changeEvents = new ChangeEvents(bus);
     changeEvents.attachOutbox(webhookRuntime.outbox);
-    const credentials = new CredentialService(stores, cas, changeEvents, now);
+    const credentials = new CredentialService(stores, cas, changeEvents, now, { masterKey });
     const twinSchemas = new TwinSchemaValidators();
     const commands = new CommandService(stores, changeEvents, { ...options.commands, now, logger: logger.child({ component: 'commands' }) });
     const artifacts = openArtifactStore(store, { kind: options.firmware?.artifactStore, dir: options.firmware?.artifactDir, dataDir: options.dataDir });

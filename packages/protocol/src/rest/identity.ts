@@ -4,7 +4,7 @@ import type { Wire } from './refs.js';
 
 const Pem = (description: string) => Type.String({ minLength: 1, maxLength: 65536, description });
 
-export const CredentialType = Type.Union([Type.Literal('x509'), Type.Literal('token')]);
+export const CredentialType = Type.Union([Type.Literal('x509'), Type.Literal('token'), Type.Literal('psk')]);
 export type CredentialType = Static<typeof CredentialType>;
 export const CredentialStatus = Type.Union([Type.Literal('active'), Type.Literal('revoked')]);
 export type CredentialStatus = Static<typeof CredentialStatus>;
@@ -26,6 +26,7 @@ export const Credential = Type.Object(
     fingerprintSha256: Nullable(Type.String()),
     keyAlgorithm: Nullable(Type.String()),
     certificatePem: Nullable(Type.String()),
+    identity: Type.Optional(Type.String({ description: 'psk: the PSK identity the device names in its DTLS handshake (the key is never listed)' })),
     createdAt: IsoTime,
     expiresAt: IsoTime,
     revokedAt: Nullable(IsoTime),
@@ -40,6 +41,10 @@ export const NewCredentialRequest = Type.Object(
     type: CredentialType,
     csr: Type.Optional(Pem('PKCS#10 CSR (PEM); its subject CN must be the device id or absent')),
     validityDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+    identity: Type.Optional(
+      Type.String({ maxLength: 512, description: 'psk only: the PSK identity, 1–128 bytes of UTF-8 without control characters, unique among the installation’s active credentials; default: the device id' }),
+    ),
+    key: Type.Optional(Type.String({ maxLength: 1024, description: 'psk only: the key as hex, 16–64 bytes (32–128 hex digits), for a device that ships with one; default: 16 random bytes' })),
   },
   { additionalProperties: false },
 );
@@ -56,6 +61,8 @@ export const IssuedCredential = Type.Object(
     certificatePem: Type.Optional(Nullable(Type.String())),
     privateKeyPem: Type.Optional(Type.String({ description: 'absent when the certificate was issued for a CSR' })),
     caPem: Type.Optional(Type.String()),
+    identity: Type.Optional(Type.String({ description: 'psk: the PSK identity' })),
+    key: Type.Optional(Type.String({ description: 'psk: the key as hex, in this answer only' })),
   },
   { $id: 'NewCredential' },
 );

@@ -86,6 +86,7 @@ export function credentialView(c: DeviceCredential): Credential {
     fingerprintSha256: c.fingerprintSha256,
     keyAlgorithm: c.keyAlgorithm,
     certificatePem: c.certificatePem,
+    ...(c.pskIdentity !== null ? { identity: c.pskIdentity } : {}),
     createdAt: iso(c.createdAt),
     expiresAt: iso(c.expiresAt),
     revokedAt: isoOrNull(c.revokedAt),
@@ -98,6 +99,7 @@ export function issuedCredentialView(i: IssuedRecord): IssuedCredential {
   const c = i.credential;
   const base = { id: c.id, type: c.type, expiresAt: iso(c.expiresAt) };
   if (c.type === 'token') return { ...base, token: i.token };
+  if (c.type === 'psk') return { ...base, identity: c.pskIdentity ?? '', key: i.pskKey ?? '' };
   return {
     ...base,
     serial: c.serialHex,

@@ -30,7 +30,7 @@ export type DomainEvent =
   | { type: 'device.suspended'; tenantId: string; deviceId: string }
   | { type: 'device.reactivated'; tenantId: string; deviceId: string }
   /** Transports close every live session that authenticated with this credential. */
-  | { type: 'credential.revoked'; tenantId: string; deviceId: string; credentialId: string; credentialType: 'x509' | 'token'; serialHex: string | null }
+  | { type: 'credential.revoked'; tenantId: string; deviceId: string; credentialId: string; credentialType: 'x509' | 'token' | 'psk'; serialHex: string | null }
   | { type: 'device.enrolled'; tenantId: string; deviceId: string; enrollmentGroupId: string }
   /**
    * Presence. `sessionId` orders sessions of one device: a disconnect of an older session
@@ -60,7 +60,7 @@ export type DomainEvent =
    * get it only when they name it exactly (type-filter.ts): `*` and `device.*` leave it out.
    */
   | { type: 'device.log'; tenantId: string; deviceId: string; receivedAt: number; records: DeviceLogRecord[] }
-  | { type: 'credential.issued'; tenantId: string; deviceId: string; credentialId: string; credentialType: 'x509' | 'token' }
+  | { type: 'credential.issued'; tenantId: string; deviceId: string; credentialId: string; credentialType: 'x509' | 'token' | 'psk' }
   /** A command waits for its device (transports online for that device deliver it). */
   | { type: 'command.queued'; tenantId: string; deviceId: string; commandId: string; name: string }
   | { type: 'command.sent'; tenantId: string; deviceId: string; commandId: string; name: string }

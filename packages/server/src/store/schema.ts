@@ -184,6 +184,8 @@ export interface DeviceCredentialsTable {
   expires_at: number;
   revoked_at: number | null;
   revocation_reason: string | null;
+  psk_identity: string | null;
+  encrypted_psk: string | null;
 }
 
 export interface EnrollmentGroupsTable {

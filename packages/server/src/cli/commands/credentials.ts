@@ -1,7 +1,7 @@
 /**
  * `hangar device credentials|decommission|recommission` — a device's identity over the REST
- * API (DESIGN.md §3, .tmp/api-identity.md): X.509 certificates and tokens are issued, listed
- * and revoked; a device is taken out of service and let back in.
+ * API (DESIGN.md §3, .tmp/api-identity.md): X.509 certificates, tokens and DTLS pre-shared keys
+ * are issued, listed and revoked; a device is taken out of service and let back in.
  *
  * `credentials` is a command and a parent at once: `hangar device credentials ID --type …`
  * issues (DESIGN's spelling), `credentials list ID` and `credentials revoke ID CRED` manage,
@@ -44,7 +44,7 @@ import { deviceFields, deviceSubject } from './device.js';
 
 export type { Credential, CredentialType, IssuedCredential as NewCredential, RevocationReason };
 
-export const CREDENTIAL_TYPES: readonly CredentialType[] = ['x509', 'token'];
+export const CREDENTIAL_TYPES: readonly CredentialType[] = ['x509', 'token', 'psk'];
 
 export const REVOCATION_REASONS: readonly RevocationReason[] = ['keyCompromise', 'superseded', 'cessationOfOperation', 'unspecified'];
 
@@ -66,6 +66,8 @@ interface IssueOptions extends ClientCommandOptions {
   csr?: string;
   validityDays?: number;
   outDir?: string;
+  identity?: string;
+  key?: string;
 }
 
 interface RevokeOptions extends ClientCommandOptions {
@@ -89,8 +91,8 @@ export function registerDeviceIdentityCommands(device: Command, ioOverrides: Par
   const credentials = addIssueOptions(
     device
       .command('credentials')
-      .description('issue a credential to a device (X.509 certificate or token); list and revoke its credentials')
-      .usage('<id> --type x509|token [--csr FILE] [--validity-days N] [--out-dir DIR] [options]\n' +
+      .description('issue a credential to a device (X.509 certificate, token or DTLS pre-shared key); list and revoke its credentials')
+      .usage('<id> --type x509|token|psk [--csr FILE] [--identity I] [--key HEX] [--validity-days N] [--out-dir DIR] [options]\n' +
         '       hangar device credentials list <id>\n' +
         '       hangar device credentials revoke <id> <credential-id> [--reason REASON]')
       .argument('<id>', 'device id')
@@ -100,7 +102,8 @@ export function registerDeviceIdentityCommands(device: Command, ioOverrides: Par
         'after',
         '\nWithout --out-dir the secret (private key or token) is printed once; with it, the files\n' +
           '<id>.crt.pem, <id>.key.pem (mode 0600, not with --csr) and device-ca.pem (the CA that\n' +
-          'signed the certificate), or <id>.token (mode 0600), are written there, and with either\n' +
+          'signed the certificate), or <id>.token (mode 0600), or <id>.psk-identity and <id>.psk-key\n' +
+          '(hex, mode 0600), are written there, and with a certificate or token\n' +
           'server-ca.pem: the CA of Hangar\'s TLS listeners, what a device passes to --cafile.\n' +
           '--json prints the API answer; with --out-dir the secret is left out of it and "files"\n' +
           'names what was written.\n' +
@@ -208,8 +211,10 @@ function addIssueOptions(command: Command): Command {
   return addClientOptions(
     command
       // Not mandatory to commander: it checks a parent's mandatory options before its subcommands.
-      .addOption(new Option('--type <type>', 'x509 (certificate + key) or token (required)').choices(CREDENTIAL_TYPES))
+      .addOption(new Option('--type <type>', 'x509 (certificate + key), token, or psk (DTLS pre-shared key) (required)').choices(CREDENTIAL_TYPES))
       .option('--csr <file>', 'PKCS#10 CSR (PEM) for --type x509: the device keeps its private key')
+      .option('--identity <identity>', 'PSK identity for --type psk (default: the device id); unique in the installation')
+      .option('--key <hex>', 'the key for --type psk as hex, 16-64 bytes, for a device that ships with one (default: 16 random bytes)')
       .option('--validity-days <n>', `how long the credential is valid (1-${MAX_VALIDITY_DAYS} days)`, parseValidityDays)
       .option('--out-dir <dir>', 'write the files there (created if missing) instead of printing the secret'),
   );
@@ -219,23 +224,29 @@ function addIssueOptions(command: Command): Command {
 // issue
 
 async function issueCredential(deviceId: string, options: IssueOptions, io: CliIo): Promise<void> {
-  if (options.type === undefined) throw new CliError("required option '--type <type>' not specified (x509 or token)");
+  if (options.type === undefined) throw new CliError("required option '--type <type>' not specified (x509, token or psk)");
   if (options.csr !== undefined && options.type !== 'x509') throw new CliError('--csr only goes with --type x509');
+  if (options.identity !== undefined && options.type !== 'psk') throw new CliError('--identity only goes with --type psk');
+  if (options.key !== undefined && options.type !== 'psk') throw new CliError('--key only goes with --type psk');
   const client = clientFor(options, io);
   const body: NewCredentialRequest = { type: options.type };
   // The CSR is sent as read: a file that is no CSR is refused by the server, which says why.
   if (options.csr !== undefined) body.csr = await readInputFile(options.csr);
   if (options.validityDays !== undefined) body.validityDays = options.validityDays;
+  // Identity and key are checked by the server, which names what is wrong with them.
+  if (options.identity !== undefined) body.identity = options.identity;
+  if (options.key !== undefined) body.key = options.key;
   // Checked before issuing: a secret that cannot be written is lost.
   const outDir = options.outDir !== undefined ? await prepareOutDir(options.outDir) : undefined;
-  const serverCa = outDir !== undefined ? await fetchServerCa(client.baseUrl) : undefined;
+  // A PSK device talks DTLS with its key alone: it needs no CA.
+  const serverCa = outDir !== undefined && options.type !== 'psk' ? await fetchServerCa(client.baseUrl) : undefined;
 
   const issued = await client.request<IssuedCredential>('POST', credentialsPath(deviceId), { json: body });
 
   if (outDir !== undefined) {
     const files = await writeCredentialFiles(outDir, deviceId, issued, serverCa ?? undefined);
     if (options.json) {
-      const { privateKeyPem: _key, token: _token, ...rest } = issued;
+      const { privateKeyPem: _privateKey, token: _token, key: _pskKey, ...rest } = issued;
       printJson({ ...rest, files }, io.stdout);
     } else {
       printFields([...newCredentialFields(issued), ...fileFields(files)], io.stdout);
@@ -253,6 +264,11 @@ async function issueCredential(deviceId: string, options: IssueOptions, io: CliI
   if (issued.token !== undefined) {
     printFields([...newCredentialFields(issued), ['token', issued.token]], io.stdout);
     warnShownOnce(io, 'this token');
+    return;
+  }
+  if (issued.key !== undefined) {
+    printFields([...newCredentialFields(issued), ['key', issued.key]], io.stdout);
+    warnShownOnce(io, 'this key', ' (--out-dir DIR writes it to a file)');
     return;
   }
   printFields(newCredentialFields(issued), io.stdout);
@@ -274,6 +290,8 @@ function newCredentialFields(issued: IssuedCredential): Array<[string, string]> 
     ['id', issued.id],
     ['type', issued.type],
     ...(issued.serial !== undefined ? [['serial', issued.serial] as [string, string]] : []),
+    // sanitize: an identity is operator text and may hold anything printable.
+    ...(issued.identity !== undefined ? [['identity', sanitize(issued.identity)] as [string, string]] : []),
     ['expires', formatTime(issued.expiresAt)],
   ];
 }
@@ -284,6 +302,8 @@ interface WrittenFiles {
   deviceCa?: string;
   serverCa?: string;
   token?: string;
+  pskIdentity?: string;
+  pskKey?: string;
 }
 
 function fileFields(files: WrittenFiles): Array<[string, string]> {
@@ -291,6 +311,8 @@ function fileFields(files: WrittenFiles): Array<[string, string]> {
   if (files.certificate) fields.push(['certificate', files.certificate]);
   if (files.privateKey) fields.push(['private key', files.privateKey]);
   if (files.token) fields.push(['token file', files.token]);
+  if (files.pskIdentity) fields.push(['identity file', files.pskIdentity]);
+  if (files.pskKey) fields.push(['key file', files.pskKey]);
   if (files.serverCa) fields.push(['server CA', `${files.serverCa}  (--cafile: verifies Hangar's TLS listeners)`]);
   if (files.deviceCa) fields.push(['device CA', `${files.deviceCa}  (signed the device certificate)`]);
   return fields;
@@ -335,6 +357,9 @@ async function writeCredentialFiles(dir: string, deviceId: string, issued: Issue
     { key: 'certificate', name: `${deviceId}.crt.pem`, content: issued.certificatePem ?? undefined, mode: 0o644 },
     { key: 'privateKey', name: `${deviceId}.key.pem`, content: issued.privateKeyPem, mode: 0o600 },
     { key: 'token', name: `${deviceId}.token`, content: issued.token !== undefined ? `${issued.token}\n` : undefined, mode: 0o600 },
+    // No newline after the identity: it is what the device sends, byte for byte (libcoap's -u reads it as given).
+    { key: 'pskIdentity', name: `${deviceId}.psk-identity`, content: issued.identity, mode: 0o644 },
+    { key: 'pskKey', name: `${deviceId}.psk-key`, content: issued.key !== undefined ? `${issued.key}\n` : undefined, mode: 0o600 },
     { key: 'serverCa', name: 'server-ca.pem', content: serverCaPem, mode: 0o644 },
     { key: 'deviceCa', name: 'device-ca.pem', content: issued.caPem, mode: 0o644 },
   ];
@@ -389,6 +414,7 @@ const CREDENTIAL_COLUMNS: readonly Column<Credential>[] = [
   { header: 'STATUS', value: (c) => c.status },
   { header: 'SOURCE', value: (c) => formatValue(c.source) },
   { header: 'SERIAL', value: (c) => formatValue(c.serial) },
+  { header: 'IDENTITY', value: (c) => formatValue(c.identity) },
   { header: 'KEY', value: (c) => formatValue(c.keyAlgorithm) },
   { header: 'CREATED', value: (c) => formatTime(c.createdAt) },
   { header: 'EXPIRES', value: (c) => formatTime(c.expiresAt) },

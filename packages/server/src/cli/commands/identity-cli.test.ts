@@ -376,11 +376,11 @@ describe('device credentials (issue)', () => {
 
   it('refuses bad input before calling the API', async () => {
     const cases: Array<[string[], string]> = [
-      [['device', 'credentials', 'cam-1'], "error: required option '--type <type>' not specified (x509 or token)\n"],
+      [['device', 'credentials', 'cam-1'], "error: required option '--type <type>' not specified (x509, token or psk)\n"],
       [['device', 'credentials', 'cam-1', '--type', 'token', '--csr', 'x.csr'], 'error: --csr only goes with --type x509\n'],
       [['device', 'credentials', 'cam-1', '--type', 'x509', '--csr', join(workDir, 'absent.csr')], `error: cannot read "${join(workDir, 'absent.csr')}" (ENOENT)\n`],
       [['device', 'credentials', 'cam-1', '--type', 'x509', '--csr', workDir], `error: cannot read "${workDir}": it is a directory\n`],
-      [['device', 'credentials', 'cam-1', '--type', 'rsa'], "error: option '--type <type>' argument 'rsa' is invalid. Allowed choices are x509, token.\n"],
+      [['device', 'credentials', 'cam-1', '--type', 'rsa'], "error: option '--type <type>' argument 'rsa' is invalid. Allowed choices are x509, token, psk.\n"],
       [['device', 'credentials', 'cam-1', '--type', 'x509', '--validity-days', '0'], "error: option '--validity-days <n>' argument '0' is invalid. expected a whole number of days from 1 to 3650\n"],
     ];
     for (const [args, line] of cases) {
@@ -423,9 +423,9 @@ describe('device credentials list and revoke', () => {
     await ok(['device', 'credentials', 'cam-1', '--type', 'x509']);
     await ok(['device', 'credentials', 'cam-1', '--type', 'token']);
     const table = lines(await ok(['device', 'credentials', 'list', 'cam-1']));
-    expect(table[0]).toMatch(/^ID\s+TYPE\s+STATUS\s+SOURCE\s+SERIAL\s+KEY\s+CREATED\s+EXPIRES\s+REVOKED$/);
-    expect(table[1]).toMatch(/^cred_1\s+x509\s+active\s+api\s+0a1b2c\s+P-256\s+2025-01-02T03:04:05Z\s+2026-01-02T03:04:05Z\s+-$/);
-    expect(table[2]).toMatch(/^cred_2\s+token\s+active\s+api\s+-\s+-\s/);
+    expect(table[0]).toMatch(/^ID\s+TYPE\s+STATUS\s+SOURCE\s+SERIAL\s+IDENTITY\s+KEY\s+CREATED\s+EXPIRES\s+REVOKED$/);
+    expect(table[1]).toMatch(/^cred_1\s+x509\s+active\s+api\s+0a1b2c\s+-\s+P-256\s+2025-01-02T03:04:05Z\s+2026-01-02T03:04:05Z\s+-$/);
+    expect(table[2]).toMatch(/^cred_2\s+token\s+active\s+api\s+-\s+-\s+-\s/);
     const doc = JSON.parse(await ok(['device', 'credentials', 'list', 'cam-1', '--json'])) as { items: Json[]; nextCursor: null };
     expect(doc.items.map((c) => c['id'])).toEqual(['cred_1', 'cred_2']);
     expect(hangar.requests.at(-1)).toMatchObject({ method: 'GET', path: '/devices/cam-1/credentials' });

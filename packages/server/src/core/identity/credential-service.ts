@@ -1,6 +1,6 @@
 import { HangarError } from '../../errors.js';
 import type { DomainEvent } from '../../bus/events.js';
-import type { StoreSet, Stores } from '../stores.js';
+import { StoreError, type StoreSet, type Stores } from '../stores.js';
 import { recordAudit } from '../audit/audit-service.js';
 import type { CallContext } from '../context.js';
 import type { ChangeEvents } from '../events/change-events.js';
@@ -8,6 +8,8 @@ import { requireRole } from '../tenancy/principal.js';
 import { hashToken, newId, newToken } from '../tenancy/secrets.js';
 import type { CaService } from './ca-service.js';
 import { GroupCommit } from './group-commit.js';
+import type { MasterKey } from './master-key.js';
+import { checkPskIdentity, newPskKey, parsePskKey, pskIdentityTaken, sealPsk } from './psk.js';
 import { generateEcKeyPair, issueFromCsr, IssuancePool, spkiOf, type IssuedCertificate } from './pki/index.js';
 import type { CredentialSource, CredentialType, DeviceCredential } from './ports.js';
 
@@ -21,6 +23,10 @@ export interface CredentialRequest {
   /** PKCS#10 CSR: the device keeps its key and Hangar signs its public key. */
   csr?: string | undefined;
   validityDays?: number | undefined;
+  /** `psk`: the identity the device names in its DTLS handshake; the device id when absent. */
+  identity?: string | undefined;
+  /** `psk`: the key as hex (16–64 bytes), for devices that ship with one; generated when absent. */
+  key?: string | undefined;
 }
 
 /** A new credential with its secret, answered once and never again. */
@@ -30,6 +36,8 @@ export interface IssuedCredential {
   certificatePem?: string;
   privateKeyPem?: string;
   caPem?: string;
+  /** `psk`: the key as hex (the identity is on the credential). */
+  pskKey?: string;
 }
 
 export interface CredentialServiceOptions {
@@ -40,6 +48,8 @@ export interface CredentialServiceOptions {
    * commit groups, one more thread competing): see docs/benchmarks.md before turning it on.
    */
   issuanceWorkers?: number;
+  /** Seals PSK keys at rest; without it `psk` credentials cannot be issued. */
+  masterKey?: MasterKey;
 }
 
 export class CredentialService {
@@ -48,6 +58,8 @@ export class CredentialService {
 
   /** Worker threads for CSR issuance, when configured. */
   private readonly pool: IssuancePool | undefined;
+
+  private readonly masterKey: MasterKey | undefined;
 
   constructor(
     private readonly stores: Stores,
@@ -61,6 +73,7 @@ export class CredentialService {
     this.commits = new GroupCommit(stores, { maxParallel: stores.dialect === 'postgres' ? 4 : 1 });
     const workers = options.issuanceWorkers ?? 0;
     this.pool = workers > 0 ? new IssuancePool(workers) : undefined;
+    this.masterKey = options.masterKey;
   }
 
   /** Ends the issuance workers (they never keep the process alive, but a closing server should not leave them). */
@@ -81,7 +94,7 @@ export class CredentialService {
       await recordAudit(
         tx.audit,
         ctx,
-        { action: 'credential.create', target: { type: 'device', id: deviceId }, summary: { after: { credentialId: issued.credential.id, type: issued.credential.type, serial: issued.credential.serialHex, expiresAt: issued.credential.expiresAt } } },
+        { action: 'credential.create', target: { type: 'device', id: deviceId }, summary: { after: { credentialId: issued.credential.id, type: issued.credential.type, serial: issued.credential.serialHex, ...pskAudit(issued.credential), expiresAt: issued.credential.expiresAt } } },
         this.now(),
       );
       // The same object is staged and published: the webhook outbox knows it by identity.
@@ -100,6 +113,16 @@ export class CredentialService {
       throw new HangarError('VALIDATION_FAILED', `validityDays must be a whole number of days, 1–${MAX_VALIDITY_DAYS}`);
     }
     const now = this.now();
+    if (request.type !== 'psk') {
+      if (request.identity !== undefined) throw onlyForPsk('identity', request.type);
+      if (request.key !== undefined) throw onlyForPsk('key', request.type);
+    }
+    if (request.type === 'psk') {
+      if (request.csr !== undefined) throw new HangarError('VALIDATION_FAILED', 'csr only goes with type "x509"', { errors: [{ path: 'body/csr', message: 'only goes with type "x509"' }] });
+      const identity = checkPskIdentity(request.identity ?? deviceId);
+      const key = request.key !== undefined ? parsePskKey(request.key) : newPskKey();
+      return { kind: 'psk', tenantId, deviceId, identity, key, expiresAt: now + validityDays * 86_400_000 };
+    }
     if (request.type === 'token') {
       if (request.csr !== undefined) throw new HangarError('VALIDATION_FAILED', 'a CSR only goes with type "x509"');
       const token = newToken('dt');
@@ -141,10 +164,13 @@ export class CredentialService {
         certificatePem: null,
         keyAlgorithm: null,
         expiresAt: p.expiresAt,
+        pskIdentity: null,
+        encryptedPsk: null,
       };
       await tx.identity.insertCredential(credential);
       return { credential, token: p.token };
     }
+    if (p.kind === 'psk') return this.storePsk(tx, p, base);
     const credential: DeviceCredential = {
       ...base,
       type: 'x509',
@@ -155,9 +181,37 @@ export class CredentialService {
       certificatePem: p.cert.certificatePem,
       keyAlgorithm: p.keyAlgorithm,
       expiresAt: p.cert.notAfter.getTime(),
+      pskIdentity: null,
+      encryptedPsk: null,
     };
     await tx.identity.insertCredential(credential);
     return { credential, certificatePem: p.cert.certificatePem, ...(p.privateKeyPem ? { privateKeyPem: p.privateKeyPem } : {}), caPem: p.caPem };
+  }
+
+  private async storePsk(tx: StoreSet, p: Extract<PreparedCredential, { kind: 'psk' }>, base: CredentialBase): Promise<IssuedCredential> {
+    if (!this.masterKey) throw new Error('CredentialService was built without the master key: it cannot seal PSK credentials');
+    // Checked first for a clear answer; the unique index decides when two issues race.
+    if ((await tx.identity.findCredentialsByPskIdentity(p.identity)).some((c) => c.status === 'active')) throw pskIdentityTaken(p.identity);
+    const credential: DeviceCredential = {
+      ...base,
+      type: 'psk',
+      tokenHash: null,
+      caId: null,
+      serialHex: null,
+      fingerprintSha256: null,
+      certificatePem: null,
+      keyAlgorithm: null,
+      expiresAt: p.expiresAt,
+      pskIdentity: p.identity,
+      encryptedPsk: sealPsk(this.masterKey, base.id, p.key),
+    };
+    try {
+      await tx.identity.insertCredential(credential);
+    } catch (err) {
+      if (err instanceof StoreError && err.reason === 'unique') throw pskIdentityTaken(p.identity);
+      throw err;
+    }
+    return { credential, pskKey: p.key.toString('hex') };
   }
 
   async list(ctx: CallContext, deviceId: string): Promise<DeviceCredential[]> {
@@ -174,7 +228,7 @@ export class CredentialService {
       if (!cred || cred.deviceId !== deviceId) throw new HangarError('NOT_FOUND', `device "${deviceId}" has no credential "${credentialId}"`);
       if (cred.status === 'revoked') throw new HangarError('CONFLICT', `credential "${credentialId}" is already revoked`);
       const result = await this.revokeInTx(tx, [cred], reason);
-      await recordAudit(tx.audit, ctx, { action: 'credential.revoke', target: { type: 'device', id: deviceId }, summary: { credentialId, type: cred.type, serial: cred.serialHex, reason } }, this.now());
+      await recordAudit(tx.audit, ctx, { action: 'credential.revoke', target: { type: 'device', id: deviceId }, summary: { credentialId, type: cred.type, serial: cred.serialHex, ...pskAudit(cred), reason } }, this.now());
       events.push(...result);
       return { ...cred, status: 'revoked' as const, revokedAt: this.now(), revocationReason: reason };
     });
@@ -215,8 +269,11 @@ export class CredentialService {
   }
 }
 
+type CredentialBase = Pick<DeviceCredential, 'id' | 'tenantId' | 'deviceId' | 'status' | 'source' | 'createdAt' | 'revokedAt' | 'revocationReason'>;
+
 export type PreparedCredential =
   | { kind: 'token'; tenantId: string; deviceId: string; token: string; expiresAt: number }
+  | { kind: 'psk'; tenantId: string; deviceId: string; identity: string; key: Buffer; expiresAt: number }
   | {
       kind: 'x509';
       tenantId: string;
@@ -232,4 +289,13 @@ export type PreparedCredential =
 function issuedEvent(issued: IssuedCredential): DomainEvent {
   const c = issued.credential;
   return { type: 'credential.issued', tenantId: c.tenantId, deviceId: c.deviceId, credentialId: c.id, credentialType: c.type };
+}
+
+function onlyForPsk(field: 'identity' | 'key', type: CredentialType): HangarError {
+  return new HangarError('VALIDATION_FAILED', `${field} only goes with type "psk" (this request is for "${type}")`, { errors: [{ path: `body/${field}`, message: 'only goes with type "psk"' }] });
+}
+
+/** The audit names a PSK by its identity (never its key). */
+function pskAudit(c: DeviceCredential): { identity?: string } {
+  return c.pskIdentity === null ? {} : { identity: c.pskIdentity };
 }

@@ -3,7 +3,9 @@ import { HangarError, retryAfterMsOf } from '../../errors.js';
 import type { Stores } from '../stores.js';
 import { FailureThrottle } from '../failure-throttle.js';
 import { hashToken, newId } from '../tenancy/secrets.js';
+import type { MasterKey } from './master-key.js';
 import type { CertificateAuthority, DeviceCredential } from './ports.js';
+import { unsealPsk } from './psk.js';
 
 /** Who a device connection is, once authenticated: every transport hands this to the core. */
 export interface DeviceIdentity {
@@ -61,6 +63,8 @@ export class DeviceAuthenticator {
     private readonly now: () => number = Date.now,
     limits: Partial<AuthThrottleLimits> = {},
     private readonly firstContact?: FirstContactEnrollment,
+    /** Unseals PSK keys; without it, `resolvePsk` cannot be used. */
+    private readonly masterKey?: MasterKey,
   ) {
     const { perIdentity = 5, perSource = 100, windowMs = 60_000 } = limits;
     this.identityThrottle = new FailureThrottle({ maxFailures: perIdentity, windowMs, what: 'authentications of this device', now });
@@ -132,10 +136,45 @@ export class DeviceAuthenticator {
         expiresAt: Date.parse(cert.validTo),
         revokedAt: null,
         revocationReason: null,
+        pskIdentity: null,
+        encryptedPsk: null,
       };
       await this.stores.identity.insertCredential(credential);
       return { ok: true, identity: { tenantId: issuer.tenantId, deviceId, credentialId: credential.id } };
     });
+  }
+
+  /**
+   * The key of a DTLS PSK handshake (RFC 4279 §2): the active, unexpired `psk` credential that
+   * holds this identity, of an active device. Undefined for anything else — the DTLS server
+   * then fails the handshake as for a wrong key, so a client learns nothing about identities.
+   * Read from the store at every handshake (an indexed lookup and one AES-GCM open), so a
+   * revoked credential is refused at once, on every node.
+   */
+  async resolvePsk(identity: string, source: string): Promise<{ key: Buffer; identity: DeviceIdentity } | undefined> {
+    const masterKey = this.masterKey;
+    if (!masterKey) throw new Error('this DeviceAuthenticator was built without the master key: it cannot resolve PSK identities');
+    let key: Buffer | undefined;
+    const result = await this.guarded(source, `psk:${identity}`, async () => {
+      const known = (await this.stores.identity.findCredentialsByPskIdentity(identity)).filter((c) => c.type === 'psk');
+      const cred = known.find((c) => c.status === 'active') ?? known.at(-1);
+      if (!cred || cred.encryptedPsk === null) return refuse('bad_credentials', 'unknown PSK identity');
+      // A revoked identity is refused as a known one: it counts against itself, not its address.
+      const checked = await this.checkCredential(cred);
+      if (checked.ok) key = unsealPsk(masterKey, cred.id, cred.encryptedPsk);
+      return checked;
+    });
+    return result.ok && key ? { key, identity: result.identity } : undefined;
+  }
+
+  /**
+   * A PSK handshake that failed after its identity resolved (the client's Finished did not
+   * verify: a wrong key). The DTLS layer reports it (`onHandshakeFailure`); it counts as a
+   * guess, so guessing a known identity's key is throttled like guessing a token.
+   */
+  pskHandshakeFailed(identity: string, source: string): void {
+    this.identityThrottle.fail([`${source}|psk:${identity}`]);
+    this.sourceThrottle.fail([source]);
   }
 
   private async enrollFirstContact(issuer: CertificateAuthority, cert: X509Certificate, source: string): Promise<DeviceAuthResult | undefined> {

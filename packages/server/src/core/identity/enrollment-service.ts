@@ -353,6 +353,8 @@ export class EnrollmentService {
       expiresAt: cert.notAfter.getTime(),
       revokedAt: null,
       revocationReason: null,
+      pskIdentity: null,
+      encryptedPsk: null,
     };
     await tx.identity.insertCredential(credential);
     return { credential };

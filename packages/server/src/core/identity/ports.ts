@@ -18,7 +18,7 @@ export interface CertificateAuthority {
   updatedAt: number;
 }
 
-export type CredentialType = 'x509' | 'token';
+export type CredentialType = 'x509' | 'token' | 'psk';
 export type CredentialSource = 'api' | 'enrollment' | 'jit';
 
 export interface DeviceCredential {
@@ -38,6 +38,10 @@ export interface DeviceCredential {
   expiresAt: number;
   revokedAt: number | null;
   revocationReason: string | null;
+  /** `psk`: the identity a DTLS client names in its handshake (unique among active credentials). */
+  pskIdentity: string | null;
+  /** `psk`: the key, sealed with the master key (context `psk:<credential id>`). */
+  encryptedPsk: string | null;
 }
 
 export interface StoredCrl {
@@ -89,6 +93,8 @@ export interface IdentityStore {
   listCredentials(tenantId: string, deviceId: string): Promise<DeviceCredential[]>;
   findCredentialByTokenHash(hash: string): Promise<DeviceCredential | undefined>;
   findCredentialsByFingerprint(fingerprint: string): Promise<DeviceCredential[]>;
+  /** The `psk` credentials with this identity: at most one active (a unique index says so), and any revoked ones. */
+  findCredentialsByPskIdentity(identity: string): Promise<DeviceCredential[]>;
   revokeCredential(tenantId: string, id: string, at: number, reason: string): Promise<void>;
   /** Revoked certificates of one CA, for its CRL. */
   revokedSerials(tenantId: string, caId: string): Promise<Array<{ serialHex: string; revokedAt: number; reason: string | null }>>;

@@ -11,6 +11,7 @@ import type {
   IdentityStore,
   StoredCrl,
 } from '../../core/identity/ports.js';
+import { rethrowAsStoreError } from '../driver-errors.js';
 import type { CertificateAuthoritiesTable, Database, DeviceCredentialsTable, EnrollmentGroupsTable } from '../schema.js';
 
 export class KyselyIdentityStore implements IdentityStore {
@@ -66,8 +67,9 @@ export class KyselyIdentityStore implements IdentityStore {
     return rows.map((r) => r.id);
   }
 
+  /** A PSK identity held by another active credential rejects with StoreError `unique`. */
   async insertCredential(c: DeviceCredential): Promise<void> {
-    await this.db.insertInto('device_credentials').values(credentialRow(c)).execute();
+    await this.db.insertInto('device_credentials').values(credentialRow(c)).execute().catch(rethrowAsStoreError);
   }
 
   async getCredential(tenantId: string, id: string): Promise<DeviceCredential | undefined> {
@@ -87,6 +89,11 @@ export class KyselyIdentityStore implements IdentityStore {
 
   async findCredentialsByFingerprint(fingerprint: string): Promise<DeviceCredential[]> {
     const rows = await this.db.selectFrom('device_credentials').selectAll().where('fingerprint_sha256', '=', fingerprint).execute();
+    return rows.map(toCredential);
+  }
+
+  async findCredentialsByPskIdentity(identity: string): Promise<DeviceCredential[]> {
+    const rows = await this.db.selectFrom('device_credentials').selectAll().where('psk_identity', '=', identity).orderBy('created_at').orderBy('id').execute();
     return rows.map(toCredential);
   }
 
@@ -224,6 +231,8 @@ function credentialRow(c: DeviceCredential): Selectable<DeviceCredentialsTable> 
     expires_at: c.expiresAt,
     revoked_at: c.revokedAt,
     revocation_reason: c.revocationReason,
+    psk_identity: c.pskIdentity,
+    encrypted_psk: c.encryptedPsk,
   };
 }
 
@@ -245,6 +254,8 @@ function toCredential(r: Selectable<DeviceCredentialsTable>): DeviceCredential {
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
     revocationReason: r.revocation_reason,
+    pskIdentity: r.psk_identity,
+    encryptedPsk: r.encrypted_psk,
   };
 }
 
@@ -281,7 +292,7 @@ function toGroup(r: Selectable<EnrollmentGroupsTable>): EnrollmentGroup {
     claimTokenHash: r.claim_token_hash,
     encryptedGroupKey: r.encrypted_group_key,
     caId: r.ca_id,
-    credentialType: r.credential_type === 'token' ? 'token' : 'x509',
+    credentialType: r.credential_type === 'token' || r.credential_type === 'psk' ? r.credential_type : 'x509',
     deviceType: r.device_type,
     tags: JSON.parse(r.tags) as Record<string, string>,
     deviceGroups: JSON.parse(r.device_groups) as string[],

@@ -16,7 +16,7 @@ import {
   verifyBySubject,
   type Harness,
   type Pki,
-} from './dtls-test-fixture.js';
+} from './dtls-fixture.js';
 
 // Third-party clients against the DTLS server over loopback UDP (docs/dtls.md, "Interoperability").
 
@@ -159,19 +159,27 @@ describe('ECDHE_ECDSA (TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8) with a required clien
     expect(result.output).toMatch(/SSL handshake has read \d+ bytes and written (\d{4,}) bytes/);
   });
 
-  it("answers libcoap's coap-client-openssl with a client certificate", async () => {
-    harness = await startHarness(certificateOptions());
-    const result = await runClient('coap-client-openssl', ['-c', pki.clientCert, '-j', pki.clientKey, '-n', '-m', 'get', `coaps://127.0.0.1:${harness.port}/x`]);
-    expect(result.output).toContain('hello CN=client');
-  });
+  for (const client of ['coap-client-openssl', 'coap-client-gnutls']) {
+    it(`answers libcoap's ${client} with a client certificate`, async () => {
+      harness = await startHarness(certificateOptions());
+      const result = await runClient(client, ['-c', pki.clientCert, '-j', pki.clientKey, '-n', '-m', 'get', `coaps://127.0.0.1:${harness.port}/x`]);
+      expect(result.output).toContain('hello CN=client');
+    });
+  }
 
-  it('sends the alert verifyClient names when it refuses the certificate', async () => {
-    harness = await startHarness(certificateOptions({ ok: false, alert: 'certificate_revoked', detail: 'revoked in the test' }));
-    const result = await runClient('openssl', opensslCertArgs(harness.port, pki.clientCert, pki.clientKey), { input: 'hello\n' });
-    expect(result.output).toMatch(/certificate revoked/i);
-    expect(harness.failures).toEqual([expect.objectContaining({ reason: 'certificate', detail: 'revoked in the test' })]);
-    expect(harness.server.stats()).toEqual({ sessions: 0, handshakes: 0 });
-  });
+  for (const [alert, text] of [
+    ['certificate_revoked', /certificate revoked/i],
+    ['certificate_expired', /certificate expired/i],
+    ['unknown_ca', /unknown ca/i],
+  ] as const) {
+    it(`sends the ${alert} alert when verifyClient refuses the certificate with it`, async () => {
+      harness = await startHarness(certificateOptions({ ok: false, alert, detail: `refused in the test: ${alert}` }));
+      const result = await runClient('openssl', opensslCertArgs(harness.port, pki.clientCert, pki.clientKey), { input: 'hello\n' });
+      expect(result.output).toMatch(text);
+      expect(harness.failures).toEqual([expect.objectContaining({ reason: 'certificate', detail: `refused in the test: ${alert}` })]);
+      expect(harness.server.stats()).toEqual({ sessions: 0, handshakes: 0 });
+    });
+  }
 
   it('refuses a client without a certificate', async () => {
     harness = await startHarness(certificateOptions());

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { DatagramPeer } from '../datagram-channel.js';
 
 /**
  * The DTLS 1.2 server's contract with whoever runs it (docs/dtls.md). The server is generic in
@@ -69,5 +70,12 @@ export interface DtlsServerOptions<P> {
   certificate?: DtlsCertificateOptions<P>;
   limits?: Partial<DtlsLimits>;
   onHandshakeFailure?: (failure: HandshakeFailure) => void;
+  /**
+   * A session was established (full or abbreviated handshake) and ended (close_notify, fatal
+   * alert, idle expiry, `closeSession(s)`, replacement): what a caller needs to track live
+   * sessions, e.g. to end them when their credential is revoked. Neither may throw.
+   */
+  onSessionStart?: (peer: DatagramPeer<P>) => void;
+  onSessionEnd?: (peer: DatagramPeer<P>) => void;
   now?: () => number;
 }

@@ -153,8 +153,17 @@ export class DtlsServer<P> implements DatagramChannel<P> {
 
   maxPayload(peer: DatagramPeer<P>): number {
     const conn = this.byKey.get(peer.key);
-    const cid = conn?.writer.peerCid && conn.writer.peerCid.length > 0 ? conn.writer.peerCid.length + 1 : 0;
-    return this.limits.maxDatagramBytes - RECORD_HEADER - CCM8_OVERHEAD - cid;
+    return this.limits.maxDatagramBytes - (conn ? conn.writer.overhead() : RECORD_HEADER + CCM8_OVERHEAD);
+  }
+
+  /** Ends one session (close_notify) and forgets its resumption entry; false when it is not live. */
+  closeSession(key: string): boolean {
+    const conn = this.byKey.get(key);
+    if (!conn || conn.closed) return false;
+    this.sendAlert(conn, AlertLevel.warning, AlertDescription.closeNotify);
+    this.forgetResumption(conn);
+    this.remove(conn);
+    return true;
   }
 
   closeSessions(match: (principal: P) => boolean): number {
@@ -172,12 +181,18 @@ export class DtlsServer<P> implements DatagramChannel<P> {
   }
 
   async close(): Promise<void> {
+    const socket = this.socket;
+    const sent: Array<Promise<void>> = [];
     for (const conn of new Set(this.byAddress.values())) {
-      if (conn.reader && !conn.handshake) this.sendAlert(conn, AlertLevel.warning, AlertDescription.closeNotify);
+      if (socket && conn.reader && !conn.handshake) {
+        const alert = conn.writer.record(ContentType.alert, Buffer.from([AlertLevel.warning, AlertDescription.closeNotify]));
+        sent.push(new Promise((resolve) => socket.send(alert, conn.port, conn.address, () => resolve())));
+      }
       this.remove(conn);
     }
+    // The close_notify alerts leave before the socket closes.
+    await Promise.all(sent);
     if (this.sweeper) clearInterval(this.sweeper);
-    const socket = this.socket;
     this.socket = undefined;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
@@ -274,7 +289,6 @@ export class DtlsServer<P> implements DatagramChannel<P> {
         flight: conn.flight,
         maxHandshakeMessageBytes: this.limits.maxHandshakeMessageBytes,
         ownCid,
-        now: this.now,
       },
       input.hello,
       input.messageSeq,
@@ -288,6 +302,8 @@ export class DtlsServer<P> implements DatagramChannel<P> {
     conn.handshakeTimer.unref();
     try {
       conn.handshake.start();
+      // RFC 9146 §6: the client's Finished already carries the CID.
+      if (conn.handshake.cidNegotiated && ownCid) this.byCid.set(ownCid.toString('hex'), conn);
     } catch (err) {
       this.failHandshake(conn, err);
     }
@@ -310,6 +326,15 @@ export class DtlsServer<P> implements DatagramChannel<P> {
   }
 
   private enqueue(conn: Connection<P>, record: DtlsRecord, rinfo: RemoteInfo): void {
+    if (!conn.handshake && conn.queued === 0) {
+      // An established session's records need no callback: handled at once, in arrival order, unbounded.
+      try {
+        this.onSessionRecord(conn, record, rinfo);
+      } catch (err) {
+        this.options.logger.error({ err, source: conn.source }, 'dtls: record handling failed');
+      }
+      return;
+    }
     if (conn.queued >= MAX_QUEUED_RECORDS) return;
     conn.queued++;
     conn.queue = conn.queue
@@ -344,6 +369,10 @@ export class DtlsServer<P> implements DatagramChannel<P> {
       if (handshake.established && !conn.closed) this.promote(conn, handshake);
       return;
     }
+    this.onSessionRecord(conn, record, rinfo);
+  }
+
+  private onSessionRecord(conn: Connection<P>, record: DtlsRecord, rinfo: RemoteInfo): void {
     const reader = conn.reader;
     if (!reader) return;
     if (record.epoch === 0) {
@@ -435,6 +464,7 @@ export class DtlsServer<P> implements DatagramChannel<P> {
       storedAt: this.now(),
     });
     this.options.logger.debug({ source: conn.source, method: result.secure.method, resumed: result.resumed, cid: handshake.cidNegotiated }, 'dtls: session established');
+    this.notify('onSessionStart', conn.peer);
   }
 
   private migrate(conn: Connection<P>, rinfo: RemoteInfo): void {
@@ -486,6 +516,15 @@ export class DtlsServer<P> implements DatagramChannel<P> {
     if (conn.ownCid && this.byCid.get(conn.ownCid.toString('hex')) === conn) this.byCid.delete(conn.ownCid.toString('hex'));
     if (conn.peer && this.byKey.get(conn.peer.key) === conn) this.byKey.delete(conn.peer.key);
     this.uncount(conn);
+    if (conn.peer && conn.reader) this.notify('onSessionEnd', conn.peer);
+  }
+
+  private notify(hook: 'onSessionStart' | 'onSessionEnd', peer: DatagramPeer<P>): void {
+    try {
+      this.options[hook]?.(peer);
+    } catch (err) {
+      this.options.logger.error({ err }, `dtls: ${hook} threw`);
+    }
   }
 
   private count(conn: Connection<P>, kind: 'handshake' | 'session'): void {

@@ -23,6 +23,8 @@ const LOOKAHEAD = 8;
  */
 export class HandshakeReassembler {
   private pending = new Map<number, Partial>();
+  /** Bytes held for incomplete messages: one flight's worth (a large certificate plus small messages). */
+  private buffered = 0;
 
   constructor(
     public nextSeq: number,
@@ -36,6 +38,8 @@ export class HandshakeReassembler {
     if (fragment.length > this.maxMessageBytes) throw new DecodeError(`handshake message of ${fragment.length} bytes exceeds ${this.maxMessageBytes}`);
     let partial = this.pending.get(fragment.messageSeq);
     if (!partial) {
+      if (this.buffered + fragment.length > this.maxMessageBytes + 4_096) throw new DecodeError('too many handshake bytes buffered');
+      this.buffered += fragment.length;
       partial = { msgType: fragment.msgType, body: Buffer.alloc(fragment.length), have: new Uint8Array(fragment.length), missing: fragment.length };
       this.pending.set(fragment.messageSeq, partial);
     } else if (partial.msgType !== fragment.msgType || partial.body.length !== fragment.length) {
@@ -54,6 +58,7 @@ export class HandshakeReassembler {
       if (!next || next.missing > 0) break;
       messages.push({ msgType: next.msgType, messageSeq: this.nextSeq, body: next.body });
       this.pending.delete(this.nextSeq);
+      this.buffered -= next.body.length;
       this.nextSeq++;
     }
     return { messages, old: false };

@@ -1,4 +1,5 @@
-import { Ccm8, CCM8_OVERHEAD } from './cipher-ccm8.js';
+import type { Ccm8} from './cipher-ccm8.js';
+import { CCM8_OVERHEAD } from './cipher-ccm8.js';
 import { ReplayWindow } from './replay-window.js';
 
 /** RFC 6347 §4.1 record layer, with RFC 9146 `tls12_cid` records. */

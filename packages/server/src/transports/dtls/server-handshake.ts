@@ -3,7 +3,8 @@ import type { SecurePeer } from '../datagram-channel.js';
 import { AlertDescription, certificateAlertByName } from './alerts.js';
 import { Ccm8 } from './cipher-ccm8.js';
 import type { DtlsServerOptions, HandshakeFailure } from './dtls-options.js';
-import { FlightSender, type FlightEntry } from './flight-sender.js';
+import type { FlightSender} from './flight-sender.js';
+import { type FlightEntry } from './flight-sender.js';
 import {
   CipherSuite,
   DecodeError,
@@ -29,7 +30,8 @@ import {
 } from './handshake-messages.js';
 import { HandshakeReassembler, type HandshakeMessage } from './handshake-reassembler.js';
 import { finishedVerifyData, keyBlock, masterSecret, pskPremaster, sha256, type KeyBlock } from './prf.js';
-import { ContentType, RecordReader, RecordWriter, type OpenedRecord } from './record-layer.js';
+import type { RecordWriter} from './record-layer.js';
+import { ContentType, RecordReader, type OpenedRecord } from './record-layer.js';
 import type { SessionCache } from './session-cache.js';
 
 /** Ends a handshake: the alert to send (if any) and why, for `onHandshakeFailure`. */
@@ -70,7 +72,6 @@ export interface HandshakeContext<P> {
   maxHandshakeMessageBytes: number;
   /** The CID this server hands the client (RFC 9146), or undefined when CIDs are off. */
   ownCid: Buffer | undefined;
-  now: () => number;
 }
 
 type State = 'certificate' | 'clientKeyExchange' | 'certificateVerify' | 'changeCipherSpec' | 'finished' | 'done';
@@ -127,6 +128,15 @@ export class ServerHandshake<P> {
 
   /** Chooses the suite and answers the ClientHello with the server's first flight. */
   start(): void {
+    try {
+      this.answerHello();
+    } catch (err) {
+      if (err instanceof DecodeError) throw new HandshakeAbort('protocol', AlertDescription.decodeError, err.message);
+      throw err;
+    }
+  }
+
+  private answerHello(): void {
     const hello = this.hello;
     // DTLS versions count down: 0xfefd is 1.2, 0xfeff (1.0) and above are older.
     if (hello.version > 0xfefd) throw new HandshakeAbort('protocol', AlertDescription.protocolVersion, 'client does not offer DTLS 1.2');
@@ -298,6 +308,15 @@ export class ServerHandshake<P> {
     }
   }
 
+  /** RFC 5246 §7.4.8: the client signs every handshake message before its CertificateVerify. */
+  private signatureVerifies(signature: Buffer): boolean {
+    try {
+      return verify('sha256', Buffer.concat(this.transcript), this.clientKey!, signature);
+    } catch {
+      return false; // a malformed DER signature
+    }
+  }
+
   private unexpected(message: HandshakeMessage): HandshakeAbort {
     return new HandshakeAbort('protocol', AlertDescription.unexpectedMessage, `unexpected handshake message ${message.msgType} in state ${this.state}`, this.pskIdentity);
   }
@@ -358,13 +377,7 @@ export class ServerHandshake<P> {
         if (this.state !== 'certificateVerify') throw this.unexpected(message);
         const { algorithm, signature } = parseCertificateVerify(message.body);
         if (algorithm !== ECDSA_SECP256R1_SHA256) throw new HandshakeAbort('certificate', AlertDescription.illegalParameter, 'CertificateVerify algorithm not offered');
-        let ok = false;
-        try {
-          ok = verify('sha256', Buffer.concat(this.transcript), this.clientKey!, signature);
-        } catch {
-          ok = false;
-        }
-        if (!ok) throw new HandshakeAbort('decrypt_error', AlertDescription.decryptError, 'CertificateVerify signature does not verify');
+        if (!this.signatureVerifies(signature)) throw new HandshakeAbort('decrypt_error', AlertDescription.decryptError, 'CertificateVerify signature does not verify');
         this.transcript.push(whole);
         const verdict = await this.ctx.options.certificate!.verifyClient(this.clientChain, this.ctx.source);
         if (!verdict.ok) throw new HandshakeAbort('certificate', certificateAlertByName[verdict.alert], verdict.detail);

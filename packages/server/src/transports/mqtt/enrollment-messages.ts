@@ -4,7 +4,7 @@ import { ERROR_CATALOG, HangarError } from '../../errors.js';
 /** The body of `devices/{id}/enroll`, checked by hand: it comes from a device without credentials. */
 export interface EnrollRequest {
   csr?: string;
-  credentialType?: 'x509' | 'token';
+  credentialType?: 'x509' | 'token' | 'psk';
 }
 
 const MAX_CSR = 16 * 1024;
@@ -14,7 +14,7 @@ export function parseEnrollRequest(payload: Buffer): EnrollRequest {
   try {
     body = payload.length === 0 ? {} : JSON.parse(payload.toString('utf8'));
   } catch {
-    throw new HangarError('INVALID_JSON', 'the enrollment request must be a JSON object: {"csr"?: PEM, "credentialType"?: "x509" | "token"}');
+    throw new HangarError('INVALID_JSON', 'the enrollment request must be a JSON object: {"csr"?: PEM, "credentialType"?: "x509" | "token" | "psk"}');
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HangarError('VALIDATION_FAILED', 'the enrollment request must be a JSON object');
   const request: EnrollRequest = {};
@@ -23,7 +23,7 @@ export function parseEnrollRequest(payload: Buffer): EnrollRequest {
       if (typeof value !== 'string' || value.length === 0 || value.length > MAX_CSR) throw new HangarError('VALIDATION_FAILED', `csr must be a PEM string of at most ${MAX_CSR} characters`);
       request.csr = value;
     } else if (key === 'credentialType') {
-      if (value !== 'x509' && value !== 'token') throw new HangarError('VALIDATION_FAILED', 'credentialType must be "x509" or "token"');
+      if (value !== 'x509' && value !== 'token' && value !== 'psk') throw new HangarError('VALIDATION_FAILED', 'credentialType must be "x509", "token" or "psk"');
       request.credentialType = value;
     } else {
       throw new HangarError('VALIDATION_FAILED', `unknown member "${key}" (allowed: csr, credentialType)`);
@@ -38,6 +38,9 @@ export function enrollSuccessBody(result: ProvisionResult): Buffer {
   const credential: Record<string, unknown> = { id: c.id, type: c.type, expiresAt: new Date(c.expiresAt).toISOString() };
   if (c.type === 'token') {
     credential.token = result.issued.token;
+  } else if (c.type === 'psk') {
+    credential.identity = c.pskIdentity;
+    credential.key = result.issued.pskKey;
   } else {
     credential.serial = c.serialHex;
     credential.certificatePem = result.issued.certificatePem ?? c.certificatePem;

@@ -59,6 +59,18 @@ describe('MQTT enrollment', () => {
     expect(body.credential.privateKeyPem).toContain('PRIVATE KEY');
   });
 
+  it('issues a PSK for DTLS: identity and key in the answer, resolvable by the authenticator', async () => {
+    const id = 'enrolled-psk';
+    const c = await enrollClient(5, id);
+    await c.subscribeAsync(enrollResultTopic(id), { qos: 1 });
+    const result = nextMessage(c);
+    await c.publishAsync(enrollTopic(id), JSON.stringify({ credentialType: 'psk' }), { qos: 1 });
+    const { body } = await result;
+    expect(body.credential).toMatchObject({ type: 'psk', identity: id, key: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    const resolved = await tb.th.hangar.authenticator.resolvePsk(id, 'test');
+    expect(resolved?.key.toString('hex')).toBe(body.credential.key);
+  });
+
   it('answers a wrong claim token, a bad body and a taken id with a problem document', async () => {
     const bad = await enrollClient(5, 'wrong-claim', 'ct_wrong');
     await bad.subscribeAsync(enrollResultTopic('wrong-claim'), { qos: 1 });

@@ -8,7 +8,7 @@ import { formatTime, isPast, shortHex } from '../../format.ts';
 import { IssuedCredentialPanel } from './issued-credential-panel.tsx';
 import { useAction } from '../../components/use-action.ts';
 
-type IssueKind = 'token' | 'x509' | 'csr';
+type IssueKind = 'token' | 'x509' | 'csr' | 'psk';
 
 const REASONS: { value: RevocationReason; label: string }[] = [
   { value: 'keyCompromise', label: 'Key compromise (secret leaked or device stolen)' },
@@ -96,7 +96,7 @@ function CredentialTable({
             <th>Type</th>
             <th>Status</th>
             <th>Source</th>
-            <th>Serial</th>
+            <th>Serial / identity</th>
             <th>Key</th>
             <th>Created</th>
             <th>Expires</th>
@@ -123,8 +123,14 @@ function CredentialTable({
                   <span className={`badge ${c.status === 'active' && !expired ? 'ok' : 'off'}`}>{expired ? 'expired' : c.status}</span>
                 </td>
                 <td>{c.source}</td>
-                <td title={c.fingerprintSha256 ? `SHA-256 fingerprint ${c.fingerprintSha256}` : undefined}>
-                  {c.serial ? <code>{shortHex(c.serial, 12)}</code> : '—'}
+                <td title={c.fingerprintSha256 ? `SHA-256 fingerprint ${c.fingerprintSha256}` : c.identity !== undefined ? 'PSK identity' : undefined}>
+                  {c.serial ? (
+                    <code>{shortHex(c.serial, 12)}</code>
+                  ) : c.identity !== undefined ? (
+                    <code data-testid="credential-identity">{c.identity}</code>
+                  ) : (
+                    '—'
+                  )}
                 </td>
                 <td className="nowrap">{c.keyAlgorithm ?? '—'}</td>
                 <td className="nowrap">{formatTime(c.createdAt)}</td>
@@ -159,17 +165,24 @@ function CredentialTable({
 function IssueCredentialForm({ deviceId, onIssued }: { deviceId: string; onIssued(c: IssuedCredential): void }): ReactElement {
   const [kind, setKind] = useState<IssueKind>('token');
   const [csr, setCsr] = useState('');
+  const [identity, setIdentity] = useState('');
+  const [key, setKey] = useState('');
   const [validityDays, setValidityDays] = useState('');
   const { busy, error, run } = useAction();
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
-    const body: NewCredentialRequest = { type: kind === 'token' ? 'token' : 'x509' };
+    const body: NewCredentialRequest = { type: kind === 'csr' ? 'x509' : kind };
     if (kind === 'csr') body.csr = csr.trim();
+    // Left empty: the server picks the device id and a random key. Not trimmed: the server says what is wrong.
+    if (kind === 'psk' && identity !== '') body.identity = identity;
+    if (kind === 'psk' && key.trim() !== '') body.key = key.trim();
     if (validityDays.trim()) body.validityDays = Number(validityDays);
     await run(async () => {
       onIssued(await api.issueCredential(deviceId, body));
       setCsr('');
+      setIdentity('');
+      setKey('');
     });
   };
 
@@ -188,7 +201,20 @@ function IssueCredentialForm({ deviceId, onIssued }: { deviceId: string; onIssue
         {option('token', 'Token', 'a bearer secret')}
         {option('x509', 'X.509 certificate', 'Hangar generates the key pair')}
         {option('csr', 'X.509 from a CSR', 'the device keeps its key')}
+        {option('psk', 'Pre-shared key', 'DTLS PSK for CoAP and LwM2M')}
       </fieldset>
+      {kind === 'psk' ? (
+        <>
+          <label>
+            PSK identity <span className="muted">(optional; default: the device id; unique in the installation, up to 128 bytes)</span>
+            <input type="text" data-testid="issue-psk-identity" value={identity} onChange={(e) => setIdentity(e.target.value)} placeholder={deviceId} spellCheck={false} />
+          </label>
+          <label>
+            Key <span className="muted">(optional hex, 16–64 bytes, for a device that ships with one; default: 16 random bytes)</span>
+            <input type="text" data-testid="issue-psk-key" value={key} onChange={(e) => setKey(e.target.value)} placeholder="generated" spellCheck={false} autoComplete="off" />
+          </label>
+        </>
+      ) : null}
       {kind === 'csr' ? (
         <label>
           Certificate signing request <span className="muted">(PEM; its CN must be the device id or absent)</span>
@@ -229,6 +255,8 @@ function IssueCredentialForm({ deviceId, onIssued }: { deviceId: string; onIssue
   );
 }
 
+const CREDENTIAL_NOUN: Record<Credential['type'], string> = { token: 'token', x509: 'certificate', psk: 'pre-shared key' };
+
 function RevokeDialog({
   deviceId,
   credential,
@@ -250,7 +278,7 @@ function RevokeDialog({
     });
   };
   return (
-    <Dialog title={`Revoke ${credential.type === 'token' ? 'token' : 'certificate'} ${credential.id}?`} onClose={onClose} testId="revoke-credential-dialog" danger>
+    <Dialog title={`Revoke ${CREDENTIAL_NOUN[credential.type]} ${credential.id}?`} onClose={onClose} testId="revoke-credential-dialog" danger>
       <form className="form" onSubmit={submit}>
         <p>
           The device can no longer connect with it and sessions using it are closed at once.

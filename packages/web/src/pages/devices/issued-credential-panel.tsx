@@ -8,11 +8,12 @@ import { formatTime } from '../../format.ts';
  * answer only and the dashboard keeps it nowhere else, so the panel says so plainly.
  */
 export function IssuedCredentialPanel({ credential, onDismiss }: { credential: IssuedCredential; onDismiss(): void }): ReactElement {
-  const secretName = credential.type === 'token' ? 'token' : credential.privateKeyPem ? 'private key' : null;
+  const secretName = credential.type === 'token' ? 'token' : credential.type === 'psk' ? 'key' : credential.privateKeyPem ? 'private key' : null;
+  const title = credential.type === 'token' ? 'Token' : credential.type === 'psk' ? 'Pre-shared key' : 'Certificate';
   return (
     <div className="card token-panel" role="status" data-testid="issued-credential-panel" data-credential-id={credential.id}>
       <h2>
-        {credential.type === 'token' ? 'Token' : 'Certificate'} <code>{credential.id}</code> issued
+        {title} <code>{credential.id}</code> issued
       </h2>
       {secretName ? (
         <p className="warning" data-testid="issued-credential-warning">
@@ -32,6 +33,8 @@ export function IssuedCredentialPanel({ credential, onDismiss }: { credential: I
         ) : null}
       </p>
       {credential.token ? <SecretField label="Token" value={credential.token} testId="issued-token" /> : null}
+      {credential.identity !== undefined ? <SecretField label="PSK identity" value={credential.identity} testId="issued-psk-identity" /> : null}
+      {credential.key !== undefined ? <SecretField label="Key (hex)" value={credential.key} filename={`${credential.id}.psk-key`} testId="issued-psk-key" /> : null}
       {credential.certificatePem ? (
         <SecretField label="Certificate" value={credential.certificatePem} filename={`${credential.id}.crt.pem`} testId="issued-certificate" multiline />
       ) : null}

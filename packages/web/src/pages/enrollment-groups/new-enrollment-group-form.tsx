@@ -113,6 +113,7 @@ export function NewEnrollmentGroupForm({
           <select data-testid="new-enrollment-credential-type" value={credentialType} onChange={(e) => setCredentialType(e.target.value as CredentialType)}>
             <option value="x509">X.509 certificate</option>
             <option value="token">token</option>
+            <option value="psk">pre-shared key (DTLS)</option>
           </select>
         </label>
         <label className="inline">

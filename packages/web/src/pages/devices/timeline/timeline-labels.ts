@@ -24,6 +24,8 @@ export function familyOf(type: string): TimelineFamily | undefined {
   return TIMELINE_FAMILIES.find((f) => (f.filter.endsWith('.*') ? type.startsWith(f.filter.slice(0, -1)) : type === f.filter));
 }
 
+const CREDENTIAL_LABEL: Record<string, string> = { x509: 'Certificate', token: 'Token', psk: 'Pre-shared key' };
+
 function str(data: Record<string, unknown>, key: string): string {
   const v = data[key];
   return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
@@ -61,7 +63,7 @@ export function describeEntry(type: string, data: Record<string, unknown>): stri
     case 'command.completed':
       return `Command ${str(data, 'name')} ${str(data, 'state').replace('_', ' ')}`;
     case 'credential.issued':
-      return `${str(data, 'credentialType') === 'x509' ? 'Certificate' : 'Token'} credential issued`;
+      return `${CREDENTIAL_LABEL[str(data, 'credentialType')] ?? 'Token'} credential issued`;
     case 'credential.revoked':
       return 'Credential revoked';
     case 'alert.raised':

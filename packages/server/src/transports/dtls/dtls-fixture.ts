@@ -19,6 +19,8 @@ export interface Harness {
   port: number;
   failures: HandshakeFailure[];
   received: Array<{ data: Buffer; key: string; address: string; port: number; principal: string | undefined }>;
+  /** Log lines at level error or above: a server that "never throws" logs none. */
+  errors: string[];
   close(): Promise<void>;
 }
 
@@ -28,8 +30,16 @@ export interface Harness {
 export async function startHarness(options: Partial<DtlsServerOptions<string>> = {}): Promise<Harness> {
   const failures: HandshakeFailure[] = [];
   const received: Harness['received'] = [];
+  const errors: string[] = [];
+  const logger = pino(
+    { level: process.env.DTLS_TEST_LOG ?? 'warn' },
+    pino.multistream([
+      { level: 'error', stream: { write: (line: string) => void errors.push(line) } },
+      ...(process.env.DTLS_TEST_LOG ? [{ level: 'trace' as const, stream: process.stderr }] : []),
+    ]),
+  );
   const server = new DtlsServer<string>({
-    logger: pino({ level: process.env.DTLS_TEST_LOG ?? 'silent' }),
+    logger,
     psk: async (identity) => (identity === PSK_IDENTITY ? { key: PSK_KEY, principal: identity } : undefined),
     onHandshakeFailure: (f) => failures.push(f),
     ...options,
@@ -54,7 +64,7 @@ export async function startHarness(options: Partial<DtlsServerOptions<string>> =
     server.send(answer, peer);
   });
   const port = await server.listen(0, '127.0.0.1');
-  return { server, port, failures, received, close: () => server.close() };
+  return { server, port, failures, received, errors, close: () => server.close() };
 }
 
 export interface Pki {
@@ -189,6 +199,8 @@ export class UdpProxy {
   toServer = 0;
   dropToClient: (datagram: Buffer, index: number) => boolean = () => false;
   dropToServer: (datagram: Buffer, index: number) => boolean = () => false;
+  /** Extra datagrams sent to the server before a genuine one (fuzzing with a real client's exchange). */
+  beforeToServer: (datagram: Buffer, index: number) => Buffer[] = () => [];
 
   constructor(private readonly serverPort: number) {}
 
@@ -197,7 +209,9 @@ export class UdpProxy {
     await this.bindInner();
     this.outer.on('message', (msg, rinfo) => {
       this.client = { address: rinfo.address, port: rinfo.port };
-      if (this.dropToServer(msg, this.toServer++)) return;
+      const index = this.toServer++;
+      for (const extra of this.beforeToServer(msg, index)) this.inner.send(extra, this.serverPort, '127.0.0.1');
+      if (this.dropToServer(msg, index)) return;
       this.inner.send(msg, this.serverPort, '127.0.0.1');
     });
     this.port = this.outer.address().port;

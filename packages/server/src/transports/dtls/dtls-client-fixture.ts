@@ -1,7 +1,7 @@
 /**
  * A minimal DTLS 1.2 PSK client for tests, built from this folder's codecs: it offers what no
  * third-party client here does (RFC 9146 Connection ID; OpenSSL 3.0 has none) and lets tests send
- * raw, replayed or forged records. Not for production: no retransmission, no reassembly.
+ * raw, replayed or forged records. Not for production: no reassembly, a crude retransmission.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -28,8 +28,11 @@ export interface TestClientOptions {
   /** Offer RFC 9146 with this CID for records the server sends us (empty: "I send CIDs, you don't"). */
   cid?: Buffer;
   extendedMasterSecret?: boolean;
-  /** Resume this session (abbreviated handshake is not implemented by the client; only offered). */
   timeoutMs?: number;
+  /** Extra datagrams sent before each genuine one (fuzzing the server at every step). */
+  beforeSend?: (datagram: Buffer) => Buffer[];
+  /** Flips a byte of the Finished record's ciphertext (a bad MAC during the handshake). */
+  corruptFinished?: boolean;
 }
 
 export class TestDtlsClient {
@@ -81,6 +84,7 @@ export class TestDtlsClient {
   }
 
   sendRaw(datagram: Buffer): void {
+    for (const extra of this.opts.beforeSend?.(datagram) ?? []) this.socket.send(extra, this.opts.port, '127.0.0.1');
     this.socket.send(datagram, this.opts.port, '127.0.0.1');
   }
 
@@ -126,9 +130,26 @@ export class TestDtlsClient {
     }
   }
 
+  /** The next datagram's records; resends `lastFlight` every 400 ms until one comes (lost datagrams). */
   private async nextRecords(): Promise<ReturnType<typeof parseRecords>> {
-    const msg = await this.waitFor(() => this.inbox.shift());
-    return parseRecords(msg, this.opts.cid?.length ?? 0);
+    const deadline = this.handshakeDeadline;
+    for (;;) {
+      try {
+        const msg = await this.waitFor(() => this.inbox.shift(), Math.min(400, deadline - Date.now()));
+        return parseRecords(msg, this.opts.cid?.length ?? 0);
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        if (this.lastFlight) this.socket.send(this.lastFlight, this.opts.port, '127.0.0.1');
+      }
+    }
+  }
+
+  private lastFlight: Buffer | undefined;
+  private handshakeDeadline = 0;
+
+  private sendFlight(datagram: Buffer): void {
+    this.lastFlight = datagram;
+    this.sendRaw(datagram);
   }
 
   private clientHello(random: Buffer, cookie: Buffer): Buffer {
@@ -152,8 +173,9 @@ export class TestDtlsClient {
   }
 
   private async handshake(): Promise<void> {
+    this.handshakeDeadline = Date.now() + (this.opts.timeoutMs ?? 5_000);
     const random = randomBytes(32);
-    this.sendRaw(this.handshakeRecord(HandshakeType.clientHello, 0, this.clientHello(random, Buffer.alloc(0))));
+    this.sendFlight(this.handshakeRecord(HandshakeType.clientHello, 0, this.clientHello(random, Buffer.alloc(0))));
     let cookie: Buffer | undefined;
     while (!cookie) {
       for (const record of await this.nextRecords()) {
@@ -164,7 +186,7 @@ export class TestDtlsClient {
     }
     const hello2 = this.clientHello(random, cookie);
     const transcript = [wholeMessage(HandshakeType.clientHello, 1, hello2)];
-    this.sendRaw(this.handshakeRecord(HandshakeType.clientHello, 1, hello2));
+    this.sendFlight(this.handshakeRecord(HandshakeType.clientHello, 1, hello2));
     let serverRandom: Buffer | undefined;
     let ems = false;
     let done = false;
@@ -205,7 +227,8 @@ export class TestDtlsClient {
     const verify = finishedVerifyData(master, 'client', sha256(...transcript));
     transcript.push(wholeMessage(HandshakeType.finished, 3, verify));
     const finished = this.handshakeRecord(HandshakeType.finished, 3, verify, 1);
-    this.sendRaw(Buffer.concat([ckeRecord, ccs, finished]));
+    if (this.opts.corruptFinished) finished[finished.length - 1]! ^= 0x01;
+    this.sendFlight(Buffer.concat([ckeRecord, ccs, finished]));
     const reader = new RecordReader(1, new Ccm8(keys.serverKey, keys.serverIv), this.opts.cid && this.opts.cid.length > 0 ? this.opts.cid : undefined);
     const expected = finishedVerifyData(master, 'server', sha256(...transcript));
     for (;;) {
