@@ -28,6 +28,7 @@ import { FirmwareListPage } from './pages/firmware/firmware-list-page.tsx';
 import { FirmwarePage } from './pages/firmware/firmware-page.tsx';
 import { RolloutPage } from './pages/rollouts/rollout-page.tsx';
 import { RolloutsPage } from './pages/rollouts/rollouts-page.tsx';
+import { Lwm2mPage } from './pages/lwm2m/lwm2m-page.tsx';
 import { matchPath, type HashLocation, type RouteParams } from './router.ts';
 
 export interface RouteDef {
@@ -77,6 +78,7 @@ export const ROUTES: RouteDef[] = [
   { pattern: '/firmware/:id', render: (p) => <FirmwarePage key={p['id']} id={p['id'] ?? ''} /> },
   { pattern: '/rollouts', render: () => <RolloutsPage /> },
   { pattern: '/rollouts/:id', render: (p) => <RolloutPage key={p['id']} id={p['id'] ?? ''} /> },
+  { pattern: '/lwm2m', render: (_p, location) => <Lwm2mPage location={location} /> },
 ];
 
 export const NAV: NavItem[] = [
@@ -92,6 +94,7 @@ export const NAV: NavItem[] = [
   { label: 'Jobs', path: '/jobs', more: true },
   { label: 'Firmware', path: '/firmware', more: true },
   { label: 'Rollouts', path: '/rollouts', more: true },
+  { label: 'LwM2M', path: '/lwm2m', more: true },
   { label: 'CAs', path: '/cas', minRole: 'admin', more: true },
   { label: 'API keys', path: '/api-keys', minRole: 'admin', more: true },
   { label: 'Users', path: '/users', minRole: 'admin', more: true },

@@ -21,6 +21,7 @@ import { CommandsPanel } from './commands/commands-panel.tsx';
 import { LogsPanel } from './logs/logs-panel.tsx';
 import { TimelinePanel } from './timeline/timeline-panel.tsx';
 import { DeviceUpdates } from './device-updates.tsx';
+import { Lwm2mPanel } from './lwm2m/lwm2m-panel.tsx';
 
 /** `#/devices/:id` */
 export function DevicePage({ id }: { id: string }): ReactElement {
@@ -157,6 +158,8 @@ export function DevicePage({ id }: { id: string }): ReactElement {
       </div>
 
       <TelemetryPanel deviceId={device.id} stream={stream} />
+
+      <Lwm2mPanel deviceId={device.id} stream={stream} operator={operator} locked={retired} />
 
       <TwinPanel deviceId={device.id} stream={stream} operator={operator} locked={retired} />
 
