@@ -100,6 +100,18 @@ export function Lwm2mPanel({ deviceId, stream, operator, locked }: { deviceId: s
       <Registration view={data} />
       <ErrorMessage error={view.error} testId="lwm2m-load-error" />
       <HeldRequests view={data} />
+      {data.observations.length > 0 ? (
+        <p className="small" data-testid="lwm2m-observations">
+          Observing{' '}
+          {data.observations.map((paths, i) => (
+            <span key={i}>
+              {i > 0 ? ', ' : ''}
+              <code>{paths.join(' + ')}</code>
+            </span>
+          ))}
+          <span className="muted"> — notifications arrive as telemetry and update the values below.</span>
+        </p>
+      ) : null}
       <ObjectTree
         deviceId={deviceId}
         objects={data.objects}

@@ -21,6 +21,15 @@ interface TreeProps {
   onObservationsChanged(): void;
 }
 
+/**
+ * Device (3) and application objects (IPSO sensors, actuators, uploaded models) open at first;
+ * the management objects below 3200 (Security, Server, Firmware Update, Connectivity…) hold
+ * many settings an operator rarely reads, and stay closed until clicked.
+ */
+function openAtFirst(objectId: number): boolean {
+  return objectId === 3 || objectId >= 3200;
+}
+
 /** Objects → instances → resources, as the device announced them and the registry names them. */
 export function ObjectTree(props: TreeProps): ReactElement {
   const [form, setForm] = useState<Form | undefined>(undefined);
@@ -42,9 +51,8 @@ interface NodeProps {
 
 function ObjectNode({ object, tree, form, setForm }: NodeProps & { object: DeviceObject }): ReactElement {
   const path = `/${object.id}`;
-  // The Security object holds keys the server never shows: closed unless asked.
   return (
-    <details className="lwm2m-object" open={object.id !== 0} data-testid="lwm2m-object" data-object={object.id}>
+    <details className="lwm2m-object" open={openAtFirst(object.id)} data-testid="lwm2m-object" data-object={object.id}>
       <summary>
         <code>{path}</code> <strong>{object.name ?? 'unknown object'}</strong>
         {object.version ? <span className="muted small"> v{object.version}</span> : null}
@@ -175,11 +183,12 @@ function ResourceRow({ path, resource, tree, form, setForm }: NodeProps & { path
           <code className="small">{ops || '—'}</code>
         </td>
         <td className="small nowrap">{resource.type || '—'}</td>
-        <td data-testid="lwm2m-value" title={shown ? `as of ${formatTime(new Date(shown.at).toISOString())}` : 'not read yet'}>
+        <td data-testid="lwm2m-value" data-value={shown ? displayValue(shown.value) : ''} title={shown ? `as of ${formatTime(new Date(shown.at).toISOString())}` : 'not read yet'}>
           {shown ? (
             <>
               <span className="lwm2m-value">{displayValue(shown.value)}</span>
               {resource.units ? <span className="muted small"> {resource.units}</span> : null}
+              {resource.type === 'Time' && typeof shown.value === 'number' ? <span className="muted small"> ({formatTime(new Date(shown.value * 1000).toISOString())})</span> : null}
             </>
           ) : (
             <span className="muted">—</span>
