@@ -1,13 +1,26 @@
 import { useCallback, useEffect, useState, type ReactElement } from 'react';
-import { api, type Lwm2mDeviceView, type TelemetryValue } from '../../../api.ts';
+import { api, type Lwm2mDeviceView, type Lwm2mOperationResult, type TelemetryValue } from '../../../api.ts';
 import { ErrorMessage } from '../../../components/error-message.tsx';
 import { useAsync } from '../../../components/use-async.ts';
 import { formatTime } from '../../../format.ts';
 import { RESYNC, useLiveEvent, usePolling, useThrottled, type LiveStream } from '../../../live-events.ts';
-import { lwm2mApi, type OperationAnswer } from '../../lwm2m/lwm2m-api.ts';
+import { lwm2mApi, type HeldRequest, type OperationAnswer } from '../../lwm2m/lwm2m-api.ts';
 import { mergeValues, observedPathSet, pathOfTelemetryKey, valuesFromReported, type ShownValue } from './lwm2m-values.ts';
 import { ObjectTree } from './object-tree.tsx';
 import type { Outcome } from './operation-outcome.tsx';
+
+/** How often a held request is asked after (it goes out at the device's next Update). */
+const HELD_POLL_MS = 2_000;
+
+/** A held request that went out: the device's answer as an outcome, or why it failed. */
+function settledOutcome(path: string, label: string, held: HeldRequest): Outcome {
+  const r = held.response as { code?: string; success?: boolean; values?: Lwm2mOperationResult['values']; links?: Lwm2mOperationResult['links']; diagnostic?: string } | undefined;
+  if (held.state === 'failed' || !r || r.success === false) {
+    const why = held.error ?? (r ? `the device answered ${r.code ?? '?'}${r.diagnostic ? `: ${r.diagnostic}` : ''}` : 'no answer');
+    return { path, label, error: new Error(`${label} ${path} (held until the device woke): ${why}`) };
+  }
+  return { path, label, answer: { status: 'completed', code: r.code ?? '', ...(r.values ? { values: r.values } : {}), ...(r.links ? { links: r.links } : {}) } };
+}
 
 /** Epoch ms (as the registration carries them) for `formatTime`. */
 function at(ms: number): string {
@@ -88,6 +101,31 @@ export function Lwm2mPanel({ deviceId, stream, operator, locked }: { deviceId: s
     },
     [view.reload],
   );
+
+  // A held request goes out at the device's next Update: follow it until the device answered.
+  const queued = outcome?.queued;
+  useEffect(() => {
+    if (!queued || !outcome) return;
+    const { path, label } = outcome;
+    const timer = setInterval(() => {
+      lwm2mApi.heldRequest(deviceId, queued).then(
+        (held) => {
+          if (held.state !== 'completed' && held.state !== 'failed') return;
+          clearInterval(timer);
+          view.reload();
+          const settled = settledOutcome(path, label, held);
+          if (settled.answer?.status === 'completed' && settled.answer.values) {
+            const values = settled.answer.values;
+            setValues((prev) => mergeValues(prev, values, Date.now()));
+          }
+          setOutcome((current) => (current?.queued === queued ? settled : current));
+        },
+        () => undefined,
+      );
+    }, HELD_POLL_MS);
+    return () => clearInterval(timer);
+    // Keyed by the request id: one follower per held request.
+  }, [queued, deviceId]);
 
   const data = view.data;
   // A server without LwM2M, or a device that never registered: nothing to show.
