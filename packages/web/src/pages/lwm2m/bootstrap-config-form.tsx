@@ -142,7 +142,7 @@ export function BootstrapConfigForm({ config, onSaved, onCancel }: { config?: Lw
             </label>
             <label className="inline">
               Lifetime (s){' '}
-              <input className="narrow" data-testid="bootstrap-server-lifetime" value={s.lifetimeSec} placeholder="86400" onChange={(e) => setServer(i, { lifetimeSec: e.target.value })} />
+              <input className="narrow" data-testid="bootstrap-server-lifetime" value={s.lifetimeSec} placeholder="300" onChange={(e) => setServer(i, { lifetimeSec: e.target.value })} />
             </label>
             <label className="inline">
               Binding <input className="narrow" data-testid="bootstrap-server-binding" value={s.binding} placeholder="U" onChange={(e) => setServer(i, { binding: e.target.value })} />
