@@ -229,4 +229,28 @@ describe.skipIf(!hasChromium)('LwM2M in a browser', () => {
     const models = await adminApi<{ items: Array<{ id: number; source: string }> }>('GET', '/lwm2m/objects');
     expect(models.items.find((m) => m.id === 32770)?.source).toBe('uploaded');
   });
+
+  it('lets a viewer read the tree but offers no write, execute, observe or configuration change', async () => {
+    const viewerKey = (await adminApi<{ token: string }>('POST', '/api-keys', { name: 'e2e-lwm2m-viewer', role: 'viewer' })).token;
+    const viewer = await launchBrowser();
+    try {
+      await viewer.page.goto(`${hangar.url}/`);
+      await signInWithApiKey(viewer.page, viewerKey);
+      await viewer.page.goto(`${hangar.url}/#/devices/${DEVICE}`);
+      const battery = viewer.page.locator('[data-testid="lwm2m-resource"][data-path="/3/0/9"]');
+      await battery.waitFor();
+      await battery.getByTestId('lwm2m-read').click();
+      await viewer.page.locator('[data-testid="lwm2m-resource"][data-path="/3/0/9"] + tr [data-testid="lwm2m-outcome"][data-state="completed"]').waitFor();
+      for (const action of ['lwm2m-write', 'lwm2m-execute', 'lwm2m-observe', 'lwm2m-attributes']) expect(await viewer.page.getByTestId(action).count()).toBe(0);
+      await viewer.page.goto(`${hangar.url}/#/lwm2m`);
+      await viewer.page.getByTestId('bootstrap-configs').waitFor();
+      expect(await viewer.page.getByTestId('bootstrap-new').count()).toBe(0);
+      await viewer.page.goto(`${hangar.url}/#/lwm2m?tab=objects`);
+      await viewer.page.getByTestId('object-models-table').waitFor();
+      expect(await viewer.page.getByTestId('ddf-upload-form').count()).toBe(0);
+      expect(await viewer.page.getByTestId('object-model-delete').count()).toBe(0);
+    } finally {
+      await viewer.close();
+    }
+  });
 });
