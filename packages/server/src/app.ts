@@ -57,6 +57,8 @@ import { RolloutEngine } from './core/rollouts/rollout-engine.js';
 import { RolloutService } from './core/rollouts/rollout-service.js';
 import { OtaService } from './core/ota/ota-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
+import { createLwm2mServices } from './core/lwm2m/lwm2m-services.js';
+import { CoapDeviceLink, createLwm2mEndpoint, type Lwm2mEndpointHandle } from './transports/lwm2m/index.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
 import { openArtifactStore } from './store/artifacts/open-artifact-store.js';
@@ -154,6 +156,12 @@ export interface Hangar {
   /** The device transports, built here and bound to sockets by `hangar serve` (or a test). */
   readonly mqtt: MqttGateway;
   readonly coap: CoapDeviceEndpoint;
+  /**
+   * LwM2M (docs/lwm2m.md): `rd`, `bs`, `dp` handlers to route beside `device` on the CoAP and DTLS
+   * ports, and the link that reaches devices (`lwm2mLink.useRequester(coapServer)`).
+   */
+  readonly lwm2m: Lwm2mEndpointHandle;
+  readonly lwm2mLink: CoapDeviceLink;
   readonly liveSessions: LiveSessions;
   /** Applies configurations to the devices they target (docs/configurations.md). */
   readonly configurationReconciler: ConfigurationReconciler;
@@ -245,6 +253,10 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       ota: new OtaService({ stores, changeEvents, moves: deviceMoves, ...otaCatalog, now, logger: logger.child({ component: 'ota' }) }),
     };
     firmware.setUsage({ inUse: (tenantId, firmwareId) => services.rollouts.firmwareInUse(tenantId, firmwareId) });
+    // LwM2M: the core services reach devices through the CoAP link; the lead gives it the CoAP servers.
+    // TODO(lead, h/psk): pass `psk: { issuePsk }` over CredentialService (type 'psk') so bootstrap can hand out PSKs.
+    const lwm2mLink = new CoapDeviceLink({ logger: logger.child({ component: 'lwm2m' }) });
+    services.lwm2m = createLwm2mServices({ stores, presence: services.presence, telemetry: services.telemetry, twins: services.twins, link: lwm2mLink, bus, logger: logger.child({ component: 'lwm2m' }), now });
     // Devices get the firmware signing keys with their credentials.
     services.enrollment.attachFirmwareKeys(firmwareKeys);
     const downloads = new ArtifactDownloads(downloadLinks, delivery.artifacts);
@@ -290,6 +302,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const otaPush = new MqttOtaOfferPush(mqtt, otaDevicePort, bus, logger.child({ component: 'mqtt-ota' }));
     subscribedHooks.push((identity, filters) => otaPush.subscribed(identity, filters));
     const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), logs: services.logs, commands: commandReader(services.commands), firmware: downloads, ota: otaDevicePort });
+    const lwm2m = createLwm2mEndpoint({ services: services.lwm2m, link: lwm2mLink, logger: logger.child({ component: 'lwm2m' }) });
     metrics.watchFleet({
       fleet: () => stores.fleetGauges.read(),
       mqttConnections: () => mqtt.stats().connections,
@@ -317,6 +330,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     await configurationReconciler.start();
     // After the subscribers above: the periods a previous run left open end with events they should see.
     await services.presence.start();
+    services.lwm2m.start();
     return {
       services,
       stores,
@@ -338,6 +352,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       },
       mqtt,
       coap,
+      lwm2m,
+      lwm2mLink,
       liveSessions,
       configurationReconciler,
       artifacts,
@@ -348,6 +364,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         // Devices first: their last messages are still acknowledged (telemetry is flushed below)
         // and their sessions end in presence before it stops.
         await coap.close();
+        await lwm2m.close();
         await mqtt.close();
         twinPush.stop();
         await twinPush.drain();
