@@ -109,12 +109,15 @@ describe('LwM2M device management against a tiny device (real UDP)', () => {
     expect((await api('DELETE', '/composite/observe?paths=/3/0/9,/3303/0/5700')).status).toBe(204);
   });
 
-  it('takes Send (POST /dp, SenML JSON) as telemetry; refuses a malformed one with 4.00 and an unregistered sender with 4.03', async () => {
+  it('takes Send (POST /dp, SenML JSON and CBOR) as telemetry; refuses a malformed one with 4.00 and an unregistered sender with 4.03', async () => {
     const registry = builtinObjectRegistry();
     const payload = encodeContent(Cf.senmlJson, [{ path: { objectId: 3303, instanceId: 0, resourceId: 5700 }, type: 'Float', value: 30.5 }], {}, registry);
     const cf = [{ number: Opt.ContentFormat, value: encodeUint(Cf.senmlJson) }];
     expect((await d.send(f.port, CoapCode.POST, ['dp'], [], payload, cf)).code).toBe(CoapCode.Changed);
     expect((await f.t.call('GET', '/api/v1/devices/dev1/telemetry/latest')).body.values.temperature.value).toBe(30.5);
+    const cbor = encodeContent(Cf.senmlCbor, [{ path: { objectId: 3303, instanceId: 0, resourceId: 5700 }, type: 'Float', value: 31.5 }], {}, registry);
+    expect((await d.send(f.port, CoapCode.POST, ['dp'], [], cbor, [{ number: Opt.ContentFormat, value: encodeUint(Cf.senmlCbor) }])).code).toBe(CoapCode.Changed);
+    expect((await f.t.call('GET', '/api/v1/devices/dev1/telemetry/latest')).body.values.temperature.value).toBe(31.5);
     const bad = await d.send(f.port, CoapCode.POST, ['dp'], [], Buffer.from('[{"n":'), cf);
     expect(bad.code).toBe(CoapCode.BadRequest);
     expect(bad.payload.toString()).toMatch(/Send payload could not be read/);
