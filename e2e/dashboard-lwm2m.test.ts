@@ -176,7 +176,7 @@ describe.skipIf(!hasChromium)('LwM2M in a browser', () => {
     expect(view.observations).toEqual([]);
   });
 
-  it('creates a bootstrap configuration (a bad URI refused first) and deletes it', async () => {
+  it('creates a bootstrap configuration (a bad URI refused first), edits it and deletes it', async () => {
     await openFromNav(page, 'lwm2m');
     await page.getByTestId('bootstrap-empty').waitFor();
     await page.getByTestId('bootstrap-new').click();
@@ -200,6 +200,17 @@ describe.skipIf(!hasChromium)('LwM2M in a browser', () => {
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({ deviceId: DEVICE, servers: [{ uri: 'coap://127.0.0.1:5683', securityMode: 'nosec', lifetimeSec: 600 }] });
     await page.screenshot({ path: join(SHOTS, 'dashboard-lwm2m-bootstrap.png') });
+
+    // Edit: the accounts change, the target stays.
+    await row.getByTestId('bootstrap-edit').click();
+    const edit = page.getByTestId('edit-bootstrap-form');
+    expect(await edit.getByTestId('bootstrap-server-lifetime').inputValue()).toBe('600');
+    await edit.getByTestId('bootstrap-server-lifetime').fill('900');
+    await edit.getByTestId('edit-bootstrap-submit').click();
+    await edit.waitFor({ state: 'detached' });
+    await expect.poll(() => row.innerText()).toContain('lifetime 900 s');
+    const edited = await adminApi<BootstrapConfig & { servers: Array<{ lifetimeSec: number }> }>('GET', `/lwm2m/bootstrap-configs/${items[0]!.id}`);
+    expect(edited).toMatchObject({ deviceId: DEVICE, servers: [{ lifetimeSec: 900 }] });
 
     await row.getByTestId('bootstrap-delete').click();
     await row.getByTestId('bootstrap-delete-confirm').click();
