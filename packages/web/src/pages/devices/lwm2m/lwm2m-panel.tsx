@@ -1,26 +1,17 @@
 import { useCallback, useEffect, useState, type ReactElement } from 'react';
-import { api, type Lwm2mDeviceView, type Lwm2mOperationResult, type TelemetryValue } from '../../../api.ts';
+import { api, type Lwm2mDeviceView, type TelemetryValue } from '../../../api.ts';
 import { ErrorMessage } from '../../../components/error-message.tsx';
 import { useAsync } from '../../../components/use-async.ts';
 import { formatTime } from '../../../format.ts';
 import { RESYNC, useLiveEvent, usePolling, useThrottled, type LiveStream } from '../../../live-events.ts';
-import { lwm2mApi, type HeldRequest, type OperationAnswer } from '../../lwm2m/lwm2m-api.ts';
+import { lwm2mApi, type OperationAnswer } from '../../lwm2m/lwm2m-api.ts';
+import { settledOutcome } from './held-request.ts';
 import { mergeValues, observedPathSet, pathOfTelemetryKey, valuesFromReported, type ShownValue } from './lwm2m-values.ts';
 import { ObjectTree } from './object-tree.tsx';
 import type { Outcome } from './operation-outcome.tsx';
 
 /** How often a held request is asked after (it goes out at the device's next Update). */
 const HELD_POLL_MS = 2_000;
-
-/** A held request that went out: the device's answer as an outcome, or why it failed. */
-function settledOutcome(path: string, label: string, held: HeldRequest): Outcome {
-  const r = held.response as { code?: string; success?: boolean; values?: Lwm2mOperationResult['values']; links?: Lwm2mOperationResult['links']; diagnostic?: string } | undefined;
-  if (held.state === 'failed' || !r || r.success === false) {
-    const why = held.error ?? (r ? `the device answered ${r.code ?? '?'}${r.diagnostic ? `: ${r.diagnostic}` : ''}` : 'no answer');
-    return { path, label, error: new Error(`${label} ${path} (held until the device woke): ${why}`) };
-  }
-  return { path, label, answer: { status: 'completed', code: r.code ?? '', ...(r.values ? { values: r.values } : {}), ...(r.links ? { links: r.links } : {}) } };
-}
 
 /** Epoch ms (as the registration carries them) for `formatTime`. */
 function at(ms: number): string {
