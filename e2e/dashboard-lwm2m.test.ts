@@ -18,6 +18,8 @@ import { REPO_ROOT, startHangar, type RunningHangar } from './support/hangar-pro
 const hasChromium = chromiumAvailable('e2e/dashboard-lwm2m.test.ts', 'LwM2M browser tests');
 const SHOTS = join(REPO_ROOT, '.tmp');
 const DEVICE = 'lwm2m-dash-1';
+/** expect.poll's 1 s default is short on a loaded two-core machine. */
+const POLL = { timeout: 10_000 };
 
 const DDF = `<?xml version="1.0" encoding="utf-8"?>
 <LWM2M xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="http://openmobilealliance.org/tech/profiles/LWM2M.xsd">
@@ -102,7 +104,7 @@ describe.skipIf(!hasChromium)('LwM2M in a browser', () => {
     const battery = resource('/3/0/9');
     expect(await battery.innerText()).toContain('Battery Level');
     // Object 3 is read after every Register: its values are there without asking.
-    await expect.poll(() => valueOf('/3/0/0')).toBe('Hangar');
+    await expect.poll(() => valueOf('/3/0/0'), POLL).toBe('Hangar');
     expect(await resource('/3303/0/5700').innerText()).toContain('Sensor Value');
     await panel.scrollIntoViewIfNeeded();
     await panel.screenshot({ path: join(SHOTS, 'dashboard-lwm2m-device.png') });
@@ -110,15 +112,15 @@ describe.skipIf(!hasChromium)('LwM2M in a browser', () => {
 
   it('reads a resource and an instance', async () => {
     await resource('/3/0/9').getByTestId('lwm2m-read').click();
-    await expect.poll(() => outcomeOf('/3/0/9').getAttribute('data-state')).toBe('completed');
+    await expect.poll(() => outcomeOf('/3/0/9').getAttribute('data-state'), POLL).toBe('completed');
     expect(await outcomeOf('/3/0/9').innerText()).toContain('2.05');
     expect(await valueOf('/3/0/9')).toBe('100');
 
     const instance = page.locator('[data-testid="lwm2m-instance"][data-path="/3303/0"]');
     await instance.locator('.lwm2m-path-actions [data-testid="lwm2m-read"]').click();
-    await expect.poll(() => instance.locator('> [data-testid="lwm2m-outcome"]').getAttribute('data-state')).toBe('completed');
+    await expect.poll(() => instance.locator('> [data-testid="lwm2m-outcome"]').getAttribute('data-state'), POLL).toBe('completed');
     // The instance's resources got their values: units and sensor range among them.
-    await expect.poll(() => valueOf('/3303/0/5701')).toBe('Cel');
+    await expect.poll(() => valueOf('/3303/0/5701'), POLL).toBe('Cel');
     expect(Number.parseFloat(await valueOf('/3303/0/5700'))).not.toBeNaN();
   });
 
@@ -150,14 +152,14 @@ describe.skipIf(!hasChromium)('LwM2M in a browser', () => {
     await form.getByTestId('lwm2m-execute-args').fill("0='now'");
     await form.getByTestId('lwm2m-execute-submit').click();
     await form.waitFor({ state: 'detached' });
-    await expect.poll(() => outcomeOf('/3303/0/5605').getAttribute('data-state')).toBe('completed');
+    await expect.poll(() => outcomeOf('/3303/0/5605').getAttribute('data-state'), POLL).toBe('completed');
     expect(await outcomeOf('/3303/0/5605').innerText()).toContain('2.04');
   });
 
   it('observes a resource: a notification updates the value on the page; then cancels', async () => {
     const path = '/3303/0/5700';
     await resource(path).getByTestId('lwm2m-observe').click();
-    await expect.poll(() => resource(path).getAttribute('data-observed')).toBe('true');
+    await expect.poll(() => resource(path).getAttribute('data-observed'), POLL).toBe('true');
     await page.getByTestId('lwm2m-observations').waitFor();
     const before = await valueOf(path);
     const latestReading = async (): Promise<{ ts: number; value: unknown } | undefined> =>
@@ -175,11 +177,11 @@ describe.skipIf(!hasChromium)('LwM2M in a browser', () => {
       }, 'the notification of a new reading');
     }
     expect(String(last?.value)).not.toBe(before);
-    await expect.poll(() => valueOf(path)).toBe(String(last?.value));
+    await expect.poll(() => valueOf(path), POLL).toBe(String(last?.value));
     await page.screenshot({ path: join(SHOTS, 'dashboard-lwm2m-observed.png') });
 
     await resource(path).getByTestId('lwm2m-cancel-observe').click();
-    await expect.poll(() => resource(path).getAttribute('data-observed')).toBe('false');
+    await expect.poll(() => resource(path).getAttribute('data-observed'), POLL).toBe('false');
     const view = await adminApi<{ observations: string[][] }>('GET', `/devices/${DEVICE}/lwm2m`);
     expect(view.observations).toEqual([]);
   });
@@ -216,7 +218,7 @@ describe.skipIf(!hasChromium)('LwM2M in a browser', () => {
     await edit.getByTestId('bootstrap-server-lifetime').fill('900');
     await edit.getByTestId('edit-bootstrap-submit').click();
     await edit.waitFor({ state: 'detached' });
-    await expect.poll(() => row.innerText()).toContain('lifetime 900 s');
+    await expect.poll(() => row.innerText(), POLL).toContain('lifetime 900 s');
     const edited = await adminApi<BootstrapConfig & { servers: Array<{ lifetimeSec: number }> }>('GET', `/lwm2m/bootstrap-configs/${items[0]!.id}`);
     expect(edited).toMatchObject({ deviceId: DEVICE, servers: [{ lifetimeSec: 900 }] });
 
