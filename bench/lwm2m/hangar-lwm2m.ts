@@ -1,0 +1,184 @@
+/**
+ * The Hangar half of `npm run bench -- lwm2m`: a real `hangar serve` child (fresh data dir,
+ * ephemeral CoAP and DTLS ports) and the agent's LwM2M fleet (`Lwm2mFleet`: real clients, one
+ * UDP socket or DTLS session each) in this process as the load.
+ *
+ * 0. Devices by one bulk import: N for plain CoAP (no credential: docs/lwm2m.md's rule lets
+ *    them register without DTLS) and M for DTLS, each of those with a `psk` credential whose
+ *    key the bench makes (REST), so the two sets never mix.
+ * 1. The N devices register over plain CoAP; the span ends once the server has also read each
+ *    one's Object 3 (Hangar does after every Register), so the CPU per registration holds both.
+ * 2. Observe: the server observes 3303/0/5700 on each of the N (REST), each device takes a new
+ *    reading every `readingIntervalMs`; over a fixed window the bench counts the `temperature`
+ *    readings stored (rows in the database) and the notifications the devices sent.
+ * 3. The N devices de-register; the M devices do a full DTLS PSK handshake and register.
+ */
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { Lwm2mFleet, type Lwm2mFleetDevice, type Lwm2mFleetStats } from '../../packages/agent/src/lwm2m/index.js';
+import { startHangar, type RunningHangar } from '../../e2e/support/hangar-process.js';
+import type { Dialect } from '../../packages/server/src/store/schema.js';
+import { raiseOpenFileLimit } from '../ingest/brokers.js';
+import { formatNumber, progress } from '../support/measure.js';
+import { postgresSchema, track } from '../support/scratch.js';
+import { startCpuSpan, type CpuSpan } from '../twin/process-cpu.js';
+import { profilingEnv } from '../twin/twin-bench.js';
+import { inParallel, Lwm2mBenchRest } from './lwm2m-rest.js';
+import { storeCounts, type StoreCounts } from './store-counts.js';
+
+const DEVICE_TYPE = 'lwm2m-bench';
+/** The telemetry name Hangar gives 3303/0/5700 (telemetryKeyOf); one row of it per stored notification. */
+const TEMPERATURE_KEY = 'temperature';
+/** Long enough that no Update falls inside a measured span. */
+const LIFETIME_SEC = 3600;
+/** REST calls in flight while provisioning and starting observations (as the other benches). */
+const REST_CONCURRENCY = 16;
+/** Notifications flowing before the window opens, so it measures the steady state. */
+const WARMUP_MS = 2000;
+
+export interface HangarLwm2mOptions {
+  /** Devices registering over plain CoAP (and then observed). */
+  devices: number;
+  /** Devices doing a DTLS PSK handshake + Register. */
+  dtlsDevices: number;
+  /** Registrations in flight at once (the fleet's registerConcurrency). */
+  concurrency: number;
+  /** Each device's reading interval while observed. */
+  readingIntervalMs: number;
+  /** The observe phase's measured window. */
+  observeWindowSec: number;
+}
+
+export interface RegistrationPhase extends CpuSpan {
+  devices: number;
+  registered: number;
+  failed: number;
+  failures: Record<string, number>;
+  /** From the first Register sent to the last answer (the fleet's registration phase). */
+  phaseSec: number;
+  /** Registrations of this kind the server held at the end of the phase (database rows). */
+  stored: number;
+}
+
+export interface ObservePhase extends CpuSpan {
+  observed: number;
+  /** Starting the N observations through REST. */
+  observeSec: number;
+  /** Notifications the devices sent, and `temperature` readings the server stored, in the window. */
+  sent: number;
+  stored: number;
+}
+
+export interface HangarLwm2mRun {
+  provisionSec: number;
+  coap: RegistrationPhase;
+  observe: ObservePhase;
+  dtls: RegistrationPhase;
+}
+
+export async function hangarLwm2m(store: Dialect, o: HangarLwm2mOptions): Promise<HangarLwm2mRun> {
+  const label = `lwm2m/${store}`;
+  const schema = store === 'postgres' ? postgresSchema() : undefined;
+  const server = await startHangar({ args: ['--coap-port', '0', '--coaps-port', '0', '--mqtt-port', 'off', ...(schema ? ['--database-url', schema.url] : [])], env: profilingEnv() });
+  const stopServer = track(() => server.stop(), { kind: 'process', pid: server.process.pid! });
+  const fleets: Lwm2mFleet[] = [];
+  try {
+    raiseOpenFileLimit(server.process.pid!);
+    const coapUri = `coap://127.0.0.1:${port(server, 'coap')}`;
+    const coapsUri = `coaps://127.0.0.1:${port(server, 'coaps')}`;
+    const rest = new Lwm2mBenchRest(server.url, server.adminToken);
+    const counts = storeCounts(server.dataDir, schema);
+
+    const plainIds = ids('lwm2m-', o.devices);
+    const dtlsIds = ids('lwm2m-psk-', o.dtlsDevices);
+    progress(`${label}: importing ${formatNumber(o.devices + o.dtlsDevices)} devices, a PSK for ${formatNumber(o.dtlsDevices)} of them`);
+    const t0 = performance.now();
+    await rest.importDevices([...plainIds, ...dtlsIds], DEVICE_TYPE);
+    const psks = await inParallel(dtlsIds, REST_CONCURRENCY, (id) => rest.issuePsk(id));
+    const provisionSec = (performance.now() - t0) / 1000;
+    progress(`${label}: provisioned in ${provisionSec.toFixed(1)} s`);
+
+    const plain = new Lwm2mFleet({ serverUri: coapUri, devices: plainIds.map((endpointName) => ({ endpointName })), ...fleetOptions(o) });
+    fleets.push(plain);
+    const coap = await registrationPhase(`${label} CoAP`, server, plain, counts, false);
+
+    const observe = await observePhase(label, server, plain, rest, plainIds, counts, o);
+    progress(`${label}: de-registering the ${formatNumber(o.devices)} CoAP devices`);
+    await plain.stop();
+
+    const devices: Lwm2mFleetDevice[] = dtlsIds.map((endpointName, i) => ({ endpointName, psk: psks[i]! }));
+    const secure = new Lwm2mFleet({ serverUri: coapsUri, devices, ...fleetOptions(o) });
+    fleets.push(secure);
+    const dtls = await registrationPhase(`${label} DTLS`, server, secure, counts, true);
+    return { provisionSec, coap, observe, dtls };
+  } catch (err) {
+    throw new Error(`${label}: ${err instanceof Error ? err.message : String(err)}\n--- server log (last 2,000 characters) ---\n${server.logs().slice(-2000)}`, { cause: err });
+  } finally {
+    for (const fleet of fleets) await fleet.stop().catch(() => undefined);
+    progress(`${label}: stopping; load average ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
+    await stopServer();
+    await schema?.drop();
+  }
+}
+
+function fleetOptions(o: HangarLwm2mOptions): { registerRate: number; registerConcurrency: number; lifetimeSec: number; temperatureIntervalMs: number } {
+  return { registerRate: Infinity, registerConcurrency: o.concurrency, lifetimeSec: LIFETIME_SEC, temperatureIntervalMs: o.readingIntervalMs };
+}
+
+async function registrationPhase(label: string, server: RunningHangar, fleet: Lwm2mFleet, counts: StoreCounts, secure: boolean): Promise<RegistrationPhase> {
+  const n = fleet.clients.length;
+  progress(`${label}: registering ${formatNumber(n)} devices`);
+  const ticker = setInterval(() => progress(`${label}: ${describe(fleet.stats())}`), 5000);
+  const span = startCpuSpan(server.process.pid!);
+  try {
+    await fleet.registerAll();
+    // Hangar reads /3/0 after each Register; the phase's CPU holds that exchange too.
+    await until(() => fleet.stats().requestsAnswered >= fleet.stats().registrationsDone, 30_000);
+  } finally {
+    clearInterval(ticker);
+  }
+  const cpu = span.stop();
+  const s = fleet.stats();
+  const stored = await counts.registrations(secure);
+  progress(`${label}: ${describe(s)} in ${((s.registrationPhaseMs ?? 0) / 1000).toFixed(2)} s; server holds ${formatNumber(stored)}`);
+  return { ...cpu, devices: n, registered: s.registrationsDone, failed: s.registrationsFailed, failures: fleet.failureReasons(), phaseSec: (s.registrationPhaseMs ?? NaN) / 1000, stored };
+}
+
+async function observePhase(label: string, server: RunningHangar, fleet: Lwm2mFleet, rest: Lwm2mBenchRest, deviceIds: string[], counts: StoreCounts, o: HangarLwm2mOptions): Promise<ObservePhase> {
+  // The fleet's clients are in the order of its devices.
+  const targets = deviceIds.filter((_, i) => fleet.clients[i]?.registered);
+  progress(`${label}: observing 3303/0/5700 on ${formatNumber(targets.length)} devices (REST)`);
+  const t0 = performance.now();
+  await inParallel(targets, REST_CONCURRENCY, (id) => rest.observe(id));
+  const observeSec = (performance.now() - t0) / 1000;
+  progress(`${label}: ${formatNumber(targets.length)} observations in ${observeSec.toFixed(1)} s; ${formatNumber(o.observeWindowSec)} s window after ${WARMUP_MS / 1000} s of warm-up`);
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  const stored0 = await counts.telemetry(TEMPERATURE_KEY);
+  const sent0 = fleet.stats().notificationsSent;
+  const span = startCpuSpan(server.process.pid!);
+  await new Promise((r) => setTimeout(r, o.observeWindowSec * 1000));
+  const cpu = span.stop();
+  const sent = fleet.stats().notificationsSent - sent0;
+  const stored = (await counts.telemetry(TEMPERATURE_KEY)) - stored0;
+  progress(`${label}: ${formatNumber(sent)} notifications sent, ${formatNumber(stored)} readings stored in ${cpu.wallSec.toFixed(1)} s`);
+  return { ...cpu, observed: targets.length, observeSec, sent, stored };
+}
+
+function describe(s: Lwm2mFleetStats): string {
+  return `${formatNumber(s.registrationsDone)} registered, ${formatNumber(s.registrationsFailed)} failed, ${formatNumber(s.requestsAnswered)} server requests answered`;
+}
+
+function port(server: RunningHangar, name: string): number {
+  const p = server.endpoints[name];
+  if (typeof p !== 'number') throw new Error(`hangar serve printed no "${name}" port (endpoints: ${JSON.stringify(server.endpoints)})`);
+  return p;
+}
+
+function ids(prefix: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(6, '0')}`);
+}
+
+async function until(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
