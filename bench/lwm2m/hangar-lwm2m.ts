@@ -8,9 +8,10 @@
  *    key the bench makes (REST), so the two sets never mix.
  * 1. The N devices register over plain CoAP; the span ends once the server has also read each
  *    one's Object 3 (Hangar does after every Register), so the CPU per registration holds both.
- * 2. Observe: the server observes 3303/0/5700 on each of the N (REST), each device takes a new
- *    reading every `readingIntervalMs`; over a fixed window the bench counts the `temperature`
- *    readings stored (rows in the database) and the notifications the devices sent.
+ * 2. Observe: the server observes 3303/0/5700 on each of the N (REST); then each device takes a
+ *    new reading every `readingIntervalMs` (not before: the observations start on an idle
+ *    server); over a fixed window the bench counts the `temperature` readings stored (rows in
+ *    the database) and the notifications the devices sent.
  * 3. The N devices de-register; the M devices do a full DTLS PSK handshake and register.
  */
 import { loadavg } from 'node:os';
@@ -122,12 +123,31 @@ export async function hangarLwm2m(store: Dialect, o: HangarLwm2mOptions): Promis
 }
 
 function fleetOptions(o: HangarLwm2mOptions): { registerRate: number; registerConcurrency: number; lifetimeSec: number; temperatureIntervalMs: number } {
-  return { registerRate: Infinity, registerConcurrency: o.concurrency, lifetimeSec: LIFETIME_SEC, temperatureIntervalMs: o.readingIntervalMs };
+  // Readings are driven by the observe phase itself (readingsAt), so that none load the server before.
+  return { registerRate: Infinity, registerConcurrency: o.concurrency, lifetimeSec: LIFETIME_SEC, temperatureIntervalMs: 0 };
+}
+
+/**
+ * Every client takes a new reading once per `intervalMs`, spread evenly over the interval (a
+ * slice of the fleet every 50 ms); observers of 3303/0/5700 are notified of each. Answers a stop.
+ */
+function readingsAt(fleet: Lwm2mFleet, intervalMs: number): () => void {
+  const tickMs = 50;
+  const clients = fleet.clients.filter((c) => c.registered);
+  const perTick = (clients.length * tickMs) / intervalMs;
+  let due = 0;
+  let cursor = 0;
+  const timer = setInterval(() => {
+    due += perTick;
+    for (; due >= 1; due -= 1) clients[cursor++ % clients.length]!.readTemperature();
+  }, tickMs);
+  return () => clearInterval(timer);
 }
 
 async function registrationPhase(label: string, server: RunningHangar, fleet: Lwm2mFleet, counts: StoreCounts, secure: boolean): Promise<RegistrationPhase> {
   const n = fleet.clients.length;
-  progress(`${label}: registering ${formatNumber(n)} devices`);
+  // Wall-clock times, so a server-side trace (HANGAR_BENCH_SQL_TIMING, a CPU profile) can be cut to the phase.
+  progress(`${label}: registering ${formatNumber(n)} devices at ${new Date().toISOString()}`);
   const ticker = setInterval(() => progress(`${label}: ${describe(fleet.stats())}`), 5000);
   const span = startCpuSpan(server.process.pid!);
   try {
@@ -140,7 +160,7 @@ async function registrationPhase(label: string, server: RunningHangar, fleet: Lw
   const cpu = span.stop();
   const s = fleet.stats();
   const stored = await counts.registrations(secure);
-  progress(`${label}: ${describe(s)} in ${((s.registrationPhaseMs ?? 0) / 1000).toFixed(2)} s; server holds ${formatNumber(stored)}`);
+  progress(`${label}: ${describe(s)} in ${((s.registrationPhaseMs ?? 0) / 1000).toFixed(2)} s (until ${new Date().toISOString()}); server holds ${formatNumber(stored)}`);
   return { ...cpu, devices: n, registered: s.registrationsDone, failed: s.registrationsFailed, failures: fleet.failureReasons(), phaseSec: (s.registrationPhaseMs ?? NaN) / 1000, stored };
 }
 
@@ -151,17 +171,23 @@ async function observePhase(label: string, server: RunningHangar, fleet: Lwm2mFl
   const t0 = performance.now();
   await inParallel(targets, REST_CONCURRENCY, (id) => rest.observe(id));
   const observeSec = (performance.now() - t0) / 1000;
-  progress(`${label}: ${formatNumber(targets.length)} observations in ${observeSec.toFixed(1)} s; ${formatNumber(o.observeWindowSec)} s window after ${WARMUP_MS / 1000} s of warm-up`);
-  await new Promise((r) => setTimeout(r, WARMUP_MS));
-  const stored0 = await counts.telemetry(TEMPERATURE_KEY);
-  const sent0 = fleet.stats().notificationsSent;
-  const span = startCpuSpan(server.process.pid!);
-  await new Promise((r) => setTimeout(r, o.observeWindowSec * 1000));
-  const cpu = span.stop();
-  const sent = fleet.stats().notificationsSent - sent0;
-  const stored = (await counts.telemetry(TEMPERATURE_KEY)) - stored0;
-  progress(`${label}: ${formatNumber(sent)} notifications sent, ${formatNumber(stored)} readings stored in ${cpu.wallSec.toFixed(1)} s`);
-  return { ...cpu, observed: targets.length, observeSec, sent, stored };
+  progress(`${label}: ${formatNumber(targets.length)} observations in ${observeSec.toFixed(1)} s; readings every ${formatNumber(o.readingIntervalMs)} ms, ${formatNumber(o.observeWindowSec)} s window after ${WARMUP_MS / 1000} s of warm-up`);
+  const stopReadings = readingsAt(fleet, o.readingIntervalMs);
+  try {
+    await new Promise((r) => setTimeout(r, WARMUP_MS));
+    const stored0 = await counts.telemetry(TEMPERATURE_KEY);
+    const sent0 = fleet.stats().notificationsSent;
+    progress(`${label}: window opens at ${new Date().toISOString()}`);
+    const span = startCpuSpan(server.process.pid!);
+    await new Promise((r) => setTimeout(r, o.observeWindowSec * 1000));
+    const cpu = span.stop();
+    const sent = fleet.stats().notificationsSent - sent0;
+    const stored = (await counts.telemetry(TEMPERATURE_KEY)) - stored0;
+    progress(`${label}: ${formatNumber(sent)} notifications sent, ${formatNumber(stored)} readings stored in ${cpu.wallSec.toFixed(1)} s`);
+    return { ...cpu, observed: targets.length, observeSec, sent, stored };
+  } finally {
+    stopReadings();
+  }
 }
 
 function describe(s: Lwm2mFleetStats): string {
