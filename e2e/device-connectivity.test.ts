@@ -39,7 +39,7 @@ describe('device connectivity through hangar serve', () => {
   const latest = async (id: string) => (await api('GET', `/api/v1/devices/${id}/telemetry/latest`)).body;
 
   beforeAll(async () => {
-    h = await startHangar({ args: ['--mqtt-port', '0', '--mqtts-port', '0', '--https-port', '0', '--coap-port', '0'] });
+    h = await startHangar({ args: ['--mqtt-port', '0', '--mqtts-port', '0', '--https-port', '0', '--coap-port', '0', '--coaps-port', '0'] });
     for (const id of ['conn-token', 'conn-cert']) expect((await api('POST', '/api/v1/devices', { id, type: 'sensor' })).status).toBe(201);
   });
   afterAll(async () => {
@@ -48,7 +48,7 @@ describe('device connectivity through hangar serve', () => {
   });
 
   it('lists every listener in the listening line', () => {
-    for (const k of ['http', 'https', 'mqtt', 'mqtts', 'coap']) expect(typeof h.endpoints[k]).toBe('number');
+    for (const k of ['http', 'https', 'mqtt', 'mqtts', 'coap', 'coaps']) expect(typeof h.endpoints[k]).toBe('number');
   });
 
   it('takes QoS 1 telemetry from mosquitto_pub with a token, over MQTT 3.1.1 and 5', async () => {
@@ -88,6 +88,16 @@ describe('device connectivity through hangar serve', () => {
     expect(coap.code).toBe(0);
     expect(coap.stderr + coap.stdout).not.toMatch(/4\.\d\d|5\.\d\d/);
     await waitFor(() => latest('conn-token'), (v) => JSON.stringify(v).includes('300') && JSON.stringify(v).includes('1013'), 'HTTP and CoAP telemetry');
+  });
+
+  it('takes telemetry over CoAP on DTLS (coaps) with a PSK credential, no token in the URI', async () => {
+    // libcoap 4.3 takes the key as a string; the operator supplies its bytes in hex.
+    const key = 'e2e-coaps-key-01';
+    const cred = (await api('POST', '/api/v1/devices/conn-token/credentials', { type: 'psk', identity: 'conn-token-psk', key: Buffer.from(key).toString('hex') })).body;
+    expect(cred).toMatchObject({ type: 'psk', identity: 'conn-token-psk' });
+    const coaps = await run('coap-client-openssl', ['-u', 'conn-token-psk', '-k', key, '-m', 'post', '-t', '50', '-e', '{"dtls":1}', `coaps://127.0.0.1:${h.endpoints.coaps}/device/v1/telemetry`]);
+    expect(coaps.stderr + coaps.stdout).not.toMatch(/4\.\d\d|5\.\d\d|fail/i);
+    await waitFor(() => latest('conn-token'), (v) => JSON.stringify(v).includes('"dtls"'), 'DTLS telemetry');
   });
 
   it('shows a connected MQTT.js device online, and ends its session within a second of revoking its credential', async () => {

@@ -145,7 +145,7 @@ describe('hangar serve', () => {
   it('generates and prints an admin key once when HANGAR_ADMIN_TOKEN is not set', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'hangar-gen-'));
     dirs.push(dataDir);
-    const child = spawn(process.execPath, [HANGAR_BIN, 'serve', '--data-dir', dataDir, '--http-port', '0', '--host', '127.0.0.1', '--https-port', 'off', '--mqtt-port', 'off', '--mqtts-port', 'off', '--coap-port', 'off'], {
+    const child = spawn(process.execPath, [HANGAR_BIN, 'serve', '--data-dir', dataDir, '--http-port', '0', '--host', '127.0.0.1', '--https-port', 'off', '--mqtt-port', 'off', '--mqtts-port', 'off', '--coap-port', 'off', '--coaps-port', 'off'], {
       env: { ...process.env, HANGAR_FROM_SOURCE: '1', HANGAR_ADMIN_TOKEN: '', HANGAR_LOG_LEVEL: 'warn' },
     });
     let stderr = '';
@@ -191,7 +191,7 @@ describe('hangar serve', () => {
       expect(h).toBeInstanceOf(Error);
       expect(String(h)).toContain('--mqtts-port');
       // Without the flag the default applies: Hangar starts and says which listener is off.
-      const child = spawn(process.execPath, [HANGAR_BIN, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--http-port', '0', '--https-port', 'off', '--mqtt-port', 'off', '--coap-port', 'off'], {
+      const child = spawn(process.execPath, [HANGAR_BIN, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--http-port', '0', '--https-port', 'off', '--mqtt-port', 'off', '--coap-port', 'off', '--coaps-port', 'off'], {
         env: { ...process.env, HANGAR_FROM_SOURCE: '1', HANGAR_LOG_LEVEL: 'error', HANGAR_ADMIN_TOKEN: 'x'.repeat(20), HANGAR_MQTTS_PORT: '' },
       });
       let stderr = '';

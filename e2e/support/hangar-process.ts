@@ -37,7 +37,7 @@ export async function startHangar(options: StartOptions = {}): Promise<RunningHa
   const adminToken = options.env?.HANGAR_ADMIN_TOKEN ?? `hk_test_${randomBytes(18).toString('base64url')}`;
   const child = spawn(
     process.execPath,
-    [HANGAR_BIN, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--http-port', '0', '--https-port', 'off', '--mqtt-port', 'off', '--mqtts-port', 'off', '--coap-port', 'off', ...(options.args ?? [])],
+    [HANGAR_BIN, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--http-port', '0', '--https-port', 'off', '--mqtt-port', 'off', '--mqtts-port', 'off', '--coap-port', 'off', '--coaps-port', 'off', ...(options.args ?? [])],
     { env: { ...process.env, HANGAR_FROM_SOURCE: '1', HANGAR_LOG_LEVEL: 'warn', ...options.env, HANGAR_ADMIN_TOKEN: adminToken }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

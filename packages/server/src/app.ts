@@ -22,7 +22,10 @@ import { WebhookService } from './core/webhooks/webhook-service.js';
 import { MasterKey } from './core/identity/master-key.js';
 import { DeviceAuthenticator } from './core/identity/device-authenticator.js';
 import { loadOrCreateServerTls, type ServerTls } from './core/identity/server-tls.js';
-import { CoapDeviceEndpoint, commandReader, twinUplink } from './transports/coap/index.js';
+import { CoapDeviceEndpoint, commandReader, routeByFirstSegment, twinUplink } from './transports/coap/index.js';
+import { CoapListeners } from './transports/coap/coap-listeners.js';
+import type { CoapTiming } from './transports/coap/coap-server.js';
+import type { DtlsLimits } from './transports/dtls/index.js';
 import { deviceApiRoutes } from './transports/http/device-api.js';
 import { LiveSessions } from './transports/live-sessions.js';
 import { MqttGateway } from './transports/mqtt/mqtt-gateway.js';
@@ -57,6 +60,8 @@ import { RolloutEngine } from './core/rollouts/rollout-engine.js';
 import { RolloutService } from './core/rollouts/rollout-service.js';
 import { OtaService } from './core/ota/ota-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
+import { createLwm2mServices } from './core/lwm2m/lwm2m-services.js';
+import { CoapDeviceLink, createLwm2mEndpoint, type Lwm2mEndpointHandle } from './transports/lwm2m/index.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
 import { openArtifactStore } from './store/artifacts/open-artifact-store.js';
@@ -129,6 +134,10 @@ export interface HangarOptions {
   rolloutTickIntervalMs?: number | undefined;
   /** How often a dynamic rollout looks for devices that match its target later (default 30 s). */
   rolloutJoinIntervalMs?: number | undefined;
+  /** CoAP transmission parameters of both listeners (tests shorten them). */
+  coapTiming?: Partial<CoapTiming> | undefined;
+  /** DTLS limits of the `--coaps-port` listener (tests shorten timeouts). */
+  dtlsLimits?: Partial<DtlsLimits> | undefined;
 }
 
 export interface Hangar {
@@ -154,6 +163,17 @@ export interface Hangar {
   /** The device transports, built here and bound to sockets by `hangar serve` (or a test). */
   readonly mqtt: MqttGateway;
   readonly coap: CoapDeviceEndpoint;
+  /**
+   * The CoAP listeners `hangar serve` binds: plain UDP (`--coap-port`) and DTLS (`--coaps-port`),
+   * each serving `/device/v1` and LwM2M's `/rd`, `/bs`, `/dp` (docs/coap.md, docs/dtls.md).
+   */
+  readonly coapListeners: CoapListeners;
+  /**
+   * LwM2M (docs/lwm2m.md): `rd`, `bs`, `dp` handlers to route beside `device` on the CoAP and DTLS
+   * ports, and the link that reaches devices (`lwm2mLink.useRequester(coapServer)`).
+   */
+  readonly lwm2m: Lwm2mEndpointHandle;
+  readonly lwm2mLink: CoapDeviceLink;
   readonly liveSessions: LiveSessions;
   /** Applies configurations to the devices they target (docs/configurations.md). */
   readonly configurationReconciler: ConfigurationReconciler;
@@ -245,6 +265,10 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       ota: new OtaService({ stores, changeEvents, moves: deviceMoves, ...otaCatalog, now, logger: logger.child({ component: 'ota' }) }),
     };
     firmware.setUsage({ inUse: (tenantId, firmwareId) => services.rollouts.firmwareInUse(tenantId, firmwareId) });
+    // LwM2M: the core services reach devices through the CoAP link; the lead gives it the CoAP servers.
+    // TODO(lead, h/psk): pass `psk: { issuePsk }` over CredentialService (type 'psk') so bootstrap can hand out PSKs.
+    const lwm2mLink = new CoapDeviceLink({ logger: logger.child({ component: 'lwm2m' }) });
+    services.lwm2m = createLwm2mServices({ stores, presence: services.presence, telemetry: services.telemetry, twins: services.twins, link: lwm2mLink, bus, logger: logger.child({ component: 'lwm2m' }), now });
     // Devices get the firmware signing keys with their credentials.
     services.enrollment.attachFirmwareKeys(firmwareKeys);
     const downloads = new ArtifactDownloads(downloadLinks, delivery.artifacts);
@@ -290,6 +314,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const otaPush = new MqttOtaOfferPush(mqtt, otaDevicePort, bus, logger.child({ component: 'mqtt-ota' }));
     subscribedHooks.push((identity, filters) => otaPush.subscribed(identity, filters));
     const coap = new CoapDeviceEndpoint({ authenticator, telemetry: services.telemetry, presence: services.presence, bus, logger: logger.child({ component: 'coap' }), twinReader: services.twins, uplink: twinUplink(services.twins), logs: services.logs, commands: commandReader(services.commands), firmware: downloads, ota: otaDevicePort });
+    const coapListeners = new CoapListeners({ authenticator, liveSessions, serverTls, logger, timing: options.coapTiming, dtlsLimits: options.dtlsLimits });
+    const lwm2m = createLwm2mEndpoint({ services: services.lwm2m, link: lwm2mLink, requester: coapListeners.requester, logger: logger.child({ component: 'lwm2m' }) });
+    coapListeners.setRoutes(routeByFirstSegment({ device: coap.handle, ...lwm2m.handlers }));
     metrics.watchFleet({
       fleet: () => stores.fleetGauges.read(),
       mqttConnections: () => mqtt.stats().connections,
@@ -317,6 +344,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     await configurationReconciler.start();
     // After the subscribers above: the periods a previous run left open end with events they should see.
     await services.presence.start();
+    services.lwm2m.start();
     return {
       services,
       stores,
@@ -334,10 +362,14 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         const next = await loadOrCreateServerTls(tlsOptions);
         if (next.certificatePem === serverTls.certificatePem && next.privateKeyPem === serverTls.privateKeyPem) return undefined;
         serverTls = next;
+        coapListeners.setCertificate(next);
         return next;
       },
       mqtt,
       coap,
+      coapListeners,
+      lwm2m,
+      lwm2mLink,
       liveSessions,
       configurationReconciler,
       artifacts,
@@ -347,7 +379,9 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
         clearInterval(sessionSweep);
         // Devices first: their last messages are still acknowledged (telemetry is flushed below)
         // and their sessions end in presence before it stops.
+        await coapListeners.close();
         await coap.close();
+        await lwm2m.close();
         await mqtt.close();
         twinPush.stop();
         await twinPush.drain();

@@ -55,6 +55,16 @@ export const ERROR_CATALOG = {
   OTA_STATE_CONFLICT: { status: 409, title: 'OTA status report out of order or repeated' },
   ROLLOUT_NOT_FOUND: { status: 404, title: 'Rollout not found' },
   ROLLOUT_STATE_CONFLICT: { status: 409, title: 'Rollout is not in a state that allows this' },
+  /** The device has no live LwM2M registration (never registered, de-registered or expired). */
+  LWM2M_NOT_REGISTERED: { status: 409, title: 'Device is not registered over LwM2M' },
+  /** An update or de-register names a registration location the server does not know (LwM2M 1.1 TS-Core §6.2.2). */
+  LWM2M_REGISTRATION_NOT_FOUND: { status: 404, title: 'LwM2M registration not found' },
+  /** The device did not answer a server-initiated request in time. */
+  LWM2M_DEVICE_UNREACHABLE: { status: 504, title: 'Device did not answer' },
+  /** The device answered an operation with an error code (`deviceCode`, e.g. "4.04"). */
+  LWM2M_DEVICE_REFUSED: { status: 422, title: 'Device refused the operation' },
+  /** The device's answer could not be read (malformed TLV/SenML, wrong content format). */
+  LWM2M_BAD_DEVICE_RESPONSE: { status: 502, title: 'Malformed answer from the device' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
@@ -75,6 +85,8 @@ export interface ErrorExtras {
   OTA_STATE_CONFLICT: { state?: string };
   /** The rollout's state now. */
   ROLLOUT_STATE_CONFLICT: { state: string };
+  /** The device's CoAP response code ("4.04") and its diagnostic payload, if any. */
+  LWM2M_DEVICE_REFUSED: { deviceCode: string; diagnostic?: string };
 }
 
 export type ErrorExtra<C extends ErrorCode> = C extends keyof ErrorExtras ? ErrorExtras[C] : Record<string, never>;

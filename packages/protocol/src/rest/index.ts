@@ -34,6 +34,7 @@ export * from './commands.js';
 export * from './jobs.js';
 export * from './firmware.js';
 export * from './rollouts.js';
+export * from './lwm2m.js';
 export type { Wire } from './refs.js';
 
 /** The schemas with an `$id`: registered once with the server, referred to by `Type.Ref`, listed as OpenAPI components. */

@@ -30,6 +30,7 @@ import { jobRoutes } from './routes/jobs.js';
 import { firmwareRoutes } from './routes/firmware.js';
 import { firmwareDeltaRoutes } from './routes/firmware-deltas.js';
 import { rolloutRoutes } from './routes/rollouts.js';
+import { lwm2mRoutes } from './routes/lwm2m.js';
 import { REST_COMPONENTS } from '@hangar/protocol/rest';
 import { validatorCompiler } from './validation.js';
 
@@ -127,6 +128,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   firmwareRoutes(app, options.services);
   if (options.services.deltas) firmwareDeltaRoutes(app, options.services.deltas);
   rolloutRoutes(app, options.services);
+  if (options.services.lwm2m) lwm2mRoutes(app, options.services.lwm2m);
   serverCaRoute(app, options.serverCaPem);
 
   const webRoot = options.webRoot && existsSync(options.webRoot) ? options.webRoot : undefined;

@@ -29,7 +29,7 @@ describe('unparsable requests on the HTTP and HTTPS ports', () => {
   let serving: Serving;
 
   beforeAll(async () => {
-    const flags = { dataDir: join(dir, 'data'), host: '127.0.0.1', httpPort: '0', httpsPort: '0', mqttPort: 'off', mqttsPort: 'off', coapPort: 'off' };
+    const flags = { dataDir: join(dir, 'data'), host: '127.0.0.1', httpPort: '0', httpsPort: '0', mqttPort: 'off', mqttsPort: 'off', coapPort: 'off', coapsPort: 'off' };
     serving = await serve(resolveServeOptions(flags, {}), { write: () => true } as unknown as NodeJS.WritableStream);
   });
   afterAll(async () => {

@@ -45,7 +45,7 @@ describe('TLS certificate reload while serving', () => {
     keyFile = join(dir, 'server.key');
     copyFileSync(ssl.path('one.pem'), certFile);
     copyFileSync(ssl.path('one.key'), keyFile);
-    const flags = { dataDir: join(dir, 'data'), host: '127.0.0.1', httpPort: '0', httpsPort: '0', mqttPort: 'off', mqttsPort: '0', coapPort: 'off', tlsCert: certFile, tlsKey: keyFile };
+    const flags = { dataDir: join(dir, 'data'), host: '127.0.0.1', httpPort: '0', httpsPort: '0', mqttPort: 'off', mqttsPort: '0', coapPort: 'off', coapsPort: 'off', tlsCert: certFile, tlsKey: keyFile };
     serving = await serve(resolveServeOptions(flags, {}), { write: () => true } as unknown as NodeJS.WritableStream);
   });
   afterAll(async () => {

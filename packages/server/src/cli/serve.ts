@@ -22,7 +22,7 @@ export interface Endpoints {
 
 /**
  * Starts Hangar and binds its listeners: HTTP and HTTPS (one Fastify app), MQTT and MQTTS (one
- * gateway), CoAP over UDP. A disabled listener is absent from the endpoints.
+ * gateway), CoAP over UDP and over DTLS (one router each: /device, LwM2M). A disabled listener is absent from the endpoints.
  */
 const TLS_RELOAD_INTERVAL_MS = 12 * 60 * 60 * 1000;
 
@@ -153,7 +153,11 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
     }
     if (options.coapPort !== 'off') {
       const port = options.coapPort;
-      await listenOrSkip(async () => (endpoints.coap = await hangar.coap.listen(port, options.host)), port, 'coapPort');
+      await listenOrSkip(async () => (endpoints.coap = await hangar.coapListeners.plain.listen(port, options.host)), port, 'coapPort');
+    }
+    if (options.coapsPort !== 'off') {
+      const port = options.coapsPort;
+      await listenOrSkip(async () => (endpoints.coaps = await hangar.coapListeners.secure.listen(port, options.host)), port, 'coapsPort');
     }
   } catch (err) {
     await shutdown();

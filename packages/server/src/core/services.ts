@@ -25,6 +25,7 @@ import type { FirmwareSigningKeys } from './firmware/signing-keys.js';
 import type { DeltaService } from './firmware/delta/delta-service.js';
 import type { RolloutService } from './rollouts/rollout-service.js';
 import type { OtaService } from './ota/ota-service.js';
+import type { Lwm2mServices } from './lwm2m/lwm2m-services.js';
 
 /**
  * The core services the REST API calls, built by the composition root (`app.ts`). A module of
@@ -60,4 +61,6 @@ export interface Services {
   rollouts: RolloutService;
   /** The device's side of OTA (OtaDevicePort): what the transports call. */
   ota: OtaService;
+  /** LwM2M registrations, bootstrap, device management, object models (docs/lwm2m.md); set by the composition root. */
+  lwm2m?: Lwm2mServices;
 }

@@ -22,6 +22,7 @@ import type { JobStore } from './jobs/ports.js';
 import type { FirmwareStore, SigningKeyStore } from './firmware/ports.js';
 import type { FirmwareDeltaStore } from './firmware/delta/ports.js';
 import type { RolloutStore } from './rollouts/ports.js';
+import type { Lwm2mStore } from './lwm2m/ports.js';
 
 /** Which database holds the store. Services read it only to size their concurrency. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -89,6 +90,7 @@ export interface StoreSet {
   readonly signingKeys: SigningKeyStore;
   readonly firmwareDeltas: FirmwareDeltaStore;
   readonly rollouts: RolloutStore;
+  readonly lwm2m: Lwm2mStore;
 }
 
 /** The store as services see it: the ports plus a unit of work spanning them. */

@@ -78,6 +78,12 @@ export const MQTT_REFUSAL: { readonly [C in ErrorCode]: MqttRefusal } = {
   // "valid, but not accepted"; 0x80 would read as a server fault), 3.1.1 can only close.
   OTA_NOT_IN_ROLLOUT: close(R.IMPLEMENTATION_SPECIFIC_ERROR),
   OTA_STATE_CONFLICT: close(R.IMPLEMENTATION_SPECIFIC_ERROR),
+  // LwM2M codes answer REST callers and LwM2M devices; no MQTT uplink raises them.
+  LWM2M_NOT_REGISTERED: close(R.UNSPECIFIED),
+  LWM2M_REGISTRATION_NOT_FOUND: close(R.UNSPECIFIED),
+  LWM2M_DEVICE_UNREACHABLE: close(R.UNSPECIFIED),
+  LWM2M_DEVICE_REFUSED: close(R.UNSPECIFIED),
+  LWM2M_BAD_DEVICE_RESPONSE: close(R.UNSPECIFIED),
 };
 
 /** The refusal of an uplink that failed with `err`; anything not a HangarError is unspecified. */

@@ -14,7 +14,7 @@ describe('rate-limited devices are told the real wait', () => {
 
   beforeAll(async () => {
     t = await startListeningHangar('sqlite', { telemetry: { rateLimit: { perSecond: 0.1, burst: 1 } } });
-    coapPort = await t.hangar.coap.listen(0, '127.0.0.1');
+    coapPort = await t.hangar.coapListeners.plain.listen(0, '127.0.0.1');
   });
   afterAll(async () => {
     await t?.close();

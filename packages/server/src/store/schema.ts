@@ -497,6 +497,9 @@ export interface Database {
   firmware_deltas: FirmwareDeltasTable;
   rollouts: RolloutsTable;
   rollout_devices: RolloutDevicesTable;
+  lwm2m_registrations: Lwm2mRegistrationsTable;
+  lwm2m_bootstrap_configs: Lwm2mBootstrapConfigsTable;
+  lwm2m_object_models: Lwm2mObjectModelsTable;
 }
 
 export type { Dialect } from '../core/stores.js';
@@ -634,4 +637,50 @@ export interface RolloutDevicesTable {
   updated_at: number;
   finished_at: number | null;
   active: number;
+}
+
+/** A device's live LwM2M registration (migration 018); objects and content formats as JSON. */
+export interface Lwm2mRegistrationsTable {
+  id: string;
+  tenant_id: string;
+  device_id: string;
+  lifetime_sec: number;
+  lwm2m_version: string;
+  binding: string;
+  queue_mode: number;
+  sms_number: string | null;
+  root_path: string;
+  objects: string;
+  content_formats: string;
+  peer_key: string;
+  address: string;
+  port: number;
+  secure: number;
+  credential_id: string;
+  session_id: string | null;
+  registered_at: number;
+  updated_at: number;
+  expires_at: number;
+}
+
+/** What a bootstrap writes (migration 018): for one device or one enrollment group; servers as JSON. */
+export interface Lwm2mBootstrapConfigsTable {
+  id: string;
+  tenant_id: string;
+  device_id: string | null;
+  enrollment_group_id: string | null;
+  delete_existing: number;
+  servers: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** An uploaded DDF object model (migration 018). */
+export interface Lwm2mObjectModelsTable {
+  tenant_id: string;
+  object_id: number;
+  version: string;
+  name: string;
+  ddf_xml: string;
+  created_at: number;
 }

@@ -25,6 +25,7 @@ import { KyselyJobStore } from './kysely/job-store.js';
 import { KyselyFirmwareStore, KyselySigningKeyStore } from './kysely/firmware-store.js';
 import { KyselyFirmwareDeltaStore } from './kysely/firmware-delta-store.js';
 import { KyselyRolloutStore } from './kysely/rollout-store.js';
+import { KyselyLwm2mStore } from './kysely/lwm2m-store.js';
 
 function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
   return {
@@ -50,6 +51,7 @@ function bind(db: Kysely<Database>, dialect: Dialect): StoreSet {
     signingKeys: new KyselySigningKeyStore(db),
     firmwareDeltas: new KyselyFirmwareDeltaStore(db),
     rollouts: new KyselyRolloutStore(db),
+    lwm2m: new KyselyLwm2mStore(db),
   };
 }
 

@@ -25,7 +25,7 @@ export async function startDeviceHarness(overrides: Partial<HangarOptions> = {})
   try {
     listener = await startMqttListener(t.hangar.mqtt, { port: 0, host: '127.0.0.1' });
     const httpBase = await t.hangar.http.listen({ port: 0, host: '127.0.0.1' });
-    const coapPort = await t.hangar.coap.listen(0, '127.0.0.1');
+    const coapPort = await t.hangar.coapListeners.plain.listen(0, '127.0.0.1');
     const mqttPort = listener.port;
     const track = (c: MqttClient): MqttClient => {
       clients.push(c);

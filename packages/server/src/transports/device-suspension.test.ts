@@ -20,7 +20,7 @@ describe('a suspended device', () => {
     t = await startTestHangar('sqlite');
     listener = await startMqttListener(t.hangar.mqtt, { port: 0, host: '127.0.0.1' });
     httpBase = await t.hangar.http.listen({ port: 0, host: '127.0.0.1' });
-    coapPort = await t.hangar.coap.listen(0, '127.0.0.1');
+    coapPort = await t.hangar.coapListeners.plain.listen(0, '127.0.0.1');
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));

@@ -17,6 +17,7 @@ import { firmwareMigration } from './014-firmware.js';
 import { firmwareDeltasMigration } from './015-firmware-deltas.js';
 import { rolloutsMigration } from './016-rollouts.js';
 import { pskCredentialsMigration } from './017-psk-credentials.js';
+import { lwm2mMigration } from './018-lwm2m.js';
 
 /**
  * Versioned migrations, applied in name order at start. Never edit a released migration:
@@ -43,6 +44,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '015-firmware-deltas': firmwareDeltasMigration(dialect),
         '016-rollouts': rolloutsMigration(dialect),
         '017-psk-credentials': pskCredentialsMigration(dialect),
+        '018-lwm2m': lwm2mMigration(dialect),
       };
     },
   };

@@ -29,7 +29,7 @@ describe('firmware downloads over CoAP Block2', () => {
     artifacts = new TempArtifactStore();
     const catalog = new TestFirmwareCatalog(artifacts);
     t = await startTestHangar('sqlite', { masterKey, firmwareDelivery: { artifacts, catalog } });
-    port = await t.hangar.coap.listen(0, '127.0.0.1');
+    port = await t.hangar.coapListeners.plain.listen(0, '127.0.0.1');
     bytes = Buffer.concat([Buffer.from('thumb code '.repeat(10_000)), randomBytes(150_000)]);
     image = await catalog.add('default', '2.0.0', bytes);
   });

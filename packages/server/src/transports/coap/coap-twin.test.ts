@@ -21,7 +21,7 @@ describe('the twin over CoAP', () => {
 
   beforeAll(async () => {
     t = await startTestHangar('sqlite');
-    port = await t.hangar.coap.listen(0, '127.0.0.1');
+    port = await t.hangar.coapListeners.plain.listen(0, '127.0.0.1');
   });
   afterAll(async () => {
     await t?.close();
