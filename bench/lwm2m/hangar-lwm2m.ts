@@ -14,6 +14,7 @@
  *    the database) and the notifications the devices sent.
  * 3. The N devices de-register; the M devices do a full DTLS PSK handshake and register.
  */
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Lwm2mFleet, type Lwm2mFleetDevice, type Lwm2mFleetStats } from '../../packages/agent/src/lwm2m/index.js';
@@ -59,6 +60,8 @@ export interface RegistrationPhase extends CpuSpan {
   phaseSec: number;
   /** Registrations of this kind the server held at the end of the phase (database rows). */
   stored: number;
+  /** Datagrams the kernel dropped for full UDP receive buffers over the phase (machine-wide). */
+  udpDrops: number;
 }
 
 export interface ObservePhase extends CpuSpan {
@@ -68,6 +71,7 @@ export interface ObservePhase extends CpuSpan {
   /** Notifications the devices sent, and `temperature` readings the server stored, in the window. */
   sent: number;
   stored: number;
+  udpDrops: number;
 }
 
 export interface HangarLwm2mRun {
@@ -80,7 +84,7 @@ export interface HangarLwm2mRun {
 export async function hangarLwm2m(store: Dialect, o: HangarLwm2mOptions): Promise<HangarLwm2mRun> {
   const label = `lwm2m/${store}`;
   const schema = store === 'postgres' ? postgresSchema() : undefined;
-  const server = await startHangar({ args: ['--coap-port', '0', '--coaps-port', '0', '--mqtt-port', 'off', ...(schema ? ['--database-url', schema.url] : [])], env: profilingEnv() });
+  const server = await startHangar({ args: ['--coap-port', '0', '--coaps-port', '0', '--mqtt-port', 'off', ...(schema ? ['--database-url', schema.url] : [])], env: serverEnv() });
   const stopServer = track(() => server.stop(), { kind: 'process', pid: server.process.pid! });
   const fleets: Lwm2mFleet[] = [];
   try {
@@ -122,6 +126,12 @@ export async function hangarLwm2m(store: Dialect, o: HangarLwm2mOptions): Promis
   }
 }
 
+/** The profiling preloads when asked for (HANGAR_BENCH_CPU_PROF, HANGAR_BENCH_SQL_TIMING), and the DTLS limits one always. */
+function serverEnv(): Record<string, string> {
+  const base = profilingEnv().NODE_OPTIONS ?? `${process.env.NODE_OPTIONS ?? ''} --import tsx`;
+  return { NODE_OPTIONS: `${base} --import ${new URL('./dtls-limits-preload.ts', import.meta.url).href}`.trim() };
+}
+
 function fleetOptions(o: HangarLwm2mOptions): { registerRate: number; registerConcurrency: number; lifetimeSec: number; temperatureIntervalMs: number } {
   // Readings are driven by the observe phase itself (readingsAt), so that none load the server before.
   return { registerRate: Infinity, registerConcurrency: o.concurrency, lifetimeSec: LIFETIME_SEC, temperatureIntervalMs: 0 };
@@ -149,6 +159,7 @@ async function registrationPhase(label: string, server: RunningHangar, fleet: Lw
   // Wall-clock times, so a server-side trace (HANGAR_BENCH_SQL_TIMING, a CPU profile) can be cut to the phase.
   progress(`${label}: registering ${formatNumber(n)} devices at ${new Date().toISOString()}`);
   const ticker = setInterval(() => progress(`${label}: ${describe(fleet.stats())}`), 5000);
+  const drops0 = udpReceiveBufferErrors();
   const span = startCpuSpan(server.process.pid!);
   try {
     await fleet.registerAll();
@@ -158,10 +169,11 @@ async function registrationPhase(label: string, server: RunningHangar, fleet: Lw
     clearInterval(ticker);
   }
   const cpu = span.stop();
+  const udpDrops = udpReceiveBufferErrors() - drops0;
   const s = fleet.stats();
   const stored = await counts.registrations(secure);
   progress(`${label}: ${describe(s)} in ${((s.registrationPhaseMs ?? 0) / 1000).toFixed(2)} s (until ${new Date().toISOString()}); server holds ${formatNumber(stored)}`);
-  return { ...cpu, devices: n, registered: s.registrationsDone, failed: s.registrationsFailed, failures: fleet.failureReasons(), phaseSec: (s.registrationPhaseMs ?? NaN) / 1000, stored };
+  return { ...cpu, devices: n, registered: s.registrationsDone, failed: s.registrationsFailed, failures: fleet.failureReasons(), phaseSec: (s.registrationPhaseMs ?? NaN) / 1000, stored, udpDrops };
 }
 
 async function observePhase(label: string, server: RunningHangar, fleet: Lwm2mFleet, rest: Lwm2mBenchRest, deviceIds: string[], counts: StoreCounts, o: HangarLwm2mOptions): Promise<ObservePhase> {
@@ -178,16 +190,30 @@ async function observePhase(label: string, server: RunningHangar, fleet: Lwm2mFl
     const stored0 = await counts.telemetry(TEMPERATURE_KEY);
     const sent0 = fleet.stats().notificationsSent;
     progress(`${label}: window opens at ${new Date().toISOString()}`);
+    const drops0 = udpReceiveBufferErrors();
     const span = startCpuSpan(server.process.pid!);
     await new Promise((r) => setTimeout(r, o.observeWindowSec * 1000));
     const cpu = span.stop();
+    const udpDrops = udpReceiveBufferErrors() - drops0;
     const sent = fleet.stats().notificationsSent - sent0;
     const stored = (await counts.telemetry(TEMPERATURE_KEY)) - stored0;
     progress(`${label}: ${formatNumber(sent)} notifications sent, ${formatNumber(stored)} readings stored in ${cpu.wallSec.toFixed(1)} s`);
-    return { ...cpu, observed: targets.length, observeSec, sent, stored };
+    return { ...cpu, observed: targets.length, observeSec, sent, stored, udpDrops };
   } finally {
     stopReadings();
   }
+}
+
+/**
+ * UDP datagrams the kernel dropped because a socket's receive buffer was full (/proc/net/snmp
+ * `Udp: RcvbufErrors`, the whole network namespace): what a server that falls behind loses.
+ */
+export function udpReceiveBufferErrors(): number {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp: '));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  const at = names.indexOf('RcvbufErrors');
+  return at < 0 ? 0 : Number(values[at] ?? 0);
 }
 
 function describe(s: Lwm2mFleetStats): string {

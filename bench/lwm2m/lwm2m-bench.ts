@@ -89,7 +89,7 @@ export async function lwm2mBench(ctx: BenchContext, o: Lwm2mBenchOptions): Promi
       {
         name: `Register ${formatNumber(o.devices)} LwM2M devices over plain CoAP (${o.concurrency} in flight)`,
         store,
-        result: [`${formatNumber(Math.round(coapRate))} registrations/s`, `server CPU ${cpuMsPer(run.coap, run.coap.registered).toFixed(2)} ms per registration (+ its Object 3 read)`, shares(run.coap), stored(run.coap), failed(run.coap.failed, run.coap.failures)].filter((s) => s !== '').join(' · '),
+        result: [`${formatNumber(Math.round(coapRate))} registrations/s`, `server CPU ${cpuMsPer(run.coap, run.coap.registered).toFixed(2)} ms per registration (+ its Object 3 read)`, shares(run.coap), stored(run.coap), drops(run.coap.udpDrops), failed(run.coap.failed, run.coap.failures)].filter((s) => s !== '').join(' · '),
         target: checkTarget(coapRate, { op: '≥', value: COAP_REGISTRATIONS_TARGET, unit: 'registrations/s' }),
       },
       {
@@ -99,13 +99,16 @@ export async function lwm2mBench(ctx: BenchContext, o: Lwm2mBenchOptions): Promi
           `${formatNumber(Math.round(ob.stored / ob.wallSec))} notifications stored/s (${formatNumber(Math.round(ob.sent / ob.wallSec))}/s sent; ${formatNumber(ob.stored)} of ${formatNumber(ob.sent)} in ${ob.wallSec.toFixed(1)} s)`,
           `server CPU ${cpuMsPer(ob, ob.stored).toFixed(3)} ms per notification`,
           shares(ob),
+          drops(ob.udpDrops),
           `observations started at ${formatNumber(Math.round(ob.observed / ob.observeSec))}/s (REST, 16 at once)`,
-        ].join(' · '),
+        ]
+          .filter((s) => s !== '')
+          .join(' · '),
       },
       {
         name: `DTLS PSK: full handshake + Register, ${formatNumber(o.dtlsDevices)} devices (${o.concurrency} in flight)`,
         store,
-        result: [`${formatNumber(Math.round(dtlsRate))} handshakes + registrations/s`, `server CPU ${dtlsCpuMs.toFixed(2)} ms each (+ its Object 3 read)`, shares(run.dtls), stored(run.dtls), failed(run.dtls.failed, run.dtls.failures)].filter((s) => s !== '').join(' · '),
+        result: [`${formatNumber(Math.round(dtlsRate))} handshakes + registrations/s`, `server CPU ${dtlsCpuMs.toFixed(2)} ms each (+ its Object 3 read)`, shares(run.dtls), stored(run.dtls), drops(run.dtls.udpDrops), failed(run.dtls.failed, run.dtls.failures)].filter((s) => s !== '').join(' · '),
         // Below one 10 ms tick per run the reference's CPU reads 0: no ratio then.
         reference: `${ratio.toFixed(2)}× libcoap's handshakes/s; server CPU ${referenceCpuMs > 0 ? `${(dtlsCpuMs / referenceCpuMs).toFixed(1)}× libcoap's per handshake` : 'not comparable (libcoap under one 10 ms tick)'}`,
         target: { text: `≥ ${DTLS_RATIO_TARGET}× libcoap: ${ratio >= DTLS_RATIO_TARGET ? 'PASS' : 'MISS'}`, met: ratio >= DTLS_RATIO_TARGET },
@@ -115,6 +118,8 @@ export async function lwm2mBench(ctx: BenchContext, o: Lwm2mBenchOptions): Promi
 
   notes.push(
     `Load: the agent's LwM2M fleet (\`Lwm2mFleet\`, packages/agent/src/lwm2m) in the bench process — one UDP socket or DTLS session per device, LwM2M 1.1 Register with objects 0, 1, 3, 5, 3303, lifetime 3,600 s, at most ${o.concurrency} registrations in flight, no rate limit; registrations/s counts from the first Register sent to the last answer. The server: a \`hangar serve\` child (TypeScript source via tsx, fresh data dir, log level warn, \`--coap-port 0 --coaps-port 0\`).`,
+    'DTLS limits: every simulated device comes from 127.0.0.1, so the bench raises the DTLS server\'s per-address limits (256 sessions and 16 handshakes at once per source address, there so that one host cannot take the whole server) to its server-wide ones (10,000 and 1,000) with a preload in the server child (dtls-limits-preload.ts); `hangar serve` has no flag for them.',
+    'UDP drops: `RcvbufErrors` of /proc/net/snmp over the phase — datagrams the kernel dropped because a receive buffer (the server\'s or a device\'s) was full; the counter is machine-wide, so other programs\' drops count too.',
     `Devices: N for plain CoAP and M for DTLS, by one bulk import; each DTLS device a \`psk\` credential with a key the bench made (\`POST /api/v1/devices/{id}/credentials\`), identity = device id. The two sets never mix: a device with a PSK must use DTLS (docs/lwm2m.md).`,
     `Server CPU: the child's /proc/<pid>/stat (user + system, 10 ms ticks) over the phase, per operation. A registration phase ends once the server has also read each device's Object 3 (it does after every Register), so that read is in the figure. Cores busy = CPU seconds ÷ wall seconds; "generator" is this process (the fleet or the reference's client); "other processes" is the machine's busy time less those two, on ${cpus().length} cores.`,
     `Observe: \`POST /api/v1/devices/{id}/lwm2m/3303/0/5700/observe\` for every registered device (16 at once), each device then takes a new reading every ${formatNumber(o.readingIntervalMs)} ms (spread over the interval) and notifies (NON, pmin 0); after 2 s of warm-up the \`temperature\` readings in the database (points + inbox) are counted before and after a ${o.observeWindowSec} s window — one per notification (Hangar also stores each under the path key \`3303.0.5700\`).`,
@@ -136,6 +141,10 @@ function shares(p: CpuSpan): string {
 
 function stored(p: RegistrationPhase): string {
   return p.stored === p.registered ? `${formatNumber(p.stored)} registrations in the store` : `**${formatNumber(p.stored)} registrations in the store for ${formatNumber(p.registered)} answered**`;
+}
+
+function drops(n: number): string {
+  return n === 0 ? '' : `${formatNumber(n)} datagrams dropped by the kernel (UDP receive buffers full)`;
 }
 
 function failed(n: number, reasons: Record<string, number>): string {
