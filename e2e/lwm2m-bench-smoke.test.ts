@@ -8,7 +8,7 @@ import { lwm2mBench } from '../bench/lwm2m/lwm2m-bench.js';
 
 describe('LwM2M benchmark (smoke, 20 + 10 devices)', () => {
   it('registers over CoAP, stores observed temperatures, registers over DTLS PSK and measures the libcoap reference', async () => {
-    const result = await lwm2mBench({ stores: ['sqlite'], scale: 1 }, { devices: 20, dtlsDevices: 10, concurrency: 8, readingIntervalMs: 200, observeWindowSec: 2 });
+    const result = await lwm2mBench({ stores: ['sqlite'], scale: 1 }, { devices: 20, dtlsDevices: 10, concurrency: 8, readingIntervalMs: 200, observeWindowSec: 2, drainTimeoutSec: 30 });
     const byName = (start: string): string => {
       const figure = result.figures.find((f) => f.name.startsWith(start));
       if (!figure) throw new Error(`no figure "${start}…" in ${JSON.stringify(result.figures.map((f) => f.name))}`);

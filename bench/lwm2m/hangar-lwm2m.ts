@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { Lwm2mFleet, type Lwm2mFleetDevice, type Lwm2mFleetStats } from '../../packages/agent/src/lwm2m/index.js';
 import { startHangar, type RunningHangar } from '../../e2e/support/hangar-process.js';
 import type { Dialect } from '../../packages/server/src/store/schema.js';
-import { raiseOpenFileLimit } from '../ingest/brokers.js';
+import { raiseOpenFileLimit, rssBytes } from '../ingest/brokers.js';
 import { formatNumber, progress } from '../support/measure.js';
 import { postgresSchema, track } from '../support/scratch.js';
 import { startCpuSpan, type CpuSpan } from '../twin/process-cpu.js';
@@ -49,6 +49,8 @@ export interface HangarLwm2mOptions {
   readingIntervalMs: number;
   /** The observe phase's measured window. */
   observeWindowSec: number;
+  /** How long to wait, after the window, for the server to store what it took in. */
+  drainTimeoutSec: number;
 }
 
 export interface RegistrationPhase extends CpuSpan {
@@ -72,6 +74,10 @@ export interface ObservePhase extends CpuSpan {
   sent: number;
   stored: number;
   udpDrops: number;
+  /** The server's resident memory at the window's end. */
+  rssBytes: number;
+  /** After the readings stop: how many of the window's notifications were stored in the end, and how long the server took to get there. */
+  drain: { stored: number; sec: number; complete: boolean };
 }
 
 export interface HangarLwm2mRun {
@@ -197,10 +203,41 @@ async function observePhase(label: string, server: RunningHangar, fleet: Lwm2mFl
     const udpDrops = udpReceiveBufferErrors() - drops0;
     const sent = fleet.stats().notificationsSent - sent0;
     const stored = (await counts.telemetry(TEMPERATURE_KEY)) - stored0;
-    progress(`${label}: ${formatNumber(sent)} notifications sent, ${formatNumber(stored)} readings stored in ${cpu.wallSec.toFixed(1)} s`);
-    return { ...cpu, observed: targets.length, observeSec, sent, stored, udpDrops };
+    const rss = rssBytes(server.process.pid!);
+    progress(`${label}: ${formatNumber(sent)} notifications sent, ${formatNumber(stored)} readings stored in ${cpu.wallSec.toFixed(1)} s; server RSS ${formatNumber(rss / 2 ** 20)} MiB`);
+    stopReadings();
+    // What the server took in but had not stored yet: it goes on storing after the readings stop.
+    // The next phase must not start against that backlog; how long it lasts is a figure too.
+    const drain = await drained(counts, o.drainTimeoutSec);
+    const afterWindow = drain.stored - stored0;
+    progress(`${label}: ${drain.complete ? 'settled' : 'still storing'} ${drain.sec.toFixed(1)} s after the readings stopped: ${formatNumber(afterWindow)} readings stored since the window opened`);
+    return { ...cpu, observed: targets.length, observeSec, sent, stored, udpDrops, rssBytes: rss, drain: { stored: afterWindow, sec: drain.sec, complete: drain.complete } };
   } finally {
     stopReadings();
+  }
+}
+
+/** Waits until the stored readings stop growing for 3 s (or `timeoutSec`): the total then, and the time taken. */
+async function drained(counts: StoreCounts, timeoutSec: number): Promise<{ stored: number; sec: number; complete: boolean }> {
+  const t0 = performance.now();
+  const quietMs = 3000;
+  let last = await counts.telemetry(TEMPERATURE_KEY);
+  let changedAt = performance.now();
+  let loggedAt = performance.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = await counts.telemetry(TEMPERATURE_KEY);
+    if (now !== last) {
+      last = now;
+      changedAt = performance.now();
+    } else if (performance.now() - changedAt >= quietMs) {
+      return { stored: last, sec: (changedAt - t0) / 1000, complete: true };
+    }
+    if (performance.now() - t0 > timeoutSec * 1000) return { stored: last, sec: (performance.now() - t0) / 1000, complete: false };
+    if (performance.now() - loggedAt > 10_000) {
+      loggedAt = performance.now();
+      progress(`waiting for the server's stored readings to settle (${formatNumber(last)} so far)`);
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- lwm2m [--devices N] [--dtls-devices M] [--concurrency C]
- * [--reading-interval-ms I] [--observe-window S]`: issue 12's benchmark — LwM2M registrations/s
+ * [--reading-interval-ms I] [--observe-window S] [--drain-timeout S]`: issue 12's benchmark — LwM2M registrations/s
  * over plain CoAP and over DTLS PSK (full handshake + Register), and observe notifications/s
  * stored as telemetry, against a `hangar serve` child with the agent's LwM2M fleet as the load
  * (hangar-lwm2m.ts). Reference in the same run: full PSK handshakes/s against libcoap's
@@ -21,6 +21,7 @@ const DEFAULT_DTLS_DEVICES = 1_000;
 const DEFAULT_CONCURRENCY = 50;
 const DEFAULT_READING_INTERVAL_MS = 1_000;
 const DEFAULT_OBSERVE_WINDOW_SEC = 10;
+const DEFAULT_DRAIN_TIMEOUT_SEC = 300;
 /** The issue's targets. */
 const COAP_REGISTRATIONS_TARGET = 2_000;
 const DTLS_RATIO_TARGET = 0.5;
@@ -50,6 +51,7 @@ export function lwm2mOptions(argv: readonly string[], ctx: BenchContext): Lwm2mB
     concurrency: whole('concurrency', 1, 1_000) ?? DEFAULT_CONCURRENCY,
     readingIntervalMs: whole('reading-interval-ms', 100, 600_000) ?? DEFAULT_READING_INTERVAL_MS,
     observeWindowSec: whole('observe-window', 1, 3_600) ?? DEFAULT_OBSERVE_WINDOW_SEC,
+    drainTimeoutSec: whole('drain-timeout', 1, 3_600) ?? DEFAULT_DRAIN_TIMEOUT_SEC,
   };
 }
 
@@ -98,6 +100,8 @@ export async function lwm2mBench(ctx: BenchContext, o: Lwm2mBenchOptions): Promi
         result: [
           `${formatNumber(Math.round(ob.stored / ob.wallSec))} notifications stored/s (${formatNumber(Math.round(ob.sent / ob.wallSec))}/s sent; ${formatNumber(ob.stored)} of ${formatNumber(ob.sent)} in ${ob.wallSec.toFixed(1)} s)`,
           `server CPU ${cpuMsPer(ob, ob.stored).toFixed(3)} ms per notification`,
+          `server RSS ${formatNumber(ob.rssBytes / 2 ** 20)} MiB at the window's end`,
+          `${ob.drain.complete ? 'in the end' : `still storing after ${ob.drain.sec.toFixed(0)} s:`} ${formatNumber(ob.drain.stored)} of the ${formatNumber(ob.sent)} sent stored${ob.drain.complete ? `, the last ${ob.drain.sec.toFixed(1)} s after the readings stopped` : ''}`,
           shares(ob),
           drops(ob.udpDrops),
           `observations started at ${formatNumber(Math.round(ob.observed / ob.observeSec))}/s (REST, 16 at once)`,
