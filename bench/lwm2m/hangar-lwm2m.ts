@@ -12,12 +12,15 @@
  *    new reading every `readingIntervalMs` (not before: the observations start on an idle
  *    server); over a fixed window the bench counts the `temperature` readings stored (rows in
  *    the database) and the notifications the devices sent.
- * 3. The N devices de-register; the M devices do a full DTLS PSK handshake and register.
+ * 3. The N devices de-register. The M devices' PSKs do what the reference does (a full DTLS
+ *    handshake and one GET each, sessions then closed); then the M devices do a full DTLS PSK
+ *    handshake and register.
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Lwm2mFleet, type Lwm2mFleetDevice, type Lwm2mFleetStats } from '../../packages/agent/src/lwm2m/index.js';
+import { CoapCode } from '@hangar/protocol/coap';
+import { Lwm2mFleet, type Lwm2mFleetDevice, type Lwm2mFleetStats, type PskCredentials } from '../../packages/agent/src/lwm2m/index.js';
 import { startHangar, type RunningHangar } from '../../e2e/support/hangar-process.js';
 import type { Dialect } from '../../packages/server/src/store/schema.js';
 import { raiseOpenFileLimit, rssBytes } from '../ingest/brokers.js';
@@ -26,6 +29,7 @@ import { postgresSchema, track } from '../support/scratch.js';
 import { startCpuSpan, type CpuSpan } from '../twin/process-cpu.js';
 import { profilingEnv } from '../twin/twin-bench.js';
 import { inParallel, Lwm2mBenchRest } from './lwm2m-rest.js';
+import { handshakeAndRequest } from './psk-handshakes.js';
 import { storeCounts, type StoreCounts } from './store-counts.js';
 
 const DEVICE_TYPE = 'lwm2m-bench';
@@ -80,10 +84,19 @@ export interface ObservePhase extends CpuSpan {
   drain: { stored: number; sec: number; complete: boolean };
 }
 
+/** Full handshakes + one request each, as the reference does. */
+export interface HandshakePhase extends CpuSpan {
+  done: number;
+  failed: number;
+  failures: Record<string, number>;
+  udpDrops: number;
+}
+
 export interface HangarLwm2mRun {
   provisionSec: number;
   coap: RegistrationPhase;
   observe: ObservePhase;
+  handshakes: HandshakePhase;
   dtls: RegistrationPhase;
 }
 
@@ -117,11 +130,13 @@ export async function hangarLwm2m(store: Dialect, o: HangarLwm2mOptions): Promis
     progress(`${label}: de-registering the ${formatNumber(o.devices)} CoAP devices`);
     await plain.stop();
 
+    const handshakes = await handshakePhase(`${label} DTLS`, server, port(server, 'coaps'), psks, o.concurrency);
+
     const devices: Lwm2mFleetDevice[] = dtlsIds.map((endpointName, i) => ({ endpointName, psk: psks[i]! }));
     const secure = new Lwm2mFleet({ serverUri: coapsUri, devices, ...fleetOptions(o) });
     fleets.push(secure);
     const dtls = await registrationPhase(`${label} DTLS`, server, secure, counts, true);
-    return { provisionSec, coap, observe, dtls };
+    return { provisionSec, coap, observe, handshakes, dtls };
   } catch (err) {
     throw new Error(`${label}: ${err instanceof Error ? err.message : String(err)}\n--- server log (last 2,000 characters) ---\n${server.logs().slice(-2000)}`, { cause: err });
   } finally {
@@ -180,6 +195,23 @@ async function registrationPhase(label: string, server: RunningHangar, fleet: Lw
   const stored = await counts.registrations(secure);
   progress(`${label}: ${describe(s)} in ${((s.registrationPhaseMs ?? 0) / 1000).toFixed(2)} s (until ${new Date().toISOString()}); server holds ${formatNumber(stored)}`);
   return { ...cpu, devices: n, registered: s.registrationsDone, failed: s.registrationsFailed, failures: fleet.failureReasons(), phaseSec: (s.registrationPhaseMs ?? NaN) / 1000, stored, udpDrops };
+}
+
+/**
+ * The reference's exact work against Hangar's DTLS port: with each device's PSK, a full
+ * handshake and one GET of a path no handler serves (answered 4.04 through the session); the
+ * sessions end (close_notify) before the devices register.
+ */
+async function handshakePhase(label: string, server: RunningHangar, dtlsPort: number, psks: PskCredentials[], concurrency: number): Promise<HandshakePhase> {
+  progress(`${label}: ${formatNumber(psks.length)} full PSK handshakes + GET at ${new Date().toISOString()}`);
+  const drops0 = udpReceiveBufferErrors();
+  const span = startCpuSpan(server.process.pid!);
+  const run = await handshakeAndRequest({ host: '127.0.0.1', port: dtlsPort, credentials: psks, concurrency, request: { code: CoapCode.GET, path: ['bench-handshake'] }, anyAnswer: true });
+  const cpu = span.stop();
+  const udpDrops = udpReceiveBufferErrors() - drops0;
+  await run.close();
+  progress(`${label}: ${formatNumber(run.done)} handshakes + GET, ${formatNumber(run.failed)} failed, in ${run.wallSec.toFixed(2)} s`);
+  return { ...cpu, wallSec: run.wallSec, done: run.done, failed: run.failed, failures: run.failures, udpDrops };
 }
 
 async function observePhase(label: string, server: RunningHangar, fleet: Lwm2mFleet, rest: Lwm2mBenchRest, deviceIds: string[], counts: StoreCounts, o: HangarLwm2mOptions): Promise<ObservePhase> {

@@ -27,6 +27,8 @@ export interface HandshakeOptions {
   /** Handshakes in flight at most. */
   concurrency: number;
   request: OutgoingRequest;
+  /** An error answer (4.04 for a path the server does not serve) still completed the exchange. */
+  anyAnswer?: boolean;
   /** Handshake deadline per session (default 10 s). */
   timeoutMs?: number;
 }
@@ -46,8 +48,7 @@ export async function handshakeAndRequest(o: HandshakeOptions): Promise<Handshak
         const endpoint = new CoapEndpoint(transport);
         endpoints.push(endpoint);
         const res = await endpoint.request(o.request);
-        // Any answer came back through the session; an error code would still be a completed exchange, but say so.
-        if (res.code >= 0x80) throw new Error(`answered ${res.code >> 5}.${String(res.code & 0x1f).padStart(2, '0')}`);
+        if (!o.anyAnswer && res.code >= 0x80) throw new Error(`answered ${res.code >> 5}.${String(res.code & 0x1f).padStart(2, '0')}`);
         done += 1;
       } catch (err) {
         failed += 1;
