@@ -100,7 +100,8 @@ export interface HangarLwm2mRun {
   dtls: RegistrationPhase;
 }
 
-export async function hangarLwm2m(store: Dialect, o: HangarLwm2mOptions): Promise<HangarLwm2mRun> {
+/** `beforeHandshakes` runs right before the handshake phase (the bench's reference, so that both see the same machine). */
+export async function hangarLwm2m(store: Dialect, o: HangarLwm2mOptions, beforeHandshakes?: () => Promise<void>): Promise<HangarLwm2mRun> {
   const label = `lwm2m/${store}`;
   const schema = store === 'postgres' ? postgresSchema() : undefined;
   const server = await startHangar({ args: ['--coap-port', '0', '--coaps-port', '0', '--mqtt-port', 'off', ...(schema ? ['--database-url', schema.url] : [])], env: serverEnv() });
@@ -130,6 +131,7 @@ export async function hangarLwm2m(store: Dialect, o: HangarLwm2mOptions): Promis
     progress(`${label}: de-registering the ${formatNumber(o.devices)} CoAP devices`);
     await plain.stop();
 
+    await beforeHandshakes?.();
     const handshakes = await handshakePhase(`${label} DTLS`, server, port(server, 'coaps'), psks, o.concurrency);
 
     const devices: Lwm2mFleetDevice[] = dtlsIds.map((endpointName, i) => ({ endpointName, psk: psks[i]! }));

@@ -11,7 +11,7 @@ import { BenchConfigError, type BenchContext, type BenchResult } from '../suppor
 import { checkTarget, formatNumber, progress, type Figure } from '../support/measure.js';
 import type { CpuSpan } from '../twin/process-cpu.js';
 import { hangarLwm2m, type HangarLwm2mOptions, type RegistrationPhase } from './hangar-lwm2m.js';
-import { LIBCOAP_SERVER, libcoapReference } from './libcoap-reference.js';
+import { LIBCOAP_SERVER, libcoapReference, type ReferenceRun } from './libcoap-reference.js';
 
 export type Lwm2mBenchOptions = HangarLwm2mOptions;
 
@@ -64,19 +64,19 @@ export async function lwm2mBench(ctx: BenchContext, o: Lwm2mBenchOptions): Promi
   const figures: Figure[] = [];
   const notes: string[] = [];
 
-  progress(`lwm2m: reference, ${formatNumber(o.dtlsDevices)} PSK handshakes + GET against ${LIBCOAP_SERVER}`);
-  const reference = await libcoapReference({ handshakes: o.dtlsDevices, concurrency: o.concurrency });
-  const referenceRate = reference.handshakes / reference.wallSec;
-  const referenceCpuMs = (reference.serverSec * 1000) / Math.max(1, reference.handshakes);
-  progress(`lwm2m: reference ${formatNumber(Math.round(referenceRate))} handshakes/s, server CPU ${referenceCpuMs.toFixed(2)} ms each`);
-  figures.push({
-    name: `Reference: ${formatNumber(o.dtlsDevices)} full DTLS PSK handshakes + GET, libcoap ${LIBCOAP_SERVER} ${reference.version}`,
-    store: '—',
-    result: [`${formatNumber(Math.round(referenceRate))} handshakes/s`, `server CPU ${referenceCpuMs.toFixed(2)} ms/handshake`, shares(reference), failed(reference.failed, reference.failures)].filter((s) => s !== '').join(' · '),
-  });
-
+  let version = '';
   for (const store of ctx.stores) {
-    const run = await hangarLwm2m(store, o);
+    // The reference runs right before Hangar's handshakes, so that both see the same machine (other work on it comes and goes).
+    let ref: ReferenceRun | undefined;
+    const run = await hangarLwm2m(store, o, async () => {
+      progress(`lwm2m: reference, ${formatNumber(o.dtlsDevices)} PSK handshakes + GET against ${LIBCOAP_SERVER}`);
+      ref = await libcoapReference({ handshakes: o.dtlsDevices, concurrency: o.concurrency });
+      progress(`lwm2m: reference ${formatNumber(Math.round(ref.handshakes / ref.wallSec))} handshakes/s`);
+    });
+    const reference = ref!;
+    version = reference.version;
+    const referenceRate = reference.handshakes / reference.wallSec;
+    const referenceCpuMs = (reference.serverSec * 1000) / Math.max(1, reference.handshakes);
     const coapRate = run.coap.registered / run.coap.phaseSec;
     const dtlsRate = run.dtls.registered / run.dtls.phaseSec;
     const dtlsCpuMs = cpuMsPer(run.dtls, run.dtls.registered);
@@ -115,6 +115,11 @@ export async function lwm2mBench(ctx: BenchContext, o: Lwm2mBenchOptions): Promi
           .join(' · '),
       },
       {
+        name: `Reference: ${formatNumber(o.dtlsDevices)} full DTLS PSK handshakes + GET, libcoap ${LIBCOAP_SERVER} ${reference.version} (just before the next line)`,
+        store: '—',
+        result: [`${formatNumber(Math.round(referenceRate))} handshakes/s`, `server CPU ${referenceCpuMs.toFixed(2)} ms/handshake`, shares(reference), failed(reference.failed, reference.failures)].filter((s) => s !== '').join(' · '),
+      },
+      {
         name: `DTLS PSK: ${formatNumber(o.dtlsDevices)} full handshakes + GET, the reference's work (${o.concurrency} in flight)`,
         store,
         result: [`${formatNumber(Math.round(handshakeRate))} handshakes/s`, `server CPU ${handshakeCpuMs.toFixed(2)} ms/handshake`, shares(hs), drops(hs.udpDrops), failed(hs.failed, hs.failures)].filter((s) => s !== '').join(' · '),
@@ -138,7 +143,7 @@ export async function lwm2mBench(ctx: BenchContext, o: Lwm2mBenchOptions): Promi
     `Devices: N for plain CoAP and M for DTLS, by one bulk import; each DTLS device a \`psk\` credential with a key the bench made (\`POST /api/v1/devices/{id}/credentials\`), identity = device id. The two sets never mix: a device with a PSK must use DTLS (docs/lwm2m.md).`,
     `Server CPU: the child's /proc/<pid>/stat (user + system, 10 ms ticks) over the phase, per operation. A registration phase ends once the server has also read each device's Object 3 (it does after every Register), so that read is in the figure. Cores busy = CPU seconds ÷ wall seconds; "generator" is this process (the fleet or the reference's client); "other processes" is the machine's busy time less those two, on ${cpus().length} cores.`,
     `Observe: \`POST /api/v1/devices/{id}/lwm2m/3303/0/5700/observe\` for every registered device (16 at once), each device then takes a new reading every ${formatNumber(o.readingIntervalMs)} ms (spread over the interval) and notifies (NON, pmin 0); after 2 s of warm-up the \`temperature\` readings in the database (points + inbox) are counted before and after a ${o.observeWindowSec} s window — one per notification (Hangar also stores each under the path key \`3303.0.5700\`).`,
-    `Reference: \`${LIBCOAP_SERVER} -k KEY -v 0\` (libcoap ${reference.version}, C, DTLS by OpenSSL, one key for every identity) in its own process; the same client as the devices use — the agent's \`openDtlsTransport\` (node-dtls-client 2.0.3, TLS_PSK_WITH_AES_128_CCM_8) and CoAP endpoint — does M full handshakes, each followed by one CON GET of \`/\`, ${o.concurrency} at once, sessions kept open until the end. Against Hangar the same client does the same with the M devices' PSKs (a GET of a path Hangar does not serve, answered 4.04 through the session; Hangar looks each identity up in its store and unseals its key, libcoap has one key in memory) — the target's figure; then the sessions close and the M devices register over DTLS, which adds the Register (written to the store, presence) and the Object 3 read.`,
+    `Reference: \`${LIBCOAP_SERVER} -k KEY -v 0\` (libcoap ${version}, C, DTLS by OpenSSL, one key for every identity) in its own process, run right before Hangar's handshakes (same machine conditions); the same client as the devices use — the agent's \`openDtlsTransport\` (node-dtls-client 2.0.3, TLS_PSK_WITH_AES_128_CCM_8) and CoAP endpoint — does M full handshakes, each followed by one CON GET of \`/\`, ${o.concurrency} at once, sessions kept open until the end. Against Hangar the same client does the same with the M devices' PSKs (a GET of a path Hangar does not serve, answered 4.04 through the session; Hangar looks each identity up in its store and unseals its key, libcoap has one key in memory) — the target's figure; then the sessions close and the M devices register over DTLS, which adds the Register (written to the store, presence) and the Object 3 read.`,
   );
   return { title: 'LwM2M: registrations over CoAP and DTLS PSK, observe notifications to telemetry', figures, notes };
 }
