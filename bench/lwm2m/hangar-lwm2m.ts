@@ -26,7 +26,7 @@ import type { Dialect } from '../../packages/server/src/store/schema.js';
 import { raiseOpenFileLimit, rssBytes } from '../ingest/brokers.js';
 import { formatNumber, progress } from '../support/measure.js';
 import { postgresSchema, track } from '../support/scratch.js';
-import { startCpuSpan, type CpuSpan } from '../twin/process-cpu.js';
+import { processCpuSeconds, startCpuSpan, type CpuSpan } from '../twin/process-cpu.js';
 import { profilingEnv } from '../twin/twin-bench.js';
 import { inParallel, Lwm2mBenchRest } from './lwm2m-rest.js';
 import { handshakeAndRequest } from './psk-handshakes.js';
@@ -80,7 +80,7 @@ export interface ObservePhase extends CpuSpan {
   udpDrops: number;
   /** The server's resident memory at the window's end. */
   rssBytes: number;
-  /** After the readings stop: how many of the window's notifications were stored in the end, and how long the server took to get there. */
+  /** After the readings stop: how long until the server was idle, and how many readings were stored since the window opened by then. */
   drain: { stored: number; sec: number; complete: boolean };
 }
 
@@ -131,9 +131,12 @@ export async function hangarLwm2m(store: Dialect, o: HangarLwm2mOptions, beforeH
     progress(`${label}: de-registering the ${formatNumber(o.devices)} CoAP devices`);
     await plain.stop();
 
+    // De-registration (and on PostgreSQL the observe phase's backlog) may still keep the server busy.
+    await serverIdle(server, o.drainTimeoutSec * 1000);
     await beforeHandshakes?.();
     const handshakes = await handshakePhase(`${label} DTLS`, server, port(server, 'coaps'), psks, o.concurrency);
 
+    await serverIdle(server, o.drainTimeoutSec * 1000);
     const devices: Lwm2mFleetDevice[] = dtlsIds.map((endpointName, i) => ({ endpointName, psk: psks[i]! }));
     const secure = new Lwm2mFleet({ serverUri: coapsUri, devices, ...fleetOptions(o) });
     fleets.push(secure);
@@ -242,37 +245,45 @@ async function observePhase(label: string, server: RunningHangar, fleet: Lwm2mFl
     stopReadings();
     // What the server took in but had not stored yet: it goes on storing after the readings stop.
     // The next phase must not start against that backlog; how long it lasts is a figure too.
-    const drain = await drained(counts, o.drainTimeoutSec);
+    const drain = await drained(server, counts, o.drainTimeoutSec);
     const afterWindow = drain.stored - stored0;
-    progress(`${label}: ${drain.complete ? 'settled' : 'still storing'} ${drain.sec.toFixed(1)} s after the readings stopped: ${formatNumber(afterWindow)} readings stored since the window opened`);
+    progress(`${label}: server ${drain.complete ? 'idle' : 'still busy'} ${drain.sec.toFixed(1)} s after the readings stopped: ${formatNumber(afterWindow)} readings stored since the window opened`);
     return { ...cpu, observed: targets.length, observeSec, sent, stored, udpDrops, rssBytes: rss, drain: { stored: afterWindow, sec: drain.sec, complete: drain.complete } };
   } finally {
     stopReadings();
   }
 }
 
-/** Waits until the stored readings stop growing for 3 s (or `timeoutSec`): the total then, and the time taken. */
-async function drained(counts: StoreCounts, timeoutSec: number): Promise<{ stored: number; sec: number; complete: boolean }> {
+/**
+ * Waits until the server is idle (under 5 % of a core for 2 s running) or `timeoutSec` passes:
+ * the readings stored by then, and the time it took. A server can hold a backlog in memory
+ * that it works through long after its input stopped; no phase may start against it.
+ */
+async function drained(server: RunningHangar, counts: StoreCounts, timeoutSec: number): Promise<{ stored: number; sec: number; complete: boolean }> {
   const t0 = performance.now();
-  const quietMs = 3000;
-  let last = await counts.telemetry(TEMPERATURE_KEY);
-  let changedAt = performance.now();
+  const complete = await serverIdle(server, timeoutSec * 1000);
+  return { stored: await counts.telemetry(TEMPERATURE_KEY), sec: (performance.now() - t0) / 1000, complete };
+}
+
+/** Resolves true once the server used under 5 % of a core over each of two consecutive seconds; false at `timeoutMs`. */
+export async function serverIdle(server: RunningHangar, timeoutMs: number): Promise<boolean> {
+  const pid = server.process.pid!;
+  const deadline = performance.now() + timeoutMs;
+  let quiet = 0;
   let loggedAt = performance.now();
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 500));
-    const now = await counts.telemetry(TEMPERATURE_KEY);
-    if (now !== last) {
-      last = now;
-      changedAt = performance.now();
-    } else if (performance.now() - changedAt >= quietMs) {
-      return { stored: last, sec: (changedAt - t0) / 1000, complete: true };
-    }
-    if (performance.now() - t0 > timeoutSec * 1000) return { stored: last, sec: (performance.now() - t0) / 1000, complete: false };
+  let before = processCpuSeconds(pid);
+  while (performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = processCpuSeconds(pid);
+    quiet = now - before < 0.05 ? quiet + 1 : 0;
+    before = now;
+    if (quiet >= 2) return true;
     if (performance.now() - loggedAt > 10_000) {
       loggedAt = performance.now();
-      progress(`waiting for the server's stored readings to settle (${formatNumber(last)} so far)`);
+      progress('waiting for the server to finish the work it took in (busy)');
     }
   }
+  return false;
 }
 
 /**
