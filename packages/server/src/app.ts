@@ -339,6 +339,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       link: lwm2mLink,
       registrations: services.lwm2m.registrations,
       models: services.lwm2m.models,
+      mapping: services.lwm2m.mapping,
       packages: new InstallationFirmwarePackages({ coapHost: fwOptions.host, httpBaseUrl: fwOptions.httpBaseUrl, maxPushBytes: fwOptions.maxPushBytes, downloads, ports: () => ({ coap: coapListeners.plain.port, coaps: coapListeners.secure.port }) }),
       delivery: fwOptions.delivery,
       logger: logger.child({ component: 'lwm2m-firmware' }),

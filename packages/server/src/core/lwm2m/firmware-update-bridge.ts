@@ -12,7 +12,8 @@ import type { FirmwarePackages } from './firmware-packages.js';
 import { chooseDelivery, failureOfUpdateResult, FW, FwState } from './firmware-update-mapping.js';
 import type { ObjectModelService } from './object-models.js';
 import type { Lwm2mDeviceLink, Lwm2mRegistration, Lwm2mRequest, Lwm2mResponse, Lwm2mTarget } from './ports.js';
-import type { RegistrationService } from './registration-service.js';
+import type { Lwm2mMapping } from './lwm2m-mapping.js';
+import { identityOf, type RegistrationService } from './registration-service.js';
 
 export interface FirmwareUpdateBridgeOptions {
   stores: Stores;
@@ -21,6 +22,8 @@ export interface FirmwareUpdateBridgeOptions {
   registrations: RegistrationService;
   models: ObjectModelService;
   packages: FirmwarePackages;
+  /** The Firmware Version read after an update lands in the reported twin like any Object 3 read. */
+  mapping: Pick<Lwm2mMapping, 'readValues'>;
   /** `auto` (default): pull when Hangar knows a package URI the device can use, else push. */
   delivery?: 'auto' | 'pull' | 'push' | undefined;
   logger?: Logger | undefined;
@@ -183,6 +186,8 @@ export class FirmwareUpdateBridge {
       const version = await this.readString(target, { objectId: 3, instanceId: 0, resourceId: 3 }).catch(() => undefined);
       // Rebooting already: its next Register brings it back here, with Object 3 read again.
       if (version === undefined) return;
+      // The reported twin first: its `firmwareVersion` is what the health gate compares while verifying, and it must not be the old one.
+      await this.options.mapping.readValues(identityOf(registration), [{ path: { objectId: 3, instanceId: 0, resourceId: 3 }, type: 'String', value: version }]);
       await this.report(registration, { ...base, state: 'succeeded', version });
       this.forget(registration, d);
       return;

@@ -1,0 +1,188 @@
+/**
+ * LwM2M devices in rollouts through Object 5 (docs/lwm2m.md, "Firmware update"): an in-process
+ * Hangar on real UDP sockets, a firmware image uploaded, the agent's LwM2M clients registered
+ * over plain CoAP, and rollouts to them. The clients pull the package (CoAP Block2 from the
+ * device API) or take it pushed (Block1 write of 5/0/0); injected failures end `failed` with
+ * the reason of their Update Result; an abort writes nothing more to a device not yet reached.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Lwm2mClient, type FirmwareFailures } from '../packages/agent/src/lwm2m/index.js';
+import { startTestHangar, type TestHangar } from '../packages/server/src/testing/test-hangar.js';
+import { waitFor } from '../packages/server/src/transports/lwm2m/lwm2m-fixture.js';
+import type { HangarOptions } from '../packages/server/src/app.js';
+
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
+
+/** The image: F's client takes the version it installs from a `version=` marker in the first bytes. */
+const IMAGE = Buffer.concat([Buffer.from('version=2.0.0\n'), randomBytes(20 * 1024)]);
+
+interface Installation {
+  t: TestHangar;
+  port: number;
+  clock: { now: number };
+  firmwareId: string;
+  clients: Lwm2mClient[];
+  device(id: string, options?: { failures?: FirmwareFailures; queueMode?: boolean }): Promise<Lwm2mClient>;
+  rollout(tag: string, body?: Record<string, unknown>): Promise<any>;
+  members(rolloutId: string): Promise<Map<string, any>>;
+  close(): Promise<void>;
+}
+
+async function installation(lwm2mFirmware: HangarOptions['lwm2mFirmware']): Promise<Installation> {
+  const clock = { now: Date.now() };
+  const t = await startTestHangar('sqlite', { now: () => clock.now, rolloutTickIntervalMs: 0, coapTiming: { ackTimeoutMs: 300, maxRetransmit: 2 }, lwm2mFirmware });
+  const port = await t.hangar.coapListeners.plain.listen(0, '127.0.0.1');
+  t.hangar.lwm2mLink.setTimeout(5000);
+  const uploaded = await t.call('POST', '/api/v1/firmware?version=2.0.0', { payload: IMAGE, headers: { 'content-type': 'application/octet-stream' } });
+  expect(uploaded.status, JSON.stringify(uploaded.body)).toBe(201);
+  const clients: Lwm2mClient[] = [];
+  const inst: Installation = {
+    t,
+    port,
+    clock,
+    firmwareId: uploaded.body.id,
+    clients,
+    async device(id, options = {}) {
+      const made = await t.call('POST', '/api/v1/devices', { body: { id, tags: { fleet: id.split('-')[0] } } });
+      expect(made.status, JSON.stringify(made.body)).toBe(201);
+      const client = new Lwm2mClient({
+        endpointName: id,
+        serverUri: `coap://127.0.0.1:${port}`,
+        lifetimeSec: 3600,
+        timing: { ackTimeoutMs: 300 },
+        device: { firmwareVersion: '1.0.0' },
+        firmware: { ...(options.failures ? { failures: options.failures } : {}) },
+        ...(options.queueMode ? { queueMode: true } : {}),
+      });
+      clients.push(client);
+      await client.start();
+      // Hangar reads Object 3 on Register: the version the device runs is known before it is targeted.
+      await waitFor(async () => (await t.call('GET', `/api/v1/devices/${id}`)).body.firmwareVersion === '1.0.0' || undefined, `${id} on 1.0.0`);
+      return client;
+    },
+    async rollout(tag, body = {}) {
+      const r = await t.call('POST', '/api/v1/rollouts', { body: { name: tag, firmwareId: inst.firmwareId, query: `tags.fleet = "${tag}"`, rate: { perMinute: 6000 }, ...body } });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      await t.hangar.rolloutEngine.tick();
+      return r.body;
+    },
+    async members(rolloutId) {
+      const r = await t.call('GET', `/api/v1/rollouts/${rolloutId}/devices?limit=1000`);
+      expect(r.status).toBe(200);
+      return new Map((r.body.items as any[]).map((d) => [d.deviceId, d]));
+    },
+    async close() {
+      for (const c of clients) await c.stop().catch(() => undefined);
+      await t.close();
+    },
+  };
+  return inst;
+}
+
+async function stateOf(inst: Installation, rolloutId: string, deviceId: string, states: string[]): Promise<any> {
+  return waitFor(async () => {
+    const m = (await inst.members(rolloutId)).get(deviceId);
+    return m && states.includes(m.state) ? m : undefined;
+  }, `${deviceId} in ${states.join('/')}`, 30_000);
+}
+
+describe('LwM2M Object 5 pull over CoAP (Block2)', () => {
+  let inst: Installation;
+  beforeAll(async () => {
+    inst = await installation({ host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await inst?.close();
+  });
+
+  it('updates devices through the health gate; an install failure and a corrupt package fail with their reasons', async () => {
+    const ok = await inst.device('pull-ok');
+    await inst.device('pull-install', { failures: { update: true } });
+    await inst.device('pull-corrupt', { failures: { integrity: true } });
+    await inst.device('pull-cut', { failures: { download: true } });
+    const history: string[] = [];
+    inst.t.hangar.bus.subscribe('rollout.device.state', (e) => {
+      if (e.deviceId === 'pull-ok') history.push(e.state);
+    });
+    const r = await inst.rollout('pull', { healthGate: { windowSec: 60, maxDisconnects: 0 } });
+
+    // The success path: downloaded over CoAP Block2, executed, re-registered (no disconnect), verifying.
+    const verifying = await stateOf(inst, r.id, 'pull-ok', ['verifying', 'failed', 'rolled_back']);
+    expect(verifying.state).toBe('verifying');
+    expect(history).toEqual(['offered', 'downloading', 'downloaded', 'installing', 'verifying']);
+    expect(ok.firmware.state).toBe(0);
+    // It pulled from the CoAP device API's firmware path, with a download token.
+    const uri = await inst.t.call('GET', '/api/v1/devices/pull-ok/lwm2m/5/0/1');
+    expect(JSON.stringify(uri.body)).toContain(`coap://127.0.0.1:${inst.port}/device/v1/firmware/${inst.firmwareId}/image?t=`);
+    const failedInstall = await stateOf(inst, r.id, 'pull-install', ['failed', 'succeeded', 'verifying']);
+    expect(failedInstall).toMatchObject({ state: 'failed', reason: 'install' });
+    expect(failedInstall.error).toContain('Update Result 8');
+    const corrupt = await stateOf(inst, r.id, 'pull-corrupt', ['failed', 'succeeded', 'verifying']);
+    expect(corrupt).toMatchObject({ state: 'failed', reason: 'verify' });
+    expect(corrupt.error).toContain('Update Result 5');
+    const cut = await stateOf(inst, r.id, 'pull-cut', ['failed', 'succeeded', 'verifying']);
+    expect(cut).toMatchObject({ state: 'failed', reason: 'download' });
+
+    // The device rebooted and registered again: Hangar read 3/0/3, and the registration did not count as a disconnect.
+    await waitFor(async () => (await inst.t.call('GET', '/api/v1/devices/pull-ok')).body.firmwareVersion === '2.0.0' || undefined, 'pull-ok on 2.0.0');
+    await waitFor(() => (ok.registered ? true : undefined), 'pull-ok registered again');
+    inst.clock.now += 61_000;
+    await inst.t.hangar.rolloutEngine.tick();
+    const done = await stateOf(inst, r.id, 'pull-ok', ['succeeded', 'failed']);
+    expect(done.state).toBe('succeeded');
+    const updates = await inst.t.call('GET', '/api/v1/devices/pull-ok/updates');
+    expect(updates.status).toBe(200);
+    expect(JSON.stringify(updates.body)).toContain('succeeded');
+  });
+
+  it('reaches a queue-mode device when it wakes; an abort before then writes nothing to it', async () => {
+    const early = await inst.device('queue-a', { queueMode: true });
+    const late = await inst.device('queuelate-a', { queueMode: true });
+    // Both asleep as far as Hangar knows (93 s after they last spoke).
+    inst.clock.now += 100_000;
+    const r = await inst.rollout('queue');
+    const rLate = await inst.rollout('queuelate');
+    expect((await inst.members(r.id)).get('queue-a').state).toBe('offered');
+    await inst.t.hangar.lwm2mFirmware.idle();
+    expect(early.firmware.state).toBe(0);
+    // It wakes (an Update): the Package URI goes out, and the update runs.
+    await early.update();
+    const done = await stateOf(inst, r.id, 'queue-a', ['succeeded', 'verifying', 'failed']);
+    expect(done.state).toBe('succeeded');
+
+    const aborted = await inst.t.call('POST', `/api/v1/rollouts/${rLate.id}/abort`);
+    expect(aborted.status).toBe(200);
+    expect((await inst.members(rLate.id)).get('queuelate-a')).toMatchObject({ state: 'cancelled', reason: 'aborted' });
+    await late.update();
+    await inst.t.hangar.lwm2mFirmware.idle();
+    expect(late.firmware.state).toBe(0);
+    expect((await inst.t.call('GET', '/api/v1/devices/queuelate-a')).body.firmwareVersion).toBe('1.0.0');
+  });
+});
+
+describe('LwM2M Object 5 push (Block1 write of 5/0/0)', () => {
+  let inst: Installation;
+  beforeAll(async () => {
+    // No package host configured: Hangar cannot name an address the device can pull from, so it pushes.
+    inst = await installation({});
+  });
+  afterAll(async () => {
+    await inst?.close();
+  });
+
+  it('pushes the image, executes Update and ends succeeded on the new version', async () => {
+    await inst.device('push-ok');
+    await inst.device('push-install', { failures: { update: true } });
+    const r = await inst.rollout('push');
+    const ok = await stateOf(inst, r.id, 'push-ok', ['succeeded', 'failed', 'rolled_back']);
+    expect(ok.state, JSON.stringify(ok)).toBe('succeeded');
+    await waitFor(async () => (await inst.t.call('GET', '/api/v1/devices/push-ok')).body.firmwareVersion === '2.0.0' || undefined, 'push-ok on 2.0.0');
+    // Nothing was pulled: the Package URI stayed empty.
+    const uri = await inst.t.call('GET', '/api/v1/devices/push-ok/lwm2m/5/0/1');
+    expect(uri.status).toBe(200);
+    expect(JSON.stringify(uri.body)).not.toContain('coap://');
+    const failed = await stateOf(inst, r.id, 'push-install', ['succeeded', 'failed']);
+    expect(failed).toMatchObject({ state: 'failed', reason: 'install' });
+  });
+});
