@@ -3,8 +3,7 @@
  * progress on stderr once a second, the summary as one JSON document on stdout.
  */
 import { readFileSync } from 'node:fs';
-import { isValidDeviceId } from '@hangar/protocol';
-import { simulatedDeviceIds } from '../simulator/credentials.js';
+import { readDeviceLines, simulatedDeviceIds } from '../simulator/credentials.js';
 import { parseCoapUri } from './transport.js';
 import { runLwm2mFleet, type Lwm2mFleetDevice, type Lwm2mFleetOptions, type Lwm2mFleetStats } from './lwm2m-fleet.js';
 
@@ -107,26 +106,10 @@ export function planLwm2mSimulation(flags: Lwm2mFlags): Lwm2mSimulatePlan {
 /** NDJSON, one device a line: `{"deviceId","key"}` (hex) with an optional `"identity"` (default the device id). */
 export function parsePskFile(text: string, source = 'psk file'): Lwm2mFleetDevice[] {
   const out: Lwm2mFleetDevice[] = [];
-  const seen = new Set<string>();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i += 1) {
-    const line = lines[i]!.trim();
-    if (line === '') continue;
-    const where = `${source} line ${i + 1}`;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch {
-      throw new Lwm2mUsageError(`${where}: not JSON`);
-    }
-    if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new Lwm2mUsageError(`${where}: expected an object`);
-    const r = record as Record<string, unknown>;
-    if (typeof r.deviceId !== 'string' || !isValidDeviceId(r.deviceId)) throw new Lwm2mUsageError(`${where}: "deviceId" must be a valid device id`);
-    if (seen.has(r.deviceId)) throw new Lwm2mUsageError(`${where}: device "${r.deviceId}" is listed twice`);
-    seen.add(r.deviceId);
+  for (const { record: r, deviceId, where } of readDeviceLines(text, source, (m) => new Lwm2mUsageError(m))) {
     if (typeof r.key !== 'string' || !/^([0-9a-fA-F]{2})+$/.test(r.key)) throw new Lwm2mUsageError(`${where}: "key" must be the PSK in hex`);
     if (r.identity !== undefined && (typeof r.identity !== 'string' || r.identity === '')) throw new Lwm2mUsageError(`${where}: "identity" must be a non-empty string`);
-    out.push({ endpointName: r.deviceId, psk: { identity: (r.identity as string | undefined) ?? r.deviceId, key: Buffer.from(r.key, 'hex') } });
+    out.push({ endpointName: deviceId, psk: { identity: (r.identity as string | undefined) ?? deviceId, key: Buffer.from(r.key, 'hex') } });
   }
   return out;
 }

@@ -15,9 +15,20 @@ export type DeviceCredential =
 
 export class CredentialsError extends Error {}
 
-/** Parses credential lines; each problem names its line. Certificates are read from disk, relative to `baseDir`. */
-export function parseCredentials(text: string, baseDir: string, source = 'credentials'): DeviceCredential[] {
-  const out: DeviceCredential[] = [];
+/** One line of a per-device NDJSON file: its object, its valid and unique `deviceId`, and where it is (for messages). */
+export interface DeviceLine {
+  record: Record<string, unknown>;
+  deviceId: string;
+  where: string;
+}
+
+/**
+ * Reads per-device NDJSON (the credentials file, the LwM2M PSK file): one object a line with a
+ * valid `deviceId` listed once; blank lines are skipped. Each problem names its line, thrown
+ * through `fail` so each caller keeps its own error type.
+ */
+export function readDeviceLines(text: string, source: string, fail: (message: string) => Error): DeviceLine[] {
+  const out: DeviceLine[] = [];
   const seen = new Set<string>();
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i += 1) {
@@ -28,15 +39,24 @@ export function parseCredentials(text: string, baseDir: string, source = 'creden
     try {
       record = JSON.parse(line);
     } catch {
-      throw new CredentialsError(`${where}: not JSON`);
+      throw fail(`${where}: not JSON`);
     }
-    if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new CredentialsError(`${where}: expected an object`);
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) throw fail(`${where}: expected an object`);
     const r = record as Record<string, unknown>;
-    if (typeof r.deviceId !== 'string' || !isValidDeviceId(r.deviceId)) throw new CredentialsError(`${where}: "deviceId" must be a valid device id`);
-    if (seen.has(r.deviceId)) throw new CredentialsError(`${where}: device "${r.deviceId}" is listed twice`);
+    if (typeof r.deviceId !== 'string' || !isValidDeviceId(r.deviceId)) throw fail(`${where}: "deviceId" must be a valid device id`);
+    if (seen.has(r.deviceId)) throw fail(`${where}: device "${r.deviceId}" is listed twice`);
     seen.add(r.deviceId);
+    out.push({ record: r, deviceId: r.deviceId, where });
+  }
+  return out;
+}
+
+/** Parses credential lines; each problem names its line. Certificates are read from disk, relative to `baseDir`. */
+export function parseCredentials(text: string, baseDir: string, source = 'credentials'): DeviceCredential[] {
+  const out: DeviceCredential[] = [];
+  for (const { record: r, deviceId, where } of readDeviceLines(text, source, (m) => new CredentialsError(m))) {
     if (typeof r.token === 'string' && r.token !== '') {
-      out.push({ deviceId: r.deviceId, kind: 'token', token: r.token });
+      out.push({ deviceId, kind: 'token', token: r.token });
     } else if (typeof r.certFile === 'string' && typeof r.keyFile === 'string') {
       const read = (file: string): string => {
         const path = isAbsolute(file) ? file : resolve(baseDir, file);
@@ -46,7 +66,7 @@ export function parseCredentials(text: string, baseDir: string, source = 'creden
           throw new CredentialsError(`${where}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
         }
       };
-      out.push({ deviceId: r.deviceId, kind: 'x509', certPem: read(r.certFile), keyPem: read(r.keyFile) });
+      out.push({ deviceId, kind: 'x509', certPem: read(r.certFile), keyPem: read(r.keyFile) });
     } else {
       throw new CredentialsError(`${where}: needs "token", or "certFile" and "keyFile"`);
     }

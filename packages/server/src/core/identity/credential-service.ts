@@ -52,6 +52,18 @@ export interface CredentialServiceOptions {
   masterKey?: MasterKey;
 }
 
+/** The type-specific columns of a credential, all empty: each type fills in its own. */
+const NO_MATERIAL = {
+  tokenHash: null,
+  caId: null,
+  serialHex: null,
+  fingerprintSha256: null,
+  certificatePem: null,
+  keyAlgorithm: null,
+  pskIdentity: null,
+  encryptedPsk: null,
+} as const;
+
 export class CredentialService {
   /** Issues commit in groups: under load, one transaction carries every issue that arrived meanwhile. */
   private readonly commits: GroupCommit;
@@ -154,35 +166,21 @@ export class CredentialService {
     const now = this.now();
     const base = { id: newId('cred'), tenantId: p.tenantId, deviceId: p.deviceId, status: 'active' as const, source, createdAt: now, revokedAt: null, revocationReason: null };
     if (p.kind === 'token') {
-      const credential: DeviceCredential = {
-        ...base,
-        type: 'token',
-        tokenHash: hashToken(p.token),
-        caId: null,
-        serialHex: null,
-        fingerprintSha256: null,
-        certificatePem: null,
-        keyAlgorithm: null,
-        expiresAt: p.expiresAt,
-        pskIdentity: null,
-        encryptedPsk: null,
-      };
+      const credential: DeviceCredential = { ...base, ...NO_MATERIAL, type: 'token', tokenHash: hashToken(p.token), expiresAt: p.expiresAt };
       await tx.identity.insertCredential(credential);
       return { credential, token: p.token };
     }
     if (p.kind === 'psk') return this.storePsk(tx, p, base);
     const credential: DeviceCredential = {
       ...base,
+      ...NO_MATERIAL,
       type: 'x509',
-      tokenHash: null,
       caId: p.caId,
       serialHex: p.cert.serialHex,
       fingerprintSha256: p.cert.fingerprintSha256,
       certificatePem: p.cert.certificatePem,
       keyAlgorithm: p.keyAlgorithm,
       expiresAt: p.cert.notAfter.getTime(),
-      pskIdentity: null,
-      encryptedPsk: null,
     };
     await tx.identity.insertCredential(credential);
     return { credential, certificatePem: p.cert.certificatePem, ...(p.privateKeyPem ? { privateKeyPem: p.privateKeyPem } : {}), caPem: p.caPem };
@@ -192,19 +190,7 @@ export class CredentialService {
     if (!this.masterKey) throw new Error('CredentialService was built without the master key: it cannot seal PSK credentials');
     // Checked first for a clear answer; the unique index decides when two issues race.
     if ((await tx.identity.findCredentialsByPskIdentity(p.identity)).some((c) => c.status === 'active')) throw pskIdentityTaken(p.identity);
-    const credential: DeviceCredential = {
-      ...base,
-      type: 'psk',
-      tokenHash: null,
-      caId: null,
-      serialHex: null,
-      fingerprintSha256: null,
-      certificatePem: null,
-      keyAlgorithm: null,
-      expiresAt: p.expiresAt,
-      pskIdentity: p.identity,
-      encryptedPsk: sealPsk(this.masterKey, base.id, p.key),
-    };
+    const credential: DeviceCredential = { ...base, ...NO_MATERIAL, type: 'psk', expiresAt: p.expiresAt, pskIdentity: p.identity, encryptedPsk: sealPsk(this.masterKey, base.id, p.key) };
     try {
       await tx.identity.insertCredential(credential);
     } catch (err) {
