@@ -6,6 +6,7 @@
  * the reason of their Update Result; an abort writes nothing more to a device not yet reached.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Lwm2mClient, type FirmwareFailures } from '../packages/agent/src/lwm2m/index.js';
 import { startTestHangar, type TestHangar } from '../packages/server/src/testing/test-hangar.js';
@@ -23,16 +24,18 @@ interface Installation {
   clock: { now: number };
   firmwareId: string;
   clients: Lwm2mClient[];
-  device(id: string, options?: { failures?: FirmwareFailures; queueMode?: boolean }): Promise<Lwm2mClient>;
+  device(id: string, options?: { failures?: FirmwareFailures; queueMode?: boolean; dtls?: boolean }): Promise<Lwm2mClient>;
   rollout(tag: string, body?: Record<string, unknown>): Promise<any>;
   members(rolloutId: string): Promise<Map<string, any>>;
   close(): Promise<void>;
 }
 
-async function installation(lwm2mFirmware: HangarOptions['lwm2mFirmware']): Promise<Installation> {
+async function installation(lwm2mFirmware: HangarOptions['lwm2mFirmware'], listen: { http?: number; dtls?: boolean } = {}): Promise<Installation> {
   const clock = { now: Date.now() };
   const t = await startTestHangar('sqlite', { now: () => clock.now, rolloutTickIntervalMs: 0, coapTiming: { ackTimeoutMs: 300, maxRetransmit: 2 }, lwm2mFirmware });
   const port = await t.hangar.coapListeners.plain.listen(0, '127.0.0.1');
+  if (listen.dtls) await t.hangar.coapListeners.secure.listen(0, '127.0.0.1');
+  if (listen.http !== undefined) await t.hangar.http.listen({ port: listen.http, host: '127.0.0.1' });
   t.hangar.lwm2mLink.setTimeout(5000);
   const uploaded = await t.call('POST', '/api/v1/firmware?version=2.0.0', { payload: IMAGE, headers: { 'content-type': 'application/octet-stream' } });
   expect(uploaded.status, JSON.stringify(uploaded.body)).toBe(201);
@@ -46,9 +49,16 @@ async function installation(lwm2mFirmware: HangarOptions['lwm2mFirmware']): Prom
     async device(id, options = {}) {
       const made = await t.call('POST', '/api/v1/devices', { body: { id, tags: { fleet: id.split('-')[0] } } });
       expect(made.status, JSON.stringify(made.body)).toBe(201);
+      let psk: { identity: string; key: Buffer } | undefined;
+      if (options.dtls) {
+        const cred = await t.call('POST', `/api/v1/devices/${id}/credentials`, { body: { type: 'psk' } });
+        expect(cred.status, JSON.stringify(cred.body)).toBe(201);
+        psk = { identity: cred.body.identity, key: Buffer.from(cred.body.key, 'hex') };
+      }
       const client = new Lwm2mClient({
         endpointName: id,
-        serverUri: `coap://127.0.0.1:${port}`,
+        serverUri: psk ? `coaps://127.0.0.1:${t.hangar.coapListeners.secure.port}` : `coap://127.0.0.1:${port}`,
+        ...(psk ? { psk } : {}),
         lifetimeSec: 3600,
         timing: { ackTimeoutMs: 300 },
         device: { firmwareVersion: '1.0.0' },
@@ -184,5 +194,57 @@ describe('LwM2M Object 5 push (Block1 write of 5/0/0)', () => {
     expect(JSON.stringify(uri.body)).not.toContain('coap://');
     const failed = await stateOf(inst, r.id, 'push-install', ['succeeded', 'failed']);
     expect(failed).toMatchObject({ state: 'failed', reason: 'install' });
+  });
+});
+
+/** A port free now, for an HTTP base URL Hangar must know before it listens. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('LwM2M Object 5 pull over HTTP, and over CoAPS for a DTLS PSK device', () => {
+  let inst: Installation;
+  let httpPort: number;
+  beforeAll(async () => {
+    httpPort = await freePort();
+    inst = await installation({ httpBaseUrl: `http://127.0.0.1:${httpPort}` }, { http: httpPort, dtls: true });
+  });
+  afterAll(async () => {
+    await inst?.close();
+  });
+
+  it('a device pulls from the configured HTTP base URL', async () => {
+    await inst.device('http-ok');
+    const r = await inst.rollout('http');
+    const ok = await stateOf(inst, r.id, 'http-ok', ['succeeded', 'failed', 'rolled_back']);
+    expect(ok.state, JSON.stringify(ok)).toBe('succeeded');
+    const uri = await inst.t.call('GET', '/api/v1/devices/http-ok/lwm2m/5/0/1');
+    expect(JSON.stringify(uri.body)).toContain(`http://127.0.0.1:${httpPort}/device/v1/firmware/${inst.firmwareId}/image?t=`);
+  });
+});
+
+describe('LwM2M Object 5 over DTLS PSK', () => {
+  let inst: Installation;
+  beforeAll(async () => {
+    inst = await installation({ host: '127.0.0.1' }, { dtls: true });
+  });
+  afterAll(async () => {
+    await inst?.close();
+  });
+
+  it('a device registered over DTLS pulls from coaps:// with its own PSK and updates', async () => {
+    await inst.device('dtls-ok', { dtls: true });
+    await inst.device('dtls-corrupt', { dtls: true, failures: { integrity: true } });
+    const r = await inst.rollout('dtls');
+    const ok = await stateOf(inst, r.id, 'dtls-ok', ['succeeded', 'failed', 'rolled_back']);
+    expect(ok.state, JSON.stringify(ok)).toBe('succeeded');
+    await waitFor(async () => (await inst.t.call('GET', '/api/v1/devices/dtls-ok')).body.firmwareVersion === '2.0.0' || undefined, 'dtls-ok on 2.0.0');
+    const uri = await inst.t.call('GET', '/api/v1/devices/dtls-ok/lwm2m/5/0/1');
+    expect(JSON.stringify(uri.body)).toContain(`coaps://127.0.0.1:${inst.t.hangar.coapListeners.secure.port}/device/v1/firmware/`);
+    expect(await stateOf(inst, r.id, 'dtls-corrupt', ['failed', 'succeeded'])).toMatchObject({ state: 'failed', reason: 'verify' });
   });
 });
