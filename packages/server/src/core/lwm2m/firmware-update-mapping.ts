@@ -57,7 +57,7 @@ export type DeliveryChoice = { method: 'pull'; uri: string } | { method: 'push' 
  * Pull or push (docs/lwm2m.md): pull when the installation says where devices fetch packages
  * (`pullUri`), the device pulls (5/0/9 absent, 0 or 2) and speaks the URI's scheme (5/0/8 absent,
  * or listing it); else push by a Block1 write of 5/0/0 when the device takes pushes (5/0/9 absent,
- * 1 or 2). `prefer: 'push'` pushes whenever the device takes pushes.
+ * 1 or 2). `prefer: 'push'` pushes whenever the device takes pushes; `prefer: 'pull'` never pushes.
  */
 export function chooseDelivery(caps: FirmwareCapabilities, pullUri: string | undefined, prefer: 'auto' | 'pull' | 'push'): DeliveryChoice {
   const pulls = caps.delivery === undefined || caps.delivery === FwDelivery.pull || caps.delivery === FwDelivery.both;
@@ -66,7 +66,7 @@ export function chooseDelivery(caps: FirmwareCapabilities, pullUri: string | und
   const canPull = pulls && pullUri !== undefined && scheme !== undefined && (caps.protocols === undefined || caps.protocols.includes(scheme));
   if (prefer === 'push' && pushes) return { method: 'push' };
   if (canPull) return { method: 'pull', uri: pullUri! };
-  if (prefer === 'pull' && !pushes) return { method: 'none', why: pullUri === undefined ? 'no package URI is configured for pulls' : `the device does not pull ${pullUri.split(':')[0]}://` };
+  if (prefer === 'pull') return { method: 'none', why: pullUri === undefined ? 'pull only, and no package URI is configured' : `pull only, and the device does not pull ${pullUri.split(':')[0]}://` };
   if (pushes) return { method: 'push' };
   return { method: 'none', why: pullUri === undefined ? 'the device only pulls, and no package URI is configured' : `the device only pulls, and not over ${pullUri.split(':')[0]}://` };
 }
