@@ -6,7 +6,7 @@
  * the reason of their Update Result; an abort writes nothing more to a device not yet reached.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Lwm2mClient, type FirmwareFailures } from '../packages/agent/src/lwm2m/index.js';
 import { startTestHangar, type TestHangar } from '../packages/server/src/testing/test-hangar.js';
@@ -246,5 +246,38 @@ describe('LwM2M Object 5 over DTLS PSK', () => {
     const uri = await inst.t.call('GET', '/api/v1/devices/dtls-ok/lwm2m/5/0/1');
     expect(JSON.stringify(uri.body)).toContain(`coaps://127.0.0.1:${inst.t.hangar.coapListeners.secure.port}/device/v1/firmware/`);
     expect(await stateOf(inst, r.id, 'dtls-corrupt', ['failed', 'succeeded'])).toMatchObject({ state: 'failed', reason: 'verify' });
+  });
+});
+
+describe('LwM2M Object 5: an offer withdrawn mid-download', () => {
+  let inst: Installation;
+  let stall: ReturnType<typeof createServer>;
+  const sockets: Socket[] = [];
+  beforeAll(async () => {
+    // A package server that takes the connection and never answers: the device stays Downloading.
+    stall = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => stall.listen(0, '127.0.0.1', resolve));
+    inst = await installation({ httpBaseUrl: `http://127.0.0.1:${(stall.address() as AddressInfo).port}` });
+  });
+  afterAll(async () => {
+    await inst?.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => stall?.close(resolve));
+  });
+
+  it('a device timed out while downloading is reset with an empty Package URI', async () => {
+    const client = await inst.device('stall-a');
+    const r = await inst.rollout('stall', { deviceTimeoutSec: 60 });
+    await stateOf(inst, r.id, 'stall-a', ['downloading']);
+    expect(client.firmware.state).toBe(1);
+    inst.clock.now += 61_000;
+    await inst.t.hangar.rolloutEngine.tick();
+    expect((await inst.members(r.id)).get('stall-a')).toMatchObject({ state: 'timed_out', reason: 'timeout' });
+    // Reset (E.6): back to Idle with no result, the download abandoned — not a connection-lost failure.
+    await waitFor(() => (client.firmware.state === 0 ? true : undefined), 'stall-a reset to Idle');
+    expect(client.firmware.result).toBe(0);
+    const uri = await inst.t.call('GET', '/api/v1/devices/stall-a/lwm2m/5/0/1');
+    expect(uri.status).toBe(200);
+    expect(JSON.stringify(uri.body)).not.toContain('http://');
   });
 });
