@@ -140,7 +140,7 @@ export interface HangarOptions {
   coapTiming?: Partial<CoapTiming> | undefined;
   /** DTLS limits of the `--coaps-port` listener (tests shorten timeouts). */
   dtlsLimits?: Partial<DtlsLimits> | undefined;
-  /** LwM2M Object 5 firmware updates (docs/lwm2m.md, "Firmware update"): where devices pull packages, and pull or push. */
+  /** LwM2M Object 5 firmware updates (docs/ota.md, "LwM2M devices (Object 5)"): where devices pull packages, and pull or push. */
   lwm2mFirmware?: Lwm2mFirmwareOptions | undefined;
 }
 
@@ -196,7 +196,7 @@ export interface Hangar {
   readonly downloadLinks: DownloadTokens;
   /** Moves rollouts along (docs/rollouts.md); tests with `rolloutTickIntervalMs: 0` call its `tick()`. */
   readonly rolloutEngine: RolloutEngine;
-  /** Delivers OTA offers to LwM2M devices through Object 5 (docs/lwm2m.md). */
+  /** Delivers OTA offers to LwM2M devices through Object 5 (docs/ota.md). */
   readonly lwm2mFirmware: FirmwareUpdateBridge;
   close(): Promise<void>;
 }

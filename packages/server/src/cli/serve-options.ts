@@ -28,7 +28,7 @@ export interface ServeOptions {
   artifactDir?: string | undefined;
   /** `--firmware-max-bytes`: the largest firmware image accepted (default 2 GiB). */
   firmwareMaxBytes?: number | undefined;
-  /** `--lwm2m-firmware-host`: the host LwM2M devices reach the CoAP ports at, for Package URIs (docs/lwm2m.md, "Firmware update"). */
+  /** `--lwm2m-firmware-host`: the host LwM2M devices reach the CoAP ports at, for Package URIs (docs/ota.md, "LwM2M devices (Object 5)"). */
   lwm2mFirmwareHost?: string | undefined;
   /** `--lwm2m-firmware-url`: LwM2M devices pull packages over HTTP(S) from this device-API base URL instead. */
   lwm2mFirmwareUrl?: string | undefined;

@@ -3,7 +3,7 @@ import { HangarError } from '../../errors.js';
 import type { ArtifactDownloads } from '../firmware/artifact-downloads.js';
 import type { Lwm2mRegistration } from './ports.js';
 
-/** Where an LwM2M device gets a firmware package from (docs/lwm2m.md, "Firmware update"). */
+/** Where an LwM2M device gets a firmware package from (docs/ota.md, "LwM2M devices (Object 5)"). */
 export interface FirmwarePackages {
   /** The absolute Package URI of an offer's download path for this device, or undefined when Hangar knows no address the device can pull from. */
   pullUri(registration: Lwm2mRegistration, downloadPath: string): string | undefined;

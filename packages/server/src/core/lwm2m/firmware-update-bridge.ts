@@ -52,7 +52,7 @@ const DELIVERING = new Set(['offered', 'downloading', 'downloaded', 'installing'
 
 /**
  * LwM2M devices in rollouts through Object 5, Firmware Update (LwM2M 1.1 TS-Core Appendix E.6;
- * docs/lwm2m.md, "Firmware update"). The same offer every transport serves (`OtaDevicePort`)
+ * docs/ota.md, "LwM2M devices (Object 5)"). The same offer every transport serves (`OtaDevicePort`)
  * is delivered by writing its Package URI (5/0/1; the device pulls over CoAP Block2 or HTTP) or
  * by writing the image to Package (5/0/0; a Block1 push). State (5/0/3) and Update Result (5/0/5)
  * are observed and become the device's status reports — so rollouts, the health gate, device

@@ -22,7 +22,7 @@ export const FwProtocol = { coap: 0, coaps: 1, http: 2, https: 3 } as const;
 export const FwDelivery = { pull: 0, push: 1, both: 2 } as const;
 
 /**
- * Update Result (5/0/5) 2–9 on OTA failure reasons (docs/lwm2m.md, "Firmware update"): what
+ * Update Result (5/0/5) 2–9 on OTA failure reasons (docs/ota.md, "LwM2M devices (Object 5)"): what
  * went wrong while fetching or storing the package is `download`, a package the device rejects
  * as corrupt `verify`, one it cannot use at all `incompatible`, a failed install `install`.
  */
@@ -54,7 +54,7 @@ export interface FirmwareCapabilities {
 export type DeliveryChoice = { method: 'pull'; uri: string } | { method: 'push' } | { method: 'none'; why: string };
 
 /**
- * Pull or push (docs/lwm2m.md): pull when the installation says where devices fetch packages
+ * Pull or push (docs/ota.md, "LwM2M devices (Object 5)"): pull when the installation says where devices fetch packages
  * (`pullUri`), the device pulls (5/0/9 absent, 0 or 2) and speaks the URI's scheme (5/0/8 absent,
  * or listing it); else push by a Block1 write of 5/0/0 when the device takes pushes (5/0/9 absent,
  * 1 or 2). `prefer: 'push'` pushes whenever the device takes pushes; `prefer: 'pull'` never pushes.
