@@ -1,5 +1,5 @@
 /**
- * LwM2M devices in rollouts through Object 5 (docs/lwm2m.md, "Firmware update"): an in-process
+ * LwM2M devices in rollouts through Object 5 (docs/ota.md, "LwM2M devices (Object 5)"): an in-process
  * Hangar on real UDP sockets, a firmware image uploaded, the agent's LwM2M clients registered
  * over plain CoAP, and rollouts to them. The clients pull the package (CoAP Block2 from the
  * device API) or take it pushed (Block1 write of 5/0/0); injected failures end `failed` with
@@ -8,10 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Lwm2mClient, type FirmwareFailures } from '../packages/agent/src/lwm2m/index.js';
-import { startTestHangar, type TestHangar } from '../packages/server/src/testing/test-hangar.js';
-import { waitFor } from '../packages/server/src/transports/lwm2m/lwm2m-fixture.js';
-import type { HangarOptions } from '../packages/server/src/app.js';
+import { Lwm2mClient, type FirmwareFailures } from '../../../../agent/src/lwm2m/index.js';
+import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
+import { waitFor } from './lwm2m-fixture.js';
+import type { HangarOptions } from '../../app.js';
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
