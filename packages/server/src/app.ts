@@ -61,6 +61,7 @@ import { RolloutService } from './core/rollouts/rollout-service.js';
 import { OtaService } from './core/ota/ota-service.js';
 import { migrateToLatest, openStore, pingStore, type StoreConnection } from './store/database.js';
 import { createLwm2mServices } from './core/lwm2m/lwm2m-services.js';
+import { credentialPskIssuer } from './core/lwm2m/credential-psk-issuer.js';
 import { CoapDeviceLink, createLwm2mEndpoint, type Lwm2mEndpointHandle } from './transports/lwm2m/index.js';
 import { FirmwareUpdateBridge } from './core/lwm2m/firmware-update-bridge.js';
 import { InstallationFirmwarePackages } from './core/lwm2m/firmware-packages.js';
@@ -281,9 +282,8 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     };
     firmware.setUsage({ inUse: (tenantId, firmwareId) => services.rollouts.firmwareInUse(tenantId, firmwareId) });
     // LwM2M: the core services reach devices through the CoAP link; the lead gives it the CoAP servers.
-    // TODO(lead, h/psk): pass `psk: { issuePsk }` over CredentialService (type 'psk') so bootstrap can hand out PSKs.
     const lwm2mLink = new CoapDeviceLink({ logger: logger.child({ component: 'lwm2m' }) });
-    services.lwm2m = createLwm2mServices({ stores, presence: services.presence, telemetry: services.telemetry, twins: services.twins, link: lwm2mLink, bus, logger: logger.child({ component: 'lwm2m' }), now });
+    services.lwm2m = createLwm2mServices({ stores, presence: services.presence, telemetry: services.telemetry, twins: services.twins, link: lwm2mLink, bus, psk: credentialPskIssuer(stores, services.credentials), logger: logger.child({ component: 'lwm2m' }), now });
     // Devices get the firmware signing keys with their credentials.
     services.enrollment.attachFirmwareKeys(firmwareKeys);
     const downloads = new ArtifactDownloads(downloadLinks, delivery.artifacts);
