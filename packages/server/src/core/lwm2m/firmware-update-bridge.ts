@@ -73,6 +73,8 @@ export class FirmwareUpdateBridge {
   private readonly now: () => number;
   private readonly serializer = new KeyedSerializer();
   private readonly deliveries = new Map<string, Delivery>();
+  /** Devices whose last step failed (unreachable, a store error): tried again at their next Update. */
+  private readonly retry = new Set<string>();
   private readonly off: Unsubscribe[] = [];
   private stopped = false;
 
@@ -90,7 +92,7 @@ export class FirmwareUpdateBridge {
         // A new registration (a reboot after an update, typically) or its end: the device dropped its observations.
         this.dropObservations(d);
       }
-      if (kind === 'registered' || (kind === 'updated' && (registration.queueMode || d !== undefined))) this.schedule(registration.tenantId, registration.deviceId);
+      if (kind === 'registered' || (kind === 'updated' && (registration.queueMode || d !== undefined || this.retry.has(key)))) this.schedule(registration.tenantId, registration.deviceId);
     });
   }
 
@@ -109,7 +111,14 @@ export class FirmwareUpdateBridge {
 
   private schedule(tenantId: string, deviceId: string): void {
     if (this.stopped) return;
-    this.serializer.run(deviceKey(tenantId, deviceId), () => this.sync(tenantId, deviceId)).catch((err: unknown) => this.options.logger?.info({ err, deviceId }, 'lwm2m firmware update: device not brought in line with its offer'));
+    const key = deviceKey(tenantId, deviceId);
+    this.serializer.run(key, () => this.sync(tenantId, deviceId)).then(
+      () => this.retry.delete(key),
+      (err: unknown) => {
+        if (this.retry.size < 100_000) this.retry.add(key);
+        this.options.logger?.info({ err, deviceId }, 'lwm2m firmware update: device not brought in line with its offer; tried again at its next update');
+      },
+    );
   }
 
   /** Looks at the device's offer and Object 5 and does the next step. One at a time per device. */
@@ -154,6 +163,12 @@ export class FirmwareUpdateBridge {
     const d: Delivery = { deploymentId: offer.deploymentId, method: choice.method, state: undefined, result: undefined, registrationId: undefined, cancels: [], executed: false };
     this.deliveries.set(deviceKey(tenantId, deviceId), d);
     await this.observe(registration, target, d);
+    if (d.state === FwState.downloading || d.state === FwState.downloaded) {
+      // Left mid-way by an earlier delivery (a failed install stays Downloaded): E.6 takes a new package only from Idle.
+      await this.request(target, { op: 'write', mode: 'replace', path: path(FW.packageUri), values: [{ path: path(FW.packageUri), type: 'String', value: '' }], format: Lwm2mContentFormat.text });
+      // What was heard is stale now; the device's notifications say what comes next.
+      d.state = undefined;
+    }
     if (choice.method === 'pull') {
       const answer = await this.request(target, { op: 'write', mode: 'replace', path: path(FW.packageUri), values: [{ path: path(FW.packageUri), type: 'String', value: choice.uri }], format: Lwm2mContentFormat.text });
       if (!answer.success) return this.refused(registration, d, 'Package URI write', answer);

@@ -144,6 +144,13 @@ describe('LwM2M Object 5 pull over CoAP (Block2)', () => {
     const updates = await inst.t.call('GET', '/api/v1/devices/pull-ok/updates');
     expect(updates.status).toBe(200);
     expect(JSON.stringify(updates.body)).toContain('succeeded');
+
+    // The failed install left pull-install Downloaded (E.6): the next rollout resets it first, and it installs (and fails) again.
+    const v3 = await inst.t.call('POST', '/api/v1/firmware?version=3.0.0', { payload: Buffer.concat([Buffer.from('version=3.0.0\n'), randomBytes(3000)]), headers: { 'content-type': 'application/octet-stream' } });
+    expect(v3.status).toBe(201);
+    const again = await inst.rollout('pull-again', { firmwareId: v3.body.id, query: 'id = "pull-install"' });
+    const second = await stateOf(inst, again.id, 'pull-install', ['failed', 'succeeded', 'verifying']);
+    expect(second, JSON.stringify(second)).toMatchObject({ state: 'failed', reason: 'install' });
   });
 
   it('reaches a queue-mode device when it wakes; an abort before then writes nothing to it', async () => {
