@@ -90,6 +90,14 @@ async function installation(lwm2mFirmware: HangarOptions['lwm2mFirmware'], liste
   return inst;
 }
 
+/** Reads 5/0/1 through REST once the device answers (it restarts right after a successful update). */
+async function readPackageUri(inst: Installation, device: string): Promise<{ status: number; body: unknown }> {
+  return waitFor(async () => {
+    const r = await inst.t.call('GET', `${device}/lwm2m/5/0/1`);
+    return r.status === 200 ? r : undefined;
+  }, `${device} answering a read of 5/0/1`, 30_000);
+}
+
 async function stateOf(inst: Installation, rolloutId: string, deviceId: string, states: string[]): Promise<any> {
   return waitFor(async () => {
     const m = (await inst.members(rolloutId)).get(deviceId);
@@ -123,7 +131,7 @@ describe('LwM2M Object 5 pull over CoAP (Block2)', () => {
     expect(history).toEqual(['offered', 'downloading', 'downloaded', 'installing', 'verifying']);
     expect(ok.firmware.state).toBe(0);
     // It pulled from the CoAP device API's firmware path, with a download token.
-    const uri = await inst.t.call('GET', '/api/v1/devices/pull-ok/lwm2m/5/0/1');
+    const uri = await readPackageUri(inst, '/api/v1/devices/pull-ok');
     expect(JSON.stringify(uri.body)).toContain(`coap://127.0.0.1:${inst.port}/device/v1/firmware/${inst.firmwareId}/image?t=`);
     const failedInstall = await stateOf(inst, r.id, 'pull-install', ['failed', 'succeeded', 'verifying']);
     expect(failedInstall).toMatchObject({ state: 'failed', reason: 'install' });
@@ -196,7 +204,7 @@ describe('LwM2M Object 5 push (Block1 write of 5/0/0)', () => {
     expect(ok.state, JSON.stringify(ok)).toBe('succeeded');
     await waitFor(async () => (await inst.t.call('GET', '/api/v1/devices/push-ok')).body.firmwareVersion === '2.0.0' || undefined, 'push-ok on 2.0.0');
     // Nothing was pulled: the Package URI stayed empty.
-    const uri = await inst.t.call('GET', '/api/v1/devices/push-ok/lwm2m/5/0/1');
+    const uri = await readPackageUri(inst, '/api/v1/devices/push-ok');
     expect(uri.status).toBe(200);
     expect(JSON.stringify(uri.body)).not.toContain('coap://');
     const failed = await stateOf(inst, r.id, 'push-install', ['succeeded', 'failed']);
@@ -229,7 +237,7 @@ describe('LwM2M Object 5 pull over HTTP, and over CoAPS for a DTLS PSK device', 
     const r = await inst.rollout('http');
     const ok = await stateOf(inst, r.id, 'http-ok', ['succeeded', 'failed', 'rolled_back']);
     expect(ok.state, JSON.stringify(ok)).toBe('succeeded');
-    const uri = await inst.t.call('GET', '/api/v1/devices/http-ok/lwm2m/5/0/1');
+    const uri = await readPackageUri(inst, '/api/v1/devices/http-ok');
     expect(JSON.stringify(uri.body)).toContain(`http://127.0.0.1:${httpPort}/device/v1/firmware/${inst.firmwareId}/image?t=`);
   });
 });
@@ -250,7 +258,7 @@ describe('LwM2M Object 5 over DTLS PSK', () => {
     const ok = await stateOf(inst, r.id, 'dtls-ok', ['succeeded', 'failed', 'rolled_back']);
     expect(ok.state, JSON.stringify(ok)).toBe('succeeded');
     await waitFor(async () => (await inst.t.call('GET', '/api/v1/devices/dtls-ok')).body.firmwareVersion === '2.0.0' || undefined, 'dtls-ok on 2.0.0');
-    const uri = await inst.t.call('GET', '/api/v1/devices/dtls-ok/lwm2m/5/0/1');
+    const uri = await readPackageUri(inst, '/api/v1/devices/dtls-ok');
     expect(JSON.stringify(uri.body)).toContain(`coaps://127.0.0.1:${inst.t.hangar.coapListeners.secure.port}/device/v1/firmware/`);
     expect(await stateOf(inst, r.id, 'dtls-corrupt', ['failed', 'succeeded'])).toMatchObject({ state: 'failed', reason: 'verify' });
   });
@@ -283,7 +291,7 @@ describe('LwM2M Object 5: an offer withdrawn mid-download', () => {
     // Reset (E.6): back to Idle with no result, the download abandoned — not a connection-lost failure.
     await waitFor(() => (client.firmware.state === 0 ? true : undefined), 'stall-a reset to Idle');
     expect(client.firmware.result).toBe(0);
-    const uri = await inst.t.call('GET', '/api/v1/devices/stall-a/lwm2m/5/0/1');
+    const uri = await readPackageUri(inst, '/api/v1/devices/stall-a');
     expect(uri.status).toBe(200);
     expect(JSON.stringify(uri.body)).not.toContain('http://');
   });
