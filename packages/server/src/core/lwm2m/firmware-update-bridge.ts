@@ -92,7 +92,9 @@ export class FirmwareUpdateBridge {
         // A new registration (a reboot after an update, typically) or its end: the device dropped its observations.
         this.dropObservations(d);
       }
-      if (kind === 'registered' || (kind === 'updated' && (registration.queueMode || d !== undefined || this.retry.has(key)))) this.schedule(registration.tenantId, registration.deviceId);
+      if (!hasFirmwareObject(registration)) return;
+      // The registration at hand saves a read: a register storm (the LwM2M benchmark) costs one membership lookup per device.
+      if (kind === 'registered' || (kind === 'updated' && (registration.queueMode || d !== undefined || this.retry.has(key)))) this.schedule(registration.tenantId, registration.deviceId, registration);
     });
   }
 
@@ -109,10 +111,10 @@ export class FirmwareUpdateBridge {
     return this.serializer.drain();
   }
 
-  private schedule(tenantId: string, deviceId: string): void {
+  private schedule(tenantId: string, deviceId: string, registration?: Lwm2mRegistration): void {
     if (this.stopped) return;
     const key = deviceKey(tenantId, deviceId);
-    this.serializer.run(key, () => this.sync(tenantId, deviceId)).then(
+    this.serializer.run(key, () => this.sync(tenantId, deviceId, registration)).then(
       () => this.retry.delete(key),
       (err: unknown) => {
         if (this.retry.size < 100_000) this.retry.add(key);
@@ -122,9 +124,9 @@ export class FirmwareUpdateBridge {
   }
 
   /** Looks at the device's offer and Object 5 and does the next step. One at a time per device. */
-  private async sync(tenantId: string, deviceId: string): Promise<void> {
-    const registration = await this.options.registrations.get(tenantId, deviceId);
-    if (!registration || !registration.objects.some((o) => o.objectId === FW.objectId && o.instances.includes(0))) return;
+  private async sync(tenantId: string, deviceId: string, given?: Lwm2mRegistration): Promise<void> {
+    const registration = given ?? (await this.options.registrations.get(tenantId, deviceId));
+    if (!registration || !hasFirmwareObject(registration)) return;
     if (registration.queueMode && this.now() - registration.updatedAt >= (this.options.awakeMs ?? DEFAULT_AWAKE_MS)) return;
     const key = deviceKey(tenantId, deviceId);
     const m = await this.options.stores.rollouts.activeMembership(tenantId, deviceId);
@@ -318,6 +320,10 @@ export class FirmwareUpdateBridge {
     const v = answer.success ? answer.values?.find((x) => x.path.resourceId === p.resourceId)?.value : undefined;
     return typeof v === 'string' && v !== '' ? v : undefined;
   }
+}
+
+function hasFirmwareObject(r: Lwm2mRegistration): boolean {
+  return r.objects.some((o) => o.objectId === FW.objectId && o.instances.includes(0));
 }
 
 function deviceKey(tenantId: string, deviceId: string): string {
