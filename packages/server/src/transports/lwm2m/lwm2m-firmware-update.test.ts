@@ -24,7 +24,7 @@ interface Installation {
   clock: { now: number };
   firmwareId: string;
   clients: Lwm2mClient[];
-  device(id: string, options?: { failures?: FirmwareFailures; queueMode?: boolean; dtls?: boolean }): Promise<Lwm2mClient>;
+  device(id: string, options?: { failures?: FirmwareFailures; queueMode?: boolean; dtls?: boolean; keepsVersion?: boolean }): Promise<Lwm2mClient>;
   rollout(tag: string, body?: Record<string, unknown>): Promise<any>;
   members(rolloutId: string): Promise<Map<string, any>>;
   close(): Promise<void>;
@@ -62,7 +62,8 @@ async function installation(lwm2mFirmware: HangarOptions['lwm2mFirmware'], liste
         lifetimeSec: 3600,
         timing: { ackTimeoutMs: 300 },
         device: { firmwareVersion: '1.0.0' },
-        firmware: { ...(options.failures ? { failures: options.failures } : {}) },
+        // keepsVersion: the "install" reports success but the device boots its old image again.
+        firmware: { ...(options.failures ? { failures: options.failures } : {}), ...(options.keepsVersion ? { versionOf: (_pkg: Buffer, _uri: string | undefined, current: string) => current } : {}) },
         ...(options.queueMode ? { queueMode: true } : {}),
       });
       clients.push(client);
@@ -159,6 +160,15 @@ describe('LwM2M Object 5 pull over CoAP (Block2)', () => {
     const again = await inst.rollout('pull-again', { firmwareId: v3.body.id, query: 'id = "pull-install"' });
     const second = await stateOf(inst, again.id, 'pull-install', ['failed', 'succeeded', 'verifying']);
     expect(second, JSON.stringify(second)).toMatchObject({ state: 'failed', reason: 'install' });
+  });
+
+  it('a device that reports success but runs its old version is rolled_back', async () => {
+    await inst.device('back-a', { keepsVersion: true });
+    const r = await inst.rollout('back');
+    const m = await stateOf(inst, r.id, 'back-a', ['rolled_back', 'succeeded', 'failed']);
+    expect(m.state, JSON.stringify(m)).toBe('rolled_back');
+    expect(m.error).toContain('1.0.0');
+    expect((await inst.t.call('GET', '/api/v1/devices/back-a')).body.firmwareVersion).toBe('1.0.0');
   });
 
   it('reaches a queue-mode device when it wakes; an abort before then writes nothing to it', async () => {
