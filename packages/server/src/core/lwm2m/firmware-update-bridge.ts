@@ -46,6 +46,7 @@ interface Delivery {
   executed: boolean;
 }
 
+const STOP_GRACE_MS = 2000;
 const path = (resourceId: number): Lwm2mPath => ({ objectId: FW.objectId, instanceId: 0, resourceId });
 /** Hangar states from which a device may still be told to go on, or be reset. */
 const DELIVERING = new Set(['offered', 'downloading', 'downloaded', 'installing']);
@@ -101,7 +102,10 @@ export class FirmwareUpdateBridge {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const u of this.off.splice(0)) u();
-    await this.serializer.drain();
+    // A step under way may wait on a device for MAX_TRANSMIT_WAIT: shutdown does not. What it was doing is picked up after the restart.
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([this.serializer.drain(), new Promise((resolve) => (grace = setTimeout(resolve, STOP_GRACE_MS)))]);
+    clearTimeout(grace);
     for (const d of this.deliveries.values()) this.dropObservations(d);
     this.deliveries.clear();
   }
