@@ -12,6 +12,7 @@ import { Lwm2mClient, type FirmwareFailures } from '../../../../agent/src/lwm2m/
 import { startTestHangar, type TestHangar } from '../../testing/test-hangar.js';
 import { waitFor } from './lwm2m-fixture.js';
 import type { HangarOptions } from '../../app.js';
+import type { Dialect } from '../../core/stores.js';
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
@@ -30,9 +31,9 @@ interface Installation {
   close(): Promise<void>;
 }
 
-async function installation(lwm2mFirmware: HangarOptions['lwm2mFirmware'], listen: { http?: number; dtls?: boolean } = {}): Promise<Installation> {
+async function installation(lwm2mFirmware: HangarOptions['lwm2mFirmware'], listen: { http?: number; dtls?: boolean; kind?: Dialect } = {}): Promise<Installation> {
   const clock = { now: Date.now() };
-  const t = await startTestHangar('sqlite', { now: () => clock.now, rolloutTickIntervalMs: 0, coapTiming: { ackTimeoutMs: 300, maxRetransmit: 2 }, lwm2mFirmware });
+  const t = await startTestHangar(listen.kind ?? 'sqlite', { now: () => clock.now, rolloutTickIntervalMs: 0, coapTiming: { ackTimeoutMs: 300, maxRetransmit: 2 }, lwm2mFirmware });
   const port = await t.hangar.coapListeners.plain.listen(0, '127.0.0.1');
   if (listen.dtls) await t.hangar.coapListeners.secure.listen(0, '127.0.0.1');
   if (listen.http !== undefined) await t.hangar.http.listen({ port: listen.http, host: '127.0.0.1' });
@@ -106,10 +107,10 @@ async function stateOf(inst: Installation, rolloutId: string, deviceId: string, 
   }, `${deviceId} in ${states.join('/')}`, 30_000);
 }
 
-describe('LwM2M Object 5 pull over CoAP (Block2)', () => {
+describe.each(['sqlite', 'postgres'] as const)('LwM2M Object 5 pull over CoAP (Block2) on %s', (kind) => {
   let inst: Installation;
   beforeAll(async () => {
-    inst = await installation({ host: '127.0.0.1' });
+    inst = await installation({ host: '127.0.0.1' }, { kind });
   });
   afterAll(async () => {
     await inst?.close();
