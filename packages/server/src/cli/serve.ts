@@ -49,6 +49,7 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
     ...(options.telemetryRateLimit !== undefined ? { telemetry: { rateLimit: options.telemetryRateLimit } } : {}),
     twinMaxBytes: options.twinMaxBytes,
     firmware: { artifactStore: options.artifactStore, artifactDir: options.artifactDir === undefined ? undefined : resolve(options.artifactDir), maxBytes: options.firmwareMaxBytes },
+    lwm2mFirmware: { host: options.lwm2mFirmwareHost, httpBaseUrl: options.lwm2mFirmwareUrl, delivery: options.lwm2mFirmwareDelivery },
   });
   if (hangar.bootstrap.generatedAdminToken) {
     // Shown exactly once; only its hash is stored.

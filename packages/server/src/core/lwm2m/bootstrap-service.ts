@@ -70,7 +70,7 @@ export class BootstrapService {
    * A Bootstrap-Request (§6.1.3): checks the endpoint and that a configuration exists, then
    * starts writing it once the caller has answered. Throws to refuse (4.03, 4.04).
    */
-  async request(input: { endpoint: string; principal?: DeviceIdentity | undefined; contact: Lwm2mContact }): Promise<{ start(): void }> {
+  async request(input: { endpoint: string; principal?: DeviceIdentity | undefined; contact: Lwm2mContact; preferredFormat?: number }): Promise<{ start(): void }> {
     const identity = await this.options.auth.authorize(input.endpoint, input.principal, input.contact.address);
     const device = await this.stores.devices.get(identity.tenantId, identity.deviceId);
     const group = typeof device?.attributes.enrollmentGroup === 'string' ? device.attributes.enrollmentGroup : null;
@@ -78,7 +78,7 @@ export class BootstrapService {
     if (!config) throw new HangarError('NOT_FOUND', `no bootstrap configuration for endpoint "${input.endpoint}"`);
     if (config.servers.some((s) => s.securityMode === 'psk') && !this.options.psk) throw new HangarError('NOT_READY', 'this server cannot hand out PSKs');
     const registry = await this.options.models.registryFor(identity.tenantId);
-    const target: Lwm2mTarget = { tenantId: identity.tenantId, deviceId: identity.deviceId, contact: input.contact, rootPath: '/', contentFormats: [], lwm2mVersion: '1.1', registry };
+    const target: Lwm2mTarget = { tenantId: identity.tenantId, deviceId: identity.deviceId, contact: input.contact, rootPath: '/', contentFormats: input.preferredFormat !== undefined ? [input.preferredFormat] : [], lwm2mVersion: '1.1', registry };
     return {
       start: () => {
         const run = this.run(target, config);

@@ -59,6 +59,18 @@ describe('CoAP device API over DTLS (--coaps-port)', () => {
     expect(result.output).toContain(`"big":"${big}"`);
   });
 
+  it('refuses a revoked device certificate at the handshake', async () => {
+    const cred = (await t.call('POST', '/api/v1/devices/cert-dev/credentials', { body: { type: 'x509' } })).body;
+    writeFileSync(join(dir, 'revoked.pem'), cred.certificatePem);
+    writeFileSync(join(dir, 'revoked.key'), cred.privateKeyPem);
+    const args = ['-c', join(dir, 'revoked.pem'), '-j', join(dir, 'revoked.key'), '-n', '-m', 'get', `coaps://127.0.0.1:${port}/device/v1/twin/desired`];
+    expect((await runClient('coap-client-openssl', args, { until: /\$version/ })).output).toContain('$version');
+    expect((await t.call('DELETE', `/api/v1/devices/cert-dev/credentials/${cred.id}`)).status).toBe(204);
+    const refused = await runClient('coap-client-openssl', args);
+    expect(refused.output).not.toContain('$version');
+    expect(refused.output).toMatch(/certificate revoked|alert/i);
+  });
+
   it('refuses a wrong key and an unknown identity at the handshake', async () => {
     expect((await t.call('POST', '/api/v1/devices/other-dev/credentials', { body: { type: 'psk', identity: 'other-dev-1', key: hex(ASCII_KEY) } })).status).toBe(201);
     for (const [identity, key] of [['other-dev-1', 'not-the-key-0001'], ['nobody-at-all', ASCII_KEY]] as const) {

@@ -138,9 +138,9 @@ export class CoapDeviceLink implements Lwm2mDeviceLink {
     const accept = (format: number | undefined): CoapOption[] => (format !== undefined ? [uint(Opt.Accept, format)] : []);
     switch (req.op) {
       case 'read':
-        return { path: req.path, outgoing: { code: CoapCode.GET, options: [...uri(req.path), ...accept(req.format)] } };
+        return { path: req.path, outgoing: { code: CoapCode.GET, options: [...uri(req.path), ...accept(req.format ?? announcedFormat(target))] } };
       case 'observe':
-        return { path: req.path, outgoing: { code: CoapCode.GET, options: [uint(Opt.Observe, 0), ...uri(req.path), ...accept(req.format)] } };
+        return { path: req.path, outgoing: { code: CoapCode.GET, options: [uint(Opt.Observe, 0), ...uri(req.path), ...accept(req.format ?? announcedFormat(target))] } };
       case 'discover':
         return { path: req.path, outgoing: { code: CoapCode.GET, options: [...uri(req.path), uint(Opt.Accept, Cf.linkFormat)] } };
       case 'write':
@@ -199,6 +199,15 @@ function writeFormat(target: Lwm2mTarget): number {
   for (const f of WRITE_PREFERENCE) if (target.contentFormats.includes(f)) return f;
   // Nothing announced: TLV is what 1.0 devices must read, and what 1.1 devices commonly still do.
   return Cf.tlv;
+}
+
+/**
+ * A read names the format the device announced (`</>;ct=…`), as Leshan does: without an Accept a
+ * device answers in its default, which may be one it was built without (Wakaama's example
+ * client, built with SenML JSON only, answers 5.00 then). Nothing announced: the device chooses.
+ */
+function announcedFormat(target: Lwm2mTarget): number | undefined {
+  return WRITE_PREFERENCE.find((f) => target.contentFormats.includes(f));
 }
 
 function compositeFormat(target: Lwm2mTarget): number {

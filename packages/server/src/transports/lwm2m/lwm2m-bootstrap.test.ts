@@ -103,6 +103,21 @@ describe.each(STORE_KINDS)('LwM2M object models and bootstrap on %s', (kind) => 
     }
   });
 
+  it('writes in the content format the Bootstrap-Request prefers (pct), and refuses a malformed pct', async () => {
+    const d = new TinyLwm2mDevice();
+    await d.start();
+    try {
+      const outcome = new Promise((resolve) => f.t.hangar.services.lwm2m!.bootstrap.onOutcome(resolve));
+      expect((await d.send(f.port, CoapCode.POST, ['bs'], ['ep=bs-dev', 'pct=110'])).code).toBe(CoapCode.Changed);
+      expect(await outcome).toEqual({ deviceId: 'bs-dev', ok: true });
+      const writes = d.log.filter((l) => l.method === CoapCode.PUT);
+      expect(writes.map((w) => w.format)).toEqual([110, 110]);
+      expect((await d.send(f.port, CoapCode.POST, ['bs'], ['ep=bs-dev', 'pct=senml'])).code).toBe(CoapCode.BadRequest);
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('refuses a bootstrap without a configuration (4.04), from an unknown endpoint (4.03), or without ep (4.00)', async () => {
     const d = new TinyLwm2mDevice();
     await d.start();

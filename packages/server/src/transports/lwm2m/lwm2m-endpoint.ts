@@ -131,7 +131,10 @@ export class Lwm2mEndpoint {
     if (request.message.code !== CoapCode.POST || uriPath(request).length !== 1) return errorResponse(CoapCode.MethodNotAllowed, 'bootstrap with POST /bs?ep=…');
     const endpoint = query(request).get('ep');
     if (typeof endpoint !== 'string' || !isValidDeviceId(endpoint)) throw invalid('Bootstrap-Request needs the endpoint name: ?ep=<device id>');
-    const session = await this.options.bootstrap.request({ endpoint, principal: principalOf(request.remote), contact: contactOf(request.remote) });
+    // §6.1.3 (1.1): `pct` is the content format the client prefers for the bootstrap writes.
+    const pct = query(request).get('pct');
+    if (pct !== undefined && (typeof pct !== 'string' || !/^\d{1,5}$/.test(pct))) throw invalid('pct must be a Content-Format number');
+    const session = await this.options.bootstrap.request({ endpoint, principal: principalOf(request.remote), contact: contactOf(request.remote), ...(pct !== undefined ? { preferredFormat: Number(pct) } : {}) });
     this.options.link.remember(request.remote, request.via);
     // The writes begin once the 2.04 is on its way (the device expects them after it).
     setImmediate(() => session.start());
