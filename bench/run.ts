@@ -18,6 +18,7 @@ const BENCHMARKS: Record<string, () => Promise<Benchmark>> = {
   ingest: async () => (await import('./ingest/ingest-bench.js')).runIngestBench,
   twin: async () => (await import('./twin/twin-bench.js')).runTwinBench,
   ota: async () => (await import('./ota/ota-bench.js')).runOtaBench,
+  lwm2m: async () => (await import('./lwm2m/lwm2m-bench.js')).runLwm2mBench,
 };
 
 async function main(args: string[]): Promise<number> {

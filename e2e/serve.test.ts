@@ -210,6 +210,7 @@ describe('hangar serve', () => {
 
   it.each([
     [['--http-port', 'eighty'], /--http-port must be a port number/],
+    [['--dtls-sessions-per-address', '0'], /--dtls-sessions-per-address must be a whole number from 1 to 10000000/],
     [['--mqtt-port', '70000'], /--mqtt-port must be a port number/],
     [['--database-url', 'mysql://x'], /postgres:\/\//],
     [['--tls-cert', 'a.pem'], /--tls-cert and --tls-key go together/],

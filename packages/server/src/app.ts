@@ -63,6 +63,8 @@ import { migrateToLatest, openStore, pingStore, type StoreConnection } from './s
 import { createLwm2mServices } from './core/lwm2m/lwm2m-services.js';
 import { credentialPskIssuer } from './core/lwm2m/credential-psk-issuer.js';
 import { CoapDeviceLink, createLwm2mEndpoint, type Lwm2mEndpointHandle } from './transports/lwm2m/index.js';
+import { FirmwareUpdateBridge } from './core/lwm2m/firmware-update-bridge.js';
+import { InstallationFirmwarePackages } from './core/lwm2m/firmware-packages.js';
 import type { Stores } from './core/stores.js';
 import { createStores } from './store/stores.js';
 import { openArtifactStore } from './store/artifacts/open-artifact-store.js';
@@ -139,6 +141,17 @@ export interface HangarOptions {
   coapTiming?: Partial<CoapTiming> | undefined;
   /** DTLS limits of the `--coaps-port` listener (tests shorten timeouts). */
   dtlsLimits?: Partial<DtlsLimits> | undefined;
+  /** LwM2M Object 5 firmware updates (docs/ota.md, "LwM2M devices (Object 5)"): where devices pull packages, and pull or push. */
+  lwm2mFirmware?: Lwm2mFirmwareOptions | undefined;
+}
+
+export interface Lwm2mFirmwareOptions {
+  /** The host devices reach the CoAP ports at: with it they pull `coap(s)://host:port/device/v1/firmware/…` (Block2); without it Hangar pushes. */
+  host?: string | undefined;
+  /** Devices pull over HTTP(S) from this device-API base URL instead. */
+  httpBaseUrl?: string | undefined;
+  delivery?: 'auto' | 'pull' | 'push' | undefined;
+  maxPushBytes?: number | undefined;
 }
 
 export interface Hangar {
@@ -184,6 +197,8 @@ export interface Hangar {
   readonly downloadLinks: DownloadTokens;
   /** Moves rollouts along (docs/rollouts.md); tests with `rolloutTickIntervalMs: 0` call its `tick()`. */
   readonly rolloutEngine: RolloutEngine;
+  /** Delivers OTA offers to LwM2M devices through Object 5 (docs/ota.md). */
+  readonly lwm2mFirmware: FirmwareUpdateBridge;
   close(): Promise<void>;
 }
 
@@ -317,6 +332,19 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     const coapListeners = new CoapListeners({ authenticator, liveSessions, serverTls, logger, timing: options.coapTiming, dtlsLimits: options.dtlsLimits });
     const lwm2m = createLwm2mEndpoint({ services: services.lwm2m, link: lwm2mLink, requester: coapListeners.requester, logger: logger.child({ component: 'lwm2m' }) });
     coapListeners.setRoutes(routeByFirstSegment({ device: coap.handle, ...lwm2m.handlers }));
+    const fwOptions = options.lwm2mFirmware ?? {};
+    const lwm2mFirmware = new FirmwareUpdateBridge({
+      stores,
+      ota: otaDevicePort,
+      link: lwm2mLink,
+      registrations: services.lwm2m.registrations,
+      models: services.lwm2m.models,
+      mapping: services.lwm2m.mapping,
+      packages: new InstallationFirmwarePackages({ coapHost: fwOptions.host, httpBaseUrl: fwOptions.httpBaseUrl, maxPushBytes: fwOptions.maxPushBytes, downloads, ports: () => ({ coap: coapListeners.plain.port, coaps: coapListeners.secure.port }) }),
+      delivery: fwOptions.delivery,
+      logger: logger.child({ component: 'lwm2m-firmware' }),
+      now,
+    });
     metrics.watchFleet({
       fleet: () => stores.fleetGauges.read(),
       mqttConnections: () => mqtt.stats().connections,
@@ -345,6 +373,7 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
     // After the subscribers above: the periods a previous run left open end with events they should see.
     await services.presence.start();
     services.lwm2m.start();
+    lwm2mFirmware.start(bus);
     return {
       services,
       stores,
@@ -375,8 +404,10 @@ export async function createHangar(options: HangarOptions): Promise<Hangar> {
       artifacts,
       downloadLinks,
       rolloutEngine,
+      lwm2mFirmware,
       async close() {
         clearInterval(sessionSweep);
+        await lwm2mFirmware.stop();
         // Devices first: their last messages are still acknowledged (telemetry is flushed below)
         // and their sessions end in presence before it stops.
         await coapListeners.close();

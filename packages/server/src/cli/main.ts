@@ -46,6 +46,11 @@ export function buildProgram(): Command {
     .addOption(new Option('--artifact-store <kind>', 'where firmware images live: file or postgres (large objects; needs --database-url) [env HANGAR_ARTIFACT_STORE] (default file)'))
     .addOption(new Option('--artifact-dir <dir>', 'directory of the file artifact store, e.g. one shared by several nodes [env HANGAR_ARTIFACT_DIR] (default <data-dir>/artifacts)'))
     .addOption(new Option('--firmware-max-bytes <n>', 'largest firmware image accepted, in bytes [env HANGAR_FIRMWARE_MAX_BYTES] (default 2147483648)'))
+    .addOption(new Option('--dtls-max-sessions <n>', 'DTLS sessions the coaps listener keeps [env HANGAR_DTLS_MAX_SESSIONS] (default 100000)'))
+    .addOption(new Option('--dtls-sessions-per-address <n>', 'DTLS sessions from one source address, e.g. a carrier NAT [env HANGAR_DTLS_SESSIONS_PER_ADDRESS] (default 10000)'))
+    .addOption(new Option('--lwm2m-firmware-host <host>', 'host LwM2M devices reach the CoAP ports at: they pull firmware from coap(s)://host:port (else Hangar pushes it) [env HANGAR_LWM2M_FIRMWARE_HOST]'))
+    .addOption(new Option('--lwm2m-firmware-url <url>', 'LwM2M devices pull firmware over HTTP(S) from this base URL instead [env HANGAR_LWM2M_FIRMWARE_URL]'))
+    .addOption(new Option('--lwm2m-firmware-delivery <mode>', 'auto, pull or push [env HANGAR_LWM2M_FIRMWARE_DELIVERY] (default auto)'))
     .addOption(new Option('--telemetry-rate-limit <n>', 'telemetry messages per second per device (burst 2n), off = none; tenants may set their own [env HANGAR_TELEMETRY_RATE_LIMIT] (default 100)'))
     .action(async (flags: Record<string, string>) => {
       const options = resolveServeOptions(flags, process.env);

@@ -28,6 +28,15 @@ export interface ServeOptions {
   artifactDir?: string | undefined;
   /** `--firmware-max-bytes`: the largest firmware image accepted (default 2 GiB). */
   firmwareMaxBytes?: number | undefined;
+  /** `--lwm2m-firmware-host`: the host LwM2M devices reach the CoAP ports at, for Package URIs (docs/ota.md, "LwM2M devices (Object 5)"). */
+  /** `--dtls-max-sessions`, `--dtls-sessions-per-address`: DTLS sessions in all and per source address (NB-IoT carriers put many devices behind one NAT address). */
+  dtlsMaxSessions?: number | undefined;
+  dtlsSessionsPerAddress?: number | undefined;
+  lwm2mFirmwareHost?: string | undefined;
+  /** `--lwm2m-firmware-url`: LwM2M devices pull packages over HTTP(S) from this device-API base URL instead. */
+  lwm2mFirmwareUrl?: string | undefined;
+  /** `--lwm2m-firmware-delivery`: auto (default), pull or push. */
+  lwm2mFirmwareDelivery?: 'auto' | 'pull' | 'push' | undefined;
   /** Listener ports nobody chose (the defaults of DESIGN §3), by option name. */
   defaultedPorts: ReadonlySet<keyof typeof PORT_FLAGS>;
   // ---- /metrics access
@@ -107,6 +116,9 @@ export function resolveServeOptions(flags: RawFlags, env: NodeJS.ProcessEnv): Se
     ...telemetryRateLimitOption(flags, pick),
     ...twinMaxBytesOption(pick('twinMaxBytes', 'HANGAR_TWIN_MAX_BYTES'), flags.twinMaxBytes !== undefined ? '--twin-max-bytes' : 'HANGAR_TWIN_MAX_BYTES'),
     ...artifactOptions(flags, pick, databaseUrl),
+    ...lwm2mFirmwareOptions(pick),
+    dtlsMaxSessions: countOption(pick('dtlsMaxSessions', 'HANGAR_DTLS_MAX_SESSIONS'), flags.dtlsMaxSessions !== undefined ? '--dtls-max-sessions' : 'HANGAR_DTLS_MAX_SESSIONS'),
+    dtlsSessionsPerAddress: countOption(pick('dtlsSessionsPerAddress', 'HANGAR_DTLS_SESSIONS_PER_ADDRESS'), flags.dtlsSessionsPerAddress !== undefined ? '--dtls-sessions-per-address' : 'HANGAR_DTLS_SESSIONS_PER_ADDRESS'),
     defaultedPorts,
     metricsPublic,
     metricsToken,
@@ -161,4 +173,23 @@ function artifactOptions(
     firmwareMaxBytes = n;
   }
   return { artifactStore: store, artifactDir: dir, firmwareMaxBytes };
+}
+
+/** `--lwm2m-firmware-host|url|delivery`: where LwM2M devices pull firmware packages from, and pull or push. */
+/** A positive whole number of at most ten million (session counts). */
+function countOption(raw: string | undefined, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^\d{1,8}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (!(n >= 1 && n <= 10_000_000)) throw new OptionError(`${flag} must be a whole number from 1 to 10000000, not "${raw}"`);
+  return n;
+}
+
+function lwm2mFirmwareOptions(pick: (key: 'lwm2mFirmwareHost' | 'lwm2mFirmwareUrl' | 'lwm2mFirmwareDelivery', envName: string) => string | undefined): Pick<ServeOptions, 'lwm2mFirmwareHost' | 'lwm2mFirmwareUrl' | 'lwm2mFirmwareDelivery'> {
+  const host = pick('lwm2mFirmwareHost', 'HANGAR_LWM2M_FIRMWARE_HOST');
+  if (host !== undefined && !/^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[A-Za-z0-9.-]{1,253})$/.test(host)) throw new OptionError(`--lwm2m-firmware-host must be a host name or an IP address, not "${host}"`);
+  const url = pick('lwm2mFirmwareUrl', 'HANGAR_LWM2M_FIRMWARE_URL');
+  if (url !== undefined && !/^https?:\/\/[^/?#\s]+\/?$/.test(url)) throw new OptionError(`--lwm2m-firmware-url must be an http:// or https:// base URL without a path (e.g. https://hangar.example.com), not "${url}"`);
+  const delivery = pick('lwm2mFirmwareDelivery', 'HANGAR_LWM2M_FIRMWARE_DELIVERY');
+  if (delivery !== undefined && delivery !== 'auto' && delivery !== 'pull' && delivery !== 'push') throw new OptionError(`--lwm2m-firmware-delivery must be auto, pull or push, not "${delivery}"`);
+  return { lwm2mFirmwareHost: host, lwm2mFirmwareUrl: url, lwm2mFirmwareDelivery: delivery };
 }

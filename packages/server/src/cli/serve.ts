@@ -49,6 +49,8 @@ export async function serve(options: ServeOptions, out: NodeJS.WritableStream = 
     ...(options.telemetryRateLimit !== undefined ? { telemetry: { rateLimit: options.telemetryRateLimit } } : {}),
     twinMaxBytes: options.twinMaxBytes,
     firmware: { artifactStore: options.artifactStore, artifactDir: options.artifactDir === undefined ? undefined : resolve(options.artifactDir), maxBytes: options.firmwareMaxBytes },
+    dtlsLimits: dtlsLimitsOf(options),
+    lwm2mFirmware: { host: options.lwm2mFirmwareHost, httpBaseUrl: options.lwm2mFirmwareUrl, delivery: options.lwm2mFirmwareDelivery },
   });
   if (hangar.bootstrap.generatedAdminToken) {
     // Shown exactly once; only its hash is stored.
@@ -193,4 +195,13 @@ async function listenOrExplain(listen: () => Promise<unknown>, port: number | 'o
     if (code === 'EACCES') throw new Error(`no permission to bind port ${port}: choose another with ${flag}`, { cause: err });
     throw err;
   }
+}
+
+/** Handshakes in progress per address follow the sessions allowed per address (one in 16 at once, at least 16). */
+function dtlsLimitsOf(options: ServeOptions): { maxSessions?: number; maxSessionsPerAddress?: number; maxHandshakesPerAddress?: number } {
+  const perAddress = options.dtlsSessionsPerAddress;
+  return {
+    ...(options.dtlsMaxSessions !== undefined ? { maxSessions: options.dtlsMaxSessions } : {}),
+    ...(perAddress !== undefined ? { maxSessionsPerAddress: perAddress, maxHandshakesPerAddress: Math.max(16, Math.ceil(perAddress / 16)) } : {}),
+  };
 }

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
-import { formatPath, type Lwm2mPath, type Lwm2mValue } from '@hangar/protocol/lwm2m';
+import { NotificationSink, type NotificationSinkLimits } from './notification-sink.js';
+import { formatPath, type Lwm2mPath, type Lwm2mValue, type ObjectRegistry } from '@hangar/protocol/lwm2m';
 import { HangarError } from '../../errors.js';
 import type { CallContext } from '../context.js';
+import type { DeviceIdentity } from '../identity/device-authenticator.js';
 import { requireRole } from '../tenancy/principal.js';
 import { newId } from '../tenancy/secrets.js';
 import type { Lwm2mMapping } from './lwm2m-mapping.js';
@@ -60,6 +62,8 @@ export interface DeviceManagementOptions {
   maxQueuedPerDevice?: number;
   /** Read Object 3 right after each Register, so device info and firmware version are fresh (default true). */
   readDeviceInfoOnRegister?: boolean;
+  /** Bounds on observe notifications waiting to be stored. */
+  notificationLimits?: Partial<NotificationSinkLimits>;
 }
 
 /**
@@ -79,8 +83,12 @@ export class DeviceManagement {
   private readonly observations = new Map<string, Map<string, ActiveObservation>>();
   private readonly flushing = new Map<string, Promise<void>>();
 
+  /** Observe notifications on their way to telemetry and the reported twin (bounded). */
+  readonly notifications: NotificationSink<{ identity: DeviceIdentity; values: Lwm2mValue[]; registry: ObjectRegistry }>;
+
   constructor(private readonly options: DeviceManagementOptions) {
     this.now = options.now ?? Date.now;
+    this.notifications = new NotificationSink((n) => options.mapping.pushedValues(n.identity, n.values, n.registry), options.logger, options.notificationLimits);
     options.registrations.onChange(({ kind, registration }) => {
       const key = deviceKey(registration.tenantId, registration.deviceId);
       if (kind === 'registered' || kind === 'deregistered' || kind === 'expired') this.forgetObservations(key);
@@ -153,7 +161,7 @@ export class DeviceManagement {
     const target = await this.targetOf(registration);
     const identity = identityOf(registration);
     const { first, cancel } = await this.options.link.observe(target, request, (values) => {
-      this.options.mapping.pushedValues(identity, values, target.registry).catch((err: unknown) => this.options.logger?.info({ err, deviceId }, 'lwm2m: notification not stored'));
+      this.notifications.push({ identity, values, registry: target.registry });
     });
     if (first.success) {
       let perDevice = this.observations.get(dkey);
@@ -285,7 +293,7 @@ export class DeviceManagement {
 
   /** Waits for held requests being sent (tests, shutdown). */
   async drain(): Promise<void> {
-    await Promise.allSettled([...this.flushing.values()]);
+    await Promise.allSettled([...this.flushing.values(), this.notifications.drain()]);
   }
 }
 

@@ -21,10 +21,10 @@ import { HandshakeAbort, ServerHandshake, type ServerCredentials } from './serve
 import { SessionCache } from './session-cache.js';
 
 export const DEFAULT_DTLS_LIMITS: DtlsLimits = {
-  maxSessions: 10_000,
-  maxSessionsPerAddress: 256,
+  maxSessions: 100_000,
+  maxSessionsPerAddress: 10_000,
   maxHandshakes: 1_000,
-  maxHandshakesPerAddress: 16,
+  maxHandshakesPerAddress: 625,
   handshakeTimeoutMs: 30_000,
   sessionIdleMs: 30 * 60_000,
   retransmitInitialMs: 1_000,
