@@ -7,9 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
-import { CoapCode, encodeMessage, parseMessage } from '@hangar/protocol/coap';
+import { CoapCode } from '@hangar/protocol/coap';
+import { answersPing, freePortPair } from '../../packages/agent/src/testing/libcoap-server.js';
 import { track } from '../support/scratch.js';
 import { startCpuSpan, type CpuSpan } from '../twin/process-cpu.js';
 import { handshakeAndRequest } from './psk-handshakes.js';
@@ -92,58 +91,3 @@ async function libcoapVersion(): Promise<string> {
   return tls ? `${version} (${tls.split(',')[0]})` : version;
 }
 
-/** A CoAP ping (empty CON) is answered with RST by a listening server (RFC 7252 §4.3). */
-function answersPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket('udp4');
-    const finish = (ok: boolean): void => {
-      clearTimeout(timer);
-      socket.close();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => finish(false), 200);
-    socket.on('error', () => finish(false));
-    socket.on('message', (msg) => {
-      try {
-        finish(parseMessage(msg).type === 'RST');
-      } catch {
-        finish(false);
-      }
-    });
-    socket.send(encodeMessage({ type: 'CON', code: CoapCode.Empty, messageId: 7, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) }), port, '127.0.0.1');
-  });
-}
-
-/** A port P with P and P+1 free for UDP and TCP (libcoap binds all four). */
-async function freePortPair(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const p = (server.address() as { port: number }).port;
-        server.close(() => resolve(p));
-      });
-    });
-    if (port >= 65535) continue;
-    const free = await Promise.all([udpFree(port), udpFree(port + 1), tcpFree(port + 1)]);
-    if (free.every(Boolean)) return port;
-  }
-  throw new Error(`no free port pair for ${LIBCOAP_SERVER}`);
-}
-
-function udpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket('udp4');
-    socket.once('error', () => resolve(false));
-    socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
-  });
-}
-
-function tcpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}

@@ -43,7 +43,7 @@ export async function startLibcoapServer(options: { psk?: { identityHint: string
 }
 
 /** A CoAP ping (empty CON) is answered with RST by a listening server (RFC 7252 §4.3). */
-function answersPing(port: number): Promise<boolean> {
+export function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createSocket('udp4');
     const finish = (ok: boolean): void => {
@@ -65,7 +65,7 @@ function answersPing(port: number): Promise<boolean> {
 }
 
 /** A port P with P and P+1 free for both UDP and TCP (libcoap binds all four). */
-async function freePortPair(): Promise<number> {
+export async function freePortPair(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt += 1) {
     const port = await new Promise<number>((resolve, reject) => {
       const server = createServer();
